@@ -1,0 +1,70 @@
+/* The FUSE front's shared state. Everything here is touched only on the loop
+ * thread, except what notify.c sends from its own thread. */
+#ifndef BANGER_FS_H
+#define BANGER_FS_H
+
+
+#include <fuse_lowlevel.h>
+#include <stdbool.h>
+
+#include "nodes.h"
+#include "notify.h"
+#include "render.h"
+
+#define CACHE_TIMEOUT 86400.0 /* the daemon invalidates at every change */
+
+struct stream;
+struct pending;
+
+struct fs {
+	struct fuse_session *se;
+	struct vmm *vmm;
+	struct loop *loop;
+	struct notifier *notifier;
+	struct render_ctx render;
+	uid_t uid;
+	gid_t gid;
+	time_t started;
+	struct stream *streams;   /* open console/events handles */
+	struct pending *pendings; /* parked state writes and rmdirs */
+	bool interrupts;          /* some parked request was interrupted */
+};
+
+extern const struct fuse_lowlevel_ops fs_ops;
+
+/* ops.c */
+bool fs_fill_attr(struct fs *fs, const struct node *n, struct vm *vm, struct stat *st);
+struct vm *fs_node_vm(struct fs *fs, const struct node *n);
+void fs_refuse(struct fs *fs, fuse_req_t req, struct vm *vm, int err, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/* io.c */
+void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
+void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+	      struct fuse_file_info *fi);
+void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph);
+/* A request parked until the vmm completes an operation:
+ *   p = pending_new(fs, req, size);
+ *   r = vmm_vm_action(..., pending_done, p, &w, &err);
+ *   pending_settle(fs, p, r, w, vm, &err);
+ * settle answers at once when r <= 0 and parks otherwise. */
+struct pending *pending_new(struct fs *fs, fuse_req_t req, size_t write_size);
+void pending_done(void *ctx, int result);
+void pending_settle(struct fs *fs, struct pending *p, int r, struct vmm_waiter *w, struct vm *vm,
+		    const bgr_error *err);
+void fs_answer_interrupts(struct fs *fs);
+
+/* streams.c */
+struct stream *stream_open(struct fs *fs, const struct node *n, struct vm *vm);
+void stream_read(struct fs *fs, struct stream *st, fuse_req_t req, size_t size, bool nonblock);
+void stream_poll(struct fs *fs, struct stream *st, fuse_req_t req, struct fuse_pollhandle *ph);
+void stream_release(struct fs *fs, struct stream *st);
+void streams_wake(struct fs *fs, int64_t vm_id); /* vm_id 0: events */
+void streams_answer_interrupts(struct fs *fs);
+
+/* observer.c: what the vmm tells the front */
+extern const struct vmm_observer fs_observer_template;
+
+#endif

@@ -1,0 +1,144 @@
+/* open, read, write, release, poll: file contents. */
+#include "fs.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+
+#define VALUE_MAX 256
+
+static struct fs *req_fs(fuse_req_t req) { return fuse_req_userdata(req); }
+
+void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	bool writing = (fi->flags & O_ACCMODE) != O_RDONLY;
+	struct node n;
+	struct vm *vm;
+
+	if (!node_resolve(ino, &n) || (n.vm_id && !(vm = fs_node_vm(fs, &n))))
+		{ fuse_reply_err(req, ENOENT); return; }
+	if (!n.vm_id)
+		vm = NULL;
+	if (n.def->flags & NODE_DIR)
+		{ fuse_reply_err(req, EISDIR); return; }
+	if (writing && !(n.def->flags & NODE_WRITABLE))
+		{ fs_refuse(fs, req, vm, EACCES, "%s is read-only", n.def->name); return; }
+	fi->noflush = 1;
+	if (n.def->flags & NODE_STREAM) {
+		fi->fh = (uint64_t)(uintptr_t)stream_open(fs, &n, vm);
+		fi->direct_io = 1;
+		fi->nonseekable = 1;
+	} else if (writing || (n.def->flags & (NODE_GROWING | NODE_VOLATILE))) {
+		fi->direct_io = 1;
+	} else {
+		/* served from the page cache until we invalidate it */
+		fi->keep_cache = 1;
+	}
+	fuse_reply_open(req, fi);
+}
+
+static void read_log(fuse_req_t req, struct vm *vm, size_t size, off_t off)
+{
+	_cleanup_free_ char *buf = xcalloc(1, size ? size : 1);
+	_cleanup_close_ int fd = open(vm_log_path(vm), O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? 0 : pread(fd, buf, size, off);
+
+	fuse_reply_buf(req, buf, n > 0 ? (size_t)n : 0);
+}
+
+void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	_cleanup_free_ char *text = NULL;
+	struct node n;
+	struct vm *vm = NULL;
+	size_t len;
+
+	if (!node_resolve(ino, &n) || (n.vm_id && !(vm = fs_node_vm(fs, &n))))
+		{ fuse_reply_err(req, ENOENT); return; }
+	if (n.def->flags & NODE_STREAM)
+		{ stream_read(fs, (struct stream *)(uintptr_t)fi->fh, req, size, fi->flags & O_NONBLOCK); return; }
+	if (n.def->flags & NODE_GROWING)
+		{ read_log(req, vm, size, off); return; }
+	text = render_node(&fs->render, &n, vm, &len);
+	if ((size_t)off >= len)
+		{ fuse_reply_buf(req, NULL, 0); return; }
+	fuse_reply_buf(req, text + off, len - (size_t)off < size ? len - (size_t)off : size);
+}
+
+static void write_state(struct fs *fs, fuse_req_t req, struct vm *vm, const char *word, size_t size)
+{
+	struct pending *p = pending_new(fs, req, size);
+	struct vmm_waiter *w = NULL;
+	bgr_error err;
+	int r = vmm_vm_action(fs->vmm, vm, word, pending_done, p, &w, &err);
+
+	pending_settle(fs, p, r, w, vm, &err);
+}
+
+static void write_console(struct fs *fs, fuse_req_t req, struct vm *vm, const char *buf, size_t size)
+{
+	bgr_error err;
+	ssize_t n = vmm_console_write(fs->vmm, vm, buf, size, &err);
+
+	if (n < 0)
+		{ fuse_reply_err(req, err.code); return; }
+	fuse_reply_write(req, (size_t)n);
+}
+
+/* Every write is a whole value ("echo 2 > vcpu"); the offset is ignored so
+ * that `>>` works too. */
+void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+	      struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	char value[VALUE_MAX];
+	struct node n;
+	struct vm *vm = NULL;
+	bgr_error err;
+	int field;
+
+	(void)off;
+	(void)fi;
+	if (!node_resolve(ino, &n) || !n.vm_id || !(vm = fs_node_vm(fs, &n)))
+		{ fuse_reply_err(req, n.vm_id ? ENOENT : EACCES); return; }
+	if (n.kind == VMF_CONSOLE)
+		{ write_console(fs, req, vm, buf, size); return; }
+	if (!(n.def->flags & NODE_WRITABLE))
+		{ fs_refuse(fs, req, vm, EACCES, "%s is read-only", n.def->name); return; }
+	if (value_trim(buf, size, value, sizeof(value), &err) < 0)
+		{ fs_refuse(fs, req, vm, err.code, "%s: %s", n.def->name, err.msg); return; }
+	if (n.kind == VMF_STATE)
+		{ write_state(fs, req, vm, value, size); return; }
+	field = node_vm_field(n.kind);
+	if (vmm_vm_set(fs->vmm, vm, (enum vm_field)field, value, &err) < 0)
+		{ fs_refuse(fs, req, vm, err.code, "%s", err.msg); return; }
+	notify_reply_write(fs->notifier, req, size);
+}
+
+void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	struct node n;
+
+	if (node_resolve(ino, &n) && (n.def->flags & NODE_STREAM) && fi->fh)
+		stream_release(fs, (struct stream *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph)
+{
+	struct fs *fs = req_fs(req);
+	struct node n;
+
+	if (!node_resolve(ino, &n) || !(n.def->flags & NODE_STREAM) || !fi->fh) {
+		/* regular files are always ready, like on any disk file system */
+		if (ph)
+			fuse_pollhandle_destroy(ph);
+		{ fuse_reply_poll(req, POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM); return; }
+	}
+	stream_poll(fs, (struct stream *)(uintptr_t)fi->fh, req, ph);
+}

@@ -1,0 +1,66 @@
+#include "nodes.h"
+
+#include <sys/stat.h>
+
+#define RO (S_IFREG | 0444)
+#define RW (S_IFREG | 0644)
+#define DIR (S_IFDIR | 0755)
+
+const struct node_def top_nodes[INO_TOP_END] = {
+	[INO_ROOT] = { "", DIR, NODE_DIR },
+	[INO_README] = { "README", RO, 0 },
+	[INO_CONFIG] = { "config", RO, 0 },
+	[INO_KNOWN_HOSTS] = { "known_hosts", RO, 0 },
+	[INO_EVENTS] = { "events", RO, NODE_STREAM },
+	[INO_VMS] = { "vms", DIR, NODE_DIR },
+};
+
+const struct node_def vm_nodes[VMF_END] = {
+	[VMF_DIR] = { "", DIR, NODE_DIR },
+	[VMF_STATE] = { "state", RW, NODE_WRITABLE },
+	[VMF_IP] = { "ip", RO, 0 },
+	[VMF_CONSOLE] = { "console", S_IFREG | 0600, NODE_STREAM | NODE_WRITABLE },
+	[VMF_LOGS] = { "logs", RO, NODE_GROWING },
+	[VMF_KNOWN_HOSTS] = { "known_hosts", RO, 0 },
+	[VMF_ERROR] = { "error", RO, 0 },
+	[VMF_VCPU] = { "vcpu", RW, NODE_WRITABLE },
+	[VMF_MEMORY] = { "memory_mib", RW, NODE_WRITABLE },
+	[VMF_DISK] = { "disk_size", RW, NODE_WRITABLE },
+	[VMF_IMAGE] = { "image", RW, NODE_WRITABLE },
+	[VMF_KERNEL] = { "kernel", RW, NODE_WRITABLE },
+	[VMF_SPEC] = { "spec", RO, 0 },
+	[VMF_SSH_CONFIG] = { "ssh_config", RO, 0 },
+	[VMF_PID] = { "pid", RO, 0 },
+	[VMF_UPTIME] = { "uptime", RO, NODE_VOLATILE },
+	[VMF_MAC] = { "mac", RO, 0 },
+	[VMF_CREATED] = { "created", RO, 0 },
+};
+
+bool node_resolve(uint64_t ino, struct node *ret)
+{
+	uint64_t kind = ino & ((1u << VM_INO_SHIFT) - 1);
+
+	if (ino < INO_TOP_END) {
+		if (ino == 0)
+			return false;
+		*ret = (struct node){ .ino = ino, .def = &top_nodes[ino], .vm_id = 0 };
+		return true;
+	}
+	if (ino >> VM_INO_SHIFT == 0 || kind >= VMF_END)
+		return false;
+	*ret = (struct node){ .ino = ino, .def = &vm_nodes[kind], .vm_id = (int64_t)(ino >> VM_INO_SHIFT),
+			      .kind = (enum vm_file)kind };
+	return true;
+}
+
+int node_vm_field(enum vm_file kind)
+{
+	switch (kind) {
+	case VMF_VCPU: return VM_FIELD_VCPU;
+	case VMF_MEMORY: return VM_FIELD_MEMORY;
+	case VMF_DISK: return VM_FIELD_DISK;
+	case VMF_IMAGE: return VM_FIELD_IMAGE;
+	case VMF_KERNEL: return VM_FIELD_KERNEL;
+	default: return -1;
+	}
+}

@@ -1,0 +1,59 @@
+/* The one node table: every file and directory of the mount, its inode
+ * number, mode and behaviour. lookup, getattr, readdir, open, read and write
+ * all read this table. */
+#ifndef BANGER_NODES_H
+#define BANGER_NODES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "vmm.h"
+
+/* Inode numbers: small fixed ones for the top level; a VM's directory is
+ * id << VM_INO_SHIFT and its files add their kind (ids are never reused). */
+#define VM_INO_SHIFT 6
+enum top_ino { INO_ROOT = 1, INO_README, INO_CONFIG, INO_KNOWN_HOSTS, INO_EVENTS, INO_VMS, INO_TOP_END };
+
+enum node_flags {
+	NODE_DIR = 1 << 0,
+	NODE_STREAM = 1 << 1,   /* console, events: parked reads, no EOF while live */
+	NODE_GROWING = 1 << 2,  /* logs: a growing regular file */
+	NODE_VOLATILE = 1 << 3, /* uptime: changes without an event, never cached */
+	NODE_WRITABLE = 1 << 4,
+};
+
+enum vm_file {
+	VMF_DIR, /* the VM's directory itself */
+	VMF_STATE, VMF_IP, VMF_CONSOLE, VMF_LOGS, VMF_KNOWN_HOSTS, VMF_ERROR,
+	VMF_VCPU, VMF_MEMORY, VMF_DISK, VMF_IMAGE, VMF_KERNEL,
+	VMF_SPEC, VMF_SSH_CONFIG, VMF_PID, VMF_UPTIME, VMF_MAC, VMF_CREATED,
+	VMF_END,
+};
+
+struct node_def {
+	const char *name;
+	mode_t mode;
+	unsigned flags;
+};
+
+extern const struct node_def top_nodes[INO_TOP_END];
+extern const struct node_def vm_nodes[VMF_END];
+
+/* A resolved inode: a top-level node, or a VM (by id) plus one of its files. */
+struct node {
+	uint64_t ino;
+	const struct node_def *def;
+	int64_t vm_id;     /* 0 for top-level nodes */
+	enum vm_file kind; /* for VM nodes */
+};
+
+bool node_resolve(uint64_t ino, struct node *ret);
+static inline uint64_t vm_ino(int64_t id, enum vm_file kind)
+{
+	return ((uint64_t)id << VM_INO_SHIFT) | (uint64_t)kind;
+}
+/* The sizing field behind a writable VM file, or -1. */
+int node_vm_field(enum vm_file kind);
+
+#endif

@@ -1,0 +1,41 @@
+/* What the vmm reports, turned into cache invalidations and stream wake-ups. */
+#include "fs.h"
+
+static void on_vm_changed(void *ctx, struct vm *vm)
+{
+	struct fs *fs = ctx;
+	int64_t id = vm_record(vm)->id;
+
+	for (int k = VMF_DIR + 1; k < VMF_END; k++)
+		if (!(vm_nodes[k].flags & NODE_STREAM))
+			notify_inval_inode(fs->notifier, vm_ino(id, (enum vm_file)k));
+	streams_wake(fs, id); /* a stopped VM's console ends */
+}
+
+static void on_vm_output(void *ctx, struct vm *vm, enum vmm_output which)
+{
+	struct fs *fs = ctx;
+	int64_t id = vm_record(vm)->id;
+
+	if (which == VMM_OUT_LOGS)
+		notify_inval_inode(fs->notifier, vm_ino(id, VMF_LOGS));
+	else
+		streams_wake(fs, id);
+}
+
+static void on_vm_removed(void *ctx, struct vm *vm)
+{
+	streams_wake(ctx, vm_record(vm)->id);
+}
+
+static void on_event(void *ctx)
+{
+	streams_wake(ctx, 0);
+}
+
+const struct vmm_observer fs_observer_template = {
+	.vm_changed = on_vm_changed,
+	.vm_output = on_vm_output,
+	.vm_removed = on_vm_removed,
+	.event = on_event,
+};

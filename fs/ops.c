@@ -1,0 +1,348 @@
+/* The namespace: lookup, getattr, readdir, mkdir, rmdir, and refusals of
+ * everything that would change the tree's shape. */
+#include "fs.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static struct fs *req_fs(fuse_req_t req) { return fuse_req_userdata(req); }
+
+struct vm *fs_node_vm(struct fs *fs, const struct node *n)
+{
+	return n->vm_id ? vmm_vm_by_id(fs->vmm, n->vm_id) : NULL;
+}
+
+void fs_refuse(struct fs *fs, fuse_req_t req, struct vm *vm, int err, const char *fmt, ...)
+{
+	bgr_error e = { .code = err };
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
+	va_end(ap);
+	if (vm)
+		vmm_vm_fail(fs->vmm, vm, &e);
+	else
+		log_msg("refused: %s", e.msg);
+	/* after the error file's invalidation, like every answer to a change */
+	notify_reply_err(fs->notifier, req, err);
+}
+
+static off_t file_size(const struct node *n, struct vm *vm, struct fs *fs)
+{
+	struct stat st;
+	size_t len = 0;
+
+	if (n->def->flags & NODE_STREAM)
+		return 0;
+	if (n->def->flags & NODE_GROWING)
+		return stat(vm_log_path(vm), &st) == 0 ? st.st_size : 0;
+	free(render_node(&fs->render, n, vm, &len));
+	return (off_t)len;
+}
+
+bool fs_fill_attr(struct fs *fs, const struct node *n, struct vm *vm, struct stat *st)
+{
+	time_t t = fs->started;
+
+	if (n->vm_id && !vm)
+		return false;
+	memset(st, 0, sizeof(*st));
+	st->st_ino = n->ino;
+	st->st_mode = n->def->mode;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_blksize = 4096;
+	if (vm) {
+		const struct vm_record *r = vm_record(vm);
+		t = r->created;
+		if (r->started_at / 1000 > t)
+			t = r->started_at / 1000;
+	}
+	st->st_atime = st->st_mtime = st->st_ctime = t;
+	if (n->def->flags & NODE_DIR) {
+		st->st_nlink = 2;
+		if (n->ino == INO_ROOT)
+			st->st_nlink = 3;
+		else if (n->ino == INO_VMS)
+			st->st_nlink = 2 + vmm_vm_count(fs->vmm);
+		return true;
+	}
+	st->st_nlink = 1;
+	st->st_size = file_size(n, vm, fs);
+	st->st_blocks = (st->st_size + 511) / 512;
+	return true;
+}
+
+static double attr_timeout(const struct node *n)
+{
+	return (n->def->flags & NODE_VOLATILE) ? 0.0 : CACHE_TIMEOUT;
+}
+
+static void reply_entry(fuse_req_t req, struct fs *fs, uint64_t ino, struct vm *vm)
+{
+	struct fuse_entry_param e = { .ino = ino, .entry_timeout = CACHE_TIMEOUT };
+	struct node n;
+
+	if (!node_resolve(ino, &n) || !fs_fill_attr(fs, &n, vm, &e.attr)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	e.attr_timeout = attr_timeout(&n);
+	fuse_reply_entry(req, &e);
+}
+
+static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = req_fs(req);
+	struct node p;
+	struct vm *vm;
+
+	if (!node_resolve(parent, &p))
+		goto noent;
+	if (parent == INO_ROOT) {
+		for (uint64_t i = INO_README; i < INO_TOP_END; i++)
+			if (strcmp(name, top_nodes[i].name) == 0)
+				{ reply_entry(req, fs, i, NULL); return; }
+	} else if (parent == INO_VMS) {
+		vm = vmm_vm_by_name(fs->vmm, name);
+		if (vm)
+			{ reply_entry(req, fs, vm_ino(vm_record(vm)->id, VMF_DIR), vm); return; }
+	} else if (p.vm_id && p.kind == VMF_DIR && (vm = fs_node_vm(fs, &p))) {
+		for (int k = VMF_DIR + 1; k < VMF_END; k++)
+			if (strcmp(name, vm_nodes[k].name) == 0)
+				{ reply_entry(req, fs, vm_ino(p.vm_id, (enum vm_file)k), vm); return; }
+	}
+noent:
+	fuse_reply_err(req, ENOENT);
+}
+
+static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	struct node n;
+	struct stat st;
+
+	(void)fi;
+	if (!node_resolve(ino, &n) || !fs_fill_attr(fs, &n, fs_node_vm(fs, &n), &st))
+		{ fuse_reply_err(req, ENOENT); return; }
+	fuse_reply_attr(req, &st, attr_timeout(&n));
+}
+
+/* Only the truncation that `echo x > file` asks for, on writable files. */
+static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	struct node n;
+	struct stat st;
+	struct vm *vm;
+
+	(void)attr;
+	(void)fi;
+	if (!node_resolve(ino, &n) || !fs_fill_attr(fs, &n, vm = fs_node_vm(fs, &n), &st))
+		{ fuse_reply_err(req, ENOENT); return; }
+	if (to_set & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
+		       FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME))
+		{ fs_refuse(fs, req, vm, EPERM, "%s: owner, group and mode are fixed", n.def->name); return; }
+	if ((to_set & FUSE_SET_ATTR_SIZE) && !(n.def->flags & NODE_WRITABLE))
+		{ fs_refuse(fs, req, vm, EACCES, "%s is read-only", n.def->name); return; }
+	fuse_reply_attr(req, &st, attr_timeout(&n));
+}
+
+struct dir_buf {
+	char *data;
+	size_t len, cap;
+	off_t next;   /* offset of the entry being added */
+	off_t start;  /* entries before this offset are skipped */
+};
+
+/* Adds an entry if it is at or past start; false once the buffer is full. */
+static bool dir_add(fuse_req_t req, struct dir_buf *b, const char *name, uint64_t ino, mode_t mode)
+{
+	struct stat st = { .st_ino = ino, .st_mode = mode };
+	off_t off = ++b->next;
+	size_t need;
+
+	if (off <= b->start)
+		return true;
+	need = fuse_add_direntry(req, NULL, 0, name, NULL, 0);
+	if (b->len + need > b->cap)
+		return false;
+	fuse_add_direntry(req, b->data + b->len, b->cap - b->len, name, &st, off);
+	b->len += need;
+	return true;
+}
+
+static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	_cleanup_free_ char *data = xcalloc(1, size);
+	struct dir_buf b = { .data = data, .cap = size, .start = off };
+	struct node n;
+
+	(void)fi;
+	if (!node_resolve(ino, &n) || (n.vm_id && !fs_node_vm(fs, &n)))
+		{ fuse_reply_err(req, ENOENT); return; }
+	if (!(n.def->flags & NODE_DIR))
+		{ fuse_reply_err(req, ENOTDIR); return; }
+	if (!dir_add(req, &b, ".", ino, S_IFDIR) || !dir_add(req, &b, "..", INO_ROOT, S_IFDIR))
+		goto out;
+	if (ino == INO_ROOT) {
+		for (uint64_t i = INO_README; i < INO_TOP_END; i++)
+			if (!dir_add(req, &b, top_nodes[i].name, i, top_nodes[i].mode))
+				goto out;
+	} else if (ino == INO_VMS) {
+		for (size_t i = 0; i < vmm_vm_count(fs->vmm); i++) {
+			const struct vm_record *r = vm_record(vmm_vm_at(fs->vmm, i));
+			if (!dir_add(req, &b, r->name, vm_ino(r->id, VMF_DIR), S_IFDIR))
+				goto out;
+		}
+	} else {
+		for (int k = VMF_DIR + 1; k < VMF_END; k++)
+			if (!dir_add(req, &b, vm_nodes[k].name, vm_ino(n.vm_id, (enum vm_file)k), vm_nodes[k].mode))
+				goto out;
+	}
+out:
+	fuse_reply_buf(req, b.data, b.len);
+}
+
+static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	struct node n;
+
+	if (!node_resolve(ino, &n) || (n.vm_id && !fs_node_vm(fs, &n)))
+		{ fuse_reply_err(req, ENOENT); return; }
+	/* the kernel drops this cache itself after our mkdir/rmdir */
+	fi->cache_readdir = 1;
+	fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
+}
+
+static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct fs *fs = req_fs(req);
+	struct node p;
+	struct vm *vm = NULL;
+	bgr_error err;
+
+	(void)mode;
+	if (!node_resolve(parent, &p))
+		{ fuse_reply_err(req, ENOENT); return; }
+	if (parent != INO_VMS)
+		{ fs_refuse(fs, req, fs_node_vm(fs, &p), EPERM,
+				 "cannot create '%.80s' here: only vms/ takes new directories", name); return; }
+	if (vmm_vm_create(fs->vmm, name, &vm, &err) < 0) {
+		log_msg("mkdir vms/%.80s: %s", name, err.msg);
+		{ fuse_reply_err(req, err.code); return; }
+	}
+	reply_entry(req, fs, vm_ino(vm_record(vm)->id, VMF_DIR), vm);
+}
+
+static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = req_fs(req);
+	struct node p;
+	struct vm *vm;
+	struct vmm_waiter *w = NULL;
+	struct pending *pend;
+	bgr_error err;
+	int r;
+
+	if (!node_resolve(parent, &p))
+		{ fuse_reply_err(req, ENOENT); return; }
+	if (parent != INO_VMS)
+		{ fs_refuse(fs, req, fs_node_vm(fs, &p), EPERM, "cannot remove '%.80s': the tree is fixed", name); return; }
+	vm = vmm_vm_by_name(fs->vmm, name);
+	if (!vm)
+		{ fuse_reply_err(req, ENOENT); return; }
+	pend = pending_new(fs, req, 0);
+	r = vmm_vm_delete(fs->vmm, vm, pending_done, pend, &w, &err);
+	pending_settle(fs, pend, r, w, NULL, &err);
+}
+
+static struct vm *parent_vm(struct fs *fs, fuse_ino_t parent)
+{
+	struct node p;
+	return node_resolve(parent, &p) ? fs_node_vm(fs, &p) : NULL;
+}
+
+static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = req_fs(req);
+	fs_refuse(fs, req, parent_vm(fs, parent), EPERM, "cannot remove '%.80s': the files of the tree are fixed", name);
+}
+
+static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	(void)mode;
+	(void)fi;
+	fs_refuse(fs, req, parent_vm(fs, parent), EPERM, "cannot create '%.80s': the files of the tree are fixed", name);
+}
+
+static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	(void)rdev;
+	fs_create(req, parent, name, mode, NULL);
+}
+
+static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	(void)link;
+	fs_create(req, parent, name, 0, NULL);
+}
+
+static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name)
+{
+	(void)ino;
+	fs_create(req, parent, name, 0, NULL);
+}
+
+static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		      const char *newname, unsigned int flags)
+{
+	struct fs *fs = req_fs(req);
+	(void)newparent;
+	(void)flags;
+	fs_refuse(fs, req, parent_vm(fs, parent), EPERM, "cannot rename '%.80s' to '%.80s': names are fixed", name,
+		  newname);
+}
+
+static void fs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/* open(O_TRUNC) arrives as one open, not open + setattr */
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS;
+	conn->want &= ~(unsigned)FUSE_CAP_AUTO_INVAL_DATA;
+	if (conn->capable & FUSE_CAP_EXPLICIT_INVAL_DATA)
+		conn->want |= FUSE_CAP_EXPLICIT_INVAL_DATA;
+}
+
+const struct fuse_lowlevel_ops fs_ops = {
+	.init = fs_init,
+	.lookup = fs_lookup,
+	.getattr = fs_getattr,
+	.setattr = fs_setattr,
+	.mkdir = fs_mkdir,
+	.rmdir = fs_rmdir,
+	.unlink = fs_unlink,
+	.create = fs_create,
+	.mknod = fs_mknod,
+	.symlink = fs_symlink,
+	.link = fs_link,
+	.rename = fs_rename,
+	.open = fs_open,
+	.read = fs_read,
+	.write = fs_write,
+	.release = fs_release,
+	.poll = fs_poll,
+	.opendir = fs_opendir,
+	.readdir = fs_readdir,
+};

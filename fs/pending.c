@@ -1,0 +1,115 @@
+/* Requests parked until the vmm finishes: a `start` write waits for the
+ * guest, an rmdir for the hypervisor to exit. They hold no thread; Ctrl-C
+ * (FUSE_INTERRUPT) answers them with EINTR and leaves the VM as it is. */
+#include "fs.h"
+#include "util.h"
+
+#include <errno.h>
+
+struct pending {
+	struct fs *fs;
+	fuse_req_t req;
+	size_t write_size; /* 0: answer with an errno (rmdir) */
+	struct vmm_waiter *waiter;
+	bool parked;       /* in fs->pendings, interrupt handler registered */
+	bool completed;    /* completed before it could be parked */
+	int result;
+	bool interrupted;
+	struct pending *next;
+};
+
+struct pending *pending_new(struct fs *fs, fuse_req_t req, size_t write_size)
+{
+	struct pending *p = xcalloc(1, sizeof(*p));
+
+	p->fs = fs;
+	p->req = req;
+	p->write_size = write_size;
+	return p;
+}
+
+/* Answers through the notifier so the reply follows the invalidations the
+ * change caused: a read right after it sees the new value. */
+static void answer(struct pending *p, int result)
+{
+	if (result == 0 && p->write_size)
+		notify_reply_write(p->fs->notifier, p->req, p->write_size);
+	else
+		notify_reply_err(p->fs->notifier, p->req, -result);
+	free(p);
+}
+
+static void unlink_pending(struct fs *fs, struct pending *p)
+{
+	for (struct pending **pp = &fs->pendings; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			return;
+		}
+	}
+}
+
+void pending_done(void *ctx, int result)
+{
+	struct pending *p = ctx;
+
+	if (!p->parked) {
+		p->completed = true;
+		p->result = result;
+		return;
+	}
+	unlink_pending(p->fs, p);
+	fuse_req_interrupt_func(p->req, NULL, NULL);
+	answer(p, result);
+}
+
+static void pending_interrupted(fuse_req_t req, void *data)
+{
+	struct pending *p = data;
+
+	(void)req;
+	/* Called inside libfuse, possibly from within our own handler: only
+	 * mark it here; the loop answers after the current request. */
+	p->interrupted = true;
+	p->fs->interrupts = true;
+}
+
+void pending_settle(struct fs *fs, struct pending *p, int r, struct vmm_waiter *w, struct vm *vm,
+		    const bgr_error *err)
+{
+	if (r < 0) {
+		if (vm)
+			vmm_vm_fail(fs->vmm, vm, err);
+		answer(p, r);
+		return;
+	}
+	if (r == 0 || p->completed) {
+		answer(p, r == 0 ? 0 : p->result);
+		return;
+	}
+	p->waiter = w;
+	p->parked = true;
+	p->next = fs->pendings;
+	fs->pendings = p;
+	fuse_req_interrupt_func(p->req, pending_interrupted, p);
+}
+
+void fs_answer_interrupts(struct fs *fs)
+{
+	if (!fs->interrupts)
+		return;
+	fs->interrupts = false;
+	for (struct pending **pp = &fs->pendings; *pp;) {
+		struct pending *p = *pp;
+		if (!p->interrupted) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		vmm_waiter_cancel(p->waiter);
+		fuse_req_interrupt_func(p->req, NULL, NULL);
+		fuse_reply_err(p->req, EINTR);
+		free(p);
+	}
+	streams_answer_interrupts(fs);
+}

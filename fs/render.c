@@ -1,0 +1,125 @@
+#include "render.h"
+#include "util.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const char readme[] =
+	"banger: disposable Linux micro-VMs, driven through this directory.\n"
+	"\n"
+	"  README        this text\n"
+	"  config        effective settings, each with where it came from\n"
+	"  known_hosts   all pinned SSH host keys (OpenSSH format)\n"
+	"  events        stream: one line per lifecycle event (cat follows it)\n"
+	"  vms/          mkdir NAME creates a VM; rmdir NAME stops and deletes it\n"
+	"\n"
+	"  vms/NAME/state        read: stopped|starting|running|stopping|error\n"
+	"                        write: start|stop|restart|kill (start returns when ready)\n"
+	"  vms/NAME/console      serial console: read follows output, write sends input\n"
+	"  vms/NAME/logs         banger's lines and the hypervisor's stderr\n"
+	"  vms/NAME/error        the last error, empty when none\n"
+	"  vms/NAME/vcpu memory_mib disk_size image kernel\n"
+	"                        settings; writable while stopped, EBUSY while running\n"
+	"  vms/NAME/spec         effective sizing, with provenance\n"
+	"  vms/NAME/ip mac known_hosts ssh_config   networking (empty until configured)\n"
+	"  vms/NAME/pid uptime created              the hypervisor process and times\n"
+	"\n"
+	"Full reference: docs/filesystem.md\n";
+
+static void render_config(FILE *f, const struct render_ctx *ctx)
+{
+	const struct vmm_settings *s = vmm_settings(ctx->vmm);
+	const struct bgr_paths *p = vmm_paths(ctx->vmm);
+	char disk[32];
+
+	size_format(s->disk_size, disk, sizeof(disk));
+	fprintf(f, "vmm = qemu  # %s\n", s->source);
+	fprintf(f, "accel = %s  # %s\n", s->accel.accel, s->accel.why);
+	fprintf(f, "vcpu = %u  # %s\n", s->vcpu, s->source);
+	fprintf(f, "memory_mib = %u  # %s\n", s->memory_mib, s->source);
+	fprintf(f, "disk_size = %s  # %s\n", disk, s->source);
+	fprintf(f, "image = %s  # %s\n", s->image, s->source);
+	fprintf(f, "kernel = %s  # %s\n", s->kernel, s->source);
+	fprintf(f, "boot_timeout_s = %d  # %s\n", s->boot_timeout_s,
+		getenv("BANGER_BOOT_TIMEOUT") ? "BANGER_BOOT_TIMEOUT" : s->source);
+	fprintf(f, "stop_timeout_s = %d  # %s\n", s->stop_timeout_s, s->source);
+	fprintf(f, "mount = %s\n", ctx->mountpoint);
+	fprintf(f, "state_dir = %s\n", p->state_dir);
+	fprintf(f, "config_dir = %s\n", p->config_dir);
+	fprintf(f, "cache_dir = %s\n", p->cache_dir);
+}
+
+static const char *provenance(const struct vm_record *r, unsigned bit)
+{
+	return (r->user_set & bit) ? "set on this VM" : "default";
+}
+
+static void render_spec(FILE *f, const struct vm_record *r)
+{
+	char disk[32];
+
+	size_format(r->disk_size, disk, sizeof(disk));
+	fprintf(f, "vcpu = %u  # %s\n", r->vcpu, provenance(r, VM_SET_VCPU));
+	fprintf(f, "memory_mib = %u  # %s\n", r->memory_mib, provenance(r, VM_SET_MEMORY));
+	fprintf(f, "disk_size = %s  # %s\n", disk, provenance(r, VM_SET_DISK));
+	fprintf(f, "image = %s  # %s\n", r->image, provenance(r, VM_SET_IMAGE));
+	fprintf(f, "kernel = %s  # %s\n", r->kernel, provenance(r, VM_SET_KERNEL));
+}
+
+static void render_time(FILE *f, int64_t unix_s)
+{
+	char buf[32];
+	time_t t = (time_t)unix_s;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fprintf(f, "%s\n", buf);
+}
+
+static void render_vm_file(FILE *f, enum vm_file kind, const struct vm_record *r)
+{
+	char disk[32];
+	bool live = r->pid > 0;
+
+	switch (kind) {
+	case VMF_STATE: fprintf(f, "%s\n", vm_state_name(r->state)); break;
+	case VMF_ERROR: if (r->error[0]) fprintf(f, "%s\n", r->error); break;
+	case VMF_VCPU: fprintf(f, "%u\n", r->vcpu); break;
+	case VMF_MEMORY: fprintf(f, "%u\n", r->memory_mib); break;
+	case VMF_DISK: size_format(r->disk_size, disk, sizeof(disk)); fprintf(f, "%s\n", disk); break;
+	case VMF_IMAGE: fprintf(f, "%s\n", r->image); break;
+	case VMF_KERNEL: fprintf(f, "%s\n", r->kernel); break;
+	case VMF_SPEC: render_spec(f, r); break;
+	case VMF_PID: if (live) fprintf(f, "%d\n", r->pid); break;
+	case VMF_UPTIME:
+		if (live && r->started_at)
+			fprintf(f, "%lld\n", (now_real_ms() - r->started_at) / 1000);
+		break;
+	case VMF_CREATED: render_time(f, r->created); break;
+	default: break; /* ip, mac, known_hosts, ssh_config: the network issue */
+	}
+}
+
+char *render_node(const struct render_ctx *ctx, const struct node *n, struct vm *vm, size_t *ret_len)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		abort();
+	if (!n->vm_id) {
+		if (n->ino == INO_README)
+			fputs(readme, f);
+		else if (n->ino == INO_CONFIG)
+			render_config(f, ctx);
+	} else if (vm) {
+		render_vm_file(f, n->kind, vm_record(vm));
+	}
+	fclose(f);
+	*ret_len = len;
+	return buf;
+}

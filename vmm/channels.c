@@ -1,0 +1,194 @@
+/* The host ends of a VM's private channels: the agent's virtio-serial port
+ * and the serial console, both unix sockets served by the hypervisor. The
+ * console's full output goes to console.log (written by the hypervisor);
+ * inotify on the VM directory tells readers when it or vm.log grew. */
+#include "vm.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#define CONNECT_RETRY_MS 50
+
+static int connect_unix(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(addr.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static void close_fd(struct vmm *m, int *fd)
+{
+	if (*fd < 0)
+		return;
+	loop_del_fd(m->loop, *fd);
+	close(*fd);
+	*fd = -1;
+}
+
+static void agent_line(struct vmm *m, struct vm *vm, const char *line)
+{
+	if (banger_agent_is_verb(line, "hello"))
+		vm_hello_received(m, vm, line);
+	else if (banger_agent_is_verb(line, "ack") || banger_agent_is_verb(line, "pong"))
+		vmm_vm_log(m, vm, "agent: %s", line);
+}
+
+static void agent_readable(void *data, int fd, uint32_t events)
+{
+	struct vm *vm = data;
+	struct vmm *m = vm->m;
+	ssize_t n = read(fd, vm->agent_buf + vm->agent_len, sizeof(vm->agent_buf) - 1 - vm->agent_len);
+	char *nl;
+
+	(void)events;
+	if (n <= 0) {
+		if (n < 0 && errno == EAGAIN)
+			return;
+		close_fd(m, &vm->agent_fd); /* the hypervisor is going away */
+		return;
+	}
+	vm->agent_len += (size_t)n;
+	vm->agent_buf[vm->agent_len] = '\0';
+	while ((nl = strchr(vm->agent_buf, '\n'))) {
+		*nl = '\0';
+		agent_line(m, vm, vm->agent_buf);
+		vm->agent_len -= (size_t)(nl + 1 - vm->agent_buf);
+		memmove(vm->agent_buf, nl + 1, vm->agent_len + 1);
+	}
+	if (vm->agent_len == sizeof(vm->agent_buf) - 1) {
+		vmm_vm_log(m, vm, "agent: line too long, dropped");
+		vm->agent_len = 0;
+	}
+}
+
+/* The console's output is logged by the hypervisor; we only drain the socket
+ * so the guest never stalls on a full buffer. */
+static void console_readable(void *data, int fd, uint32_t events)
+{
+	struct vm *vm = data;
+	char buf[4096];
+	ssize_t n;
+
+	(void)events;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		;
+	if (n == 0 || (n < 0 && errno != EAGAIN))
+		close_fd(vm->m, &vm->console_fd);
+}
+
+static bool try_connect(struct vmm *m, struct vm *vm, int *fd, const char *path, loop_fd_fn fn)
+{
+	int c;
+
+	if (*fd >= 0)
+		return true;
+	c = connect_unix(path);
+	if (c < 0)
+		return false;
+	if (loop_add_fd(m->loop, c, EPOLLIN, fn, vm) < 0) {
+		close(c);
+		return false;
+	}
+	*fd = c;
+	return true;
+}
+
+static void connect_tick(void *data)
+{
+	struct vm *vm = data;
+	struct vmm *m = vm->m;
+	bool agent, console;
+
+	loop_timer_cancel(m->loop, vm->connect_timer);
+	vm->connect_timer = NULL;
+	if (vm->pidfd < 0)
+		return;
+	agent = try_connect(m, vm, &vm->agent_fd, vm->agent_sock, agent_readable);
+	console = try_connect(m, vm, &vm->console_fd, vm->console_sock, console_readable);
+	if (!agent || !console)
+		vm->connect_timer = loop_timer_add(m->loop, CONNECT_RETRY_MS, connect_tick, vm);
+}
+
+void vm_channels_open(struct vmm *m, struct vm *vm)
+{
+	vm->agent_len = 0;
+	vm->inotify_wd = inotify_add_watch(m->inotify_fd, vm->dir, IN_MODIFY | IN_CLOSE_WRITE);
+	connect_tick(vm);
+}
+
+void vm_channels_close(struct vmm *m, struct vm *vm)
+{
+	loop_timer_cancel(m->loop, vm->connect_timer);
+	vm->connect_timer = NULL;
+	close_fd(m, &vm->agent_fd);
+	close_fd(m, &vm->console_fd);
+	if (vm->inotify_wd >= 0)
+		inotify_rm_watch(m->inotify_fd, vm->inotify_wd);
+	vm->inotify_wd = -1;
+}
+
+int vm_agent_send(struct vm *vm, const char *line)
+{
+	size_t n = strlen(line);
+
+	if (vm->agent_fd < 0)
+		return -ENOTCONN;
+	if (write(vm->agent_fd, line, n) != (ssize_t)n)
+		return -EIO;
+	return 0;
+}
+
+ssize_t vmm_console_write(struct vmm *m, struct vm *vm, const char *buf, size_t len, bgr_error *err)
+{
+	ssize_t n;
+
+	(void)m;
+	if (vm->console_fd < 0)
+		return bgr_fail(err, EIO, "the console is not connected (is the VM running?)");
+	n = write(vm->console_fd, buf, len);
+	if (n < 0)
+		return bgr_fail(err, errno == EAGAIN ? EAGAIN : EIO, "console write failed: %s", strerror(errno));
+	return n;
+}
+
+void vmm_inotify_event(void *data, int fd, uint32_t events)
+{
+	struct vmm *m = data;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	(void)events;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+			p += sizeof(*ev) + ev->len;
+			for (size_t i = 0; i < m->n_vms; i++) {
+				struct vm *vm = m->vms[i];
+				if (vm->inotify_wd != ev->wd || !ev->len || !m->obs.vm_output)
+					continue;
+				if (strcmp(ev->name, "console.log") == 0)
+					m->obs.vm_output(m->obs.ctx, vm, VMM_OUT_CONSOLE);
+				else if (strcmp(ev->name, "vm.log") == 0)
+					m->obs.vm_output(m->obs.ctx, vm, VMM_OUT_LOGS);
+			}
+		}
+	}
+}

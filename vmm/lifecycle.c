@@ -1,0 +1,342 @@
+/* The state machine: start, stop, restart, kill, and what happens when the
+ * hypervisor process ends. */
+#include "vm.h"
+#include "disk.h"
+#include "log.h"
+#include "proc.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+
+enum vm_action { ACT_START, ACT_STOP, ACT_RESTART, ACT_KILL };
+
+static int parse_action(const char *word, enum vm_action *ret)
+{
+	static const char *const words[] = { "start", "stop", "restart", "kill" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(words); i++) {
+		if (strcmp(word, words[i]) == 0) {
+			*ret = (enum vm_action)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static void cancel_timer(struct vmm *m, struct loop_timer **t)
+{
+	loop_timer_cancel(m->loop, *t);
+	*t = NULL;
+}
+
+static void process_gone(struct vmm *m, struct vm *vm, const char *how);
+
+static void pidfd_ready(void *data, int fd, uint32_t events)
+{
+	struct vm *vm = data;
+	int status = 0;
+	char how[128] = "exited";
+
+	(void)fd;
+	(void)events;
+	if (vm->is_child && waitpid(vm->rec.pid, &status, WNOHANG) == vm->rec.pid) {
+		if (WIFEXITED(status))
+			snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(status));
+		else if (WIFSIGNALED(status))
+			snprintf(how, sizeof(how), "was killed by signal %d", WTERMSIG(status));
+	}
+	process_gone(vm->m, vm, how);
+}
+
+static int watch_process(struct vmm *m, struct vm *vm, bgr_error *err)
+{
+	int fd = proc_pidfd_open(vm->rec.pid);
+
+	if (fd < 0)
+		return bgr_fail(err, -fd, "cannot watch pid %d: %s", vm->rec.pid, strerror(-fd));
+	if (loop_add_fd(m->loop, fd, EPOLLIN, pidfd_ready, vm) < 0) {
+		close(fd);
+		return bgr_fail(err, EIO, "cannot watch pid %d", vm->rec.pid);
+	}
+	vm->pidfd = fd;
+	return 0;
+}
+
+static void boot_timed_out(void *data)
+{
+	struct vm *vm = data;
+	struct vmm *m = vm->m;
+
+	cancel_timer(m, &vm->boot_timer);
+	vm_set_error(m, vm, "boot timed out after %d s: no hello from the guest agent (see console)",
+		     m->settings.boot_timeout_s);
+	vm->rec.state = VM_ERROR;
+	vm_kill(m, vm);
+}
+
+static void remove_sockets(struct vm *vm)
+{
+	unlink(vm->qmp_sock);
+	unlink(vm->console_sock);
+	unlink(vm->agent_sock);
+}
+
+static int open_log(struct vm *vm, bgr_error *err)
+{
+	int fd = open(vm->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return bgr_fail(err, errno, "cannot open %s: %s", vm->log_path, strerror(errno));
+	return fd;
+}
+
+int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
+{
+	_cleanup_free_ char *vmlinuz = NULL, *initrd = NULL;
+	_cleanup_close_ int log_fd = -1;
+	struct vm_launch l = {
+		.name = vm->rec.name, .accel = m->settings.accel.accel, .vcpu = vm->rec.vcpu,
+		.memory_mib = vm->rec.memory_mib, .cmdline = "", .root_disk = vm->root_disk,
+		.qmp_sock = vm->qmp_sock, .console_sock = vm->console_sock, .console_log = vm->console_log,
+		.agent_sock = vm->agent_sock,
+	};
+	pid_t pid;
+	int r;
+
+	r = disk_kernel_paths(m->paths->kernels_dir, vm->rec.kernel, &vmlinuz, &initrd, err);
+	if (r < 0)
+		return r;
+	if (strlen(vm->console_sock) >= 100)
+		return bgr_fail(err, ENAMETOOLONG, "state directory path too long for unix sockets: %s", vm->dir);
+	log_fd = open_log(vm, err);
+	if (log_fd < 0)
+		return log_fd;
+	l.kernel = vmlinuz;
+	l.initrd = initrd;
+	l.log_fd = log_fd;
+	remove_sockets(vm);
+	vm->rec.error[0] = '\0';
+	vm->hello[0] = '\0';
+	vmm_vm_log(m, vm, "starting (%s, %s, vcpu %u, memory %u MiB)", m->driver->name, l.accel, l.vcpu,
+		   l.memory_mib);
+	pid = m->driver->start(&l, err);
+	if (pid < 0)
+		return pid;
+	vm->rec.pid = pid;
+	vm->rec.pid_start = proc_start_time(pid);
+	vm->rec.started_at = now_real_ms();
+	vm->rec.state = VM_STARTING;
+	vm->is_child = true;
+	vm->stop_phase = STOP_NONE;
+	vm->stop_is_kill = false;
+	r = watch_process(m, vm, err);
+	if (r < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		vm->rec.pid = 0;
+		vm->rec.state = VM_STOPPED;
+		return r;
+	}
+	vm_save(m, vm, err);
+	vm_channels_open(m, vm);
+	vm->boot_timer = loop_timer_add(m->loop, m->settings.boot_timeout_s * 1000LL, boot_timed_out, vm);
+	vm_event(m, vm, "starting");
+	return 0;
+}
+
+void vm_hello_received(struct vmm *m, struct vm *vm, const char *line)
+{
+	bgr_error err;
+
+	snprintf(vm->hello, sizeof(vm->hello), "%s", line);
+	vmm_vm_log(m, vm, "agent: %s", line);
+	if (vm->rec.state != VM_STARTING)
+		return;
+	cancel_timer(m, &vm->boot_timer);
+	vm->rec.state = VM_RUNNING;
+	vm_save(m, vm, &err);
+	vmm_vm_log(m, vm, "running (boot took %lld ms)", now_real_ms() - vm->rec.started_at);
+	vm_event(m, vm, "running");
+	waiters_complete(&vm->start_waiters, 0);
+}
+
+static void stop_escalate(void *data)
+{
+	struct vm *vm = data;
+	struct vmm *m = vm->m;
+	bgr_error err;
+
+	cancel_timer(m, &vm->stop_timer);
+	if (vm->stop_phase == STOP_POWERDOWN) {
+		vmm_vm_log(m, vm, "guest did not power off within %d s; asking the hypervisor to quit",
+			   m->settings.stop_timeout_s);
+		vm->stop_phase = STOP_QUIT;
+		if (m->driver->quit(m->loop, vm->qmp_sock, &err) < 0)
+			vmm_vm_log(m, vm, "%s", err.msg);
+		vm->stop_timer = loop_timer_add(m->loop, 3000, stop_escalate, vm);
+		return;
+	}
+	vmm_vm_log(m, vm, "hypervisor still running; killing it");
+	vm_kill(m, vm);
+}
+
+void vm_shutdown(struct vmm *m, struct vm *vm)
+{
+	bgr_error err;
+
+	vm->rec.state = VM_STOPPING;
+	vm->stop_phase = STOP_POWERDOWN;
+	vm_save(m, vm, &err);
+	vm_event(m, vm, "stopping");
+	if (vm_agent_send(vm, "shutdown\n") < 0 && m->driver->stop(m->loop, vm->qmp_sock, &err) < 0)
+		vmm_vm_log(m, vm, "clean shutdown request failed: %s", err.msg);
+	vm->stop_timer = loop_timer_add(m->loop, m->settings.stop_timeout_s * 1000LL, stop_escalate, vm);
+}
+
+void vm_kill(struct vmm *m, struct vm *vm)
+{
+	bgr_error err;
+
+	vm->stop_is_kill = true;
+	vm->stop_phase = STOP_KILL;
+	cancel_timer(m, &vm->stop_timer);
+	if (vm->rec.state != VM_ERROR) {
+		vm->rec.state = VM_STOPPING;
+		vm_save(m, vm, &err);
+	}
+	if (vm->pidfd >= 0)
+		proc_pidfd_kill(vm->pidfd, SIGKILL);
+	else
+		process_gone(m, vm, "was not running");
+}
+
+static void process_gone(struct vmm *m, struct vm *vm, const char *how)
+{
+	enum vm_state was = vm->rec.state;
+	bool failed_boot = was == VM_STARTING || was == VM_ERROR;
+	bgr_error err;
+
+	if (vm->pidfd >= 0) {
+		loop_del_fd(m->loop, vm->pidfd);
+		close(vm->pidfd);
+		vm->pidfd = -1;
+	}
+	cancel_timer(m, &vm->boot_timer);
+	cancel_timer(m, &vm->stop_timer);
+	vm_channels_close(m, vm);
+	remove_sockets(vm);
+	vmm_vm_log(m, vm, "hypervisor (pid %d) %s", vm->rec.pid, how);
+	if (was == VM_STARTING && !vm->stop_is_kill)
+		vm_set_error(m, vm, "hypervisor %s during boot (see logs and console)", how);
+	else if (was == VM_RUNNING && strcmp(how, "exited with status 0") != 0 && strcmp(how, "exited") != 0)
+		vm_set_error(m, vm, "hypervisor %s unexpectedly", how);
+	vm->rec.pid = 0;
+	vm->rec.pid_start = 0;
+	vm->rec.started_at = 0;
+	vm->rec.state = failed_boot && vm->after_stop != AFTER_DELETE && !vm->stop_is_kill ? VM_ERROR : VM_STOPPED;
+	if (was == VM_ERROR)
+		vm->rec.state = VM_ERROR;
+	vm_save(m, vm, &err);
+	vm_event(m, vm, vm->rec.state == VM_ERROR ? "failed" : "stopped");
+	waiters_complete(&vm->start_waiters, -EIO);
+
+	enum vm_after_stop next = vm->after_stop;
+	vm->after_stop = AFTER_NOTHING;
+	if (next == AFTER_DELETE) {
+		vm_remove(m, vm);
+		return;
+	}
+	if (next == AFTER_START) {
+		struct vmm_waiter *stop_waiters = vm->stop_waiters;
+		vm->stop_waiters = NULL;
+		/* a restart's waiter waits for the new boot */
+		vm->start_waiters = stop_waiters;
+		if (vm_boot(m, vm, &err) < 0) {
+			vmm_vm_fail(m, vm, &err);
+			waiters_complete(&vm->start_waiters, -err.code);
+		}
+		return;
+	}
+	waiters_complete(&vm->stop_waiters, 0);
+}
+
+void vm_adopt(struct vmm *m, struct vm *vm)
+{
+	enum vm_state was = vm->rec.state;
+	bgr_error err;
+
+	if (vm->rec.pid && proc_is(vm->rec.pid, vm->rec.pid_start) && watch_process(m, vm, &err) == 0) {
+		vm->is_child = false;
+		if (m->driver->adopt(m->loop, vm->qmp_sock, &err) < 0)
+			vmm_vm_log(m, vm, "re-adopt: %s", err.msg);
+		if (was != VM_RUNNING) {
+			/* the agent says hello again on reconnect: that makes it running */
+			vm->rec.state = VM_STARTING;
+			vm->boot_timer = loop_timer_add(m->loop, m->settings.boot_timeout_s * 1000LL,
+							boot_timed_out, vm);
+		}
+		vm_channels_open(m, vm);
+		vmm_vm_log(m, vm, "re-adopted running hypervisor (pid %d)", vm->rec.pid);
+		vm_save(m, vm, &err);
+		return;
+	}
+	if (vm->rec.pid || (was != VM_STOPPED && was != VM_ERROR)) {
+		vm_set_error(m, vm, "hypervisor (pid %d) exited while bangerd was not running", vm->rec.pid);
+		vm->rec.pid = 0;
+		vm->rec.pid_start = 0;
+		vm->rec.started_at = 0;
+		vm->rec.state = VM_STOPPED;
+		remove_sockets(vm);
+		vm_save(m, vm, &err);
+	}
+}
+
+int vmm_vm_action(struct vmm *m, struct vm *vm, const char *word, vmm_done_fn fn, void *ctx,
+		  struct vmm_waiter **ret_waiter, bgr_error *err)
+{
+	enum vm_state s = vm->rec.state;
+	bool down = s == VM_STOPPED || s == VM_ERROR;
+	enum vm_action act;
+	int r;
+
+	if (parse_action(word, &act) < 0)
+		return bgr_fail(err, EINVAL, "unknown state request '%.40s': write start, stop, restart or kill", word);
+	switch (act) {
+	case ACT_START:
+		if (s == VM_RUNNING)
+			return 0;
+		if (s == VM_STOPPING)
+			return bgr_fail(err, EBUSY, "the VM is stopping; start it once it has stopped");
+		if (down) {
+			r = vm_boot(m, vm, err);
+			if (r < 0)
+				return r;
+		}
+		*ret_waiter = waiter_add(&vm->start_waiters, fn, ctx);
+		return 1;
+	case ACT_STOP:
+	case ACT_KILL:
+		if (down && vm->pidfd < 0)
+			return 0;
+		*ret_waiter = waiter_add(&vm->stop_waiters, fn, ctx);
+		if (act == ACT_KILL || s == VM_STARTING)
+			vm_kill(m, vm);
+		else if (s == VM_RUNNING)
+			vm_shutdown(m, vm);
+		return 1;
+	case ACT_RESTART:
+		if (down)
+			return vmm_vm_action(m, vm, "start", fn, ctx, ret_waiter, err);
+		if (s != VM_RUNNING)
+			return bgr_fail(err, EBUSY, "the VM is %s; restart it once that is done", vm_state_name(s));
+		vm->after_stop = AFTER_START;
+		*ret_waiter = waiter_add(&vm->stop_waiters, fn, ctx);
+		vm_shutdown(m, vm);
+		return 1;
+	}
+	return bgr_fail(err, EINVAL, "unknown state request");
+}

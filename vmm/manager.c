@@ -1,0 +1,414 @@
+/* The VM manager: the in-memory set of VMs, mirrored by the store. */
+#include "vm.h"
+#include "disk.h"
+#include "log.h"
+#include "proc.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static void default_settings(struct vmm_settings *s)
+{
+	const char *accel = getenv("BANGER_ACCEL");
+	const char *boot = getenv("BANGER_BOOT_TIMEOUT");
+
+	snprintf(s->accel_setting, sizeof(s->accel_setting), "%s", accel && *accel ? accel : "auto");
+	if (accel_choose(s->accel_setting, &s->accel) < 0) {
+		snprintf(s->accel_setting, sizeof(s->accel_setting), "auto");
+		accel_choose("auto", &s->accel);
+	}
+	s->vcpu = 1;
+	s->memory_mib = 256;
+	s->disk_size = 1ULL << 30;
+	snprintf(s->image, sizeof(s->image), "tiny");
+	snprintf(s->kernel, sizeof(s->kernel), "tiny");
+	s->boot_timeout_s = boot && atoi(boot) > 0 ? atoi(boot) : 90;
+	s->stop_timeout_s = 15;
+	s->source = "built-in default";
+}
+
+static struct vm *vm_alloc(struct vmm *m, const struct vm_record *rec)
+{
+	struct vm *vm = xcalloc(1, sizeof(*vm));
+
+	vm->m = m;
+	vm->rec = *rec;
+	vm->pidfd = vm->agent_fd = vm->console_fd = vm->inotify_wd = -1;
+	vm->dir = xasprintf("%s/%lld", m->paths->vms_dir, (long long)rec->id);
+	vm->console_log = xasprintf("%s/console.log", vm->dir);
+	vm->log_path = xasprintf("%s/vm.log", vm->dir);
+	vm->root_disk = xasprintf("%s/root.qcow2", vm->dir);
+	vm->qmp_sock = xasprintf("%s/qmp.sock", vm->dir);
+	vm->console_sock = xasprintf("%s/console.sock", vm->dir);
+	vm->agent_sock = xasprintf("%s/agent.sock", vm->dir);
+	return vm;
+}
+
+static void vm_free(struct vm *vm)
+{
+	free(vm->dir);
+	free(vm->console_log);
+	free(vm->log_path);
+	free(vm->root_disk);
+	free(vm->qmp_sock);
+	free(vm->console_sock);
+	free(vm->agent_sock);
+	free(vm);
+}
+
+static void vms_append(struct vmm *m, struct vm *vm)
+{
+	if (m->n_vms == m->cap_vms) {
+		m->cap_vms = m->cap_vms ? m->cap_vms * 2 : 16;
+		m->vms = realloc(m->vms, m->cap_vms * sizeof(*m->vms));
+		if (!m->vms)
+			abort();
+	}
+	m->vms[m->n_vms++] = vm;
+}
+
+static int load_one(void *ctx, const struct vm_record *rec)
+{
+	struct vmm *m = ctx;
+	vms_append(m, vm_alloc(m, rec));
+	return 0;
+}
+
+/* Removes what an interrupted create or delete left in vms/: directories
+ * with no record. */
+static void sweep_orphans(struct vmm *m)
+{
+	_cleanup_closedir_ DIR *d = opendir(m->paths->vms_dir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char *end;
+		long long id;
+
+		if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
+			continue;
+		id = strtoll(de->d_name, &end, 10);
+		if (*end || !vmm_vm_by_id(m, id)) {
+			_cleanup_free_ char *p = xasprintf("%s/%s", m->paths->vms_dir, de->d_name);
+			log_msg("removing leftover %s", p);
+			rm_rf(p);
+		}
+	}
+}
+
+int vmm_new(struct loop *loop, const struct bgr_paths *paths, const struct vmm_observer *obs,
+	    struct vmm **ret, bgr_error *err)
+{
+	struct vmm *m = xcalloc(1, sizeof(*m));
+	int r;
+
+	m->loop = loop;
+	m->paths = paths;
+	m->obs = *obs;
+	m->driver = &qemu_driver;
+	default_settings(&m->settings);
+	events_init(&m->events);
+	m->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (m->inotify_fd < 0 || loop_add_fd(loop, m->inotify_fd, EPOLLIN, vmm_inotify_event, m) < 0) {
+		r = bgr_fail(err, errno, "cannot set up inotify: %s", strerror(errno));
+		goto fail;
+	}
+	r = store_open(paths->db, &m->store, err);
+	if (r < 0)
+		goto fail;
+	r = store_vm_each(m->store, load_one, m, err);
+	if (r < 0)
+		goto fail;
+	sweep_orphans(m);
+	for (size_t i = 0; i < m->n_vms; i++)
+		vm_adopt(m, m->vms[i]);
+	log_msg("loaded %zu VMs; accel %s (%s)", m->n_vms, m->settings.accel.accel, m->settings.accel.why);
+	*ret = m;
+	return 0;
+fail:
+	vmm_free(m);
+	return r;
+}
+
+void vmm_free(struct vmm *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->n_vms; i++) {
+		struct vm *vm = m->vms[i];
+		vm_channels_close(m, vm);
+		loop_timer_cancel(m->loop, vm->boot_timer);
+		loop_timer_cancel(m->loop, vm->stop_timer);
+		if (vm->pidfd >= 0) {
+			loop_del_fd(m->loop, vm->pidfd);
+			close(vm->pidfd);
+		}
+		waiters_complete(&vm->start_waiters, -ESHUTDOWN);
+		waiters_complete(&vm->stop_waiters, -ESHUTDOWN);
+		vm_free(vm);
+	}
+	free(m->vms);
+	if (m->inotify_fd >= 0) {
+		loop_del_fd(m->loop, m->inotify_fd);
+		close(m->inotify_fd);
+	}
+	store_close(m->store);
+	events_free(&m->events);
+	free(m);
+}
+
+const struct vmm_settings *vmm_settings(struct vmm *m) { return &m->settings; }
+const struct bgr_paths *vmm_paths(struct vmm *m) { return m->paths; }
+size_t vmm_vm_count(struct vmm *m) { return m->n_vms; }
+struct vm *vmm_vm_at(struct vmm *m, size_t i) { return i < m->n_vms ? m->vms[i] : NULL; }
+const struct vm_record *vm_record(const struct vm *vm) { return &vm->rec; }
+const char *vm_console_log(const struct vm *vm) { return vm->console_log; }
+const char *vm_log_path(const struct vm *vm) { return vm->log_path; }
+const char *vm_agent_hello(const struct vm *vm) { return vm->hello; }
+
+struct vm *vmm_vm_by_name(struct vmm *m, const char *name)
+{
+	for (size_t i = 0; i < m->n_vms; i++)
+		if (strcmp(m->vms[i]->rec.name, name) == 0)
+			return m->vms[i];
+	return NULL;
+}
+
+struct vm *vmm_vm_by_id(struct vmm *m, int64_t id)
+{
+	/* ids only grow and vms stays in id order: binary search */
+	size_t lo = 0, hi = m->n_vms;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (m->vms[mid]->rec.id == id)
+			return m->vms[mid];
+		if (m->vms[mid]->rec.id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+struct vmm_waiter *waiter_add(struct vmm_waiter **list, vmm_done_fn fn, void *ctx)
+{
+	struct vmm_waiter *w = xcalloc(1, sizeof(*w)), **tail = list;
+
+	w->fn = fn;
+	w->ctx = ctx;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = w;
+	return w;
+}
+
+void waiters_complete(struct vmm_waiter **list, int result)
+{
+	struct vmm_waiter *w = *list;
+
+	*list = NULL;
+	while (w) {
+		struct vmm_waiter *next = w->next;
+		if (w->fn)
+			w->fn(w->ctx, result);
+		free(w);
+		w = next;
+	}
+}
+
+void vmm_waiter_cancel(struct vmm_waiter *w)
+{
+	if (w)
+		w->fn = NULL;
+}
+
+void vm_changed(struct vmm *m, struct vm *vm)
+{
+	if (m->obs.vm_changed)
+		m->obs.vm_changed(m->obs.ctx, vm);
+}
+
+int vm_save(struct vmm *m, struct vm *vm, bgr_error *err)
+{
+	int r = store_vm_update(m->store, &vm->rec, err);
+
+	if (r < 0)
+		log_msg("%s: %s", vm->rec.name, err->msg);
+	vm_changed(m, vm);
+	return r;
+}
+
+void vmm_vm_log(struct vmm *m, struct vm *vm, const char *fmt, ...)
+{
+	char line[BGR_ERROR_MAX + 64];
+	_cleanup_free_ char *tag = xasprintf("%s: ", vm->rec.name);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_to_file(vm->log_path, tag, line);
+	if (m->obs.vm_output)
+		m->obs.vm_output(m->obs.ctx, vm, VMM_OUT_LOGS);
+}
+
+void vm_set_error(struct vmm *m, struct vm *vm, const char *fmt, ...)
+{
+	bgr_error e;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
+	va_end(ap);
+	snprintf(vm->rec.error, sizeof(vm->rec.error), "%s", e.msg);
+	vmm_vm_log(m, vm, "error: %s", e.msg);
+}
+
+void vmm_vm_fail(struct vmm *m, struct vm *vm, const bgr_error *err)
+{
+	bgr_error ignore;
+
+	vm_set_error(m, vm, "%s", err->msg);
+	vm_save(m, vm, &ignore);
+}
+
+void vm_event(struct vmm *m, struct vm *vm, const char *what)
+{
+	char line[256], ts[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(line, sizeof(line), "%s %s %s", ts, vm->rec.name, what);
+	events_append(&m->events, line);
+	if (m->obs.event)
+		m->obs.event(m->obs.ctx);
+}
+
+uint64_t vmm_events_oldest(struct vmm *m) { return m->events.start; }
+uint64_t vmm_events_end(struct vmm *m) { return m->events.end; }
+
+size_t vmm_events_read(struct vmm *m, uint64_t *pos, char *buf, size_t size)
+{
+	return events_read(&m->events, pos, buf, size);
+}
+
+static void init_record(struct vmm *m, const char *name, struct vm_record *rec)
+{
+	const struct vmm_settings *s = &m->settings;
+
+	memset(rec, 0, sizeof(*rec));
+	snprintf(rec->name, sizeof(rec->name), "%s", name);
+	rec->state = VM_STOPPED;
+	rec->vcpu = s->vcpu;
+	rec->memory_mib = s->memory_mib;
+	rec->disk_size = s->disk_size;
+	snprintf(rec->image, sizeof(rec->image), "%s", s->image);
+	snprintf(rec->kernel, sizeof(rec->kernel), "%s", s->kernel);
+	rec->created = time(NULL);
+}
+
+/* record + directory + root disk, all or nothing: the directory is built
+ * under a temporary name and renamed inside the insert's transaction; a
+ * crash leaves at most a directory without a record, swept at start-up. */
+int vmm_vm_create(struct vmm *m, const char *name, struct vm **ret, bgr_error *err)
+{
+	struct vm_record rec;
+	_cleanup_free_ char *tmp = NULL, *disk = NULL, *final = NULL;
+	struct vm *vm;
+	int r;
+
+	r = vm_name_check(name, err);
+	if (r < 0)
+		return r;
+	if (vmm_vm_by_name(m, name))
+		return bgr_fail(err, EEXIST, "a VM named '%s' already exists", name);
+	init_record(m, name, &rec);
+	tmp = xasprintf("%s/.new-%s", m->paths->vms_dir, name);
+	rm_rf(tmp);
+	if (mkdir(tmp, 0700) < 0)
+		return bgr_fail(err, errno, "cannot create %s: %s", tmp, strerror(errno));
+	disk = xasprintf("%s/root.qcow2", tmp);
+	r = disk_create_root(m->paths->images_dir, rec.image, rec.disk_size, disk, err);
+	if (r < 0)
+		goto fail;
+	r = store_begin(m->store, err);
+	if (r < 0)
+		goto fail;
+	r = store_vm_insert(m->store, &rec, err);
+	if (r < 0)
+		goto rollback;
+	final = xasprintf("%s/%lld", m->paths->vms_dir, (long long)rec.id);
+	if (rename(tmp, final) < 0) {
+		r = bgr_fail(err, errno, "cannot create %s: %s", final, strerror(errno));
+		goto rollback;
+	}
+	r = store_commit(m->store, err);
+	if (r < 0) {
+		rename(final, tmp);
+		goto fail;
+	}
+	vm = vm_alloc(m, &rec);
+	vms_append(m, vm);
+	vmm_vm_log(m, vm, "created (vcpu %u, memory %u MiB, image %s)", rec.vcpu, rec.memory_mib, rec.image);
+	vm_event(m, vm, "created");
+	*ret = vm;
+	return 0;
+rollback:
+	store_rollback(m->store);
+fail:
+	rm_rf(tmp);
+	return r;
+}
+
+/* Drops vm from the store, the disk and memory. Completes every waiter. */
+void vm_remove(struct vmm *m, struct vm *vm)
+{
+	bgr_error err;
+	size_t i;
+
+	if (store_vm_delete(m->store, vm->rec.id, &err) < 0) {
+		/* keep it: a record without its files would be worse */
+		vm_set_error(m, vm, "delete failed: %s", err.msg);
+		waiters_complete(&vm->stop_waiters, -EIO);
+		return;
+	}
+	rm_rf(vm->dir);
+	log_msg("%s: deleted", vm->rec.name);
+	vm_event(m, vm, "deleted");
+	for (i = 0; i < m->n_vms && m->vms[i] != vm; i++)
+		;
+	memmove(&m->vms[i], &m->vms[i + 1], (m->n_vms - i - 1) * sizeof(*m->vms));
+	m->n_vms--;
+	if (m->obs.vm_removed)
+		m->obs.vm_removed(m->obs.ctx, vm);
+	waiters_complete(&vm->start_waiters, -ENOENT);
+	waiters_complete(&vm->stop_waiters, 0);
+	vm_free(vm);
+}
+
+int vmm_vm_delete(struct vmm *m, struct vm *vm, vmm_done_fn fn, void *ctx, struct vmm_waiter **ret_waiter,
+		  bgr_error *err)
+{
+	(void)err;
+	if (vm->rec.state == VM_STOPPED || vm->rec.state == VM_ERROR) {
+		if (vm->pidfd < 0) {
+			vm_remove(m, vm);
+			return 0;
+		}
+	}
+	/* The disk is about to go: a clean shutdown would be wasted time. */
+	vm->after_stop = AFTER_DELETE;
+	*ret_waiter = waiter_add(&vm->stop_waiters, fn, ctx);
+	vm_kill(m, vm);
+	return 1;
+}

@@ -1,0 +1,72 @@
+#include "paths.h"
+#include "util.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <string.h>
+
+static const char *home_dir(void)
+{
+	const char *h = getenv("HOME");
+	struct passwd *pw;
+
+	if (h && *h)
+		return h;
+	pw = getpwuid(getuid());
+	return pw ? pw->pw_dir : NULL;
+}
+
+static char *xdg_dir(const char *var, const char *home, const char *fallback)
+{
+	const char *v = getenv(var);
+
+	if (v && v[0] == '/')
+		return xasprintf("%s/banger", v);
+	return xasprintf("%s/%s/banger", home, fallback);
+}
+
+int paths_init(struct bgr_paths *p, bgr_error *err)
+{
+	const char *bh = getenv("BANGER_HOME");
+	const char *home = home_dir();
+	int r;
+
+	memset(p, 0, sizeof(*p));
+	if (bh && *bh) {
+		if (bh[0] != '/')
+			return bgr_fail(err, EINVAL, "BANGER_HOME must be an absolute path: %s", bh);
+		p->config_dir = xasprintf("%s/config", bh);
+		p->state_dir = xasprintf("%s/state", bh);
+		p->cache_dir = xasprintf("%s/cache", bh);
+	} else {
+		if (!home)
+			return bgr_fail(err, ENOENT, "cannot find the home directory (set HOME or BANGER_HOME)");
+		p->config_dir = xdg_dir("XDG_CONFIG_HOME", home, ".config");
+		p->state_dir = xdg_dir("XDG_STATE_HOME", home, ".local/state");
+		p->cache_dir = xdg_dir("XDG_CACHE_HOME", home, ".cache");
+	}
+	p->db = xasprintf("%s/banger.db", p->state_dir);
+	p->log = xasprintf("%s/bangerd.log", p->state_dir);
+	p->lock = xasprintf("%s/bangerd.lock", p->state_dir);
+	p->vms_dir = xasprintf("%s/vms", p->state_dir);
+	p->images_dir = xasprintf("%s/images", p->state_dir);
+	p->kernels_dir = xasprintf("%s/kernels", p->state_dir);
+
+	const char *dirs[] = { p->state_dir, p->vms_dir, p->images_dir, p->kernels_dir };
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		r = mkdir_p(dirs[i], 0700);
+		if (r < 0)
+			return bgr_fail(err, -r, "cannot create %s: %s", dirs[i], strerror(-r));
+	}
+	return 0;
+}
+
+void paths_free(struct bgr_paths *p)
+{
+	char **all[] = { &p->config_dir, &p->state_dir, &p->cache_dir, &p->db, &p->log,
+			 &p->lock, &p->vms_dir, &p->images_dir, &p->kernels_dir };
+	for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
+		free(*all[i]);
+		*all[i] = NULL;
+	}
+}

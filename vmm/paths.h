@@ -1,0 +1,24 @@
+/* Where banger keeps its files on the host (DESIGN.md "Paths on the host"). */
+#ifndef BANGER_PATHS_H
+#define BANGER_PATHS_H
+
+#include "error.h"
+
+struct bgr_paths {
+	char *config_dir; /* ~/.config/banger */
+	char *state_dir;  /* ~/.local/state/banger */
+	char *cache_dir;  /* ~/.cache/banger */
+	char *db;         /* state/banger.db */
+	char *log;        /* state/bangerd.log */
+	char *lock;       /* state/bangerd.lock */
+	char *vms_dir;    /* state/vms */
+	char *images_dir; /* state/images */
+	char *kernels_dir;/* state/kernels */
+};
+
+/* Resolves from $BANGER_HOME, else the XDG variables, else $HOME, and creates
+ * the state directories (0700). */
+int paths_init(struct bgr_paths *p, bgr_error *err);
+void paths_free(struct bgr_paths *p);
+
+#endif

@@ -1,0 +1,22 @@
+/* Processes: spawning detached hypervisors and recognising them later. */
+#ifndef BANGER_PROC_H
+#define BANGER_PROC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* The start time of pid (clock ticks since boot), or 0 when it is gone. */
+uint64_t proc_start_time(pid_t pid);
+/* True when pid runs and started at start_time (so it is not a reused pid). */
+bool proc_is(pid_t pid, uint64_t start_time);
+int proc_pidfd_open(pid_t pid);
+int proc_pidfd_kill(int pidfd, int sig);
+/* Spawns argv in a new session with stdin on /dev/null and stdout/stderr
+ * appended to out_fd; only fds 0-2 are inherited. Returns the pid or -errno. */
+pid_t proc_spawn(char *const argv[], int out_fd);
+/* Runs argv to completion (stdout/stderr to out_fd, or /dev/null when -1).
+ * Returns its exit status, or -errno when it could not run. */
+int proc_run(char *const argv[], int out_fd);
+
+#endif

@@ -1,0 +1,244 @@
+#include "store.h"
+#include "util.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <string.h>
+
+struct store {
+	sqlite3 *db;
+	int in_txn;
+};
+
+static void stmt_finalizep(sqlite3_stmt **st) { sqlite3_finalize(*st); }
+#define _cleanup_stmt_ __attribute__((cleanup(stmt_finalizep)))
+
+/* Schema migrations: entry i takes user_version i to i + 1. Append only. */
+static const char *const migrations[] = {
+	"CREATE TABLE vms ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" name TEXT NOT NULL UNIQUE,"
+	" state TEXT NOT NULL,"
+	" vcpu INTEGER NOT NULL,"
+	" memory_mib INTEGER NOT NULL,"
+	" disk_size INTEGER NOT NULL,"
+	" image TEXT NOT NULL,"
+	" kernel TEXT NOT NULL,"
+	" user_set INTEGER NOT NULL DEFAULT 0,"
+	" created INTEGER NOT NULL,"
+	" pid INTEGER NOT NULL DEFAULT 0,"
+	" pid_start INTEGER NOT NULL DEFAULT 0,"
+	" started_at INTEGER NOT NULL DEFAULT 0,"
+	" error TEXT NOT NULL DEFAULT '');",
+};
+
+static int db_fail(struct store *s, bgr_error *err, const char *what)
+{
+	int code = sqlite3_errcode(s->db);
+	int e = (code & 0xff) == SQLITE_CONSTRAINT ? EEXIST : (code & 0xff) == SQLITE_FULL ? ENOSPC : EIO;
+	return bgr_fail(err, e, "store: %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+static int exec(struct store *s, const char *sql, bgr_error *err)
+{
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_fail(s, err, sql);
+	return 0;
+}
+
+int store_schema_version(struct store *s)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW)
+		return -1;
+	return sqlite3_column_int(st, 0);
+}
+
+static int migrate(struct store *s, bgr_error *err)
+{
+	int v = store_schema_version(s), n = (int)ARRAY_SIZE(migrations);
+
+	if (v < 0)
+		return db_fail(s, err, "read schema version");
+	if (v > n)
+		return bgr_fail(err, EPROTO, "store schema version %d is newer than this bangerd (%d)", v, n);
+	for (; v < n; v++) {
+		_cleanup_free_ char *bump = xasprintf("PRAGMA user_version = %d", v + 1);
+		if (store_begin(s, err) < 0)
+			return -err->code;
+		if (exec(s, migrations[v], err) < 0 || exec(s, bump, err) < 0) {
+			store_rollback(s);
+			return -err->code;
+		}
+		if (store_commit(s, err) < 0)
+			return -err->code;
+	}
+	return 0;
+}
+
+int store_open(const char *path, struct store **ret, bgr_error *err)
+{
+	struct store *s = xcalloc(1, sizeof(*s));
+
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+			    NULL) != SQLITE_OK) {
+		bgr_fail(err, EIO, "cannot open store %s: %s", path, sqlite3_errmsg(s->db));
+		store_close(s);
+		return -EIO;
+	}
+	sqlite3_busy_timeout(s->db, 2000);
+	if (exec(s, "PRAGMA journal_mode=WAL", err) < 0 || exec(s, "PRAGMA synchronous=NORMAL", err) < 0 ||
+	    exec(s, "PRAGMA foreign_keys=ON", err) < 0 || migrate(s, err) < 0) {
+		store_close(s);
+		return -err->code;
+	}
+	*ret = s;
+	return 0;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	sqlite3_close(s->db);
+	free(s);
+}
+
+int store_begin(struct store *s, bgr_error *err)
+{
+	int r = exec(s, "BEGIN IMMEDIATE", err);
+	if (r == 0)
+		s->in_txn = 1;
+	return r;
+}
+
+int store_commit(struct store *s, bgr_error *err)
+{
+	int r = exec(s, "COMMIT", err);
+	if (r < 0)
+		store_rollback(s);
+	s->in_txn = 0;
+	return r;
+}
+
+void store_rollback(struct store *s)
+{
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	s->in_txn = 0;
+}
+
+static void bind_record(sqlite3_stmt *st, const struct vm_record *r)
+{
+	sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, vm_state_name(r->state), -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, (int)r->vcpu);
+	sqlite3_bind_int(st, 4, (int)r->memory_mib);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)r->disk_size);
+	sqlite3_bind_text(st, 6, r->image, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, r->kernel, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 8, (int)r->user_set);
+	sqlite3_bind_int64(st, 9, r->created);
+	sqlite3_bind_int(st, 10, r->pid);
+	sqlite3_bind_int64(st, 11, (sqlite3_int64)r->pid_start);
+	sqlite3_bind_int64(st, 12, r->started_at);
+	sqlite3_bind_text(st, 13, r->error, -1, SQLITE_STATIC);
+}
+
+int store_vm_insert(struct store *s, struct vm_record *rec, bgr_error *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	static const char sql[] =
+		"INSERT INTO vms (name, state, vcpu, memory_mib, disk_size, image, kernel, user_set,"
+		" created, pid, pid_start, started_at, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)";
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_fail(s, err, "prepare insert");
+	bind_record(st, rec);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		if ((sqlite3_errcode(s->db) & 0xff) == SQLITE_CONSTRAINT)
+			return bgr_fail(err, EEXIST, "a VM named '%s' already exists", rec->name);
+		return db_fail(s, err, "insert vm");
+	}
+	rec->id = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+int store_vm_update(struct store *s, const struct vm_record *rec, bgr_error *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	static const char sql[] =
+		"UPDATE vms SET name=?, state=?, vcpu=?, memory_mib=?, disk_size=?, image=?, kernel=?,"
+		" user_set=?, created=?, pid=?, pid_start=?, started_at=?, error=? WHERE id=?";
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_fail(s, err, "prepare update");
+	bind_record(st, rec);
+	sqlite3_bind_int64(st, 14, rec->id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return db_fail(s, err, "update vm");
+	if (sqlite3_changes(s->db) != 1)
+		return bgr_fail(err, ENOENT, "store: no VM with id %lld", (long long)rec->id);
+	return 0;
+}
+
+int store_vm_delete(struct store *s, int64_t id, bgr_error *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(s->db, "DELETE FROM vms WHERE id=?", -1, &st, NULL) != SQLITE_OK)
+		return db_fail(s, err, "prepare delete");
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return db_fail(s, err, "delete vm");
+	return 0;
+}
+
+static void copy_text(char *dst, size_t size, sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	snprintf(dst, size, "%s", t ? (const char *)t : "");
+}
+
+static void read_record(sqlite3_stmt *st, struct vm_record *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = sqlite3_column_int64(st, 0);
+	copy_text(r->name, sizeof(r->name), st, 1);
+	if (vm_state_parse((const char *)sqlite3_column_text(st, 2), &r->state) < 0)
+		r->state = VM_STOPPED;
+	r->vcpu = (unsigned)sqlite3_column_int(st, 3);
+	r->memory_mib = (unsigned)sqlite3_column_int(st, 4);
+	r->disk_size = (uint64_t)sqlite3_column_int64(st, 5);
+	copy_text(r->image, sizeof(r->image), st, 6);
+	copy_text(r->kernel, sizeof(r->kernel), st, 7);
+	r->user_set = (unsigned)sqlite3_column_int(st, 8);
+	r->created = sqlite3_column_int64(st, 9);
+	r->pid = sqlite3_column_int(st, 10);
+	r->pid_start = (uint64_t)sqlite3_column_int64(st, 11);
+	r->started_at = sqlite3_column_int64(st, 12);
+	copy_text(r->error, sizeof(r->error), st, 13);
+}
+
+int store_vm_each(struct store *s, store_vm_fn fn, void *ctx, bgr_error *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	struct vm_record rec;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT id, name, state, vcpu, memory_mib, disk_size, image, kernel, user_set,"
+			       " created, pid, pid_start, started_at, error FROM vms ORDER BY id",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_fail(s, err, "prepare select");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		read_record(st, &rec);
+		int r = fn(ctx, &rec);
+		if (r < 0)
+			return bgr_fail(err, -r, "store: loading VM '%s' failed", rec.name);
+	}
+	if (rc != SQLITE_DONE)
+		return db_fail(s, err, "select vms");
+	return 0;
+}

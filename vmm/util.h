@@ -1,0 +1,53 @@
+/* Small helpers shared by every part: cleanup attributes, ownership moves. */
+#ifndef BANGER_UTIL_H
+#define BANGER_UTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <dirent.h>
+
+static inline void freep(void *p) { free(*(void **)p); }
+static inline void closep(int *fd) { if (*fd >= 0) close(*fd); }
+static inline void fclosep(FILE **f) { if (*f) fclose(*f); }
+static inline void closedirp(DIR **d) { if (*d) closedir(*d); }
+
+#define _cleanup_free_ __attribute__((cleanup(freep)))
+#define _cleanup_close_ __attribute__((cleanup(closep)))
+#define _cleanup_fclose_ __attribute__((cleanup(fclosep)))
+#define _cleanup_closedir_ __attribute__((cleanup(closedirp)))
+
+static inline void *steal_ptr_impl(void *pp)
+{
+	void **p = pp, *v = *p;
+	*p = NULL;
+	return v;
+}
+#define steal_ptr(pp) steal_ptr_impl(pp)
+
+static inline int steal_fd(int *fd)
+{
+	int v = *fd;
+	*fd = -1;
+	return v;
+}
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* asprintf that aborts on out-of-memory, like crun's xasprintf. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xstrdup(const char *s);
+void *xcalloc(size_t n, size_t size);
+
+/* Milliseconds of CLOCK_MONOTONIC / CLOCK_REALTIME. */
+long long now_mono_ms(void);
+long long now_real_ms(void);
+
+/* mkdir -p with the given mode for created components. */
+int mkdir_p(const char *path, mode_t mode);
+/* rm -rf; returns 0 or -errno. */
+int rm_rf(const char *path);
+/* Writes data to path via a temp file + rename. */
+int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode);
+
+#endif

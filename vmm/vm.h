@@ -1,0 +1,81 @@
+/* The manager's private view of a VM and of itself; not for fronts. */
+#ifndef BANGER_VM_H
+#define BANGER_VM_H
+
+#include "../agent/protocol.h"
+#include "driver.h"
+#include "events.h"
+#include "loop.h"
+#include "store.h"
+#include "vmm.h"
+
+struct vmm_waiter {
+	vmm_done_fn fn; /* NULL once cancelled */
+	void *ctx;
+	struct vmm_waiter *next;
+};
+
+/* What to do once the hypervisor process is gone. */
+enum vm_after_stop { AFTER_NOTHING, AFTER_START, AFTER_DELETE };
+
+enum vm_stop_phase { STOP_NONE, STOP_POWERDOWN, STOP_QUIT, STOP_KILL };
+
+struct vm {
+	struct vmm *m;
+	struct vm_record rec;
+	char *dir, *console_log, *log_path, *root_disk;
+	char *qmp_sock, *console_sock, *agent_sock;
+
+	/* the running hypervisor */
+	int pidfd;
+	bool is_child;
+	int agent_fd, console_fd, inotify_wd;
+	char agent_buf[BANGER_AGENT_LINE_MAX];
+	size_t agent_len;
+	char hello[BANGER_AGENT_LINE_MAX];
+	struct loop_timer *boot_timer, *stop_timer, *connect_timer;
+	enum vm_stop_phase stop_phase;
+	bool stop_is_kill;
+
+	struct vmm_waiter *start_waiters, *stop_waiters;
+	enum vm_after_stop after_stop;
+};
+
+struct vmm {
+	struct loop *loop;
+	const struct bgr_paths *paths;
+	struct vmm_observer obs;
+	struct store *store;
+	const struct vm_driver *driver;
+	struct vmm_settings settings;
+	struct vm **vms;
+	size_t n_vms, cap_vms;
+	int inotify_fd;
+	struct events events;
+};
+
+/* manager.c */
+int vm_save(struct vmm *m, struct vm *vm, bgr_error *err);
+void vm_changed(struct vmm *m, struct vm *vm);
+void vm_set_error(struct vmm *m, struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void vm_event(struct vmm *m, struct vm *vm, const char *what);
+void vm_remove(struct vmm *m, struct vm *vm);
+
+/* waiters.c-ish helpers in manager.c */
+struct vmm_waiter *waiter_add(struct vmm_waiter **list, vmm_done_fn fn, void *ctx);
+void waiters_complete(struct vmm_waiter **list, int result);
+
+/* lifecycle.c */
+int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err);
+void vm_shutdown(struct vmm *m, struct vm *vm);
+void vm_kill(struct vmm *m, struct vm *vm);
+void vm_adopt(struct vmm *m, struct vm *vm);
+
+/* channels.c: the agent and console sockets */
+void vm_channels_open(struct vmm *m, struct vm *vm);
+void vm_channels_close(struct vmm *m, struct vm *vm);
+int vm_agent_send(struct vm *vm, const char *line);
+void vm_hello_received(struct vmm *m, struct vm *vm, const char *line); /* lifecycle.c */
+void vmm_inotify_event(void *data, int fd, uint32_t events);
+
+#endif

@@ -1,0 +1,41 @@
+/* A VM as stored: everything that survives a daemon restart. */
+#ifndef BANGER_VM_RECORD_H
+#define BANGER_VM_RECORD_H
+
+#include <stdint.h>
+
+#include "error.h"
+#include "validate.h"
+
+enum vm_state { VM_STOPPED, VM_STARTING, VM_RUNNING, VM_STOPPING, VM_ERROR };
+
+/* Which sizing values the user set on this VM (the rest are defaults). */
+enum {
+	VM_SET_VCPU = 1 << 0,
+	VM_SET_MEMORY = 1 << 1,
+	VM_SET_DISK = 1 << 2,
+	VM_SET_IMAGE = 1 << 3,
+	VM_SET_KERNEL = 1 << 4,
+};
+
+struct vm_record {
+	int64_t id;
+	char name[VM_NAME_MAX + 1];
+	enum vm_state state;
+	unsigned vcpu;
+	unsigned memory_mib;
+	uint64_t disk_size;
+	char image[VM_NAME_MAX + 1];
+	char kernel[VM_NAME_MAX + 1];
+	unsigned user_set;
+	int64_t created;    /* unix seconds */
+	int pid;            /* hypervisor pid, 0 when none */
+	uint64_t pid_start; /* its start time (/proc/PID/stat field 22) */
+	int64_t started_at; /* unix ms when the current boot began */
+	char error[BGR_ERROR_MAX];
+};
+
+const char *vm_state_name(enum vm_state s);
+int vm_state_parse(const char *s, enum vm_state *ret);
+
+#endif

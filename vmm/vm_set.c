@@ -1,0 +1,104 @@
+/* Changing a stopped VM's sizing, image and kernel. */
+#include "vm.h"
+#include "disk.h"
+#include "proc.h"
+#include "util.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+static int resize_disk(struct vm *vm, uint64_t size, bgr_error *err)
+{
+	_cleanup_free_ char *arg = xasprintf("%" PRIu64, size);
+	char *argv[] = { "qemu-img", "resize", "-q", "-f", "qcow2", vm->root_disk, arg, NULL };
+
+	if (size < vm->rec.disk_size)
+		return bgr_fail(err, EINVAL, "disk_size cannot shrink (now %" PRIu64 " bytes)", vm->rec.disk_size);
+	if (proc_run(argv, -1) != 0)
+		return bgr_fail(err, EIO, "qemu-img resize of %s failed", vm->root_disk);
+	return 0;
+}
+
+/* A new image means a new root disk: build it aside, then swap it in. */
+static int replace_root_disk(struct vmm *m, struct vm *vm, const char *image, bgr_error *err)
+{
+	_cleanup_free_ char *tmp = xasprintf("%s.new", vm->root_disk);
+	int r;
+
+	unlink(tmp);
+	r = disk_create_root(m->paths->images_dir, image, vm->rec.disk_size, tmp, err);
+	if (r < 0)
+		return r;
+	if (rename(tmp, vm->root_disk) < 0) {
+		unlink(tmp);
+		return bgr_fail(err, errno, "cannot replace the root disk: %s", strerror(errno));
+	}
+	return 0;
+}
+
+static int set_artifact(struct vmm *m, struct vm *vm, enum vm_field field, const char *value, bgr_error *err)
+{
+	_cleanup_free_ char *a = NULL, *b = NULL;
+	int r;
+
+	if (field == VM_FIELD_KERNEL) {
+		r = artifact_name_check("kernel", value, err);
+		if (r == 0)
+			r = disk_kernel_paths(m->paths->kernels_dir, value, &a, &b, err);
+		if (r == 0) {
+			snprintf(vm->rec.kernel, sizeof(vm->rec.kernel), "%s", value);
+			vm->rec.user_set |= VM_SET_KERNEL;
+		}
+		return r;
+	}
+	r = artifact_name_check("image", value, err);
+	if (r == 0 && strcmp(value, vm->rec.image) != 0)
+		r = replace_root_disk(m, vm, value, err);
+	if (r == 0) {
+		snprintf(vm->rec.image, sizeof(vm->rec.image), "%s", value);
+		vm->rec.user_set |= VM_SET_IMAGE;
+	}
+	return r;
+}
+
+int vmm_vm_set(struct vmm *m, struct vm *vm, enum vm_field field, const char *value, bgr_error *err)
+{
+	struct vm_record before = vm->rec;
+	uint64_t size;
+	int r;
+
+	if (vm->rec.state != VM_STOPPED && vm->rec.state != VM_ERROR)
+		return bgr_fail(err, EBUSY, "cannot change settings while the VM is %s; stop it first",
+				vm_state_name(vm->rec.state));
+	switch (field) {
+	case VM_FIELD_VCPU:
+		r = parse_vcpu(value, host_cpus(), &vm->rec.vcpu, err);
+		vm->rec.user_set |= VM_SET_VCPU;
+		break;
+	case VM_FIELD_MEMORY:
+		r = parse_memory_mib(value, host_ram_mib(), &vm->rec.memory_mib, err);
+		vm->rec.user_set |= VM_SET_MEMORY;
+		break;
+	case VM_FIELD_DISK:
+		r = parse_disk_size(value, &size, err);
+		if (r == 0 && size != vm->rec.disk_size)
+			r = resize_disk(vm, size, err);
+		if (r == 0)
+			vm->rec.disk_size = size;
+		vm->rec.user_set |= VM_SET_DISK;
+		break;
+	default:
+		r = set_artifact(m, vm, field, value, err);
+		break;
+	}
+	if (r == 0)
+		r = vm_save(m, vm, err);
+	if (r < 0) {
+		vm->rec = before;
+		return r;
+	}
+	static const char *const names[] = { "vcpu", "memory_mib", "disk_size", "image", "kernel" };
+	vmm_vm_log(m, vm, "%s set to %s", names[field], value);
+	return 0;
+}
