@@ -112,6 +112,8 @@ static void push(struct notifier *n, struct item it)
 
 void notify_inval_inode(struct notifier *n, fuse_ino_t ino)
 {
+	if (!n)
+		return; /* not mounted yet: the kernel has nothing cached */
 	push(n, (struct item){ .kind = ITEM_INVAL, .ino = ino });
 }
 

@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""One file operation, reporting the errno name (or OK): lets shell tests
+assert exact errors. Usage: fsop.py OP PATH [ARG]
+  write PATH DATA | append PATH DATA | read PATH | mkdir PATH | rmdir PATH
+  unlink PATH | rename PATH NEW | create PATH | chmod PATH MODE | truncate PATH
+"""
+import errno
+import os
+import sys
+
+
+def run(op, path, arg):
+    if op in ("write", "append"):
+        flags = os.O_WRONLY | (os.O_APPEND if op == "append" else os.O_TRUNC)
+        fd = os.open(path, flags)
+        try:
+            data = arg.encode().decode("unicode_escape").encode("latin-1")
+            n = os.write(fd, data)
+            if n != len(data):
+                return "SHORT"
+        finally:
+            os.close(fd)
+    elif op == "read":
+        with open(path, "rb") as f:
+            f.read()
+    elif op == "mkdir":
+        os.mkdir(path)
+    elif op == "rmdir":
+        os.rmdir(path)
+    elif op == "unlink":
+        os.unlink(path)
+    elif op == "rename":
+        os.rename(path, arg)
+    elif op == "create":
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    elif op == "chmod":
+        os.chmod(path, int(arg, 8))
+    elif op == "truncate":
+        os.truncate(path, 0)
+    else:
+        raise SystemExit("unknown op " + op)
+    return "OK"
+
+
+def main():
+    op, path = sys.argv[1], sys.argv[2]
+    arg = sys.argv[3] if len(sys.argv) > 3 else ""
+    try:
+        print(run(op, path, arg))
+    except OSError as e:
+        print(errno.errorcode.get(e.errno, str(e.errno)))
+
+
+main()

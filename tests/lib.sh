@@ -1,0 +1,132 @@
+# Shared helpers for the shell tests (fs and vm suites). Source it, then call
+# banger_setup. Everything lives under one scratch directory; a trap unmounts,
+# ends the daemon and the VMs this test started (by PID) and removes it.
+# shellcheck shell=bash
+
+set -u
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BANGER_BUILD:-$REPO/build}
+BANGERD=$BUILD/fs/bangerd
+FSOP="python3 $REPO/tests/fsop.py"
+# The image store the test command fills once (tools/test runs mkimage).
+IMAGE_STORE=${BANGER_TEST_IMAGES:-$BUILD/test-images/state}
+
+T=""
+MNT=""
+DAEMON_PID=""
+FAILS=0
+CHECKS=0
+
+log() { printf '# %s\n' "$*"; }
+
+ok() {
+	CHECKS=$((CHECKS + 1))
+	printf 'ok %d - %s\n' "$CHECKS" "$*"
+}
+
+fail() {
+	CHECKS=$((CHECKS + 1))
+	FAILS=$((FAILS + 1))
+	printf 'not ok %d - %s\n' "$CHECKS" "$*"
+}
+
+# check DESC CMD...: passes when CMD succeeds.
+check() {
+	local desc=$1
+	shift
+	if "$@"; then ok "$desc"; else fail "$desc"; fi
+}
+
+# expect_eq DESC EXPECTED ACTUAL
+expect_eq() {
+	if [ "$2" = "$3" ]; then ok "$1"; else fail "$1 (expected '$2', got '$3')"; fi
+}
+
+# expect_errno DESC ERRNO OP ARGS...: runs tests/fsop.py OP ARGS and checks
+# the errno name it reports ("OK" for success).
+expect_errno() {
+	local desc=$1 want=$2 got
+	shift 2
+	got=$($FSOP "$@" 2>&1)
+	expect_eq "$desc" "$want" "$got"
+}
+
+# wait_for SECONDS CMD...: polls CMD every 0.1 s.
+wait_for() {
+	local deadline=$(($(date +%s%N) / 1000000 + $1 * 1000))
+	shift
+	while ! "$@" 2>/dev/null; do
+		[ $(($(date +%s%N) / 1000000)) -lt $deadline ] || return 1
+		sleep 0.1
+	done
+}
+
+is_mounted() { grep -q " $MNT fuse" /proc/mounts; }
+
+start_daemon() {
+	BANGER_HOME=$T/home "$BANGERD" -f --mount "$MNT" >>"$T/bangerd.out" 2>&1 &
+	DAEMON_PID=$!
+	if ! wait_for 10 is_mounted; then
+		echo "bangerd did not mount; its output:" >&2
+		cat "$T/bangerd.out" >&2
+		return 1
+	fi
+}
+
+stop_daemon() {
+	[ -n "$DAEMON_PID" ] || return 0
+	kill -TERM "$DAEMON_PID" 2>/dev/null
+	wait "$DAEMON_PID" 2>/dev/null
+	DAEMON_PID=""
+}
+
+kill_daemon() {
+	kill -KILL "$DAEMON_PID" 2>/dev/null
+	wait "$DAEMON_PID" 2>/dev/null
+	DAEMON_PID=""
+}
+
+# Hypervisors of this test: their command lines hold the scratch path.
+test_vm_pids() { pgrep -f "qemu-system.*$T/" 2>/dev/null || true; }
+
+cleanup() {
+	local pid
+	set +e
+	stop_daemon
+	for pid in $(test_vm_pids); do kill -KILL "$pid" 2>/dev/null; done
+	if grep -q " $MNT fuse" /proc/mounts 2>/dev/null; then
+		umount -l "$MNT" 2>/dev/null || fusermount3 -u -z "$MNT" 2>/dev/null
+	fi
+	if [ "${KEEP_TEST_DIR:-}" = "" ]; then rm -rf "$T"; else log "kept $T"; fi
+}
+
+# banger_setup fake|real: a scratch BANGER_HOME with either a fake image and
+# kernel (enough to create VMs; booting fails) or the real tiny guest.
+banger_setup() {
+	T=$(mktemp -d /tmp/banger-test.XXXXXX)
+	MNT=$T/mnt
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM
+	mkdir -p "$T/home/state/images/tiny" "$T/home/state/kernels/tiny" "$MNT"
+	if [ "$1" = real ]; then
+		if [ ! -f "$IMAGE_STORE/images/tiny/rootfs.ext4" ]; then
+			echo "no guest image in $IMAGE_STORE (run tools/test, which builds it)" >&2
+			exit 1
+		fi
+		ln -s "$IMAGE_STORE/images/tiny/rootfs.ext4" "$T/home/state/images/tiny/rootfs.ext4"
+		ln -s "$IMAGE_STORE/kernels/tiny/vmlinuz" "$T/home/state/kernels/tiny/vmlinuz"
+		ln -s "$IMAGE_STORE/kernels/tiny/initrd.img" "$T/home/state/kernels/tiny/initrd.img"
+	else
+		truncate -s 64M "$T/home/state/images/tiny/rootfs.ext4"
+		echo "not a kernel" >"$T/home/state/kernels/tiny/vmlinuz"
+		echo "not an initrd" >"$T/home/state/kernels/tiny/initrd.img"
+	fi
+	start_daemon
+}
+
+# finish: prints the plan and exits non-zero when any check failed.
+finish() {
+	printf '1..%d\n' "$CHECKS"
+	[ "$FAILS" -eq 0 ]
+	exit $?
+}
