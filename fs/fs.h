@@ -35,6 +35,9 @@ extern const struct fuse_lowlevel_ops fs_ops;
 /* ops.c */
 bool fs_fill_attr(struct fs *fs, const struct node *n, struct vm *vm, struct stat *st);
 struct vm *fs_node_vm(struct fs *fs, const struct node *n);
+/* Reasons are one line: user input quoted in one may hold control bytes,
+ * shown as '?'. */
+void fs_one_line(char *msg);
 void fs_refuse(struct fs *fs, fuse_req_t req, struct vm *vm, int err, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 

@@ -14,8 +14,11 @@
 #include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/epoll.h>
 #include <time.h>
+
+#define FUSE_SUPER_MAGIC 0x65735546
 
 struct options {
 	bool foreground;
@@ -78,13 +81,14 @@ static int take_lock(const char *path, bgr_error *err)
 }
 
 /* A daemon killed with SIGKILL leaves a dead mount ("Transport endpoint is
- * not connected"): detach it before mounting again. */
+ * not connected"): detach it before mounting again. statfs always reaches
+ * the daemon (stat may be answered from the kernel's attribute cache). */
 static int prepare_mountpoint(const char *mnt, bgr_error *err)
 {
-	struct stat st;
+	struct statfs sf;
 	int r;
 
-	if (stat(mnt, &st) < 0 && errno == ENOTCONN) {
+	while (statfs(mnt, &sf) < 0 && errno == ENOTCONN) {
 		if (umount2(mnt, MNT_DETACH) < 0) {
 			char *argv[] = { "fusermount3", "-u", "-z", (char *)mnt, NULL };
 			if (proc_run(argv, -1) != 0)
@@ -92,6 +96,8 @@ static int prepare_mountpoint(const char *mnt, bgr_error *err)
 		}
 		log_msg("removed a stale mount at %s", mnt);
 	}
+	if (statfs(mnt, &sf) == 0 && sf.f_type == FUSE_SUPER_MAGIC)
+		return bgr_fail(err, EBUSY, "%s is already a FUSE mount (another bangerd?)", mnt);
 	r = mkdir_p(mnt, 0700);
 	if (r < 0)
 		return bgr_fail(err, -r, "cannot create mount point %s: %s", mnt, strerror(-r));

@@ -16,6 +16,13 @@ struct vm *fs_node_vm(struct fs *fs, const struct node *n)
 	return n->vm_id ? vmm_vm_by_id(fs->vmm, n->vm_id) : NULL;
 }
 
+void fs_one_line(char *msg)
+{
+	for (unsigned char *p = (unsigned char *)msg; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
 void fs_refuse(struct fs *fs, fuse_req_t req, struct vm *vm, int err, const char *fmt, ...)
 {
 	bgr_error e = { .code = err };
@@ -24,6 +31,7 @@ void fs_refuse(struct fs *fs, fuse_req_t req, struct vm *vm, int err, const char
 	va_start(ap, fmt);
 	vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
 	va_end(ap);
+	fs_one_line(e.msg);
 	if (vm)
 		vmm_vm_fail(fs->vmm, vm, &e);
 	else
@@ -223,6 +231,16 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_open(req, fi);
 }
 
+/* No VM to hold the reason: it goes to bangerd.log, on one line. */
+static void log_mkdir_failure(const char *name, const bgr_error *err)
+{
+	char line[BGR_ERROR_MAX + 96];
+
+	snprintf(line, sizeof(line), "mkdir vms/%.80s: %s", name, err->msg);
+	fs_one_line(line);
+	log_msg("%s", line);
+}
+
 static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	struct fs *fs = req_fs(req);
@@ -236,10 +254,8 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	if (parent != INO_VMS)
 		{ fs_refuse(fs, req, fs_node_vm(fs, &p), EPERM,
 				 "cannot create '%.80s' here: only vms/ takes new directories", name); return; }
-	if (vmm_vm_create(fs->vmm, name, &vm, &err) < 0) {
-		log_msg("mkdir vms/%.80s: %s", name, err.msg);
-		{ fuse_reply_err(req, err.code); return; }
-	}
+	if (vmm_vm_create(fs->vmm, name, &vm, &err) < 0)
+		{ log_mkdir_failure(name, &err); fuse_reply_err(req, err.code); return; }
 	reply_entry(req, fs, vm_ino(vm_record(vm)->id, VMF_DIR), vm);
 }
 

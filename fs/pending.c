@@ -78,8 +78,11 @@ void pending_settle(struct fs *fs, struct pending *p, int r, struct vmm_waiter *
 		    const bgr_error *err)
 {
 	if (r < 0) {
-		if (vm)
-			vmm_vm_fail(fs->vmm, vm, err);
+		if (vm) {
+			bgr_error e = *err;
+			fs_one_line(e.msg);
+			vmm_vm_fail(fs->vmm, vm, &e);
+		}
 		answer(p, r);
 		return;
 	}

@@ -3,9 +3,12 @@
 assert exact errors. Usage: fsop.py OP PATH [ARG]
   write PATH DATA | append PATH DATA | read PATH | mkdir PATH | rmdir PATH
   unlink PATH | rename PATH NEW | create PATH | chmod PATH MODE | truncate PATH
+  mknod PATH (a FIFO) | symlink PATH TARGET | link PATH NEW | chown PATH UID
+  writefile PATH FILE (writes FILE's bytes in one write(2))
 """
 import errno
 import os
+import stat
 import sys
 
 
@@ -37,6 +40,24 @@ def run(op, path, arg):
         os.chmod(path, int(arg, 8))
     elif op == "truncate":
         os.truncate(path, 0)
+    elif op == "mknod":
+        os.mknod(path, 0o644 | stat.S_IFIFO)
+    elif op == "symlink":
+        os.symlink(arg, path)
+    elif op == "link":
+        os.link(path, arg)
+    elif op == "chown":
+        os.chown(path, int(arg), -1)
+    elif op == "writefile":
+        with open(arg, "rb") as f:
+            data = f.read()
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+        try:
+            n = os.write(fd, data)
+            if n != len(data):
+                return "SHORT"
+        finally:
+            os.close(fd)
     else:
         raise SystemExit("unknown op " + op)
     return "OK"
@@ -49,6 +70,10 @@ def main():
         print(run(op, path, arg))
     except OSError as e:
         print(errno.errorcode.get(e.errno, str(e.errno)))
+    except KeyboardInterrupt:
+        # SIGINT ended the call: the kernel only lets it go once the daemon
+        # answered the interrupt, with EINTR
+        print("EINTR")
 
 
 main()

@@ -37,6 +37,20 @@ check() {
 	if "$@"; then ok "$desc"; else fail "$desc"; fi
 }
 
+# todo DESC CMD...: a known failure, kept visible without failing the run:
+# TAP "not ok ... # TODO" (an expected failure); "ok ... # TODO" when it
+# starts passing (meson then flags it, so the marker gets removed).
+todo() {
+	local desc=$1
+	shift
+	CHECKS=$((CHECKS + 1))
+	if "$@"; then
+		printf 'ok %d - %s # TODO now passes: drop the todo\n' "$CHECKS" "$desc"
+	else
+		printf 'not ok %d - %s # TODO known failure\n' "$CHECKS" "$desc"
+	fi
+}
+
 # expect_eq DESC EXPECTED ACTUAL
 expect_eq() {
 	if [ "$2" = "$3" ]; then ok "$1"; else fail "$1 (expected '$2', got '$3')"; fi
@@ -61,7 +75,11 @@ wait_for() {
 	done
 }
 
-is_mounted() { grep -q " $MNT fuse" /proc/mounts; }
+# proc_gone PID: the process ended (a zombie not yet reaped by init counts).
+proc_gone() { [ ! -e "/proc/$1" ] || grep -q ') Z' "/proc/$1/stat" 2>/dev/null; }
+
+# mounted and answering (a dead mount left by SIGKILL fails statfs)
+is_mounted() { grep -q " $MNT fuse" /proc/mounts && stat -f "$MNT" >/dev/null 2>&1; }
 
 start_daemon() {
 	BANGER_HOME=$T/home "$BANGERD" -f --mount "$MNT" >>"$T/bangerd.out" 2>&1 &
@@ -94,9 +112,9 @@ cleanup() {
 	set +e
 	stop_daemon
 	for pid in $(test_vm_pids); do kill -KILL "$pid" 2>/dev/null; done
-	if grep -q " $MNT fuse" /proc/mounts 2>/dev/null; then
-		umount -l "$MNT" 2>/dev/null || fusermount3 -u -z "$MNT" 2>/dev/null
-	fi
+	while grep -q " $MNT fuse" /proc/mounts 2>/dev/null; do
+		umount -l "$MNT" 2>/dev/null || fusermount3 -u -z "$MNT" 2>/dev/null || break
+	done
 	if [ "${KEEP_TEST_DIR:-}" = "" ]; then rm -rf "$T"; else log "kept $T"; fi
 }
 
@@ -122,6 +140,22 @@ banger_setup() {
 		echo "not an initrd" >"$T/home/state/kernels/tiny/initrd.img"
 	fi
 	start_daemon
+}
+
+# fake_hanging_kernel NAME: installs kernel NAME whose "guest" halts at
+# once (a multiboot stub: cli; hlt): QEMU runs it until killed and no agent
+# ever says hello, so a start waits until the boot timeout.
+fake_hanging_kernel() {
+	local d=$T/home/state/kernels/$1
+	mkdir -p "$d"
+	python3 - "$d/vmlinuz" <<'EOF'
+import struct, sys
+magic, flags, base = 0x1BADB002, 0x00010000, 0x100000
+header = struct.pack("<8I", magic, flags, -(magic + flags) & 0xFFFFFFFF,
+                     base, base, 0, 0, base + 32)
+open(sys.argv[1], "wb").write(header + bytes([0xFA, 0xF4, 0xEB, 0xFD]))
+EOF
+	echo "not an initrd" >"$d/initrd.img"
 }
 
 # finish: prints the plan and exits non-zero when any check failed.

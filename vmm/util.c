@@ -50,6 +50,8 @@ int mkdir_p(const char *path, mode_t mode)
 {
 	_cleanup_free_ char *copy = xstrdup(path);
 
+	if (!*copy)
+		return -ENOENT; /* the loop below starts at copy[1] */
 	for (char *p = copy + 1; *p; p++) {
 		if (*p != '/')
 			continue;

@@ -142,7 +142,7 @@ int parse_disk_size(const char *s, uint64_t *ret, bgr_error *err)
 	int r = parse_size(s, &v, err);
 
 	if (r < 0)
-		return bgr_wrap(err, "disk_size");
+		return err ? bgr_wrap(err, "disk_size") : r;
 	if (v < DISK_SIZE_MIN || v > DISK_SIZE_MAX)
 		return bgr_fail(err, EINVAL, "disk_size must be between 64M and 16T, got '%.40s'", s);
 	if (v % 512)

@@ -1,0 +1,65 @@
+#!/bin/bash
+# A real guest: create, start (returns when ready), console output and
+# input, following the console, stop, restart, kill, rmdir.
+. "$(dirname "$0")/../lib.sh"
+banger_setup real
+
+V=$MNT/vms/box
+check "mkdir creates the VM" mkdir "$V"
+expect_eq "a new VM is stopped" stopped "$(cat "$V/state")"
+
+t0=$(date +%s%N)
+expect_errno "start returns success once the guest is ready" OK write "$V/state" start
+log "start took $((($(date +%s%N) - t0) / 1000000)) ms"
+expect_eq "state reads running right after start" running "$(cat "$V/state")"
+pid=$(cat "$V/pid")
+check "pid names a live qemu" grep -q qemu-system "/proc/$pid/cmdline"
+check "console shows the kernel's boot lines" grep -aq "Linux version" "$V/console"
+check "console shows the guest init" grep -aq "banger-init: ready" "$(ls -d "$T"/home/state/vms/*)/console.log"
+check "logs say running" grep -q "running (boot took" "$V/logs"
+check "logs hold the agent's hello" grep -q "hello proto=1" "$V/logs"
+check "uptime is a number" grep -Eq '^[0-9]+$' "$V/uptime"
+check "events has the start" sh -c "timeout 1 cat '$MNT/events' | grep -q 'box running'"
+expect_eq "error is empty" "" "$(cat "$V/error")"
+
+# follow the console while sending it a command; the shell prints 42
+cat "$V/console" >"$T/follow" &
+follower=$!
+sleep 0.5
+echo 'echo answer-$((6*7))' >"$V/console"
+check "a following reader sees the answer to console input" wait_for 20 grep -aq "answer-42" "$T/follow"
+check "the follower is still waiting while the VM runs" kill -0 "$follower"
+
+expect_errno "vcpu cannot change while running" EBUSY write "$V/vcpu" 2
+check "EBUSY leaves a reason in error" grep -q "stop it first" "$V/error"
+
+t0=$(date +%s%N)
+expect_errno "stop returns once the process is gone" OK write "$V/state" stop
+log "stop took $((($(date +%s%N) - t0) / 1000000)) ms"
+expect_eq "state reads stopped" stopped "$(cat "$V/state")"
+expect_eq "pid is empty" "" "$(cat "$V/pid")"
+check "qemu is gone" proc_gone "$pid"
+check "the console follower got EOF at stop" wait_for 5 proc_gone "$follower"
+check "a stopped VM's console reads to EOF" sh -c "timeout 5 cat '$V/console' >/dev/null"
+
+expect_errno "writing the state it is in succeeds" OK write "$V/state" stop
+expect_errno "vcpu can change while stopped" OK write "$V/vcpu" 2
+expect_errno "second boot (2 vCPUs) works" OK write "$V/state" start
+expect_eq "running again" running "$(cat "$V/state")"
+check "the guest sees 2 CPUs" sh -c "echo 'echo cpus=\$(grep -c ^processor /proc/cpuinfo)' > '$V/console'; sleep 1; grep -aq 'cpus=2' '$V/console'"
+expect_errno "start while running succeeds and does nothing" OK write "$V/state" start
+pid=$(cat "$V/pid")
+expect_errno "kill" OK write "$V/state" kill
+expect_eq "killed VM is stopped" stopped "$(cat "$V/state")"
+check "qemu is gone after kill" proc_gone "$pid"
+
+expect_errno "restart from stopped boots" OK write "$V/state" restart
+expect_eq "running after restart" running "$(cat "$V/state")"
+expect_errno "restart while running reboots" OK write "$V/state" restart
+expect_eq "running after second restart" running "$(cat "$V/state")"
+check "the pid changed across restart" sh -c "[ '$(cat "$V/pid")' != '$pid' ]"
+
+check "rmdir removes the VM" rmdir "$V"
+check "no VM files are left" sh -c "[ -z \"\$(ls -A '$T/home/state/vms')\" ]"
+expect_eq "no qemu of this test is left" "" "$(test_vm_pids)"
+finish

@@ -1,0 +1,23 @@
+#!/bin/bash
+# Two guests at once: independent boots, stops and deletes.
+. "$(dirname "$0")/../lib.sh"
+banger_setup real
+
+mkdir "$MNT/vms/one" "$MNT/vms/two"
+$FSOP write "$MNT/vms/one/state" start >"$T/one.rc" &
+$FSOP write "$MNT/vms/two/state" start >"$T/two.rc" &
+wait
+expect_eq "first start succeeded" OK "$(cat "$T/one.rc")"
+expect_eq "second start succeeded" OK "$(cat "$T/two.rc")"
+expect_eq "one is running" running "$(cat "$MNT/vms/one/state")"
+expect_eq "two is running" running "$(cat "$MNT/vms/two/state")"
+check "they are two processes" sh -c "[ '$(cat "$MNT/vms/one/pid")' != '$(cat "$MNT/vms/two/pid")' ]"
+check "each console names its own guest" sh -c "grep -aq 'banger.name=one' '$MNT/vms/one/console' && grep -aq 'banger.name=two' '$MNT/vms/two/console'"
+
+expect_errno "stop one" OK write "$MNT/vms/one/state" stop
+expect_eq "one stopped" stopped "$(cat "$MNT/vms/one/state")"
+expect_eq "two still running" running "$(cat "$MNT/vms/two/state")"
+check "two still answers on its console" sh -c "echo 'echo still-\$((40+2))' > '$MNT/vms/two/console'; sleep 1; grep -aq still-42 '$MNT/vms/two/console'"
+check "rmdir both" rmdir "$MNT/vms/one" "$MNT/vms/two"
+expect_eq "no qemu of this test is left" "" "$(test_vm_pids)"
+finish
