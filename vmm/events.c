@@ -26,16 +26,16 @@ void events_append(struct events *e, const char *line)
 
 	if (n > EVENTS_RING_SIZE / 4)
 		n = EVENTS_RING_SIZE / 4;
-	for (size_t i = 0; i <= n; i++)
-		e->ring[(e->end + i) % EVENTS_RING_SIZE] = i < n ? line[i] : '\n';
-	e->end += n + 1;
-	if (e->end - e->start > EVENTS_RING_SIZE) {
-		e->start = e->end - EVENTS_RING_SIZE;
-		/* drop the partial line at the front */
-		while (e->start < e->end && byte_at(e, e->start) != '\n')
+	/* make room by dropping whole lines from the front, before writing
+	 * over them */
+	while (e->end + n + 1 - e->start > EVENTS_RING_SIZE) {
+		while (byte_at(e, e->start) != '\n')
 			e->start++;
 		e->start++;
 	}
+	for (size_t i = 0; i <= n; i++)
+		e->ring[(e->end + i) % EVENTS_RING_SIZE] = i < n ? line[i] : '\n';
+	e->end += n + 1;
 }
 
 size_t events_read(const struct events *e, uint64_t *pos, char *buf, size_t size)

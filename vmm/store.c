@@ -66,14 +66,15 @@ static int migrate(struct store *s, bgr_error *err)
 		return bgr_fail(err, EPROTO, "store schema version %d is newer than this bangerd (%d)", v, n);
 	for (; v < n; v++) {
 		_cleanup_free_ char *bump = xasprintf("PRAGMA user_version = %d", v + 1);
-		if (store_begin(s, err) < 0)
-			return -err->code;
-		if (exec(s, migrations[v], err) < 0 || exec(s, bump, err) < 0) {
+		int r = store_begin(s, err);
+		if (r < 0)
+			return r;
+		if ((r = exec(s, migrations[v], err)) < 0 || (r = exec(s, bump, err)) < 0) {
 			store_rollback(s);
-			return -err->code;
+			return r;
 		}
-		if (store_commit(s, err) < 0)
-			return -err->code;
+		if ((r = store_commit(s, err)) < 0)
+			return r;
 	}
 	return 0;
 }
@@ -89,10 +90,14 @@ int store_open(const char *path, struct store **ret, bgr_error *err)
 		return -EIO;
 	}
 	sqlite3_busy_timeout(s->db, 2000);
-	if (exec(s, "PRAGMA journal_mode=WAL", err) < 0 || exec(s, "PRAGMA synchronous=NORMAL", err) < 0 ||
-	    exec(s, "PRAGMA foreign_keys=ON", err) < 0 || migrate(s, err) < 0) {
+	int r = migrate(s, err);
+	if (r == 0)
+		r = exec(s, "PRAGMA journal_mode=WAL", err);
+	if (r == 0)
+		r = exec(s, "PRAGMA synchronous=NORMAL", err);
+	if (r < 0) {
 		store_close(s);
-		return -err->code;
+		return r;
 	}
 	*ret = s;
 	return 0;

@@ -60,8 +60,13 @@ int mkdir_p(const char *path, mode_t mode)
 			return -errno;
 		*p = '/';
 	}
-	if (mkdir(copy, mode) < 0 && errno != EEXIST)
-		return -errno;
+	if (mkdir(copy, mode) < 0) {
+		struct stat st;
+		if (errno != EEXIST)
+			return -errno;
+		if (stat(copy, &st) == 0 && !S_ISDIR(st.st_mode))
+			return -ENOTDIR;
+	}
 	return 0;
 }
 
@@ -78,20 +83,5 @@ int rm_rf(const char *path)
 {
 	if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
 		return -errno;
-	return 0;
-}
-
-int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode)
-{
-	_cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", path, getpid());
-	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, data, len) != (ssize_t)len || fsync(fd) < 0 || rename(tmp, path) < 0) {
-		int r = errno ? -errno : -EIO;
-		unlink(tmp);
-		return r;
-	}
 	return 0;
 }

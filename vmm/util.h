@@ -47,7 +47,5 @@ long long now_real_ms(void);
 int mkdir_p(const char *path, mode_t mode);
 /* rm -rf; returns 0 or -errno. */
 int rm_rf(const char *path);
-/* Writes data to path via a temp file + rename. */
-int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode);
 
 #endif

@@ -21,20 +21,34 @@ bool vm_name_valid(const char *name)
 	return true;
 }
 
+void printable_copy(const char *in, char *out, size_t size)
+{
+	size_t n = 0;
+
+	for (; *in && n + 1 < size; in++)
+		out[n++] = isprint((unsigned char)*in) ? *in : '?';
+	out[n] = '\0';
+}
+
 int vm_name_check(const char *name, bgr_error *err)
 {
+	char shown[81];
+
 	if (vm_name_valid(name))
 		return 0;
+	printable_copy(name, shown, sizeof(shown));
 	return bgr_fail(err, EINVAL,
-			"invalid name '%.80s': use 1-63 of a-z, 0-9 and '-', not starting or ending with '-'",
-			name);
+			"invalid name '%s': use 1-63 of a-z, 0-9 and '-', not starting or ending with '-'", shown);
 }
 
 int artifact_name_check(const char *what, const char *name, bgr_error *err)
 {
+	char shown[81];
+
 	if (vm_name_valid(name))
 		return 0;
-	return bgr_fail(err, EINVAL, "invalid %s name '%.80s'", what, name);
+	printable_copy(name, shown, sizeof(shown));
+	return bgr_fail(err, EINVAL, "invalid %s name '%s'", what, shown);
 }
 
 int value_trim(const char *buf, size_t len, char *out, size_t out_size, bgr_error *err)

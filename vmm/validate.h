@@ -1,6 +1,6 @@
-/* Validation and parsing of everything a user can write. Each parser accepts
- * surrounding whitespace, rejects anything else with EINVAL and a reason, and
- * never touches *ret on failure. */
+/* Validation and parsing of everything a user can write. Parsers take
+ * trimmed values (see value_trim), reject anything else with EINVAL and a
+ * reason, and never touch *ret on failure. */
 #ifndef BANGER_VALIDATE_H
 #define BANGER_VALIDATE_H
 
@@ -15,6 +15,10 @@
 #define MEMORY_MIB_MIN 64
 #define DISK_SIZE_MIN (64ULL << 20)
 #define DISK_SIZE_MAX (16ULL << 40)
+
+/* Copies in with control and non-ASCII bytes shown as '?', so a value can
+ * go into a one-line reason without breaking or forging lines. */
+void printable_copy(const char *in, char *out, size_t size);
 
 /* A DNS label: [a-z0-9]([a-z0-9-]{0,61}[a-z0-9])? */
 bool vm_name_valid(const char *name);

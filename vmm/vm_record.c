@@ -13,7 +13,7 @@ static const char *const state_names[] = {
 
 const char *vm_state_name(enum vm_state s)
 {
-	return state_names[s];
+	return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "error";
 }
 
 int vm_state_parse(const char *s, enum vm_state *ret)

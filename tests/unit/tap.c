@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static int checks, failures;
 
@@ -24,4 +25,28 @@ int tap_done(void)
 {
 	printf("1..%d\n", checks);
 	return failures ? 1 : 0;
+}
+
+static void escape(const char *s, char *out, size_t size)
+{
+	size_t n = 0;
+
+	for (; *s && n + 3 < size; s++) {
+		if (*s == '\n') {
+			out[n++] = '\\';
+			out[n++] = 'n';
+		} else {
+			out[n++] = *s;
+		}
+	}
+	out[n] = '\0';
+}
+
+void tap_eq_str(const char *got, const char *want, const char *desc)
+{
+	char g[512], w[512];
+
+	escape(got, g, sizeof(g));
+	escape(want, w, sizeof(w));
+	tap_ok(strcmp(got, want) == 0, "%s (got '%s', want '%s')", desc, g, w);
 }

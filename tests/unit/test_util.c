@@ -1,4 +1,4 @@
-/* Unit tests of vmm/util.c (mkdir_p, rm_rf, write_file_atomic) and
+/* Unit tests of vmm/util.c (mkdir_p, rm_rf, proc) and
  * vmm/proc.c (start times, proc_run, proc_spawn). */
 #include "proc.h"
 #include "util.h"
@@ -23,30 +23,8 @@ static void is_int(long long got, long long want, const char *what)
 	tap_ok(got == want, "%s (got %lld, want %lld)", what, got, want);
 }
 
-static void escape(const char *s, char *out, size_t size)
-{
-	size_t n = 0;
-
-	for (; *s && n + 3 < size; s++) {
-		if (*s == '\n') {
-			out[n++] = '\\';
-			out[n++] = 'n';
-		} else {
-			out[n++] = *s;
-		}
-	}
-	out[n] = '\0';
-}
 
 /* Like TAP_EQ_STR, but shows newlines as \n so the TAP line stays one line. */
-static void is_str(const char *got, const char *want, const char *what)
-{
-	char g[256], w[256];
-
-	escape(got, g, sizeof(g));
-	escape(want, w, sizeof(w));
-	tap_ok(strcmp(got, want) == 0, "%s (got '%s', want '%s')", what, g, w);
-}
 
 static const char *at(const char *rel)
 {
@@ -72,11 +50,6 @@ static int dir_mode(const char *path)
 }
 
 /* The permission bits of a regular file, or -1. */
-static int file_mode(const char *path)
-{
-	struct stat st;
-	return lstat(path, &st) == 0 && S_ISREG(st.st_mode) ? (int)(st.st_mode & 07777) : -1;
-}
 
 static bool exists(const char *path)
 {
@@ -104,18 +77,6 @@ static ssize_t slurp(const char *path, char *buf, size_t size)
 	return n;
 }
 
-static int count_entries(const char *dir)
-{
-	_cleanup_closedir_ DIR *d = opendir(dir);
-	struct dirent *de;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((de = readdir(d)))
-		n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
-	return n;
-}
 
 /* ---- mkdir_p ---------------------------------------------------------- */
 
@@ -189,39 +150,6 @@ static void test_rm_rf(void)
 
 	touch(at("afile"), "x");
 	is_int(rm_rf(at("afile/sub")), -ENOTDIR, "a path through a file: -ENOTDIR");
-}
-
-/* ---- write_file_atomic ------------------------------------------------ */
-
-static void test_write_file_atomic(void)
-{
-	char got[64];
-	struct stat st;
-
-	mkdir_p(at("w"), 0700);
-	is_int(write_file_atomic(at("w/f"), "hello\n", 6, 0640), 0, "write a new file");
-	is_int(slurp(at("w/f"), got, sizeof(got)), 6, "6 bytes");
-	is_str(got, "hello\n", "the content");
-	is_int(file_mode(at("w/f")), 0640, "mode 0640");
-	is_int(count_entries(at("w")), 1, "no temp file left");
-
-	is_int(write_file_atomic(at("w/f"), "bye", 3, 0600), 0, "replace it");
-	is_int(slurp(at("w/f"), got, sizeof(got)), 3, "3 bytes");
-	is_str(got, "bye", "the new content, nothing of the old");
-	is_int(file_mode(at("w/f")), 0600, "the new mode 0600");
-	is_int(count_entries(at("w")), 1, "still no temp file left");
-
-	is_int(write_file_atomic(at("w/bin"), "a\0b", 3, 0600), 0, "bytes with a NUL");
-	tap_ok(slurp(at("w/bin"), got, sizeof(got)) == 3 && memcmp(got, "a\0b", 3) == 0, "written as given");
-	is_int(write_file_atomic(at("w/empty"), "", 0, 0600), 0, "an empty file");
-	tap_ok(stat(at("w/empty"), &st) == 0 && st.st_size == 0, "size 0");
-
-	is_int(write_file_atomic(at("w/missing/f"), "x", 1, 0600), -ENOENT, "into a missing dir: -ENOENT");
-
-	mkdir_p(at("w2/target"), 0700);
-	is_int(write_file_atomic(at("w2/target"), "x", 1, 0600), -EISDIR, "over a directory: -EISDIR");
-	is_int(count_entries(at("w2")), 1, "the failed write left no temp file");
-	tap_ok(is_dir(at("w2/target")), "and the directory is still there");
 }
 
 /* ---- proc_start_time / proc_is ---------------------------------------- */
@@ -355,7 +283,6 @@ int main(void)
 	}
 	test_mkdir_p();
 	test_rm_rf();
-	test_write_file_atomic();
 	test_start_time();
 	test_proc_run();
 	test_proc_spawn();
