@@ -162,6 +162,7 @@ static int mount_fs(struct fs *fs, const char *mnt, bgr_error *err)
 	int fd;
 
 	fs->se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
+	fuse_opt_free_args(&args);
 	if (!fs->se)
 		return bgr_fail(err, EIO, "cannot create the FUSE session");
 	if (fuse_session_mount(fs->se, mnt) != 0)
