@@ -85,7 +85,7 @@ static void write_console(struct fs *fs, fuse_req_t req, struct vm *vm, const ch
 	ssize_t n = vmm_console_write(fs->vmm, vm, buf, size, &err);
 
 	if (n < 0)
-		{ fuse_reply_err(req, err.code); return; }
+		{ fs_refuse(fs, req, vm, err.code, "console: %s", err.msg); return; }
 	fuse_reply_write(req, (size_t)n);
 }
 
@@ -103,8 +103,10 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 
 	(void)off;
 	(void)fi;
-	if (!node_resolve(ino, &n) || !n.vm_id || !(vm = fs_node_vm(fs, &n)))
-		{ fuse_reply_err(req, n.vm_id ? ENOENT : EACCES); return; }
+	if (!node_resolve(ino, &n) || (n.vm_id && !(vm = fs_node_vm(fs, &n))))
+		{ fuse_reply_err(req, ENOENT); return; }
+	if (!vm)
+		{ fs_refuse(fs, req, NULL, EACCES, "%s is read-only", n.def->name); return; }
 	if (n.kind == VMF_CONSOLE)
 		{ write_console(fs, req, vm, buf, size); return; }
 	if (!(n.def->flags & NODE_WRITABLE))

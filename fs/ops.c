@@ -42,15 +42,24 @@ void fs_refuse(struct fs *fs, fuse_req_t req, struct vm *vm, int err, const char
 
 static off_t file_size(const struct node *n, struct vm *vm, struct fs *fs)
 {
-	struct stat st;
 	size_t len = 0;
 
 	if (n->def->flags & NODE_STREAM)
 		return 0;
-	if (n->def->flags & NODE_GROWING)
-		return stat(vm_log_path(vm), &st) == 0 ? st.st_size : 0;
 	free(render_node(&fs->render, n, vm, &len));
 	return (off_t)len;
+}
+
+/* logs is a growing file: its size and times are the log's on disk, so
+ * `tail -f` and `ls -l` see it move. */
+static void fill_log_attr(const struct vm *vm, struct stat *st)
+{
+	struct stat log;
+
+	if (stat(vm_log_path(vm), &log) < 0)
+		return;
+	st->st_size = log.st_size;
+	st->st_mtim = st->st_ctim = log.st_mtim;
 }
 
 bool fs_fill_attr(struct fs *fs, const struct node *n, struct vm *vm, struct stat *st)
@@ -81,7 +90,10 @@ bool fs_fill_attr(struct fs *fs, const struct node *n, struct vm *vm, struct sta
 		return true;
 	}
 	st->st_nlink = 1;
-	st->st_size = file_size(n, vm, fs);
+	if (n->def->flags & NODE_GROWING)
+		fill_log_attr(vm, st);
+	else
+		st->st_size = file_size(n, vm, fs);
 	st->st_blocks = (st->st_size + 511) / 512;
 	return true;
 }
@@ -191,13 +203,15 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 	_cleanup_free_ char *data = xcalloc(1, size);
 	struct dir_buf b = { .data = data, .cap = size, .start = off };
 	struct node n;
+	uint64_t parent;
 
 	(void)fi;
 	if (!node_resolve(ino, &n) || (n.vm_id && !fs_node_vm(fs, &n)))
 		{ fuse_reply_err(req, ENOENT); return; }
 	if (!(n.def->flags & NODE_DIR))
 		{ fuse_reply_err(req, ENOTDIR); return; }
-	if (!dir_add(req, &b, ".", ino, S_IFDIR) || !dir_add(req, &b, "..", INO_ROOT, S_IFDIR))
+	parent = n.vm_id ? INO_VMS : INO_ROOT;
+	if (!dir_add(req, &b, ".", ino, S_IFDIR) || !dir_add(req, &b, "..", parent, S_IFDIR))
 		goto out;
 	if (ino == INO_ROOT) {
 		for (uint64_t i = INO_README; i < INO_TOP_END; i++)

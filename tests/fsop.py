@@ -8,6 +8,7 @@ assert exact errors. Usage: fsop.py OP PATH [ARG]
 """
 import errno
 import os
+import signal
 import stat
 import sys
 
@@ -64,6 +65,9 @@ def run(op, path, arg):
 
 
 def main():
+    # Ctrl-C works even when started in the background of a script (which
+    # would ignore SIGINT): tests send it to interrupt a waiting request
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     op, path = sys.argv[1], sys.argv[2]
     arg = sys.argv[3] if len(sys.argv) > 3 else ""
     try:

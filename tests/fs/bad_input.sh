@@ -3,7 +3,7 @@
 # (for a VM) leaves a one-line reason in its error file and its logs.
 . "$(dirname "$0")/../lib.sh"
 
-banger_setup fake
+banger_setup fake || exit 1
 V=$MNT/vms/a
 STATE_VMS=$T/home/state/vms
 
@@ -70,6 +70,15 @@ state_before=$(ls -A "$STATE_VMS")
 expect_errno "mkdir of an existing VM: EEXIST" EEXIST mkdir "$V"
 expect_eq "duplicate: state dir unchanged" "$state_before" "$(ls -A "$STATE_VMS")"
 expect_eq "duplicate: still one VM" "a" "$(ls "$MNT/vms")"
+
+# the default image is missing: mkdir fails and leaves nothing
+mv "$T/home/state/images/tiny" "$T/home/state/images/tiny.away"
+state_before=$(ls -A "$STATE_VMS")
+expect_errno "mkdir with the default image missing: ENOENT" ENOENT mkdir "$MNT/vms/noimg"
+expect_eq "no image: state dir unchanged (no .new- leftover)" "$state_before" "$(ls -A "$STATE_VMS")"
+check "no image: no such VM" test ! -e "$MNT/vms/noimg"
+check "no image: the reason is in bangerd.log" grep -q "mkdir vms/noimg: image 'tiny' is not installed" "$T/home/state/bangerd.log"
+mv "$T/home/state/images/tiny.away" "$T/home/state/images/tiny"
 
 # vcpu
 bad_write vcpu 0 EINVAL vcpu
@@ -148,6 +157,10 @@ bad_write state "stop\nstart" EINVAL "write start, stop"
 expect_errno "stop on a stopped VM succeeds" OK write "$V/state" stop
 expect_errno "kill on a stopped VM succeeds" OK write "$V/state" kill
 expect_eq "state still stopped" "stopped" "$(cat "$V/state")"
+
+# the console of a stopped VM takes no input
+expect_errno "write to a stopped VM's console: EIO" EIO write "$V/console" 'ls\n'
+reason_recorded "console of a stopped VM" "console"
 
 # read-only files
 for f in pid spec ip error logs created uptime mac known_hosts ssh_config; do

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 export BANGER_BOOT_TIMEOUT=4
-banger_setup fake
+banger_setup fake || exit 1
 V=$MNT/vms/a
 STATE_VMS=$T/home/state/vms
 no_qemu() { [ -z "$(test_vm_pids)" ]; }
@@ -107,10 +107,23 @@ expect_errno "rmdir of another name still works meanwhile" ENOENT rmdir "$MNT/vm
 wait "$starter"
 expect_eq "that start ended with EIO (timeout)" "EIO" "$(cat "$T/start.out")"
 
-expect_eq "Ctrl-C on a parked start: EINTR" "EINTR" "$(timeout -s INT 2 $FSOP write "$H/state" start)"
+$FSOP write "$H/state" start >"$T/start.out" 2>&1 &
+starter=$!
+check "started again" wait_for 5 grep -qx starting "$H/state"
+sleep 0.2
+kill -INT "$starter"
+wait "$starter"
+expect_eq "Ctrl-C on a parked start: EINTR" "EINTR" "$(cat "$T/start.out")"
 expect_eq "the VM is left starting" "starting" "$(cat "$H/state")"
 check "its QEMU still runs" test -n "$(test_vm_pids)"
+timeout 30 cat "$H/console" >"$T/console.out" 2>&1 &
+con=$!
+sleep 0.5
+check "a console reader follows while the VM lives (no EOF)" kill -0 "$con"
 expect_errno "kill then stops it" OK write "$H/state" kill
+check "the console reader ends (EOF) once the VM stopped" wait_for 5 proc_gone "$con"
+wait "$con"
+expect_eq "and cat exits 0" 0 $?
 expect_eq "state reads stopped after kill" "stopped" "$(cat "$H/state")"
 check "no QEMU left after kill" no_qemu
 expect_eq "pid is empty after kill" "" "$(cat "$H/pid")"
@@ -134,8 +147,12 @@ $FSOP write "$H/state" start >"$T/start.out" 2>&1 &
 starter=$!
 wait_for 5 grep -qx starting "$H/state"
 id=$(ls "$STATE_VMS")
+timeout 30 cat "$H/console" >"$T/console.out" 2>&1 &
+con=$!
 check "rmdir of a starting VM works" rmdir "$H"
 wait "$starter"
+check "a console reader ends once the VM is deleted" wait_for 5 proc_gone "$con"
+wait "$con"
 check "the parked start ended with EIO or ENOENT" grep -Eqx 'EIO|ENOENT' "$T/start.out"
 check "no QEMU left after rmdir" no_qemu
 check "the VM is gone" test ! -e "$H"

@@ -4,7 +4,7 @@
 # must see it: content, size (ls -l) and listings.
 . "$(dirname "$0")/../lib.sh"
 
-banger_setup fake
+banger_setup fake || exit 1
 V=$MNT/vms/a
 check "mkdir vms/a" mkdir "$V"
 
@@ -70,6 +70,21 @@ for i in $(seq 20); do
 done
 expect_eq "logs: size and last line fresh after 20 changes" 0 "$stale"
 
+# logs move like a growing file: mtime too, and tail -f follows
+m0=$(stat -c %Y "$V/logs")
+sleep 1.1
+echo 3 >"$V/vcpu"
+m1=$(stat -c %Y "$V/logs")
+check "logs mtime moved with the new line ($m0 -> $m1)" test "$m1" -gt "$m0"
+expect_eq "logs mtime is the log's on disk" "$(stat -c %Y "$T/home/state/vms/1/vm.log")" "$m1"
+timeout 5 tail -f "$V/logs" >"$T/tail.out" 2>&1 &
+tailer=$!
+sleep 1
+echo 4 >"$V/vcpu"
+check "tail -f logs shows the new line" wait_for 3 grep -q 'banger: vcpu set to 4' "$T/tail.out"
+kill "$tailer" 2>/dev/null
+wait "$tailer" 2>/dev/null
+
 # error: the new reason right after each failing write
 stale=0
 for i in $(seq 30); do
@@ -104,10 +119,13 @@ for i in $(seq 25); do
 done
 expect_eq "25 mkdir/rmdir rounds: listings and stat fresh each time" 0 "$stale"
 
-# the same name again: a new VM, not the old one's cached files
+# the same name again: a new VM (a new inode), not the old one's cached files
 stale=0
 for i in $(seq 10); do
 	mkdir "$MNT/vms/same"
+	ino=$(stat -c %i "$MNT/vms/same")
+	case " ${inos:-} " in *" $ino "*) stale=$((stale + 1)); log "round $i: inode $ino reused" ;; esac
+	inos="${inos:-} $ino"
 	want=$((i % 3 + 1))
 	echo "$want" >"$MNT/vms/same/vcpu"
 	cat "$MNT/vms/same/spec" >/dev/null

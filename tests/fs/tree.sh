@@ -5,7 +5,7 @@
 
 VM_FILES="state ip console logs known_hosts error vcpu memory_mib disk_size image kernel spec ssh_config pid uptime mac created"
 
-banger_setup fake
+banger_setup fake || exit 1
 V=$MNT/vms/a
 
 # the top level
@@ -134,6 +134,65 @@ check "events has 'a deleted'" grep -Eq '^[0-9T:-]+Z a deleted$' <<<"$ev"
 check "events has 'b-2 deleted'" grep -Eq '^[0-9T:-]+Z b-2 deleted$' <<<"$ev"
 expect_eq "events are in order" "a created|b-2 created|a deleted|b-2 deleted" \
 	"$(sed 's/^[^ ]* //' <<<"$ev" | paste -sd'|')"
+
+# events as a stream: poll, O_NONBLOCK, small reads, a signal while waiting
+got=$(python3 - "$MNT" <<'EOF'
+import errno, os, select, signal, subprocess, sys
+m = sys.argv[1]
+def later(cmd):
+    return subprocess.Popen(["sh", "-c", "sleep 0.3; " + cmd])
+fd = os.open(m + "/events", os.O_RDONLY)
+p = select.poll()
+p.register(fd, select.POLLIN)
+print("ready at open:", bool(p.poll(1000)))
+while p.poll(0):
+    os.read(fd, 65536)
+print("ready once drained:", bool(p.poll(300)))
+w = later("mkdir " + m + "/vms/s1")
+print("poll wakes on a new event:", bool(p.poll(5000)))
+w.wait()
+line = b""
+while not line.endswith(b"\n"):
+    line += os.read(fd, 5)
+print("5-byte reads give the line:", line.decode().split(" ", 1)[1].strip())
+os.close(fd)
+fd = os.open(m + "/events", os.O_RDONLY | os.O_NONBLOCK)
+while True:
+    try:
+        os.read(fd, 65536)
+    except OSError as e:
+        print("O_NONBLOCK when drained:", errno.errorcode[e.errno])
+        break
+os.close(fd)
+fd = os.open(m + "/events", os.O_RDONLY)
+os.set_blocking(fd, False)
+try:
+    while os.read(fd, 65536):
+        pass
+except BlockingIOError:
+    pass
+os.set_blocking(fd, True)
+def alarm(*a):
+    raise InterruptedError
+signal.signal(signal.SIGALRM, alarm)
+signal.setitimer(signal.ITIMER_REAL, 0.3)
+try:
+    os.read(fd, 4096)
+    print("a waiting read ends on a signal: no")
+except InterruptedError:
+    print("a waiting read ends on a signal: yes")
+w = later("rmdir " + m + "/vms/s1")
+print("the same file reads on after:", os.read(fd, 4096).decode().split(" ", 1)[1].strip())
+w.wait()
+EOF
+)
+expect_eq "events: poll, O_NONBLOCK, small reads, signals" "ready at open: True
+ready once drained: False
+poll wakes on a new event: True
+5-byte reads give the line: s1 created
+O_NONBLOCK when drained: EAGAIN
+a waiting read ends on a signal: yes
+the same file reads on after: s1 deleted" "$got"
 
 # a name can be reused after delete, as a fresh VM
 check "mkdir vms/a again" mkdir "$V"
