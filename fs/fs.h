@@ -10,6 +10,7 @@
 #include "nodes.h"
 #include "notify.h"
 #include "render.h"
+#include "snapshots.h"
 
 #define CACHE_TIMEOUT 86400.0 /* the daemon invalidates at every change */
 
@@ -28,6 +29,7 @@ struct fs {
 	struct stream *streams;   /* open console/events handles */
 	struct pending *pendings; /* parked state writes and rmdirs */
 	bool interrupts;          /* some parked request was interrupted */
+	struct snapshot **snapshots; /* published contents, see snapshots.h */
 };
 
 extern const struct fuse_lowlevel_ops fs_ops;

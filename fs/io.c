@@ -53,6 +53,7 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 {
 	struct fs *fs = req_fs(req);
 	_cleanup_free_ char *text = NULL;
+	const char *content;
 	struct node n;
 	struct vm *vm = NULL;
 	size_t len;
@@ -63,10 +64,13 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 		{ stream_read(fs, (struct stream *)(uintptr_t)fi->fh, req, size, fi->flags & O_NONBLOCK); return; }
 	if (n.def->flags & NODE_GROWING)
 		{ read_log(req, vm, size, off); return; }
-	text = render_node(&fs->render, &n, vm, &len);
+	if (n.def->flags & NODE_VOLATILE)
+		content = text = render_node(&fs->render, &n, vm, &len);
+	else
+		content = snapshot_get(fs, &n, vm, &len);
 	if ((size_t)off >= len)
 		{ fuse_reply_buf(req, NULL, 0); return; }
-	fuse_reply_buf(req, text + off, len - (size_t)off < size ? len - (size_t)off : size);
+	fuse_reply_buf(req, content + off, len - (size_t)off < size ? len - (size_t)off : size);
 }
 
 static void write_state(struct fs *fs, fuse_req_t req, struct vm *vm, const char *word, size_t size)

@@ -265,6 +265,7 @@ out:
 	}
 	vmm_free(fs.vmm); /* running VMs stay up; parked requests are answered */
 	notifier_stop(fs.notifier);
+	snapshots_free(&fs);
 	if (fs.se) {
 		fuse_session_unmount(fs.se);
 		fuse_session_destroy(fs.se);

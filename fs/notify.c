@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 enum item_kind { ITEM_INVAL, ITEM_ERR, ITEM_WRITE };
@@ -13,6 +14,7 @@ struct item {
 	fuse_req_t req;
 	size_t size;
 	int err;
+	uint64_t seq;
 	struct item *next;
 };
 
@@ -23,6 +25,8 @@ struct notifier {
 	pthread_cond_t cond;
 	struct item *head, *tail;
 	bool stopping;
+	uint64_t queued_seq;          /* loop thread only */
+	_Atomic uint64_t done_seq;    /* written by the notifier thread */
 };
 
 static void run_item(struct notifier *n, struct item *it)
@@ -57,6 +61,7 @@ static void *notifier_main(void *data)
 			n->tail = NULL;
 		pthread_mutex_unlock(&n->lock);
 		run_item(n, it);
+		atomic_store(&n->done_seq, it->seq);
 		free(it);
 		pthread_mutex_lock(&n->lock);
 	}
@@ -95,11 +100,14 @@ void notifier_stop(struct notifier *n)
 	free(n);
 }
 
-static void push(struct notifier *n, struct item it)
+static uint64_t push(struct notifier *n, struct item it)
 {
 	struct item *p = xcalloc(1, sizeof(*p));
 
+	uint64_t seq = ++n->queued_seq;
+
 	*p = it;
+	p->seq = seq;
 	pthread_mutex_lock(&n->lock);
 	if (n->tail)
 		n->tail->next = p;
@@ -108,13 +116,19 @@ static void push(struct notifier *n, struct item it)
 	n->tail = p;
 	pthread_cond_signal(&n->cond);
 	pthread_mutex_unlock(&n->lock);
+	return seq; /* p may be sent and freed already */
 }
 
-void notify_inval_inode(struct notifier *n, fuse_ino_t ino)
+uint64_t notify_done_seq(struct notifier *n)
+{
+	return n ? atomic_load(&n->done_seq) : UINT64_MAX;
+}
+
+uint64_t notify_inval_inode(struct notifier *n, fuse_ino_t ino)
 {
 	if (!n)
-		return; /* not mounted yet: the kernel has nothing cached */
-	push(n, (struct item){ .kind = ITEM_INVAL, .ino = ino });
+		return 0; /* not mounted yet: the kernel has nothing cached */
+	return push(n, (struct item){ .kind = ITEM_INVAL, .ino = ino });
 }
 
 void notify_reply_err(struct notifier *n, fuse_req_t req, int err)

@@ -6,6 +6,7 @@
 #define BANGER_NOTIFY_H
 
 #include <fuse_lowlevel.h>
+#include <stdint.h>
 
 struct notifier;
 
@@ -13,7 +14,10 @@ int notifier_start(struct fuse_session *se, struct notifier **ret);
 /* Sends everything queued, then stops the thread. */
 void notifier_stop(struct notifier *n);
 
-void notify_inval_inode(struct notifier *n, fuse_ino_t ino);
+/* Queues an invalidation; returns its sequence number (0 if not mounted). */
+uint64_t notify_inval_inode(struct notifier *n, fuse_ino_t ino);
+/* The sequence number of the last queued item the kernel has been sent. */
+uint64_t notify_done_seq(struct notifier *n);
 /* Replies queued behind the invalidations before them. */
 void notify_reply_err(struct notifier *n, fuse_req_t req, int err);
 void notify_reply_write(struct notifier *n, fuse_req_t req, size_t size);

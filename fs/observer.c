@@ -6,9 +6,11 @@ static void on_vm_changed(void *ctx, struct vm *vm)
 	struct fs *fs = ctx;
 	int64_t id = vm_record(vm)->id;
 
-	for (int k = VMF_DIR + 1; k < VMF_END; k++)
+	for (int k = VMF_DIR + 1; k < VMF_END; k++) {
+		uint64_t ino = vm_ino(id, (enum vm_file)k);
 		if (!(vm_nodes[k].flags & NODE_STREAM))
-			notify_inval_inode(fs->notifier, vm_ino(id, (enum vm_file)k));
+			snapshot_invalidating(fs, ino, notify_inval_inode(fs->notifier, ino));
+	}
 	streams_wake(fs, id); /* a stopped VM's console ends */
 }
 
@@ -25,6 +27,7 @@ static void on_vm_output(void *ctx, struct vm *vm, enum vmm_output which)
 
 static void on_vm_removed(void *ctx, struct vm *vm)
 {
+	snapshots_drop_vm(ctx, vm_record(vm)->id);
 	streams_wake(ctx, vm_record(vm)->id);
 }
 

@@ -46,7 +46,11 @@ static off_t file_size(const struct node *n, struct vm *vm, struct fs *fs)
 
 	if (n->def->flags & NODE_STREAM)
 		return 0;
-	free(render_node(&fs->render, n, vm, &len));
+	if (n->def->flags & NODE_VOLATILE) {
+		free(render_node(&fs->render, n, vm, &len));
+		return (off_t)len;
+	}
+	snapshot_get(fs, n, vm, &len);
 	return (off_t)len;
 }
 
@@ -346,9 +350,10 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
 	(void)userdata;
-	/* open(O_TRUNC) arrives as one open, not open + setattr */
-	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
-		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* No atomic O_TRUNC: with it the kernel sets a file's cached size to 0
+	 * at open, and a concurrent reader sees it empty. Without it, O_TRUNC
+	 * is a setattr we answer with the published size. */
+	conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
 	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS;
 	conn->want &= ~(unsigned)FUSE_CAP_AUTO_INVAL_DATA;
 	if (conn->capable & FUSE_CAP_EXPLICIT_INVAL_DATA)

@@ -37,20 +37,6 @@ check() {
 	if "$@"; then ok "$desc"; else fail "$desc"; fi
 }
 
-# todo DESC CMD...: a known failure, kept visible without failing the run:
-# TAP "not ok ... # TODO" (an expected failure); "ok ... # TODO" when it
-# starts passing (meson then flags it, so the marker gets removed).
-todo() {
-	local desc=$1
-	shift
-	CHECKS=$((CHECKS + 1))
-	if "$@"; then
-		printf 'ok %d - %s # TODO now passes: drop the todo\n' "$CHECKS" "$desc"
-	else
-		printf 'not ok %d - %s # TODO known failure\n' "$CHECKS" "$desc"
-	fi
-}
-
 # expect_eq DESC EXPECTED ACTUAL
 expect_eq() {
 	if [ "$2" = "$3" ]; then ok "$1"; else fail "$1 (expected '$2', got '$3')"; fi
