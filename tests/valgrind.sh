@@ -3,9 +3,9 @@
 # (valgrind 3.19 does not know pidfd_open, so booting is not exercised here;
 # the vm suite covers it.)
 . "$(dirname "$0")/lib.sh"
-command -v valgrind >/dev/null || { echo "1..0 # SKIP valgrind not installed"; exit 77; }
+command -v valgrind >/dev/null || { echo "1..0 # SKIP valgrind not installed"; exit 0; }
 # an AddressSanitizer build checks the same paths itself
-ldd "$BANGERD" | grep -q libasan && { echo "1..0 # SKIP bangerd is built with ASan"; exit 77; }
+ldd "$BANGERD" | grep -q libasan && { echo "1..0 # SKIP bangerd is built with ASan"; exit 0; }
 
 T=$(mktemp -d /tmp/banger-test.XXXXXX)
 MNT=$T/mnt
