@@ -42,11 +42,16 @@ static void escape(const char *s, char *out, size_t size)
 	out[n] = '\0';
 }
 
-void tap_eq_str(const char *got, const char *want, const char *desc)
+void is_str(const char *got, const char *want, const char *desc)
 {
 	char g[512], w[512];
 
 	escape(got, g, sizeof(g));
 	escape(want, w, sizeof(w));
 	tap_ok(strcmp(got, want) == 0, "%s (got '%s', want '%s')", desc, g, w);
+}
+
+void is_int(long long got, long long want, const char *what)
+{
+	tap_ok(got == want, "%s (got %lld, want %lld)", what, got, want);
 }

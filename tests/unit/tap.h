@@ -8,15 +8,8 @@ void tap_ok(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 /* Prints the plan; returns the exit status (0 when every check passed). */
 int tap_done(void);
 
-/* Each argument is evaluated once. */
-#define TAP_EQ_INT(a, b, desc)                                                                             \
-	do {                                                                                               \
-		long long got_ = (long long)(a), want_ = (long long)(b);                                   \
-		tap_ok(got_ == want_, "%s (got %lld, want %lld)", desc, got_, want_);                      \
-	} while (0)
-#define TAP_EQ_STR(a, b, desc) tap_eq_str((a), (b), desc)
-
-/* String equality; newlines in the values are shown as \n. */
-void tap_eq_str(const char *got, const char *want, const char *desc);
+/* Equality checks; the TAP line shows both values (newlines as \n). */
+void is_int(long long got, long long want, const char *what);
+void is_str(const char *got, const char *want, const char *what);
 
 #endif

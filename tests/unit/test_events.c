@@ -12,38 +12,6 @@
 
 static char buf[2 * EVENTS_RING_SIZE];
 
-/* TAP_EQ_INT evaluates its arguments twice, so calls with side effects go
- * through this instead. */
-static void is_int(long long got, long long want, const char *what)
-{
-	tap_ok(got == want, "%s (got %lld, want %lld)", what, got, want);
-}
-
-static void escape(const char *s, char *out, size_t size)
-{
-	size_t n = 0;
-
-	for (; *s && n + 3 < size; s++) {
-		if (*s == '\n') {
-			out[n++] = '\\';
-			out[n++] = 'n';
-		} else {
-			out[n++] = *s;
-		}
-	}
-	out[n] = '\0';
-}
-
-/* Like TAP_EQ_STR, but shows newlines as \n so the TAP line stays one line. */
-static void is_str(const char *got, const char *want, const char *what)
-{
-	char g[256], w[256];
-
-	escape(got, g, sizeof(g));
-	escape(want, w, sizeof(w));
-	tap_ok(strcmp(got, want) == 0, "%s (got '%s', want '%s')", what, g, w);
-}
-
 /* Reads everything from *pos into buf (NUL ended); returns the byte count. */
 static size_t read_all(const struct events *e, uint64_t *pos)
 {

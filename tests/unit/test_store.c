@@ -12,13 +12,6 @@
 static char dir[] = "/tmp/banger-test-store.XXXXXX";
 static char db_path[128];
 
-/* TAP_EQ_INT evaluates its arguments twice, so calls with side effects go
- * through this instead. */
-static void is_int(long long got, long long want, const char *what)
-{
-	tap_ok(got == want, "%s (got %lld, want %lld)", what, got, want);
-}
-
 /* ---- helpers ---------------------------------------------------------- */
 
 #define MAX_SEEN 16
@@ -117,7 +110,7 @@ static void test_open_and_schema(void)
 	snprintf(path, sizeof(path), "%s-wal", db_path);
 	tap_ok(stat(path, &sb) == 0, "the -wal file exists after a write");
 	raw_text("PRAGMA journal_mode", mode, sizeof(mode));
-	TAP_EQ_STR(mode, "wal", "a second connection sees journal_mode wal");
+	is_str(mode, "wal", "a second connection sees journal_mode wal");
 	is_int(store_vm_delete(st, a.id, &err), 0, "clean up");
 	store_close(st);
 }
@@ -188,7 +181,7 @@ static void test_update_round_trip(struct store *st)
 		r.state = s;
 		store_vm_update(st, &r, &err);
 		load(st, &seen);
-		TAP_EQ_STR(vm_state_name(seen.recs[0].state), vm_state_name(s), "state round trip");
+		is_str(vm_state_name(seen.recs[0].state), vm_state_name(s), "state round trip");
 	}
 
 	/* renaming onto a taken name is EEXIST and changes nothing */
@@ -196,7 +189,7 @@ static void test_update_round_trip(struct store *st)
 	snprintf(clash.name, sizeof(clash.name), "other");
 	is_int(store_vm_update(st, &clash, &err), -EEXIST, "rename onto 'other' is -EEXIST");
 	load(st, &seen);
-	TAP_EQ_STR(seen.recs[0].name, r.name, "the name is unchanged");
+	is_str(seen.recs[0].name, r.name, "the name is unchanged");
 
 	struct vm_record ghost = r;
 	ghost.id = 999999;
@@ -205,7 +198,7 @@ static void test_update_round_trip(struct store *st)
 
 	is_int(store_vm_delete(st, r.id, &err), 0, "delete orig");
 	is_int(load(st, &seen), 1, "one VM left");
-	TAP_EQ_STR(seen.recs[0].name, "other", "the one left is 'other'");
+	is_str(seen.recs[0].name, "other", "the one left is 'other'");
 	is_int(store_vm_delete(st, other.id, &err), 0, "delete other");
 }
 
@@ -283,8 +276,8 @@ static void test_reopen(int64_t last_id)
 		return;
 	is_int(store_schema_version(st), 1, "schema version still 1");
 	is_int(load(st, &seen), 3, "the three VMs survived close + open");
-	TAP_EQ_STR(seen.recs[0].name, "x1", "x1 first");
-	TAP_EQ_STR(seen.recs[2].name, "x2", "x2 last");
+	is_str(seen.recs[0].name, "x1", "x1 first");
+	is_str(seen.recs[2].name, "x2", "x2 last");
 	is_int(store_vm_insert(st, &n, &err), 0, "insert after reopen");
 	tap_ok(n.id > last_id, "ids keep growing across a reopen (%lld > %lld)", (long long)n.id,
 	       (long long)last_id);
@@ -305,7 +298,7 @@ static void test_newer_schema(void)
 
 	char v[16];
 	raw_text("PRAGMA user_version", v, sizeof(v));
-	TAP_EQ_STR(v, "99", "the newer store is left alone");
+	is_str(v, "99", "the newer store is left alone");
 }
 
 static void test_unopenable(void)

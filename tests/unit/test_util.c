@@ -16,16 +16,6 @@
 
 static char base[] = "/tmp/banger-test-util.XXXXXX";
 
-/* TAP_EQ_INT evaluates its arguments twice, so calls with side effects go
- * through this instead. */
-static void is_int(long long got, long long want, const char *what)
-{
-	tap_ok(got == want, "%s (got %lld, want %lld)", what, got, want);
-}
-
-
-/* Like TAP_EQ_STR, but shows newlines as \n so the TAP line stays one line. */
-
 static const char *at(const char *rel)
 {
 	static char paths[8][PATH_MAX];
@@ -76,7 +66,6 @@ static ssize_t slurp(const char *path, char *buf, size_t size)
 	buf[n > 0 ? n : 0] = '\0';
 	return n;
 }
-
 
 /* ---- mkdir_p ---------------------------------------------------------- */
 
