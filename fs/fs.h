@@ -29,6 +29,7 @@ struct fs {
 	struct stream *streams;   /* open console/events handles */
 	struct pending *pendings; /* parked state writes and rmdirs */
 	bool interrupts;          /* some parked request was interrupted */
+	bool no_opendir;          /* the kernel caches directories without opendir */
 	struct snapshot **snapshots; /* published contents, see snapshots.h */
 };
 

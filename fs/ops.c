@@ -236,14 +236,19 @@ out:
 	fuse_reply_buf(req, b.data, b.len);
 }
 
+/* With FUSE_CAP_NO_OPENDIR_SUPPORT the kernel stops sending opendir and
+ * keeps directory listings cached (keep_cache + cache_readdir); it drops
+ * that cache itself after our mkdir/rmdir. Without the capability we ask
+ * for the same per open. */
 static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
 	struct node n;
 
+	if (fs->no_opendir)
+		{ fuse_reply_err(req, ENOSYS); return; }
 	if (!node_resolve(ino, &n) || (n.vm_id && !fs_node_vm(fs, &n)))
 		{ fuse_reply_err(req, ENOENT); return; }
-	/* the kernel drops this cache itself after our mkdir/rmdir */
 	fi->cache_readdir = 1;
 	fi->keep_cache = 1;
 	fuse_reply_open(req, fi);
@@ -349,7 +354,12 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 
 static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	struct fs *fs = userdata;
+
+	if (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) {
+		conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
+		fs->no_opendir = true;
+	}
 	/* No atomic O_TRUNC: with it the kernel sets a file's cached size to 0
 	 * at open, and a concurrent reader sees it empty. Without it, O_TRUNC
 	 * is a setattr we answer with the published size. */

@@ -302,6 +302,19 @@ size_t vmm_events_read(struct vmm *m, uint64_t *pos, char *buf, size_t size)
 	return events_read(&m->events, pos, buf, size);
 }
 
+/* The default disk holds at least the whole image (rounded up to 1 MiB). */
+static uint64_t default_disk_size(struct vmm *m, const char *image)
+{
+	_cleanup_free_ char *base = NULL;
+	uint64_t size = m->settings.disk_size;
+	struct stat st;
+
+	if (disk_image_path(m->paths->images_dir, image, &base, NULL) == 0 && stat(base, &st) == 0 &&
+	    (uint64_t)st.st_size > size)
+		size = ((uint64_t)st.st_size + (1 << 20) - 1) & ~((uint64_t)(1 << 20) - 1);
+	return size;
+}
+
 static void init_record(struct vmm *m, const char *name, struct vm_record *rec)
 {
 	const struct vmm_settings *s = &m->settings;
@@ -311,8 +324,8 @@ static void init_record(struct vmm *m, const char *name, struct vm_record *rec)
 	rec->state = VM_STOPPED;
 	rec->vcpu = s->vcpu;
 	rec->memory_mib = s->memory_mib;
-	rec->disk_size = s->disk_size;
 	snprintf(rec->image, sizeof(rec->image), "%s", s->image);
+	rec->disk_size = default_disk_size(m, rec->image);
 	snprintf(rec->kernel, sizeof(rec->kernel), "%s", s->kernel);
 	rec->created = time(NULL);
 }

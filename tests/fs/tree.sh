@@ -200,4 +200,10 @@ expect_eq "the new a has the defaults" "1" "$(cat "$V/vcpu")"
 expect_eq "the new a's spec is all defaults" "0" "$(grep -c 'set on this VM' "$V/spec")"
 check "rmdir vms/a again" rmdir "$V"
 
+# an image larger than the default disk: the default disk holds it whole
+truncate -s 2G "$T/home/state/images/tiny/rootfs.ext4"
+check "mkdir with a 2 GiB image works" mkdir "$MNT/vms/big"
+expect_eq "its disk_size defaults to the image size" 2G "$(cat "$MNT/vms/big/disk_size")"
+check "rmdir vms/big" rmdir "$MNT/vms/big"
+
 finish

@@ -5,8 +5,10 @@ banger_setup real
 
 mkdir "$MNT/vms/one" "$MNT/vms/two"
 $FSOP write "$MNT/vms/one/state" start >"$T/one.rc" &
+one=$!
 $FSOP write "$MNT/vms/two/state" start >"$T/two.rc" &
-wait
+two=$!
+wait "$one" "$two"
 expect_eq "first start succeeded" OK "$(cat "$T/one.rc")"
 expect_eq "second start succeeded" OK "$(cat "$T/two.rc")"
 expect_eq "one is running" running "$(cat "$MNT/vms/one/state")"
