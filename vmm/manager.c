@@ -115,6 +115,9 @@ int vmm_new(struct loop *loop, const struct bgr_paths *paths, const struct vmm_o
 	m->obs = *obs;
 	m->driver = &qemu_driver;
 	default_settings(&m->settings);
+	if (m->driver->prepare(err) < 0)
+		log_msg("warning: %s; VMs cannot start until it is installed", err->msg);
+	bgr_error_clear(err);
 	events_init(&m->events);
 	m->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (m->inotify_fd < 0 || loop_add_fd(loop, m->inotify_fd, EPOLLIN, vmm_inotify_event, m) < 0) {
