@@ -64,6 +64,12 @@ wait_for() {
 # proc_gone PID: the process ended (a zombie not yet reaped by init counts).
 proc_gone() { [ ! -e "/proc/$1" ] || grep -q ') Z' "/proc/$1/stat" 2>/dev/null; }
 
+# settle_deletes: a deleted VM's files are renamed to state/vms/.del-ID and
+# removed by a worker; wait until that is done.
+settle_deletes() {
+	wait_for 20 sh -c "! ls -A '$T/home/state/vms' | grep -q '^\.del-'"
+}
+
 # mounted and answering (a dead mount left by SIGKILL fails statfs)
 is_mounted() { grep -q " $MNT fuse" /proc/mounts && stat -f "$MNT" >/dev/null 2>&1; }
 

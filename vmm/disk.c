@@ -63,7 +63,8 @@ static int copy_file(const char *src, const char *dest)
 
 static int make_template(const char *base, uint64_t size, const char *tmpl, bgr_error *err)
 {
-	_cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", tmpl, getpid());
+	/* unique per thread: a worker may warm the same template */
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", tmpl, gettid());
 	_cleanup_free_ char *size_arg = xasprintf("%" PRIu64, size);
 	char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", (char *)base,
 			 tmp, size_arg, NULL };
@@ -80,8 +81,7 @@ static int make_template(const char *base, uint64_t size, const char *tmpl, bgr_
 	return 0;
 }
 
-int disk_create_root(const char *images_dir, const char *image, uint64_t size, const char *dest,
-		     bgr_error *err)
+int disk_template(const char *images_dir, const char *image, uint64_t size, char **ret, bgr_error *err)
 {
 	_cleanup_free_ char *base = NULL, *dir = NULL, *tmpl = NULL;
 	struct stat st;
@@ -110,6 +110,18 @@ int disk_create_root(const char *images_dir, const char *image, uint64_t size, c
 		if (r < 0)
 			return r;
 	}
+	*ret = steal_ptr(&tmpl);
+	return 0;
+}
+
+int disk_create_root(const char *images_dir, const char *image, uint64_t size, const char *dest,
+		     bgr_error *err)
+{
+	_cleanup_free_ char *tmpl = NULL;
+	int r = disk_template(images_dir, image, size, &tmpl, err);
+
+	if (r < 0)
+		return r;
 	r = copy_file(tmpl, dest);
 	if (r < 0)
 		return bgr_fail(err, -r, "cannot create root disk %s: %s", dest, strerror(-r));

@@ -11,6 +11,9 @@ int disk_image_path(const char *images_dir, const char *image, char **ret, bgr_e
 /* Checks a kernel (vmlinuz + initrd.img) exists; returns both paths. */
 int disk_kernel_paths(const char *kernels_dir, const char *kernel, char **ret_vmlinuz, char **ret_initrd,
 		      bgr_error *err);
+/* The per-(image, size) overlay template, made with qemu-img if missing.
+ * Safe to call from a worker thread. */
+int disk_template(const char *images_dir, const char *image, uint64_t size, char **ret, bgr_error *err);
 /* Creates dest: a qcow2 overlay of size bytes over the image. The overlay is
  * copied from a per-(image, size) template made once with qemu-img, so the
  * cost does not depend on the image size. */

@@ -104,6 +104,44 @@ static void sweep_orphans(struct vmm *m)
 	}
 }
 
+static uint64_t default_disk_size(struct vmm *m, const char *image);
+
+struct template_job {
+	char *images_dir, *image;
+	uint64_t size;
+};
+
+static void warm_template(void *data)
+{
+	struct template_job *j = data;
+	_cleanup_free_ char *path = NULL;
+	bgr_error err;
+
+	if (disk_template(j->images_dir, j->image, j->size, &path, &err) < 0)
+		log_msg("overlay template for image '%s' not made: %s", j->image, err.msg);
+}
+
+static void free_template_job(void *data)
+{
+	struct template_job *j = data;
+
+	free(j->images_dir);
+	free(j->image);
+	free(j);
+}
+
+/* Makes the first mkdir as cheap as the others: the default image's
+ * overlay template is built on a worker at start-up. */
+static void warm_default_template(struct vmm *m)
+{
+	struct template_job *j = xcalloc(1, sizeof(*j));
+
+	j->images_dir = xstrdup(m->paths->images_dir);
+	j->image = xstrdup(m->settings.image);
+	j->size = default_disk_size(m, m->settings.image);
+	workers_submit(m->workers, warm_template, free_template_job, j);
+}
+
 int vmm_new(struct loop *loop, const struct bgr_paths *paths, const struct vmm_observer *obs,
 	    struct vmm **ret, bgr_error *err)
 {
@@ -124,6 +162,10 @@ int vmm_new(struct loop *loop, const struct bgr_paths *paths, const struct vmm_o
 		r = bgr_fail(err, errno, "cannot set up inotify: %s", strerror(errno));
 		goto fail;
 	}
+	if (workers_new(loop, 2, &m->workers) < 0) {
+		r = bgr_fail(err, EAGAIN, "cannot start worker threads");
+		goto fail;
+	}
 	r = store_open(paths->db, &m->store, err);
 	if (r < 0)
 		goto fail;
@@ -134,6 +176,7 @@ int vmm_new(struct loop *loop, const struct bgr_paths *paths, const struct vmm_o
 	for (size_t i = 0; i < m->n_vms; i++)
 		vm_adopt(m, m->vms[i]);
 	log_msg("loaded %zu VMs; accel %s (%s)", m->n_vms, m->settings.accel.accel, m->settings.accel.why);
+	warm_default_template(m);
 	*ret = m;
 	return 0;
 fail:
@@ -145,6 +188,7 @@ void vmm_free(struct vmm *m)
 {
 	if (!m)
 		return;
+	workers_free(m->workers); /* finishes deletes in progress */
 	for (size_t i = 0; i < m->n_vms; i++) {
 		struct vm *vm = m->vms[i];
 		vm_channels_close(m, vm);
@@ -386,6 +430,26 @@ fail:
 	return r;
 }
 
+static void rm_rf_job(void *path)
+{
+	rm_rf(path);
+}
+
+/* The directory is renamed aside at once (its name may be reused by the
+ * next create) and removed on a worker; a crash in between leaves a
+ * leftover that start-up sweeps. */
+static void remove_files(struct vmm *m, struct vm *vm)
+{
+	char *aside = xasprintf("%s/.del-%lld", m->paths->vms_dir, (long long)vm->rec.id);
+
+	if (rename(vm->dir, aside) < 0) {
+		rm_rf(vm->dir);
+		free(aside);
+		return;
+	}
+	workers_submit(m->workers, rm_rf_job, free, aside);
+}
+
 /* Drops vm from the store, the disk and memory. Completes every waiter. */
 void vm_remove(struct vmm *m, struct vm *vm)
 {
@@ -398,7 +462,7 @@ void vm_remove(struct vmm *m, struct vm *vm)
 		waiters_complete(&vm->stop_waiters, -EIO);
 		return;
 	}
-	rm_rf(vm->dir);
+	remove_files(m, vm);
 	log_msg("%s: deleted", vm->rec.name);
 	vm_event(m, vm, "deleted");
 	for (i = 0; i < m->n_vms && m->vms[i] != vm; i++)

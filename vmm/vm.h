@@ -8,6 +8,7 @@
 #include "loop.h"
 #include "store.h"
 #include "vmm.h"
+#include "workers.h"
 
 struct vmm_waiter {
 	vmm_done_fn fn; /* NULL once cancelled */
@@ -52,6 +53,7 @@ struct vmm {
 	size_t n_vms, cap_vms;
 	int inotify_fd;
 	struct events events;
+	struct workers *workers;
 };
 
 /* manager.c */

@@ -45,6 +45,7 @@ bad_write() {
 # names that are not DNS labels
 long=$(printf 'a%.0s' $(seq 64))
 for name in BAD Abc -x x- a_b "$long" a.b "a b" "café" "é" "a--" " a" "a " "-" "a:b" "a@b"; do
+	settle_deletes
 	vms_before=$(ls -A "$MNT/vms")
 	state_before=$(ls -A "$STATE_VMS")
 	expect_errno "mkdir '$name' refused" EINVAL mkdir "$MNT/vms/$name"
@@ -66,6 +67,7 @@ expect_errno "rmdir '0' works" OK rmdir "$MNT/vms/0"
 expect_errno "rmdir 'a-0-b' works" OK rmdir "$MNT/vms/a-0-b"
 
 # duplicates
+settle_deletes
 state_before=$(ls -A "$STATE_VMS")
 expect_errno "mkdir of an existing VM: EEXIST" EEXIST mkdir "$V"
 expect_eq "duplicate: state dir unchanged" "$state_before" "$(ls -A "$STATE_VMS")"
@@ -73,6 +75,7 @@ expect_eq "duplicate: still one VM" "a" "$(ls "$MNT/vms")"
 
 # the default image is missing: mkdir fails and leaves nothing
 mv "$T/home/state/images/tiny" "$T/home/state/images/tiny.away"
+settle_deletes
 state_before=$(ls -A "$STATE_VMS")
 expect_errno "mkdir with the default image missing: ENOENT" ENOENT mkdir "$MNT/vms/noimg"
 expect_eq "no image: state dir unchanged (no .new- leftover)" "$state_before" "$(ls -A "$STATE_VMS")"
@@ -228,6 +231,7 @@ check "gone is gone" test ! -e "$MNT/vms/gone"
 # after all that, nothing moved
 expect_eq "the VM's settings are exactly what they were" "$SETTINGS" "$(settings)"
 expect_eq "still one VM" "a" "$(ls "$MNT/vms")"
+settle_deletes
 expect_eq "one state dir" "1" "$(ls -A "$STATE_VMS" | wc -l)"
 check "a good write still works" sh -c "echo 2 > '$V/vcpu'"
 expect_eq "vcpu reads 2" "2" "$(cat "$V/vcpu")"

@@ -148,6 +148,7 @@ expect_eq "churn: only OK, EEXIST or ENOENT" "" "$(cat "$R"/churn.* | grep -vxE 
 check "churn: some mkdirs won" grep -qx OK "$R/churn.1"
 expect_eq "ls during churn never failed" "" "$(cat "$R/lsbad" 2>/dev/null | grep -v 'No such file' | head -3)"
 [ -e "$MNT/vms/churn" ] && rmdir "$MNT/vms/churn"
+settle_deletes
 expect_eq "after churn: listing and state dirs agree" "$(ls "$MNT/vms" | wc -l)" "$(ls -A "$STATE_VMS" | wc -l)"
 expect_eq "no churn VM left" "" "$(ls "$MNT/vms" | grep churn)"
 
@@ -160,6 +161,7 @@ done
 wait $pids
 expect_eq "50 parallel rmdirs: all OK" 50 "$(cat "$R"/rm.* | grep -cx OK)"
 expect_eq "only same is left" "same" "$(ls "$MNT/vms")"
+settle_deletes
 expect_eq "one state dir is left" 1 "$(ls -A "$STATE_VMS" | wc -l)"
 
 # the events readers saw every create and delete, in one piece

@@ -60,6 +60,6 @@ expect_eq "running after second restart" running "$(cat "$V/state")"
 check "the pid changed across restart" sh -c "[ '$(cat "$V/pid")' != '$pid' ]"
 
 check "rmdir removes the VM" rmdir "$V"
-check "no VM files are left" sh -c "[ -z \"\$(ls -A '$T/home/state/vms')\" ]"
+check "no VM files are left" wait_for 20 sh -c "[ -z \"\$(ls -A '$T/home/state/vms')\" ]"
 expect_eq "no qemu of this test is left" "" "$(test_vm_pids)"
 finish
