@@ -71,7 +71,9 @@ settle_deletes() {
 }
 
 # mounted and answering (a dead mount left by SIGKILL fails statfs)
-is_mounted() { grep -q " $MNT fuse" /proc/mounts && stat -f "$MNT" >/dev/null 2>&1; }
+# (statfs type 0x65735546 is FUSE: a dead mount fails statfs, and right after
+# it is detached the bare directory underneath would answer)
+is_mounted() { [ "$(stat -f -c %t "$MNT" 2>/dev/null)" = 65735546 ]; }
 
 start_daemon() {
 	BANGER_HOME=$T/home "$BANGERD" -f --mount "$MNT" >>"$T/bangerd.out" 2>&1 &
