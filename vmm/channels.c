@@ -43,6 +43,17 @@ static void close_fd(struct vmm *m, int *fd)
 	*fd = -1;
 }
 
+static void connect_tick(void *data);
+
+/* A channel closed while the hypervisor lives (a guest reboot of the port,
+ * a restarted agent): connect again. When the hypervisor is exiting, its
+ * pidfd fires first or soon, and closing the channels cancels this. */
+static void reconnect_later(struct vmm *m, struct vm *vm)
+{
+	if (vm->pidfd >= 0 && !vm->connect_timer)
+		vm->connect_timer = loop_timer_add(m->loop, 200, connect_tick, vm);
+}
+
 static void agent_line(struct vmm *m, struct vm *vm, const char *line)
 {
 	if (banger_agent_is_verb(line, "hello"))
@@ -62,7 +73,8 @@ static void agent_readable(void *data, int fd, uint32_t events)
 	if (n <= 0) {
 		if (n < 0 && errno == EAGAIN)
 			return;
-		close_fd(m, &vm->agent_fd); /* the hypervisor is going away */
+		close_fd(m, &vm->agent_fd);
+		reconnect_later(m, vm);
 		return;
 	}
 	vm->agent_len += (size_t)n;
@@ -90,8 +102,10 @@ static void console_readable(void *data, int fd, uint32_t events)
 	(void)events;
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
 		;
-	if (n == 0 || (n < 0 && errno != EAGAIN))
+	if (n == 0 || (n < 0 && errno != EAGAIN)) {
 		close_fd(vm->m, &vm->console_fd);
+		reconnect_later(vm->m, vm);
+	}
 }
 
 static bool try_connect(struct vmm *m, struct vm *vm, int *fd, const char *path, loop_fd_fn fn)
