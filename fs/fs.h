@@ -31,6 +31,7 @@ struct fs {
 	bool interrupts;          /* some parked request was interrupted */
 	bool no_opendir;          /* the kernel caches directories without opendir */
 	struct snapshot **snapshots; /* published contents, see snapshots.h */
+	struct fuse_buf buf;      /* the request being processed */
 };
 
 extern const struct fuse_lowlevel_ops fs_ops;

@@ -107,22 +107,17 @@ static int prepare_mountpoint(const char *mnt, bgr_error *err)
 static void fuse_readable(void *data, int fd, uint32_t events)
 {
 	struct fs *fs = data;
-	static struct fuse_buf buf;
 	int r;
 
 	(void)fd;
 	(void)events;
-	r = fuse_session_receive_buf(fs->se, &buf);
+	r = fuse_session_receive_buf(fs->se, &fs->buf);
 	if (r > 0)
-		fuse_session_process_buf(fs->se, &buf);
+		fuse_session_process_buf(fs->se, &fs->buf);
 	fs_answer_interrupts(fs);
 	if (fuse_session_exited(fs->se) || (r < 0 && r != -EAGAIN && r != -EINTR && r != -ENOENT)) {
 		log_msg("the mount went away; exiting");
 		loop_quit(fs->loop);
-	}
-	if (fuse_session_exited(fs->se) && buf.mem) {
-		free(buf.mem);
-		buf.mem = NULL;
 	}
 }
 
@@ -266,6 +261,7 @@ out:
 	vmm_free(fs.vmm); /* running VMs stay up; parked requests are answered */
 	notifier_stop(fs.notifier);
 	snapshots_free(&fs);
+	free(fs.buf.mem);
 	if (fs.se) {
 		fuse_session_unmount(fs.se);
 		fuse_session_destroy(fs.se);
