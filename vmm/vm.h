@@ -63,7 +63,7 @@ void vm_set_error(struct vmm *m, struct vm *vm, const char *fmt, ...) __attribut
 void vm_event(struct vmm *m, struct vm *vm, const char *what);
 void vm_remove(struct vmm *m, struct vm *vm);
 
-/* waiters.c-ish helpers in manager.c */
+/* waiter lists (manager.c) */
 struct vmm_waiter *waiter_add(struct vmm_waiter **list, vmm_done_fn fn, void *ctx);
 void waiters_complete(struct vmm_waiter **list, int result);
 
