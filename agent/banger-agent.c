@@ -2,8 +2,9 @@
  *
  * Runs inside the guest (started by the rootfs init, not PID 1). Finds the
  * virtio-serial port named org.banger.agent, says hello every time the host
- * side connects, answers pings and powers the guest off on request. The wire
- * protocol is described in protocol.h.
+ * side connects (with the SSH host keys), answers pings, adds the host's
+ * public key to root's authorized_keys and powers the guest off on request.
+ * The wire protocol is described in protocol.h.
  *
  * Port semantics (virtio_console): read() returns 0 while no host client is
  * connected, write() blocks until one is, and poll() always reports POLLHUP
@@ -11,9 +12,10 @@
  * before it composes the hello, which keeps uptime_ms fresh.
  */
 #define _GNU_SOURCE
+#include "authorize.h"
+#include "fileio.h"
 #include "hostkeys.h"
 #include "protocol.h"
-#include "readfile.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -34,6 +36,7 @@
 #define SYSFS_PORTS "/sys/class/virtio-ports"
 
 static int dry_run;
+static const char *ssh_home = "/root";
 
 static void logmsg(const char *fmt, ...)
 {
@@ -90,23 +93,6 @@ static int find_port(char *out, size_t size)
 	return -1;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t r;
-
-	while (len) {
-		r = write(fd, buf, len);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += r;
-		len -= (size_t)r;
-	}
-	return 0;
-}
-
 static int send_line(int fd, const char *fmt, ...)
 {
 	char line[BANGER_AGENT_LINE_MAX];
@@ -146,8 +132,8 @@ static uint64_t uptime_ms(void)
 
 static int send_hello(int fd)
 {
-	char keys[BANGER_AGENT_LINE_MAX / 2];
-	struct keyset ks;
+	static struct keyset ks;
+	char keys[BANGER_AGENT_LINE_MAX - 256];
 	struct utsname u;
 
 	if (uname(&u) < 0)
@@ -179,6 +165,19 @@ static void power_off(void)
 	reboot(RB_POWER_OFF);
 }
 
+static int handle_authorize(int fd, const char *line)
+{
+	char key[BANGER_AGENT_LINE_MAX], reason[256];
+
+	if (banger_agent_field(line, "key", key, sizeof(key)) < 0)
+		return send_line(fd, "fail verb=authorize reason=missing_key");
+	if (authorize_key(ssh_home, key, reason, sizeof(reason)) < 0) {
+		logmsg("authorize failed: %s", reason);
+		return send_line(fd, "fail verb=authorize reason=%s", reason);
+	}
+	return send_line(fd, "ack verb=authorize");
+}
+
 /* Handles one line from the host. Returns -1 when the link is broken. */
 static int handle_line(int fd, char *line)
 {
@@ -195,6 +194,8 @@ static int handle_line(int fd, char *line)
 		power_off();
 		return 0;
 	}
+	if (banger_agent_is_verb(line, "authorize"))
+		return handle_authorize(fd, line);
 	return 0; /* unknown verbs are ignored */
 }
 
@@ -255,9 +256,10 @@ static void session(int fd)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: banger-agent [-n] [-p PORT]\n"
+	fprintf(f, "usage: banger-agent [-n] [-p PORT] [-a HOME]\n"
 		   "  -p PORT  use this device instead of the virtio-serial port '%s'\n"
-		   "  -n       dry run: acknowledge shutdown but do not power off\n",
+		   "  -n       dry run: acknowledge shutdown but do not power off\n"
+		   "  -a HOME  authorize keys in HOME/.ssh/authorized_keys (default /root)\n",
 		BANGER_AGENT_PORT_NAME);
 }
 
@@ -267,8 +269,11 @@ int main(int argc, char **argv)
 	char port[512];
 	int opt, fd, warned = 0;
 
-	while ((opt = getopt(argc, argv, "hnp:")) != -1) {
+	while ((opt = getopt(argc, argv, "a:hnp:")) != -1) {
 		switch (opt) {
+		case 'a':
+			ssh_home = optarg;
+			break;
 		case 'p':
 			fixed = optarg;
 			break;

@@ -10,7 +10,7 @@ const struct node_def top_nodes[INO_TOP_END] = {
 	[INO_ROOT] = { "", DIR, NODE_DIR },
 	[INO_README] = { "README", RO, 0 },
 	[INO_CONFIG] = { "config", RO, 0 },
-	[INO_KNOWN_HOSTS] = { "known_hosts", RO, 0 },
+	[INO_KNOWN_HOSTS] = { "known_hosts", RO, NODE_VOLATILE }, /* any VM's pin may change it */
 	[INO_EVENTS] = { "events", RO, NODE_STREAM },
 	[INO_VMS] = { "vms", DIR, NODE_DIR },
 };

@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -23,10 +24,29 @@ static const char readme[] =
 	"  vms/NAME/vcpu memory_mib disk_size image kernel\n"
 	"                        settings; writable while stopped, EBUSY while running\n"
 	"  vms/NAME/spec         effective sizing, with provenance\n"
-	"  vms/NAME/ip mac known_hosts ssh_config   networking (empty until configured)\n"
+	"  vms/NAME/ip           guest address (bridge mode; empty in user mode)\n"
+	"  vms/NAME/mac known_hosts ssh_config      its MAC, its pinned host keys, a Host block\n"
 	"  vms/NAME/pid uptime created              the hypervisor process and times\n"
 	"\n"
 	"Full reference: docs/filesystem.md\n";
+
+static void render_network(FILE *f, const struct vmm_settings *s, const struct bgr_paths *p)
+{
+	const struct vmm_net_settings *n = &s->net;
+
+	fprintf(f, "network = %s  # %s; %s\n", n->mode == NET_BRIDGE ? "bridge" : n->mode == NET_USER ? "user" : "none",
+		n->src_network, n->why);
+	fprintf(f, "bridge_name = %s  # %s\n", n->bridge, n->src_bridge);
+	fprintf(f, "subnet = %s  # %s\n", n->subnet, n->src_subnet);
+	fprintf(f, "nat = %s  # %s\n", n->nat ? "true" : "false", n->src_nat);
+	fprintf(f, "dns = %s  # .vm names answered by bangerd\n",
+		n->mode == NET_BRIDGE ? "on the bridge address, port 53" : "off (no bridge)");
+	fprintf(f, "ssh_key_path = %s  # %s\n", p->ssh_key, getenv("BANGER_SSH_KEY") ? "BANGER_SSH_KEY" : "built-in default");
+	fprintf(f, "known_hosts = %s  # banger's pins; ~/.ssh/known_hosts is never used\n", p->known_hosts);
+	fprintf(f, "ssh_config = %s  # Include it from ~/.ssh/config for ssh NAME.vm\n", p->ssh_config);
+	fprintf(f, "host_key_pinning = agent  # keys come over the agent channel before first contact; "
+		   "tofu only for guests whose agent reports none\n");
+}
 
 static void render_config(FILE *f, const struct render_ctx *ctx)
 {
@@ -45,6 +65,7 @@ static void render_config(FILE *f, const struct render_ctx *ctx)
 	fprintf(f, "boot_timeout_s = %d  # %s\n", s->boot_timeout_s,
 		getenv("BANGER_BOOT_TIMEOUT") ? "BANGER_BOOT_TIMEOUT" : s->source);
 	fprintf(f, "stop_timeout_s = %d  # %s\n", s->stop_timeout_s, s->source);
+	render_network(f, s, p);
 	fprintf(f, "mount = %s\n", ctx->mountpoint);
 	fprintf(f, "state_dir = %s\n", p->state_dir);
 	fprintf(f, "config_dir = %s\n", p->config_dir);
@@ -79,8 +100,10 @@ static void render_time(FILE *f, int64_t unix_s)
 	fprintf(f, "%s\n", buf);
 }
 
-static void render_vm_file(FILE *f, enum vm_file kind, const struct vm_record *r)
+static void render_vm_file(FILE *f, enum vm_file kind, const struct render_ctx *ctx, struct vm *vm)
 {
+	const struct vm_record *r = vm_record(vm);
+	char *text;
 	char disk[32];
 	bool live = r->pid > 0;
 
@@ -99,8 +122,33 @@ static void render_vm_file(FILE *f, enum vm_file kind, const struct vm_record *r
 			fprintf(f, "%lld\n", (now_real_ms() - r->started_at) / 1000);
 		break;
 	case VMF_CREATED: render_time(f, r->created); break;
-	default: break; /* ip, mac, known_hosts, ssh_config: the network issue */
+	case VMF_IP:
+		if (r->ip[0] && vmm_settings(ctx->vmm)->net.mode == NET_BRIDGE)
+			fprintf(f, "%s\n", r->ip);
+		break;
+	case VMF_MAC: if (r->mac[0]) fprintf(f, "%s\n", r->mac); break;
+	case VMF_KNOWN_HOSTS:
+		text = vmm_vm_known_hosts(ctx->vmm, vm);
+		fputs(text, f);
+		free(text);
+		break;
+	case VMF_SSH_CONFIG:
+		text = vmm_vm_ssh_config(ctx->vmm, vm);
+		fputs(text, f);
+		free(text);
+		break;
+	default: break;
 	}
+}
+
+static void render_file(FILE *f, const char *path)
+{
+	_cleanup_fclose_ FILE *in = fopen(path, "re");
+	char buf[4096];
+	size_t n;
+
+	while (in && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+		fwrite(buf, 1, n, f);
 }
 
 char *render_node(const struct render_ctx *ctx, const struct node *n, struct vm *vm, size_t *ret_len)
@@ -116,8 +164,10 @@ char *render_node(const struct render_ctx *ctx, const struct node *n, struct vm 
 			fputs(readme, f);
 		else if (n->ino == INO_CONFIG)
 			render_config(f, ctx);
+		else if (n->ino == INO_KNOWN_HOSTS)
+			render_file(f, vmm_paths(ctx->vmm)->known_hosts);
 	} else if (vm) {
-		render_vm_file(f, n->kind, vm_record(vm));
+		render_vm_file(f, n->kind, ctx, vm);
 	}
 	fclose(f);
 	*ret_len = len;

@@ -4,6 +4,17 @@
 # shellcheck shell=bash
 
 set -u
+
+# Every test runs in a network namespace of its own: the daemon's bridge,
+# taps, DNS and NAT rules, and the guests' traffic, never reach the host's
+# network, and all of it goes away with the test's processes.
+if [ -z "${BANGER_TEST_NETNS:-}" ]; then
+	export BANGER_TEST_NETNS=$$
+	exec unshare --net -- bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" "$@"
+fi
+# NAT stays off unless a test turns it on (inside its namespace).
+export BANGER_NAT=${BANGER_NAT:-false}
+
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BANGER_BUILD:-$REPO/build}
 BANGERD=$BUILD/fs/bangerd

@@ -26,6 +26,12 @@ struct vm_launch {
 	const char *console_log;
 	const char *agent_sock;
 	int log_fd;              /* hypervisor stdout/stderr go here */
+	/* network: NET_NONE/NET_USER/NET_BRIDGE (vmm.h enum net_mode) */
+	int net_mode;
+	const char *mac;
+	int tap_fd;              /* bridge: the tap, passed as fd 3 */
+	int ssh_port;            /* user: host 127.0.0.1 port forwarded to :22 */
+	bool outbound;           /* user: may the guest reach out (nat = true)? */
 };
 
 struct vm_driver {

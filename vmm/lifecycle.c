@@ -3,12 +3,15 @@
 #include "vm.h"
 #include "disk.h"
 #include "log.h"
+#include "network.h"
+#include "ssh_verify.h"
 #include "proc.h"
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/wait.h>
@@ -73,8 +76,13 @@ static void boot_timed_out(void *data)
 	struct vmm *m = vm->m;
 
 	cancel_timer(m, &vm->boot_timer);
-	vm_set_error(m, vm, "boot timed out after %d s: no hello from the guest agent (see console)",
-		     m->settings.boot_timeout_s);
+	if (vm->hello[0])
+		vm_set_error(m, vm, "boot timed out after %d s: the agent said hello but ssh never answered with "
+				    "the pinned key and banger's login (see logs)",
+			     m->settings.boot_timeout_s);
+	else
+		vm_set_error(m, vm, "boot timed out after %d s: no hello from the guest agent (see console)",
+			     m->settings.boot_timeout_s);
 	vm->rec.state = VM_ERROR;
 	vm_kill(m, vm);
 }
@@ -96,8 +104,8 @@ static int open_log(struct vm *vm, bgr_error *err)
 
 int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 {
-	_cleanup_free_ char *vmlinuz = NULL, *initrd = NULL;
-	_cleanup_close_ int log_fd = -1;
+	_cleanup_free_ char *vmlinuz = NULL, *initrd = NULL, *net_args = NULL;
+	_cleanup_close_ int log_fd = -1, tap_fd = -1;
 	struct vm_launch l = {
 		.name = vm->rec.name, .accel = m->settings.accel.accel, .vcpu = vm->rec.vcpu,
 		.memory_mib = vm->rec.memory_mib, .cmdline = "", .root_disk = vm->root_disk,
@@ -118,11 +126,18 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 	l.kernel = vmlinuz;
 	l.initrd = initrd;
 	l.log_fd = log_fd;
+	r = network_prepare_boot(m, vm, &l, &net_args, &tap_fd, err);
+	if (r < 0)
+		return r;
+	if (net_args)
+		l.cmdline = net_args;
 	remove_sockets(vm);
 	vm->rec.error[0] = '\0';
 	vm->hello[0] = '\0';
-	vmm_vm_log(m, vm, "starting (%s, %s, vcpu %u, memory %u MiB)", m->driver->name, l.accel, l.vcpu,
-		   l.memory_mib);
+	vm->verifying = vm->authorized = false;
+	vmm_vm_log(m, vm, "starting (%s, %s, vcpu %u, memory %u MiB, network %s%s%s)", m->driver->name, l.accel,
+		   l.vcpu, l.memory_mib, vm->rec.net_mode, vm->rec.ip[0] && l.net_mode == NET_BRIDGE ? " " : "",
+		   l.net_mode == NET_BRIDGE ? vm->rec.ip : "");
 	pid = m->driver->start(&l, err);
 	if (pid < 0)
 		return pid;
@@ -148,20 +163,84 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 	return 0;
 }
 
-void vm_hello_received(struct vmm *m, struct vm *vm, const char *line)
+static void boot_completed(struct vmm *m, struct vm *vm)
 {
 	bgr_error err;
 
-	snprintf(vm->hello, sizeof(vm->hello), "%s", line);
-	vmm_vm_log(m, vm, "agent: %s", line);
-	if (vm->rec.state != VM_STARTING)
-		return;
 	cancel_timer(m, &vm->boot_timer);
 	vm->rec.state = VM_RUNNING;
 	vm_save(m, vm, &err);
 	vmm_vm_log(m, vm, "running (boot took %lld ms)", now_real_ms() - vm->rec.started_at);
 	vm_event(m, vm, "running");
+	ssh_config_refresh(m);
 	waiters_complete(&vm->start_waiters, 0);
+}
+
+/* Ends a boot that cannot become ready: error, hypervisor killed. */
+static void boot_failed(struct vmm *m, struct vm *vm, const char *msg)
+{
+	cancel_timer(m, &vm->boot_timer);
+	vm_set_error(m, vm, "%s", msg);
+	vm->rec.state = VM_ERROR;
+	vm_kill(m, vm);
+}
+
+void vm_hello_received(struct vmm *m, struct vm *vm, const char *line)
+{
+	char proto[16], *msg;
+
+	snprintf(vm->hello, sizeof(vm->hello), "%s", line);
+	vmm_vm_log(m, vm, "agent: %s", line);
+	if (vm->rec.state != VM_STARTING || vm->verifying || vm->authorized)
+		return;
+	if (strcmp(vm->rec.net_mode, "none") == 0) {
+		boot_completed(m, vm); /* no network, so no ssh to wait for */
+		return;
+	}
+	if (banger_agent_field(line, "proto", proto, sizeof(proto)) < 0 || atoi(proto) < 2) {
+		boot_failed(m, vm, "the guest agent is too old (protocol < 2, no ssh key support): rebuild the "
+				   "image (tools/mkimage)");
+		return;
+	}
+	msg = xasprintf("authorize key=%s:%s\n", m->ssh_pub.type, m->ssh_pub.b64);
+	if (vm_agent_send(vm, msg) < 0)
+		boot_failed(m, vm, "cannot send banger's ssh key to the guest agent");
+	free(msg);
+}
+
+void vm_agent_authorize_result(struct vmm *m, struct vm *vm, bool ok, const char *line)
+{
+	struct pinset keys;
+	int bad;
+
+	if (vm->rec.state != VM_STARTING || vm->verifying || vm->authorized)
+		return;
+	if (!ok) {
+		_cleanup_free_ char *msg = xasprintf("the guest agent could not install banger's ssh key: %.200s", line);
+		boot_failed(m, vm, msg);
+		return;
+	}
+	vm->authorized = true;
+	hello_host_keys(vm->hello, &keys, &bad);
+	if (bad)
+		vmm_vm_log(m, vm, "warning: %d host key(s) in the agent's hello could not be read", bad);
+	if (keys.n == 0)
+		vmm_vm_log(m, vm, "the agent reported no ssh host keys: trusting the first key sshd shows (TOFU)");
+	vm_ssh_verify(m, vm, &keys);
+}
+
+void vm_ssh_verified(struct vmm *m, struct vm *vm, int result, const char *msg, bool tofu, long long took_ms)
+{
+	if (vm->rec.state != VM_STARTING)
+		return;
+	if (result < 0) {
+		boot_failed(m, vm, msg);
+		return;
+	}
+	snprintf(vm->rec.pin_mode, sizeof(vm->rec.pin_mode), "%s", tofu ? "tofu" : "agent");
+	vmm_vm_log(m, vm, "ssh ready with the pinned host key (%s pin, check took %lld ms)", vm->rec.pin_mode,
+		   took_ms);
+	boot_completed(m, vm);
 }
 
 static void stop_escalate(void *data)
@@ -227,6 +306,7 @@ static void process_gone(struct vmm *m, struct vm *vm, const char *how)
 	}
 	cancel_timer(m, &vm->boot_timer);
 	cancel_timer(m, &vm->stop_timer);
+	vm->verifying = vm->authorized = false;
 	vm_channels_close(m, vm);
 	remove_sockets(vm);
 	vmm_vm_log(m, vm, "hypervisor (pid %d) %s", vm->rec.pid, how);
@@ -280,6 +360,7 @@ void vm_adopt(struct vmm *m, struct vm *vm)
 							boot_timed_out, vm);
 		}
 		vm_channels_open(m, vm);
+		network_readopt(m, vm);
 		vmm_vm_log(m, vm, "re-adopted running hypervisor (pid %d)", vm->rec.pid);
 		vm_save(m, vm, &err);
 		return;

@@ -2,6 +2,9 @@
 #include "vm.h"
 #include "disk.h"
 #include "log.h"
+#include "net_settings.h"
+#include "network.h"
+#include "pins.h"
 #include "proc.h"
 #include "util.h"
 
@@ -105,6 +108,7 @@ static void sweep_orphans(struct vmm *m)
 }
 
 static uint64_t default_disk_size(struct vmm *m, const char *image);
+static int drop_pins(struct vmm *m, const struct vm_record *rec, bgr_error *err);
 
 struct template_job {
 	char *images_dir, *image;
@@ -153,6 +157,13 @@ int vmm_new(struct loop *loop, const struct bgr_paths *paths, const struct vmm_o
 	m->obs = *obs;
 	m->driver = &qemu_driver;
 	default_settings(&m->settings);
+	r = net_settings_load(&m->settings.net, err);
+	if (r < 0)
+		goto fail_early;
+	chmod(paths->ssh_state_dir, 0700);
+	r = sshkey_ensure(paths->ssh_key, &m->ssh_pub, err);
+	if (r < 0)
+		goto fail_early;
 	if (m->driver->prepare(err) < 0)
 		log_msg("warning: %s; VMs cannot start until it is installed", err->msg);
 	bgr_error_clear(err);
@@ -162,7 +173,7 @@ int vmm_new(struct loop *loop, const struct bgr_paths *paths, const struct vmm_o
 		r = bgr_fail(err, errno, "cannot set up inotify: %s", strerror(errno));
 		goto fail;
 	}
-	if (workers_new(loop, 2, &m->workers) < 0) {
+	if (workers_new(loop, 4, &m->workers) < 0) {
 		r = bgr_fail(err, EAGAIN, "cannot start worker threads");
 		goto fail;
 	}
@@ -173,14 +184,21 @@ int vmm_new(struct loop *loop, const struct bgr_paths *paths, const struct vmm_o
 	if (r < 0)
 		goto fail;
 	sweep_orphans(m);
+	r = network_up(m, err);
+	if (r < 0)
+		goto fail;
 	for (size_t i = 0; i < m->n_vms; i++)
 		vm_adopt(m, m->vms[i]);
+	ssh_config_refresh(m);
 	log_msg("loaded %zu VMs; accel %s (%s)", m->n_vms, m->settings.accel.accel, m->settings.accel.why);
 	warm_default_template(m);
 	*ret = m;
 	return 0;
 fail:
 	vmm_free(m);
+	return r;
+fail_early:
+	free(m);
 	return r;
 }
 
@@ -207,6 +225,7 @@ void vmm_free(struct vmm *m)
 		loop_del_fd(m->loop, m->inotify_fd);
 		close(m->inotify_fd);
 	}
+	network_down(m);
 	store_close(m->store);
 	events_free(&m->events);
 	free(m);
@@ -393,6 +412,12 @@ int vmm_vm_create(struct vmm *m, const char *name, struct vm **ret, bgr_error *e
 	if (vmm_vm_by_name(m, name))
 		return bgr_fail(err, EEXIST, "a VM named '%s' already exists", name);
 	init_record(m, name, &rec);
+	r = network_assign(m, &rec, err);
+	if (r < 0)
+		return r;
+	r = drop_pins(m, &rec, err);
+	if (r < 0)
+		return r;
 	tmp = xasprintf("%s/.new-%s", m->paths->vms_dir, name);
 	rm_rf(tmp);
 	if (mkdir(tmp, 0700) < 0)
@@ -419,7 +444,8 @@ int vmm_vm_create(struct vmm *m, const char *name, struct vm **ret, bgr_error *e
 	}
 	vm = vm_alloc(m, &rec);
 	vms_append(m, vm);
-	vmm_vm_log(m, vm, "created (vcpu %u, memory %u MiB, image %s)", rec.vcpu, rec.memory_mib, rec.image);
+	vmm_vm_log(m, vm, "created (vcpu %u, memory %u MiB, image %s, address %s)", rec.vcpu, rec.memory_mib,
+		   rec.image, rec.ip);
 	vm_event(m, vm, "created");
 	*ret = vm;
 	return 0;
@@ -428,6 +454,34 @@ rollback:
 fail:
 	rm_rf(tmp);
 	return r;
+}
+
+/* Removes every pin the VM's names or addresses may have; a new VM that
+ * reuses them starts clean. Skips the rewrite when none is in the file. */
+static int drop_pins(struct vmm *m, const struct vm_record *rec, bgr_error *err)
+{
+	char hosts[3][96];
+	const char *list[3];
+	int n = network_all_pin_hosts(rec, hosts);
+	_cleanup_free_ char *found = NULL;
+
+	for (int i = 0; i < n; i++)
+		list[i] = hosts[i];
+	found = pins_lines(m->paths->known_hosts, list, (size_t)n);
+	if (!found[0])
+		return 0;
+	return pins_update(m->paths->known_hosts, list, (size_t)n, NULL, 0, NULL, err);
+}
+
+char *vmm_vm_known_hosts(struct vmm *m, const struct vm *vm)
+{
+	char hosts[3][96];
+	const char *list[3];
+	int n = network_all_pin_hosts(&vm->rec, hosts);
+
+	for (int i = 0; i < n; i++)
+		list[i] = hosts[i];
+	return pins_lines(m->paths->known_hosts, list, (size_t)n);
 }
 
 static void rm_rf_job(void *path)
@@ -456,6 +510,11 @@ void vm_remove(struct vmm *m, struct vm *vm)
 	bgr_error err;
 	size_t i;
 
+	if (drop_pins(m, &vm->rec, &err) < 0) {
+		vm_set_error(m, vm, "delete failed: cannot remove its pins: %s", err.msg);
+		waiters_complete(&vm->stop_waiters, -EIO);
+		return;
+	}
 	if (store_vm_delete(m->store, vm->rec.id, &err) < 0) {
 		/* keep it: a record without its files would be worse */
 		vm_set_error(m, vm, "delete failed: %s", err.msg);
@@ -473,7 +532,10 @@ void vm_remove(struct vmm *m, struct vm *vm)
 		m->obs.vm_removed(m->obs.ctx, vm);
 	waiters_complete(&vm->start_waiters, -ENOENT);
 	waiters_complete(&vm->stop_waiters, 0);
+	bool had_endpoint = vm->rec.net_mode[0] && strcmp(vm->rec.net_mode, "none") != 0;
 	vm_free(vm);
+	if (had_endpoint)
+		ssh_config_refresh(m);
 }
 
 int vmm_vm_delete(struct vmm *m, struct vm *vm, vmm_done_fn fn, void *ctx, struct vmm_waiter **ret_waiter,

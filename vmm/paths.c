@@ -51,8 +51,15 @@ int paths_init(struct bgr_paths *p, bgr_error *err)
 	p->vms_dir = xasprintf("%s/vms", p->state_dir);
 	p->images_dir = xasprintf("%s/images", p->state_dir);
 	p->kernels_dir = xasprintf("%s/kernels", p->state_dir);
+	p->ssh_state_dir = xasprintf("%s/ssh", p->state_dir);
+	p->known_hosts = xasprintf("%s/known_hosts", p->ssh_state_dir);
+	p->ssh_config = xasprintf("%s/config", p->ssh_state_dir);
+	const char *key = getenv("BANGER_SSH_KEY");
+	if (key && *key && key[0] != '/')
+		return bgr_fail(err, EINVAL, "BANGER_SSH_KEY must be an absolute path: %s", key);
+	p->ssh_key = key && *key ? xstrdup(key) : xasprintf("%s/ssh/id_ed25519", p->config_dir);
 
-	const char *dirs[] = { p->state_dir, p->vms_dir, p->images_dir, p->kernels_dir };
+	const char *dirs[] = { p->state_dir, p->vms_dir, p->images_dir, p->kernels_dir, p->ssh_state_dir };
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
 		r = mkdir_p(dirs[i], 0700);
 		if (r < 0)
@@ -64,7 +71,8 @@ int paths_init(struct bgr_paths *p, bgr_error *err)
 void paths_free(struct bgr_paths *p)
 {
 	char **all[] = { &p->config_dir, &p->state_dir, &p->cache_dir, &p->db, &p->log,
-			 &p->lock, &p->vms_dir, &p->images_dir, &p->kernels_dir };
+			 &p->lock, &p->vms_dir, &p->images_dir, &p->kernels_dir, &p->ssh_state_dir,
+			 &p->known_hosts, &p->ssh_config, &p->ssh_key };
 	for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
 		free(*all[i]);
 		*all[i] = NULL;

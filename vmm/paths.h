@@ -14,6 +14,10 @@ struct bgr_paths {
 	char *vms_dir;    /* state/vms */
 	char *images_dir; /* state/images */
 	char *kernels_dir;/* state/kernels */
+	char *ssh_state_dir; /* state/ssh (0700) */
+	char *known_hosts;   /* state/ssh/known_hosts: the pins (0600) */
+	char *ssh_config;    /* state/ssh/config: Host blocks for every VM */
+	char *ssh_key;       /* config/ssh/id_ed25519, or $BANGER_SSH_KEY */
 };
 
 /* Resolves from $BANGER_HOME, else the XDG variables, else $HOME, and creates

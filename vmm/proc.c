@@ -53,7 +53,7 @@ int proc_pidfd_kill(int pidfd, int sig)
 	return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 ? -errno : 0;
 }
 
-static pid_t spawn(char *const argv[], int out_fd, bool new_session)
+static pid_t spawn(char *const argv[], int out_fd, bool new_session, int pass_fd)
 {
 	pid_t pid = fork();
 
@@ -72,7 +72,13 @@ static pid_t spawn(char *const argv[], int out_fd, bool new_session)
 		dup2(null, 0);
 		dup2(out_fd, 1);
 		dup2(out_fd, 2);
-		syscall(SYS_close_range, 3, ~0U, 0);
+		if (pass_fd >= 0) {
+			if (pass_fd == 3)
+				fcntl(3, F_SETFD, 0);
+			else
+				dup2(pass_fd, 3); /* dup2 clears FD_CLOEXEC on the copy */
+		}
+		syscall(SYS_close_range, pass_fd >= 0 ? 4 : 3, ~0U, 0);
 		execvp(argv[0], argv);
 		dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
@@ -82,12 +88,17 @@ static pid_t spawn(char *const argv[], int out_fd, bool new_session)
 
 pid_t proc_spawn(char *const argv[], int out_fd)
 {
-	return spawn(argv, out_fd, true);
+	return spawn(argv, out_fd, true, -1);
+}
+
+pid_t proc_spawn_with_fd(char *const argv[], int out_fd, int pass_fd)
+{
+	return spawn(argv, out_fd, true, pass_fd);
 }
 
 int proc_run(char *const argv[], int out_fd)
 {
-	pid_t pid = spawn(argv, out_fd, false);
+	pid_t pid = spawn(argv, out_fd, false, -1);
 	int status;
 
 	if (pid < 0)

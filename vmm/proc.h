@@ -15,6 +15,8 @@ int proc_pidfd_kill(int pidfd, int sig);
 /* Spawns argv in a new session with stdin on /dev/null and stdout/stderr
  * appended to out_fd; only fds 0-2 are inherited. Returns the pid or -errno. */
 pid_t proc_spawn(char *const argv[], int out_fd);
+/* Like proc_spawn, and pass_fd becomes fd 3 in the child (when >= 0). */
+pid_t proc_spawn_with_fd(char *const argv[], int out_fd, int pass_fd);
 /* Runs argv to completion (stdout/stderr to out_fd, or /dev/null when -1).
  * Returns its exit status, or -errno when it could not run. */
 int proc_run(char *const argv[], int out_fd);

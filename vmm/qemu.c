@@ -5,6 +5,7 @@
 #include "proc.h"
 #include "qmp.h"
 #include "util.h"
+#include "vmm.h"
 
 #include <errno.h>
 #include <string.h>
@@ -36,6 +37,23 @@ static void free_args(struct argv_builder *b)
 {
 	for (int i = 0; i < b->n; i++)
 		free(b->args[i]);
+}
+
+static void add_network(struct argv_builder *b, const struct vm_launch *l)
+{
+	if (l->net_mode == NET_NONE) {
+		add(b, xstrdup("-nic"));
+		add(b, xstrdup("none"));
+		return;
+	}
+	add(b, xstrdup("-netdev"));
+	if (l->net_mode == NET_BRIDGE)
+		add(b, xstrdup("tap,id=net0,fd=3,vhost=off"));
+	else /* slirp: outbound like behind a NAT (restrict=on cuts it); only :22 comes in */
+		add(b, xasprintf("user,id=net0,restrict=%s,hostfwd=tcp:127.0.0.1:%d-:22", l->outbound ? "off" : "on",
+				 l->ssh_port));
+	add(b, xstrdup("-device"));
+	add(b, xasprintf("virtio-net-pci,netdev=net0,mac=%s", l->mac));
 }
 
 static void build_argv(struct argv_builder *b, const struct vm_launch *l)
@@ -71,8 +89,7 @@ static void build_argv(struct argv_builder *b, const struct vm_launch *l)
 	add(b, xasprintf("file=%s,if=none,id=root,format=qcow2,discard=unmap", l->root_disk));
 	add(b, xstrdup("-device"));
 	add(b, xstrdup("virtio-blk-pci,drive=root"));
-	add(b, xstrdup("-nic"));
-	add(b, xstrdup("none"));
+	add_network(b, l);
 	add(b, xstrdup("-device"));
 	add(b, xstrdup("virtio-serial-pci"));
 	add(b, xstrdup("-chardev"));
@@ -96,7 +113,7 @@ static pid_t qemu_start(const struct vm_launch *l, bgr_error *err)
 	pid_t pid;
 
 	build_argv(&b, l);
-	pid = proc_spawn(b.args, l->log_fd);
+	pid = proc_spawn_with_fd(b.args, l->log_fd, l->net_mode == NET_BRIDGE ? l->tap_fd : -1);
 	free_args(&b);
 	if (pid < 0)
 		return bgr_fail(err, -pid, "cannot start %s: %s", QEMU_BIN, strerror(-pid));

@@ -30,6 +30,12 @@ static const char *const migrations[] = {
 	" pid_start INTEGER NOT NULL DEFAULT 0,"
 	" started_at INTEGER NOT NULL DEFAULT 0,"
 	" error TEXT NOT NULL DEFAULT '');",
+	"ALTER TABLE vms ADD COLUMN ip TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE vms ADD COLUMN mac TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE vms ADD COLUMN net_mode TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE vms ADD COLUMN ssh_port INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE vms ADD COLUMN pin_mode TEXT NOT NULL DEFAULT '';"
+	"CREATE UNIQUE INDEX vms_ip ON vms(ip) WHERE ip != '';",
 };
 
 static int db_fail(struct store *s, bgr_error *err, const char *what)
@@ -149,6 +155,11 @@ static void bind_record(sqlite3_stmt *st, const struct vm_record *r)
 	sqlite3_bind_int64(st, 11, (sqlite3_int64)r->pid_start);
 	sqlite3_bind_int64(st, 12, r->started_at);
 	sqlite3_bind_text(st, 13, r->error, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 14, r->ip, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 15, r->mac, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 16, r->net_mode, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 17, r->ssh_port);
+	sqlite3_bind_text(st, 18, r->pin_mode, -1, SQLITE_STATIC);
 }
 
 int store_vm_insert(struct store *s, struct vm_record *rec, bgr_error *err)
@@ -156,12 +167,15 @@ int store_vm_insert(struct store *s, struct vm_record *rec, bgr_error *err)
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	static const char sql[] =
 		"INSERT INTO vms (name, state, vcpu, memory_mib, disk_size, image, kernel, user_set,"
-		" created, pid, pid_start, started_at, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)";
+		" created, pid, pid_start, started_at, error, ip, mac, net_mode, ssh_port, pin_mode)"
+		" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return db_fail(s, err, "prepare insert");
 	bind_record(st, rec);
 	if (sqlite3_step(st) != SQLITE_DONE) {
+		if ((sqlite3_errcode(s->db) & 0xff) == SQLITE_CONSTRAINT && strstr(sqlite3_errmsg(s->db), "vms.ip"))
+			return bgr_fail(err, EEXIST, "address %s is already taken", rec->ip);
 		if ((sqlite3_errcode(s->db) & 0xff) == SQLITE_CONSTRAINT)
 			return bgr_fail(err, EEXIST, "a VM named '%s' already exists", rec->name);
 		return db_fail(s, err, "insert vm");
@@ -175,12 +189,13 @@ int store_vm_update(struct store *s, const struct vm_record *rec, bgr_error *err
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	static const char sql[] =
 		"UPDATE vms SET name=?, state=?, vcpu=?, memory_mib=?, disk_size=?, image=?, kernel=?,"
-		" user_set=?, created=?, pid=?, pid_start=?, started_at=?, error=? WHERE id=?";
+		" user_set=?, created=?, pid=?, pid_start=?, started_at=?, error=?, ip=?, mac=?, net_mode=?,"
+		" ssh_port=?, pin_mode=? WHERE id=?";
 
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return db_fail(s, err, "prepare update");
 	bind_record(st, rec);
-	sqlite3_bind_int64(st, 14, rec->id);
+	sqlite3_bind_int64(st, 19, rec->id);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return db_fail(s, err, "update vm");
 	if (sqlite3_changes(s->db) != 1)
@@ -224,6 +239,11 @@ static void read_record(sqlite3_stmt *st, struct vm_record *r)
 	r->pid_start = (uint64_t)sqlite3_column_int64(st, 11);
 	r->started_at = sqlite3_column_int64(st, 12);
 	copy_text(r->error, sizeof(r->error), st, 13);
+	copy_text(r->ip, sizeof(r->ip), st, 14);
+	copy_text(r->mac, sizeof(r->mac), st, 15);
+	copy_text(r->net_mode, sizeof(r->net_mode), st, 16);
+	r->ssh_port = sqlite3_column_int(st, 17);
+	copy_text(r->pin_mode, sizeof(r->pin_mode), st, 18);
 }
 
 int store_vm_each(struct store *s, store_vm_fn fn, void *ctx, bgr_error *err)
@@ -234,7 +254,8 @@ int store_vm_each(struct store *s, store_vm_fn fn, void *ctx, bgr_error *err)
 
 	if (sqlite3_prepare_v2(s->db,
 			       "SELECT id, name, state, vcpu, memory_mib, disk_size, image, kernel, user_set,"
-			       " created, pid, pid_start, started_at, error FROM vms ORDER BY id",
+			       " created, pid, pid_start, started_at, error, ip, mac, net_mode, ssh_port, pin_mode"
+			       " FROM vms ORDER BY id",
 			       -1, &st, NULL) != SQLITE_OK)
 		return db_fail(s, err, "prepare select");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

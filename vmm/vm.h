@@ -6,6 +6,7 @@
 #include "driver.h"
 #include "events.h"
 #include "loop.h"
+#include "sshkey.h"
 #include "store.h"
 #include "vmm.h"
 #include "workers.h"
@@ -39,6 +40,8 @@ struct vm {
 	bool stop_is_kill;
 
 	struct vmm_waiter *start_waiters, *stop_waiters;
+	bool verifying; /* the ssh check of this boot is running on a worker */
+	bool authorized; /* the agent acked our key in this boot */
 	enum vm_after_stop after_stop;
 };
 
@@ -54,6 +57,9 @@ struct vmm {
 	int inotify_fd;
 	struct events events;
 	struct workers *workers;
+	struct dns_server *dns;
+	bool bridge_up, nat_on;
+	struct pubkey ssh_pub; /* the managed key's public half */
 };
 
 /* manager.c */
@@ -78,6 +84,11 @@ void vm_channels_open(struct vmm *m, struct vm *vm);
 void vm_channels_close(struct vmm *m, struct vm *vm);
 int vm_agent_send(struct vm *vm, const char *line);
 void vm_hello_received(struct vmm *m, struct vm *vm, const char *line); /* lifecycle.c */
+void vm_agent_authorize_result(struct vmm *m, struct vm *vm, bool ok, const char *line); /* lifecycle.c */
+/* The verdict of the ssh check (ssh_verify.c) of the current boot. */
+void vm_ssh_verified(struct vmm *m, struct vm *vm, int result, const char *msg, bool tofu, long long took_ms);
+/* Rewrites state/ssh/config, the Host blocks of every VM (ssh_config.c). */
+void ssh_config_refresh(struct vmm *m);
 void vmm_inotify_event(void *data, int fd, uint32_t events);
 
 #endif

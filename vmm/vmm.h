@@ -6,9 +6,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "error.h"
 #include "host.h"
+#include "ippool.h"
 #include "paths.h"
 #include "vm_record.h"
 
@@ -32,6 +34,23 @@ struct vmm_observer {
 
 enum vm_field { VM_FIELD_VCPU, VM_FIELD_MEMORY, VM_FIELD_DISK, VM_FIELD_IMAGE, VM_FIELD_KERNEL };
 
+enum net_mode { NET_NONE, NET_USER, NET_BRIDGE };
+
+/* Network settings ($BANGER_NETWORK, $BANGER_BRIDGE, $BANGER_SUBNET,
+ * $BANGER_NAT, $BANGER_DNS_PORT until the config file exists). */
+struct vmm_net_settings {
+	char setting[8];  /* as asked: auto, bridge, user or none */
+	enum net_mode mode;
+	char why[160];    /* why this mode */
+	char bridge[16];
+	char subnet[24];
+	struct ippool pool;
+	bool nat;
+	int dns_port;
+	const char *source; /* "environment" or "built-in default", per key below */
+	const char *src_network, *src_bridge, *src_subnet, *src_nat;
+};
+
 /* Effective settings and where each came from (shown in the config file). */
 struct vmm_settings {
 	char accel_setting[8];
@@ -44,6 +63,8 @@ struct vmm_settings {
 	int boot_timeout_s;
 	int stop_timeout_s;
 	const char *source; /* provenance of the defaults */
+	struct vmm_net_settings net;
+	const char *pin_mode; /* "agent (pinned before first contact)" */
 };
 
 /* Opens the store, sweeps leftovers of interrupted creates, re-adopts
@@ -66,6 +87,11 @@ const char *vm_console_log(const struct vm *vm);
 const char *vm_log_path(const struct vm *vm);
 /* Kernel/agent details from the agent's hello, "" before the first one. */
 const char *vm_agent_hello(const struct vm *vm);
+
+/* The VM's ssh_config Host block (caller frees). */
+char *vmm_vm_ssh_config(struct vmm *m, const struct vm *vm);
+/* The VM's lines of banger's known_hosts (caller frees); "" when none. */
+char *vmm_vm_known_hosts(struct vmm *m, const struct vm *vm);
 
 /* Creates a stopped VM (record + directory + root disk) or nothing. */
 int vmm_vm_create(struct vmm *m, const char *name, struct vm **ret, bgr_error *err);

@@ -1,0 +1,75 @@
+/* ssh_config Host blocks: one per VM in vms/NAME/ssh_config, all of them in
+ * state/ssh/config (for an Include in ~/.ssh/config). Every block checks
+ * host keys strictly against banger's pins and nothing else. */
+#include "network.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+
+static void block(FILE *f, struct vmm *m, const struct vm *vm, bool all)
+{
+	char host[16];
+	int port;
+
+	if (network_ssh_endpoint(vm, host, &port) < 0) {
+		if (!all)
+			fprintf(f, "# %s.vm has no ssh endpoint yet: it gets one when it starts with a network\n",
+				vm->rec.name);
+		return;
+	}
+	if (all)
+		fputc('\n', f);
+	fprintf(f,
+		"Host %s.vm\n"
+		"    HostName %s\n"
+		"    Port %d\n"
+		"    User root\n"
+		"    IdentityFile \"%s\"\n"
+		"    IdentitiesOnly yes\n"
+		"    UserKnownHostsFile \"%s\"\n"
+		"    GlobalKnownHostsFile \"%s\"\n"
+		"    StrictHostKeyChecking yes\n"
+		"    UpdateHostKeys no\n"
+		"    CheckHostIP no\n",
+		vm->rec.name, host, port, m->paths->ssh_key, m->paths->known_hosts, m->paths->known_hosts);
+}
+
+char *vmm_vm_ssh_config(struct vmm *m, const struct vm *vm)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	if (!f)
+		return xstrdup("");
+	block(f, m, vm, false);
+	fclose(f);
+	return out;
+}
+
+void ssh_config_refresh(struct vmm *m)
+{
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp", m->paths->ssh_config);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		log_msg("warning: cannot write %s: %s", tmp, strerror(errno));
+		return;
+	}
+	fprintf(f, "# Written by bangerd; do not edit. Use it from ~/.ssh/config with:\n#   Include %s\n",
+		m->paths->ssh_config);
+	for (size_t i = 0; i < m->n_vms; i++) {
+		block(f, m, m->vms[i], true);
+	}
+	if (fclose(f) != 0 || rename(tmp, m->paths->ssh_config) < 0) {
+		log_msg("warning: cannot write %s: %s", m->paths->ssh_config, strerror(errno));
+		unlink(tmp);
+	}
+}

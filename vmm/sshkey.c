@@ -1,0 +1,125 @@
+#include "sshkey.h"
+#include "util.h"
+
+#include <errno.h>
+#include <libssh/libssh.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void ssh_key_freep(ssh_key *k) { ssh_key_free(*k); }
+#define _cleanup_key_ __attribute__((cleanup(ssh_key_freep)))
+
+static int pubkey_from_key(ssh_key key, struct pubkey *pub, bgr_error *err)
+{
+	_cleanup_key_ ssh_key pk = NULL;
+	char *b64 = NULL;
+	const char *type;
+
+	if (ssh_key_is_private(key)) {
+		if (ssh_pki_export_privkey_to_pubkey(key, &pk) != SSH_OK)
+			return bgr_fail(err, EINVAL, "cannot derive the public key");
+		key = pk;
+	}
+	type = ssh_key_type_to_char(ssh_key_type(key));
+	if (!type || ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK)
+		return bgr_fail(err, EINVAL, "cannot encode the public key");
+	if (strlen(type) >= sizeof(pub->type) || strlen(b64) >= sizeof(pub->b64)) {
+		ssh_string_free_char(b64);
+		return bgr_fail(err, EINVAL, "public key too long");
+	}
+	snprintf(pub->type, sizeof(pub->type), "%s", type);
+	snprintf(pub->b64, sizeof(pub->b64), "%s", b64);
+	ssh_string_free_char(b64);
+	return 0;
+}
+
+static int generate(const char *path, bgr_error *err)
+{
+	_cleanup_key_ ssh_key key = NULL;
+	_cleanup_free_ char *dir = xstrdup(path), *pubpath = xasprintf("%s.pub", path);
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
+	struct pubkey pub;
+	FILE *f;
+	int r;
+
+	*strrchr(dir, '/') = '\0';
+	r = mkdir_p(dir, 0700);
+	if (r < 0)
+		return bgr_fail(err, -r, "cannot create %s: %s", dir, strerror(-r));
+	if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK)
+		return bgr_fail(err, EIO, "cannot generate an ed25519 key");
+	unlink(tmp);
+	mode_t old = umask(077);
+	r = ssh_pki_export_privkey_file(key, NULL, NULL, NULL, tmp);
+	umask(old);
+	if (r != SSH_OK)
+		return bgr_fail(err, EIO, "cannot write %s", tmp);
+	if (pubkey_from_key(key, &pub, err) < 0)
+		return -err->code;
+	f = fopen(pubpath, "we");
+	if (!f)
+		return bgr_fail(err, errno, "cannot write %s: %s", pubpath, strerror(errno));
+	fprintf(f, "%s %s banger\n", pub.type, pub.b64);
+	if (fclose(f) != 0)
+		return bgr_fail(err, EIO, "cannot write %s", pubpath);
+	if (rename(tmp, path) < 0)
+		return bgr_fail(err, errno, "cannot create %s: %s", path, strerror(errno));
+	return 0;
+}
+
+int sshkey_ensure(const char *path, struct pubkey *pub, bgr_error *err)
+{
+	_cleanup_key_ ssh_key key = NULL;
+	struct stat st;
+	int r;
+
+	if (stat(path, &st) < 0) {
+		if (errno != ENOENT)
+			return bgr_fail(err, errno, "ssh key %s: %s", path, strerror(errno));
+		r = generate(path, err);
+		if (r < 0)
+			return bgr_wrap(err, "ssh key %s", path);
+	}
+	if (ssh_pki_import_privkey_file(path, NULL, NULL, NULL, &key) != SSH_OK)
+		return bgr_fail(err, EINVAL, "ssh key %s: cannot read it (not a private key, or protected by a passphrase)",
+				path);
+	if (pubkey_from_key(key, pub, err) < 0)
+		return bgr_wrap(err, "ssh key %s", path);
+	return 0;
+}
+
+int pubkey_from_text(const char *type, const char *b64, struct pubkey *pub, bgr_error *err)
+{
+	_cleanup_key_ ssh_key key = NULL;
+	enum ssh_keytypes_e t = ssh_key_type_from_name(type);
+
+	if (t == SSH_KEYTYPE_UNKNOWN)
+		return bgr_fail(err, EINVAL, "unknown key type '%.40s'", type);
+	if (ssh_pki_import_pubkey_base64(b64, t, &key) != SSH_OK)
+		return bgr_fail(err, EINVAL, "malformed %.40s key", type);
+	return pubkey_from_key(key, pub, err);
+}
+
+void pubkey_fingerprint(const struct pubkey *pub, char *out, size_t size)
+{
+	_cleanup_key_ ssh_key key = NULL;
+	unsigned char *hash = NULL;
+	size_t hlen = 0;
+	char *fp;
+
+	snprintf(out, size, "?");
+	if (ssh_pki_import_pubkey_base64(pub->b64, ssh_key_type_from_name(pub->type), &key) != SSH_OK ||
+	    ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) != SSH_OK)
+		return;
+	fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
+	if (fp)
+		snprintf(out, size, "%s", fp);
+	ssh_string_free_char(fp);
+	ssh_clean_pubkey_hash(&hash);
+}
+
+int pubkey_equal(const struct pubkey *a, const struct pubkey *b)
+{
+	return strcmp(a->type, b->type) == 0 && strcmp(a->b64, b->b64) == 0;
+}
