@@ -243,10 +243,10 @@ int main(int argc, char **argv)
 	}
 	fs.render.mountpoint = o.mount;
 	obs.ctx = &fs;
-	if (vmm_new(fs.loop, &paths, &obs, &fs.vmm, &err) < 0)
+	if (prepare_mountpoint(o.mount, &err) < 0 || vmm_new(fs.loop, &paths, &obs, &fs.vmm, &err) < 0)
 		goto out;
 	fs.render.vmm = fs.vmm;
-	if (prepare_mountpoint(o.mount, &err) < 0 || mount_fs(&fs, o.mount, &err) < 0)
+	if (mount_fs(&fs, o.mount, &err) < 0)
 		goto out;
 	log_msg("mounted %s", o.mount);
 	report_ready(&ready_fd, NULL);

@@ -31,7 +31,7 @@ check "it failed fast (under 10 s)" test $(($(date +%s) - t0)) -lt 10
 expect_eq "state reads error" "error" "$(cat "$V/state")"
 check "error holds one line, also in logs" one_line_reason
 check "error mentions the hypervisor exit" grep -Eq 'hypervisor exited with status [0-9]+ during boot' "$V/error"
-check "logs say it was starting" grep -q 'banger: starting (qemu, tcg, vcpu 1, memory 256 MiB)' "$V/logs"
+check "logs say it was starting" grep -q 'banger: starting (qemu, tcg, vcpu 1, memory 256 MiB, network ' "$V/logs"
 check "logs hold QEMU's stderr" grep -q '^qemu' "$V/logs"
 check "logs say how the hypervisor ended" grep -Eq 'banger: hypervisor \(pid [0-9]+\) exited with status' "$V/logs"
 check "no QEMU of this test is left" no_qemu
@@ -55,7 +55,7 @@ check "spec shows it" grep -qx 'vcpu = 2  # set on this VM' "$V/spec"
 check "echo 512 > memory_mib on a failed VM" sh -c "echo 512 > '$V/memory_mib'"
 check "echo 2G > disk_size on a failed VM" sh -c "echo 2G > '$V/disk_size'"
 expect_errno "start again: EIO" EIO write "$V/state" start
-check "the new attempt used the new sizing" grep -q 'banger: starting (qemu, tcg, vcpu 2, memory 512 MiB)' "$V/logs"
+check "the new attempt used the new sizing" grep -q 'banger: starting (qemu, tcg, vcpu 2, memory 512 MiB, network ' "$V/logs"
 check "error still one line" one_line_reason
 expect_errno "stop of a failed VM succeeds" OK write "$V/state" stop
 expect_errno "kill of a failed VM succeeds" OK write "$V/state" kill

@@ -21,6 +21,14 @@ check "config shows accel = tcg with a reason" grep -Eq '^accel = tcg  # .+' "$M
 check "config shows vcpu with provenance" grep -Eq '^vcpu = 1  # built-in default$' "$MNT/config"
 check "config shows the mount point" grep -qx "mount = $MNT" "$MNT/config"
 check "config shows the state dir" grep -qx "state_dir = $T/home/state" "$MNT/config"
+check "config: bridge mode, with CAP_NET_ADMIN as the reason" grep -Eq '^network = bridge  # built-in default; auto: bangerd has CAP_NET_ADMIN' "$MNT/config"
+check "config: nat off from the environment" grep -qx "nat = false  # BANGER_NAT" "$MNT/config"
+check "config: subnet default" grep -qx "subnet = 172.16.0.0/24  # built-in default" "$MNT/config"
+check "config: pins in banger's own known_hosts" grep -q "^known_hosts = $T/home/state/ssh/known_hosts" "$MNT/config"
+check "config: pinning mode" grep -q "^host_key_pinning = agent" "$MNT/config"
+check "the managed key pair was created" test -s "$T/home/config/ssh/id_ed25519" -a -s "$T/home/config/ssh/id_ed25519.pub"
+expect_eq "the private key is 0600" "600" "$(stat -c %a "$T/home/config/ssh/id_ed25519")"
+expect_eq "the ssh state dir is 0700" "700" "$(stat -c %a "$T/home/state/ssh")"
 expect_eq "known_hosts is empty with no VMs" "" "$(cat "$MNT/known_hosts")"
 for f in README config known_hosts; do
 	expect_eq "ls -l size of $f matches its content" "$(cat "$MNT/$f" | wc -c)" "$(stat -c %s "$MNT/$f")"
@@ -50,7 +58,10 @@ expect_eq "state ends with a newline" "8" "$(cat "$V/state" | wc -c)"
 expect_eq "error is empty" "" "$(cat "$V/error")"
 expect_eq "pid is empty while stopped" "" "$(cat "$V/pid")"
 expect_eq "uptime is empty while stopped" "" "$(cat "$V/uptime")"
-expect_eq "ip is empty with no network" "" "$(cat "$V/ip")"
+expect_eq "ip is the first pool address (bridge mode in the test's namespace)" "172.16.0.2" "$(cat "$V/ip")"
+expect_eq "mac is derived from it" "52:54:00:10:00:02" "$(cat "$V/mac")"
+expect_eq "known_hosts is empty before the first start" "" "$(cat "$V/known_hosts")"
+check "ssh_config says there is no endpoint yet" grep -q "no ssh endpoint yet" "$V/ssh_config"
 expect_eq "console of a stopped VM reads EOF at once" "" "$(timeout 5 cat "$V/console"; echo "rc=$?" | grep -v rc=0)"
 check "created is an ISO-8601 UTC time" grep -Eqx '[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z' "$V/created"
 created_s=$(date -d "$(cat "$V/created")" +%s)
@@ -65,7 +76,7 @@ memory_mib = 256  # default
 disk_size = 1G  # default
 image = tiny  # default
 kernel = tiny  # default" "$(cat "$V/spec")"
-check "logs has the create line" grep -q "banger: created (vcpu 1, memory 256 MiB, image tiny)" "$V/logs"
+check "logs has the create line" grep -q "banger: created (vcpu 1, memory 256 MiB, image tiny, address 172.16.0.2)" "$V/logs"
 
 # settings of a stopped VM
 mkdir -p "$T/home/state/kernels/other" "$T/home/state/images/other"

@@ -105,7 +105,7 @@ static void test_open_and_schema(void)
 
 	if (!st)
 		return;
-	is_int(store_schema_version(st), 1, "schema version of a new store");
+	is_int(store_schema_version(st), 2, "schema version of a new store");
 	is_int(store_vm_insert(st, &a, &err), 0, "insert while the store is open");
 	snprintf(path, sizeof(path), "%s-wal", db_path);
 	tap_ok(stat(path, &sb) == 0, "the -wal file exists after a write");
@@ -274,7 +274,7 @@ static void test_reopen(int64_t last_id)
 
 	if (!st)
 		return;
-	is_int(store_schema_version(st), 1, "schema version still 1");
+	is_int(store_schema_version(st), 2, "schema version still 2");
 	is_int(load(st, &seen), 3, "the three VMs survived close + open");
 	is_str(seen.recs[0].name, "x1", "x1 first");
 	is_str(seen.recs[2].name, "x2", "x2 last");
