@@ -147,6 +147,7 @@ int network_prepare_boot(struct vmm *m, struct vm *vm, struct vm_launch *l, char
 	*tap_fd = -1;
 	l->net_mode = s->mode;
 	l->mac = vm->rec.mac;
+	vm->prev_ssh_port = vm->rec.ssh_port;
 	vm->rec.ssh_port = 0;
 	snprintf(vm->rec.net_mode, sizeof(vm->rec.net_mode), "%s",
 		 s->mode == NET_BRIDGE ? "bridge" : s->mode == NET_USER ? "user" : "none");

@@ -16,8 +16,9 @@ struct verify_job {
 	char name[VM_NAME_MAX + 1];
 	char host[16];
 	int port;
-	char pin_hosts[2][96];
-	int n_hosts;
+	char pin_hosts[3][96]; /* NAME.vm, the address, the address of the boot before */
+	int n_hosts;           /* the first two, or one with no network */
+	int n_drop;            /* n_hosts, plus the stale address when there is one */
 	char *known_hosts, *key_path;
 	struct pinset agent_keys; /* empty: trust on first use */
 	long long deadline_ms;    /* monotonic */
@@ -91,14 +92,14 @@ static int fail(struct verify_job *j, int code, const char *fmt, ...)
 static int pin_agent_keys(struct verify_job *j)
 {
 	struct pinset pinned, at_addr;
-	const char *hosts[2] = { j->pin_hosts[0], j->pin_hosts[1] };
+	const char *hosts[3] = { j->pin_hosts[0], j->pin_hosts[1], j->pin_hosts[2] };
 	char want[512], got[512];
 	bgr_error err;
 
 	if (pins_lookup(j->known_hosts, hosts[0], &pinned, &err) < 0)
 		return fail(j, err.code, "%s", err.msg);
 	if (pinned.n == 0) {
-		if (pins_update(j->known_hosts, hosts, (size_t)j->n_hosts, hosts, (size_t)j->n_hosts, &j->agent_keys,
+		if (pins_update(j->known_hosts, hosts, (size_t)j->n_drop, hosts, (size_t)j->n_hosts, &j->agent_keys,
 				&err) < 0)
 			return fail(j, err.code, "cannot pin the host key: %s", err.msg);
 		return 0;
@@ -120,7 +121,8 @@ static int pin_agent_keys(struct verify_job *j)
 	bool same = at_addr.n == pinned.n;
 	for (int i = 0; same && i < pinned.n; i++)
 		same = set_has(&at_addr, &pinned.key[i]);
-	if (!same && pins_update(j->known_hosts, &hosts[1], 1, &hosts[1], 1, &pinned, &err) < 0)
+	if ((!same || j->n_drop > j->n_hosts) &&
+	    pins_update(j->known_hosts, &hosts[1], (size_t)(j->n_drop - 1), &hosts[1], 1, &pinned, &err) < 0)
 		return fail(j, err.code, "cannot pin the host key: %s", err.msg);
 	return 0;
 }
@@ -182,7 +184,7 @@ static int check_host_key(struct verify_job *j, ssh_session s)
 {
 	enum ssh_known_hosts_e known = ssh_session_is_known_server(s);
 	struct pinset offered, pinned;
-	const char *hosts[2] = { j->pin_hosts[0], j->pin_hosts[1] };
+	const char *hosts[3] = { j->pin_hosts[0], j->pin_hosts[1], j->pin_hosts[2] };
 	char want[512], got[512];
 	bgr_error err;
 
@@ -193,7 +195,7 @@ static int check_host_key(struct verify_job *j, ssh_session s)
 	if ((known == SSH_KNOWN_HOSTS_NOT_FOUND || known == SSH_KNOWN_HOSTS_UNKNOWN) && j->agent_keys.n == 0 &&
 	    offered.n) {
 		/* trust on first use: only for guests whose agent reports no keys */
-		if (pins_update(j->known_hosts, hosts, (size_t)j->n_hosts, hosts, (size_t)j->n_hosts, &offered,
+		if (pins_update(j->known_hosts, hosts, (size_t)j->n_drop, hosts, (size_t)j->n_hosts, &offered,
 				&err) < 0)
 			return fail(j, err.code, "cannot pin the host key: %s", err.msg);
 		j->tofu_pinned = true;
@@ -264,9 +266,9 @@ static void verify_done(void *data)
 		vm_ssh_verified(j->m, vm, j->result, j->msg, j->tofu_pinned, j->took_ms);
 	} else if (!vm && j->result == 0) {
 		/* the VM went away while we pinned: take its pins back out */
-		const char *hosts[2] = { j->pin_hosts[0], j->pin_hosts[1] };
+		const char *hosts[3] = { j->pin_hosts[0], j->pin_hosts[1], j->pin_hosts[2] };
 		bgr_error err;
-		pins_update(j->known_hosts, hosts, (size_t)j->n_hosts, NULL, 0, NULL, &err);
+		pins_update(j->known_hosts, hosts, (size_t)j->n_drop, NULL, 0, NULL, &err);
 	}
 	free(j->known_hosts);
 	free(j->key_path);
@@ -283,6 +285,9 @@ void vm_ssh_verify(struct vmm *m, struct vm *vm, const struct pinset *agent_keys
 	snprintf(j->name, sizeof(j->name), "%s", vm->rec.name);
 	network_ssh_endpoint(vm, j->host, &j->port);
 	j->n_hosts = network_pin_hosts(vm, j->pin_hosts);
+	j->n_drop = j->n_hosts;
+	if (vm->prev_ssh_port && vm->prev_ssh_port != vm->rec.ssh_port)
+		snprintf(j->pin_hosts[j->n_drop++], sizeof(j->pin_hosts[0]), "[127.0.0.1]:%d", vm->prev_ssh_port);
 	j->known_hosts = xstrdup(m->paths->known_hosts);
 	j->key_path = xstrdup(m->paths->ssh_key);
 	j->agent_keys = *agent_keys;

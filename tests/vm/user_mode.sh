@@ -1,0 +1,102 @@
+#!/bin/bash
+# User mode: bangerd run as an unprivileged user (no CAP_NET_ADMIN) picks
+# QEMU user networking with the guest's :22 forwarded from 127.0.0.1; the
+# pins carry the port, ssh works with strict checking, and a new port on the
+# next start replaces the old pin line.
+. "$(dirname "$0")/../lib.sh"
+
+UID_N=65534
+# root may not look into another user's FUSE mount: ask /proc/mounts
+is_mounted() { grep -q " $MNT fuse" /proc/mounts; }
+T=$(mktemp -d /tmp/banger-test.XXXXXX)
+MNT=$T/mnt
+# Debian's udev rule makes /dev/fuse 0666; a machine without udev may have
+# it 0600, which no unprivileged FUSE daemon can open. Match Debian for the
+# test's duration, then put it back.
+fuse_mode=$(stat -c %a /dev/fuse)
+user_cleanup() {
+	cleanup
+	chmod "$fuse_mode" /dev/fuse
+}
+trap user_cleanup EXIT
+trap 'exit 130' INT TERM
+chmod 0666 /dev/fuse
+# the image is copied: the test store is readable by root only
+mkdir -p "$T/home/state/images/tiny" "$T/home/state/kernels/tiny" "$MNT" "$T/uhome"
+cp --reflink=auto "$IMAGE_STORE/images/tiny/rootfs.ext4" "$T/home/state/images/tiny/"
+cp "$IMAGE_STORE/kernels/tiny/vmlinuz" "$IMAGE_STORE/kernels/tiny/initrd.img" "$T/home/state/kernels/tiny/"
+chown -R "$UID_N:$UID_N" "$T"
+chmod 0755 "$T"
+
+# as_user CMD...: runs CMD as the unprivileged user, with no capabilities.
+as_user() {
+	setpriv --reuid="$UID_N" --regid="$UID_N" --clear-groups --inh-caps=-all \
+		env HOME="$T/uhome" BANGER_HOME="$T/home" "$@"
+}
+user_read() { as_user cat "$1" 2>/dev/null; }
+user_errno() { # DESC ERRNO OP PATH [VALUE]
+	local desc=$1 want=$2
+	shift 2
+	expect_eq "$desc" "$want" "$(as_user python3 "$REPO/tests/fsop.py" "$@" 2>&1)"
+}
+
+# not through as_user: $! must be the daemon itself (setpriv and env exec it)
+setpriv --reuid="$UID_N" --regid="$UID_N" --clear-groups --inh-caps=-all \
+	env HOME="$T/uhome" BANGER_HOME="$T/home" "$BANGERD" -f --mount "$MNT" >>"$T/bangerd.out" 2>&1 &
+DAEMON_PID=$!
+if ! wait_for 10 is_mounted; then
+	cat "$T/bangerd.out" >&2
+	fail "bangerd did not mount as an unprivileged user"
+	finish
+fi
+ok "bangerd mounts as uid $UID_N"
+check "config: user mode because there is no CAP_NET_ADMIN" \
+	sh -c "$(declare -f as_user); UID_N=$UID_N T=$T; as_user cat '$MNT/config' | grep -q '^network = user .*no CAP_NET_ADMIN'"
+check "no bridge was made" sh -c "! ip link show banger0 2>/dev/null"
+
+V=$MNT/vms/u1
+check "mkdir u1" as_user mkdir "$V"
+user_errno "start u1 (returns when ssh answers with the pinned key)" OK write "$V/state" start
+expect_eq "u1 is running" running "$(user_read "$V/state")"
+expect_eq "ip is empty in user mode (no routable guest address)" "" "$(user_read "$V/ip")"
+port=$(user_read "$V/ssh_config" | awk '$1 == "Port" { print $2 }')
+check "ssh_config forwards from 127.0.0.1" sh -c "$(declare -f as_user user_read); UID_N=$UID_N T=$T; user_read '$V/ssh_config' | grep -q 'HostName 127.0.0.1'"
+check "the port is a real port ($port)" test "${port:-0}" -gt 1024
+check "QEMU listens on 127.0.0.1:$port only" sh -c "ss -Hltn | grep -q '127.0.0.1:$port '"
+pins=$(user_read "$V/known_hosts")
+check "pinned for [127.0.0.1]:$port" grep -q "^\[127.0.0.1\]:$port ssh-ed25519 " <<<"$pins"
+check "and for u1.vm" grep -q "^u1.vm ssh-ed25519 " <<<"$pins"
+KH=$T/home/state/ssh/known_hosts
+expect_eq "OpenSSH as the user, strict checking, runs a command" "u1 uid=0" \
+	"$(as_user ssh -F none -i "$T/home/config/ssh/id_ed25519" -o IdentitiesOnly=yes -o BatchMode=yes \
+		-o StrictHostKeyChecking=yes -o UserKnownHostsFile="$KH" -o GlobalKnownHostsFile="$KH" \
+		-p "$port" root@127.0.0.1 'echo $(hostname) uid=$(id -u)' 2>>"$T/ssh.err")"
+expect_eq "ssh -F vms/u1/ssh_config u1.vm works" "u1" \
+	"$(as_user sh -c "cat '$V/ssh_config' >'$T/uhome/u1.conf' && ssh -F '$T/uhome/u1.conf' -o BatchMode=yes u1.vm hostname" 2>>"$T/ssh.err")"
+
+# the next start may get another port: the pin follows it
+user_errno "stop u1" OK write "$V/state" stop
+# hold the old port so the next start must pick another one
+python3 -c "
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', $port)); s.listen(1); time.sleep(120)" &
+holder=$!
+sleep 0.3
+user_errno "start u1 again" OK write "$V/state" start
+port2=$(user_read "$V/ssh_config" | awk '$1 == "Port" { print $2 }')
+check "it got another port ($port -> $port2)" test "$port2" != "$port"
+pins2=$(user_read "$V/known_hosts")
+check "pinned for the new port" grep -q "^\[127.0.0.1\]:$port2 " <<<"$pins2"
+check "the old port's line is gone" sh -c "! grep -q '^\[127.0.0.1\]:$port ' '$KH'"
+expect_eq "the key is the same" "$(grep '^u1.vm' <<<"$pins")" "$(grep '^u1.vm' <<<"$pins2")"
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+
+check "rmdir u1" as_user rmdir "$V"
+check "its pins are gone" test ! -s "$KH"
+kill -TERM "$DAEMON_PID" 2>/dev/null
+wait "$DAEMON_PID" 2>/dev/null
+DAEMON_PID=""
+check "the daemon unmounted" sh -c "! grep -q ' $MNT fuse' /proc/mounts"
+finish
