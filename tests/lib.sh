@@ -163,8 +163,14 @@ EOF
 	echo "not an initrd" >"$d/initrd.img"
 }
 
-# finish: prints the plan and exits non-zero when any check failed.
+# finish: stops the daemon, fails on any sanitizer report it printed (ASan
+# builds), prints the plan and exits non-zero when any check failed.
 finish() {
+	stop_daemon
+	if [ -n "$T" ] && grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T/bangerd.out" 2>/dev/null; then
+		fail "bangerd's sanitizer report (below)"
+		sed 's/^/# /' "$T/bangerd.out" | grep -A30 -E "Sanitizer|runtime error" | head -60
+	fi
 	printf '1..%d\n' "$CHECKS"
 	[ "$FAILS" -eq 0 ]
 	exit $?

@@ -206,6 +206,7 @@ void vmm_free(struct vmm *m)
 {
 	if (!m)
 		return;
+	atomic_store(&m->quitting, true);
 	workers_free(m->workers); /* finishes deletes in progress */
 	for (size_t i = 0; i < m->n_vms; i++) {
 		struct vm *vm = m->vms[i];

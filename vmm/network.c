@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -94,23 +95,36 @@ void network_down(struct vmm *m)
 	m->bridge_up = false;
 }
 
+/* Which pool addresses VMs hold: one bit per address of the subnet, built
+ * per pick (O(VMs), not O(VMs x addresses)). */
+struct used_map {
+	const struct ippool *pool;
+	uint8_t *bits;
+};
+
 static bool address_used(void *ctx, uint32_t addr)
 {
-	struct vmm *m = ctx;
-	char text[16];
+	const struct used_map *u = ctx;
+	uint32_t i = addr - u->pool->net;
 
-	ip_format(addr, text);
-	for (size_t i = 0; i < m->n_vms; i++)
-		if (strcmp(m->vms[i]->rec.ip, text) == 0)
-			return true;
-	return false;
+	return u->bits[i / 8] & (1u << (i % 8));
 }
 
 int network_assign(struct vmm *m, struct vm_record *rec, bgr_error *err)
 {
-	uint32_t addr;
-	int r = ippool_pick(&m->settings.net.pool, address_used, m, &addr, err);
+	const struct ippool *pool = &m->settings.net.pool;
+	uint32_t size = ~ippool_netmask(pool) + 1, addr;
+	struct used_map u = { pool, xcalloc(size / 8 + 1, 1) };
+	int r;
 
+	for (size_t i = 0; i < m->n_vms; i++) {
+		if (ip_parse(m->vms[i]->rec.ip, &addr) == 0 && ippool_contains(pool, addr)) {
+			uint32_t bit = addr - pool->net;
+			u.bits[bit / 8] |= (uint8_t)(1u << (bit % 8));
+		}
+	}
+	r = ippool_pick(pool, address_used, &u, &addr, err);
+	free(u.bits);
 	if (r < 0)
 		return r;
 	ip_format(addr, rec->ip);

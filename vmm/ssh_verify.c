@@ -232,7 +232,7 @@ static void verify_work(void *data)
 		fail(j, EIO, "cannot read the ssh key %s", j->key_path);
 		return;
 	}
-	while (now_ms() < j->deadline_ms) {
+	while (now_ms() < j->deadline_ms && !atomic_load(&j->m->quitting)) {
 		_cleanup_session_ ssh_session s = new_session(j);
 		if (!s) {
 			fail(j, ENOMEM, "ssh: cannot set up a libssh session");
@@ -261,7 +261,10 @@ static void verify_done(void *data)
 	struct verify_job *j = data;
 	struct vm *vm = vmm_vm_by_id(j->m, j->vm_id);
 
-	if (vm && vm->verifying && vm->rec.started_at == j->boot) {
+	if (atomic_load(&j->m->quitting)) {
+		/* bangerd is going away mid-check: leave the VM as it is; the next
+		 * bangerd re-adopts it and checks again */
+	} else if (vm && vm->verifying && vm->rec.started_at == j->boot) {
 		vm->verifying = false;
 		vm_ssh_verified(j->m, vm, j->result, j->msg, j->tofu_pinned, j->took_ms);
 	} else if (!vm && j->result == 0) {

@@ -3,6 +3,7 @@
 #define BANGER_VM_H
 
 #include "../agent/protocol.h"
+#include <stdatomic.h>
 #include "driver.h"
 #include "events.h"
 #include "loop.h"
@@ -61,6 +62,7 @@ struct vmm {
 	struct dns_server *dns;
 	bool bridge_up, nat_on;
 	struct pubkey ssh_pub; /* the managed key's public half */
+	atomic_bool quitting;  /* set by vmm_free: long worker jobs give up */
 };
 
 /* manager.c */
