@@ -99,7 +99,7 @@ stop_daemon
 check "the bridge is gone after the daemon stops" sh -c "! ip link show banger0 2>/dev/null"
 check "the NAT table is gone" sh -c "! nft list tables | grep -q banger_"
 expect_eq "ip_forward is restored" 0 "$(cat /proc/sys/net/ipv4/ip_forward)"
-check "the running guest's tap is left detached" sh -c "ip -o link show bgr1 && ! ip -o link show bgr1 | grep -q master"
+check "the running guest's tap is left detached" sh -c "ip -o link show bgr1 >/dev/null && ! ip -o link show bgr1 | grep -q master"
 start_daemon
 check "re-adopted: p1 still running" wait_for 20 grep -qx running "$V/state"
 check "its tap is back on the bridge" wait_for 10 sh -c "ip -o link show bgr1 | grep -q 'master banger0'"
