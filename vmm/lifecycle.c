@@ -210,9 +210,6 @@ void vm_hello_received(struct vmm *m, struct vm *vm, const char *line)
 
 void vm_agent_authorize_result(struct vmm *m, struct vm *vm, bool ok, const char *line)
 {
-	struct pinset keys;
-	int bad;
-
 	if (vm->rec.state != VM_STARTING || vm->verifying || vm->authorized)
 		return;
 	if (!ok) {
@@ -221,12 +218,7 @@ void vm_agent_authorize_result(struct vmm *m, struct vm *vm, bool ok, const char
 		return;
 	}
 	vm->authorized = true;
-	hello_host_keys(vm->hello, &keys, &bad);
-	if (bad)
-		vmm_vm_log(m, vm, "warning: %d host key(s) in the agent's hello could not be read", bad);
-	if (keys.n == 0)
-		vmm_vm_log(m, vm, "the agent reported no ssh host keys: trusting the first key sshd shows (TOFU)");
-	vm_ssh_verify(m, vm, &keys);
+	vm_ssh_verify(m, vm);
 }
 
 void vm_ssh_verified(struct vmm *m, struct vm *vm, int result, const char *msg, bool tofu, long long took_ms)

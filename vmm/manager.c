@@ -4,7 +4,7 @@
 #include "log.h"
 #include "net_settings.h"
 #include "network.h"
-#include "pins.h"
+#include "ssh_helper.h"
 #include "proc.h"
 #include "util.h"
 
@@ -161,7 +161,7 @@ int vmm_new(struct loop *loop, const struct bgr_paths *paths, const struct vmm_o
 	if (r < 0)
 		goto fail_early;
 	chmod(paths->ssh_state_dir, 0700);
-	r = sshkey_ensure(paths->ssh_key, &m->ssh_pub, err);
+	r = ssh_helper_key(paths->ssh_key, &m->ssh_pub, err);
 	if (r < 0)
 		goto fail_early;
 	if (m->driver->prepare(err) < 0)
@@ -464,14 +464,12 @@ static int drop_pins(struct vmm *m, const struct vm_record *rec, bgr_error *err)
 	char hosts[3][96];
 	const char *list[3];
 	int n = network_all_pin_hosts(rec, hosts);
-	_cleanup_free_ char *found = NULL;
 
 	for (int i = 0; i < n; i++)
 		list[i] = hosts[i];
-	found = pins_lines(m->paths->known_hosts, list, (size_t)n);
-	if (!found[0])
+	if (!pins_may_hold(m->paths->known_hosts, list, (size_t)n))
 		return 0;
-	return pins_update(m->paths->known_hosts, list, (size_t)n, NULL, 0, NULL, err);
+	return ssh_helper_drop(m->paths->known_hosts, list, (size_t)n, err);
 }
 
 char *vmm_vm_known_hosts(struct vmm *m, const struct vm *vm)
@@ -482,7 +480,9 @@ char *vmm_vm_known_hosts(struct vmm *m, const struct vm *vm)
 
 	for (int i = 0; i < n; i++)
 		list[i] = hosts[i];
-	return pins_lines(m->paths->known_hosts, list, (size_t)n);
+	if (!pins_may_hold(m->paths->known_hosts, list, (size_t)n))
+		return xstrdup("");
+	return ssh_helper_lines(m->paths->known_hosts, list, (size_t)n);
 }
 
 static void rm_rf_job(void *path)

@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <poll.h>
+#include <stdio.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -110,4 +112,52 @@ int proc_run(char *const argv[], int out_fd)
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	return 128 + WTERMSIG(status);
+}
+
+int proc_capture(char *const argv[], char **out, bool (*cancel)(void *), void *ctx)
+{
+	int fds[2];
+	pid_t pid;
+	FILE *mem;
+	size_t len = 0;
+	char buf[4096];
+	int status = 0;
+
+	*out = NULL;
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
+	pid = spawn(argv, fds[1], false, -1);
+	close(fds[1]);
+	if (pid < 0) {
+		close(fds[0]);
+		return pid;
+	}
+	mem = open_memstream(out, &len);
+	for (;;) {
+		struct pollfd p = { .fd = fds[0], .events = POLLIN };
+		int r = poll(&p, 1, 100);
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r > 0) {
+			ssize_t n = read(fds[0], buf, sizeof(buf));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			if (mem)
+				fwrite(buf, 1, (size_t)n, mem);
+		}
+		if (cancel && cancel(ctx))
+			kill(pid, SIGKILL);
+	}
+	close(fds[0]);
+	if (mem)
+		fclose(mem);
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	if (!*out)
+		*out = xstrdup("");
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

@@ -1,27 +1,19 @@
 #include "ssh_verify.h"
-#include "log.h"
 #include "network.h"
+#include "ssh_helper.h"
 #include "util.h"
 
 #include <errno.h>
-#include <stdarg.h>
-#include <libssh/libssh.h>
+#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct verify_job {
 	struct vmm *m;
 	int64_t vm_id;
 	int64_t boot; /* started_at of the boot this check belongs to */
-	char name[VM_NAME_MAX + 1];
-	char host[16];
-	int port;
-	char pin_hosts[3][96]; /* NAME.vm, the address, the address of the boot before */
-	int n_hosts;           /* the first two, or one with no network */
-	int n_drop;            /* n_hosts, plus the stale address when there is one */
-	char *known_hosts, *key_path;
-	struct pinset agent_keys; /* empty: trust on first use */
-	long long deadline_ms;    /* monotonic */
+	char **argv;  /* banger-ssh check ... */
+	char *known_hosts, *drop_hosts[3];
+	int n_drop;
 	/* results */
 	int result; /* 0 or -errno */
 	char msg[BGR_ERROR_MAX];
@@ -29,231 +21,69 @@ struct verify_job {
 	long long took_ms;
 };
 
-void hello_host_keys(const char *hello, struct pinset *keys, int *bad)
+int hello_host_keys(const char *hello, char keys[HELLO_KEYS_MAX][BANGER_AGENT_LINE_MAX / 2], int *bad)
 {
-	_cleanup_free_ char *copy = xstrdup(hello);
-	char *save = NULL, *tok;
-	bgr_error err;
+	const char *pos = NULL;
+	char value[BANGER_AGENT_LINE_MAX / 2];
+	int n = 0;
 
-	keys->n = 0;
 	*bad = 0;
-	for (tok = strtok_r(copy, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
-		char *colon;
-		if (strncmp(tok, "hostkey=", 8) != 0)
-			continue;
-		tok += 8;
-		colon = strchr(tok, ':');
-		if (!colon || keys->n == PINS_MAX || !banger_agent_key_valid(tok)) {
+	while ((pos = banger_agent_field_next(hello, "hostkey", pos, value, sizeof(value)))) {
+		if (n == HELLO_KEYS_MAX || !banger_agent_key_valid(value)) {
 			(*bad)++;
 			continue;
 		}
-		*colon = '\0';
-		if (pubkey_from_text(tok, colon + 1, &keys->key[keys->n], &err) < 0)
-			(*bad)++;
-		else
-			keys->n++;
+		snprintf(keys[n++], sizeof(keys[0]), "%s", value);
 	}
+	return n;
 }
 
-static void fingerprints(const struct pinset *keys, char *out, size_t size)
+static bool quitting(void *ctx)
 {
-	size_t len = 0;
-	char fp[128];
-
-	out[0] = '\0';
-	for (int i = 0; i < keys->n && len < size; i++) {
-		pubkey_fingerprint(&keys->key[i], fp, sizeof(fp));
-		len += (size_t)snprintf(out + len, size - len, "%s%s %s", i ? ", " : "", keys->key[i].type, fp);
-	}
+	struct vmm *m = ctx;
+	return atomic_load(&m->quitting);
 }
 
-static bool set_has(const struct pinset *set, const struct pubkey *k)
+/* Parses "ok agent|tofu MS" or "fail ERRNO REASON". */
+static void read_verdict(struct verify_job *j, const char *out, int status)
 {
-	for (int i = 0; i < set->n; i++)
-		if (pubkey_equal(&set->key[i], k))
-			return true;
-	return false;
-}
+	char mode[8];
+	long long ms;
+	int code, used = 0;
 
-static int fail(struct verify_job *j, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(struct verify_job *j, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(j->msg, sizeof(j->msg), fmt, ap);
-	va_end(ap);
-	j->result = -code;
-	return -code;
-}
-
-/* Agent mode: pins the agent's keys on first contact, else requires every
- * pinned key to be among them. Keeps the address line(s) in step. */
-static int pin_agent_keys(struct verify_job *j)
-{
-	struct pinset pinned, at_addr;
-	const char *hosts[3] = { j->pin_hosts[0], j->pin_hosts[1], j->pin_hosts[2] };
-	char want[512], got[512];
-	bgr_error err;
-
-	if (pins_lookup(j->known_hosts, hosts[0], &pinned, &err) < 0)
-		return fail(j, err.code, "%s", err.msg);
-	if (pinned.n == 0) {
-		if (pins_update(j->known_hosts, hosts, (size_t)j->n_drop, hosts, (size_t)j->n_hosts, &j->agent_keys,
-				&err) < 0)
-			return fail(j, err.code, "cannot pin the host key: %s", err.msg);
-		return 0;
-	}
-	for (int i = 0; i < pinned.n; i++) {
-		if (!set_has(&j->agent_keys, &pinned.key[i])) {
-			fingerprints(&pinned, want, sizeof(want));
-			fingerprints(&j->agent_keys, got, sizeof(got));
-			return fail(j, EIO,
-				    "host key mismatch for %s: pinned %s, the guest now has %s (possible MITM; if the "
-				    "key was changed on purpose, delete its lines from %s)",
-				    hosts[0], want, got[0] ? got : "none", j->known_hosts);
-		}
-	}
-	if (j->n_hosts < 2)
-		return 0;
-	if (pins_lookup(j->known_hosts, hosts[1], &at_addr, &err) < 0)
-		return fail(j, err.code, "%s", err.msg);
-	bool same = at_addr.n == pinned.n;
-	for (int i = 0; same && i < pinned.n; i++)
-		same = set_has(&at_addr, &pinned.key[i]);
-	if ((!same || j->n_drop > j->n_hosts) &&
-	    pins_update(j->known_hosts, &hosts[1], (size_t)(j->n_drop - 1), &hosts[1], 1, &pinned, &err) < 0)
-		return fail(j, err.code, "cannot pin the host key: %s", err.msg);
-	return 0;
-}
-
-static void ssh_free_session(ssh_session *s)
-{
-	if (*s) {
-		ssh_disconnect(*s);
-		ssh_free(*s);
-	}
-}
-#define _cleanup_session_ __attribute__((cleanup(ssh_free_session)))
-static void ssh_key_freep(ssh_key *k) { ssh_key_free(*k); }
-#define _cleanup_key_ __attribute__((cleanup(ssh_key_freep)))
-
-static ssh_session new_session(struct verify_job *j)
-{
-	ssh_session s = ssh_new();
-	long timeout = 3;
-	int no = 0, verbosity = SSH_LOG_NOLOG;
-	unsigned port = (unsigned)j->port;
-
-	if (!s)
-		return NULL;
-	/* nothing of the user's ssh setup is read: no config, no known_hosts */
-	if (ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &no) < 0 ||
-	    ssh_options_set(s, SSH_OPTIONS_LOG_VERBOSITY, &verbosity) < 0 ||
-	    ssh_options_set(s, SSH_OPTIONS_HOST, j->host) < 0 || ssh_options_set(s, SSH_OPTIONS_PORT, &port) < 0 ||
-	    ssh_options_set(s, SSH_OPTIONS_USER, "root") < 0 ||
-	    ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, j->known_hosts) < 0 ||
-	    ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, j->known_hosts) < 0 ||
-	    ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &timeout) < 0) {
-		ssh_free(s);
-		return NULL;
-	}
-	return s;
-}
-
-static void server_key(ssh_session s, struct pinset *out)
-{
-	_cleanup_key_ ssh_key key = NULL;
-	char *b64 = NULL;
-	const char *type;
-
-	out->n = 0;
-	if (ssh_get_server_publickey(s, &key) != SSH_OK)
+	if (sscanf(out, "ok %7s %lld", mode, &ms) == 2) {
+		j->tofu_pinned = strcmp(mode, "tofu") == 0;
+		j->took_ms = ms;
 		return;
-	type = ssh_key_type_to_char(ssh_key_type(key));
-	if (type && ssh_pki_export_pubkey_base64(key, &b64) == SSH_OK && strlen(b64) < SSHKEY_B64_MAX) {
-		snprintf(out->key[0].type, sizeof(out->key[0].type), "%s", type);
-		snprintf(out->key[0].b64, sizeof(out->key[0].b64), "%s", b64);
-		out->n = 1;
 	}
-	ssh_string_free_char(b64);
-}
-
-/* What libssh says of the server's key against the pins; 0 when pinned. */
-static int check_host_key(struct verify_job *j, ssh_session s)
-{
-	enum ssh_known_hosts_e known = ssh_session_is_known_server(s);
-	struct pinset offered, pinned;
-	const char *hosts[3] = { j->pin_hosts[0], j->pin_hosts[1], j->pin_hosts[2] };
-	char want[512], got[512];
-	bgr_error err;
-
-	if (known == SSH_KNOWN_HOSTS_OK)
-		return 0;
-	server_key(s, &offered);
-	fingerprints(&offered, got, sizeof(got));
-	if ((known == SSH_KNOWN_HOSTS_NOT_FOUND || known == SSH_KNOWN_HOSTS_UNKNOWN) && j->agent_keys.n == 0 &&
-	    offered.n) {
-		/* trust on first use: only for guests whose agent reports no keys */
-		if (pins_update(j->known_hosts, hosts, (size_t)j->n_drop, hosts, (size_t)j->n_hosts, &offered,
-				&err) < 0)
-			return fail(j, err.code, "cannot pin the host key: %s", err.msg);
-		j->tofu_pinned = true;
-		return ssh_session_is_known_server(s) == SSH_KNOWN_HOSTS_OK
-			       ? 0
-			       : fail(j, EIO, "ssh: the key just pinned for %s does not verify", hosts[1]);
+	if (sscanf(out, "fail %d %n", &code, &used) == 1 && used > 0 && code > 0) {
+		j->result = -code;
+		snprintf(j->msg, sizeof(j->msg), "%.*s", (int)strcspn(out + used, "\n"), out + used);
+		return;
 	}
-	if (known == SSH_KNOWN_HOSTS_ERROR)
-		return fail(j, EIO, "ssh: cannot check the host key of %s:%d: %s", j->host, j->port, ssh_get_error(s));
-	pins_lookup(j->known_hosts, hosts[0], &pinned, &err);
-	fingerprints(&pinned, want, sizeof(want));
-	return fail(j, EIO, "host key mismatch for %s (%s:%d): pinned %s, sshd offered %s (possible MITM)", hosts[0],
-		    j->host, j->port, want[0] ? want : "none", got[0] ? got : "none");
-}
-
-static long long now_ms(void) { return now_mono_ms(); }
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
+	j->result = -EIO;
+	snprintf(j->msg, sizeof(j->msg), "ssh check: banger-ssh (%s) failed (status %d): %.*s", ssh_helper_path(),
+		 status, (int)strcspn(out, "\n"), out);
 }
 
 static void verify_work(void *data)
 {
 	struct verify_job *j = data;
-	_cleanup_key_ ssh_key key = NULL;
-	long long t0 = now_ms();
-	char last[256] = "no answer";
+	int status;
+	_cleanup_free_ char *out = ssh_helper_run(j->argv, &status, quitting, j->m);
 
-	if (j->agent_keys.n && pin_agent_keys(j) < 0)
-		return;
-	if (ssh_pki_import_privkey_file(j->key_path, NULL, NULL, NULL, &key) != SSH_OK) {
-		fail(j, EIO, "cannot read the ssh key %s", j->key_path);
-		return;
-	}
-	while (now_ms() < j->deadline_ms && !atomic_load(&j->m->quitting)) {
-		_cleanup_session_ ssh_session s = new_session(j);
-		if (!s) {
-			fail(j, ENOMEM, "ssh: cannot set up a libssh session");
-			return;
-		}
-		if (ssh_connect(s) != SSH_OK) {
-			snprintf(last, sizeof(last), "%s", ssh_get_error(s));
-			sleep_ms(250);
-			continue;
-		}
-		if (check_host_key(j, s) < 0)
-			return;
-		int rc = ssh_userauth_publickey(s, "root", key);
-		if (rc == SSH_AUTH_SUCCESS) {
-			j->took_ms = now_ms() - t0;
-			return;
-		}
-		snprintf(last, sizeof(last), "sshd refused banger's key (%s)", ssh_get_error(s));
-		sleep_ms(250);
-	}
-	fail(j, ETIMEDOUT, "ssh on %s:%d did not become ready: %s", j->host, j->port, last);
+	read_verdict(j, out, status);
+}
+
+static void free_job(struct verify_job *j)
+{
+	for (char **a = j->argv + 1; *a; a++)
+		free(*a);
+	free(j->argv);
+	free(j->known_hosts);
+	for (int i = 0; i < j->n_drop; i++)
+		free(j->drop_hosts[i]);
+	free(j);
 }
 
 static void verify_done(void *data)
@@ -269,32 +99,60 @@ static void verify_done(void *data)
 		vm_ssh_verified(j->m, vm, j->result, j->msg, j->tofu_pinned, j->took_ms);
 	} else if (!vm && j->result == 0) {
 		/* the VM went away while we pinned: take its pins back out */
-		const char *hosts[3] = { j->pin_hosts[0], j->pin_hosts[1], j->pin_hosts[2] };
 		bgr_error err;
-		pins_update(j->known_hosts, hosts, (size_t)j->n_drop, NULL, 0, NULL, &err);
+		ssh_helper_drop(j->known_hosts, (const char *const *)j->drop_hosts, (size_t)j->n_drop, &err);
 	}
-	free(j->known_hosts);
-	free(j->key_path);
-	free(j);
+	free_job(j);
 }
 
-void vm_ssh_verify(struct vmm *m, struct vm *vm, const struct pinset *agent_keys)
+static void push(char **argv, int *n, char *arg)
+{
+	argv[(*n)++] = arg;
+}
+
+void vm_ssh_verify(struct vmm *m, struct vm *vm)
 {
 	struct verify_job *j = xcalloc(1, sizeof(*j));
+	char keys[HELLO_KEYS_MAX][BANGER_AGENT_LINE_MAX / 2], hosts[2][96], host[16];
+	int port, bad, n_keys = hello_host_keys(vm->hello, keys, &bad), n = 1;
+	int n_hosts = network_pin_hosts(vm, hosts);
+	long long left = vm->rec.started_at + m->settings.boot_timeout_s * 1000LL - now_real_ms();
 
+	if (bad)
+		vmm_vm_log(m, vm, "warning: %d host key(s) in the agent's hello could not be read", bad);
+	if (n_keys == 0 && !bad)
+		vmm_vm_log(m, vm, "the agent reported no ssh host keys: trusting the first key sshd shows (TOFU)");
+	network_ssh_endpoint(vm, host, &port);
 	j->m = m;
 	j->vm_id = vm->rec.id;
 	j->boot = vm->rec.started_at;
-	snprintf(j->name, sizeof(j->name), "%s", vm->rec.name);
-	network_ssh_endpoint(vm, j->host, &j->port);
-	j->n_hosts = network_pin_hosts(vm, j->pin_hosts);
-	j->n_drop = j->n_hosts;
-	if (vm->prev_ssh_port && vm->prev_ssh_port != vm->rec.ssh_port)
-		snprintf(j->pin_hosts[j->n_drop++], sizeof(j->pin_hosts[0]), "[127.0.0.1]:%d", vm->prev_ssh_port);
 	j->known_hosts = xstrdup(m->paths->known_hosts);
-	j->key_path = xstrdup(m->paths->ssh_key);
-	j->agent_keys = *agent_keys;
-	j->deadline_ms = now_ms() + (vm->rec.started_at + m->settings.boot_timeout_s * 1000LL - now_real_ms());
+	j->argv = xcalloc(32, sizeof(char *));
+	push(j->argv, &n, xstrdup("check"));
+	push(j->argv, &n, xstrdup("--known-hosts"));
+	push(j->argv, &n, xstrdup(m->paths->known_hosts));
+	push(j->argv, &n, xstrdup("--key"));
+	push(j->argv, &n, xstrdup(m->paths->ssh_key));
+	push(j->argv, &n, xstrdup("--host"));
+	push(j->argv, &n, xstrdup(host));
+	push(j->argv, &n, xstrdup("--port"));
+	push(j->argv, &n, xasprintf("%d", port));
+	for (int i = 0; i < n_hosts; i++) {
+		push(j->argv, &n, xstrdup("--pin"));
+		push(j->argv, &n, xstrdup(hosts[i]));
+		j->drop_hosts[j->n_drop++] = xstrdup(hosts[i]);
+	}
+	if (vm->prev_ssh_port && vm->prev_ssh_port != vm->rec.ssh_port) {
+		push(j->argv, &n, xstrdup("--drop"));
+		push(j->argv, &n, xasprintf("[127.0.0.1]:%d", vm->prev_ssh_port));
+		j->drop_hosts[j->n_drop++] = xasprintf("[127.0.0.1]:%d", vm->prev_ssh_port);
+	}
+	for (int i = 0; i < n_keys; i++) {
+		push(j->argv, &n, xstrdup("--agent-key"));
+		push(j->argv, &n, xstrdup(keys[i]));
+	}
+	push(j->argv, &n, xstrdup("--timeout-ms"));
+	push(j->argv, &n, xasprintf("%lld", left > 1000 ? left : 1000));
 	vm->verifying = true;
 	workers_submit(m->workers, verify_work, verify_done, j);
 }

@@ -1,0 +1,210 @@
+#include "ssh_check.h"
+#include "util.h"
+
+#include <errno.h>
+#include <libssh/libssh.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static void fingerprints(const struct pinset *keys, char *out, size_t size)
+{
+	size_t len = 0;
+	char fp[128];
+
+	out[0] = '\0';
+	for (int i = 0; i < keys->n && len < size; i++) {
+		pubkey_fingerprint(&keys->key[i], fp, sizeof(fp));
+		len += (size_t)snprintf(out + len, size - len, "%s%s %s", i ? ", " : "", keys->key[i].type, fp);
+	}
+}
+
+static bool set_has(const struct pinset *set, const struct pubkey *k)
+{
+	for (int i = 0; i < set->n; i++)
+		if (pubkey_equal(&set->key[i], k))
+			return true;
+	return false;
+}
+
+static int fail(struct ssh_check *j, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(struct ssh_check *j, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(j->msg, sizeof(j->msg), fmt, ap);
+	va_end(ap);
+	j->result = -code;
+	return -code;
+}
+
+/* Agent mode: pins the agent's keys on first contact, else requires every
+ * pinned key to be among them. Keeps the address line(s) in step. */
+static int pin_agent_keys(struct ssh_check *j)
+{
+	struct pinset pinned, at_addr;
+	const char *const *hosts = j->pin_hosts;
+	char want[512], got[512];
+	bgr_error err;
+
+	if (pins_lookup(j->known_hosts, hosts[0], &pinned, &err) < 0)
+		return fail(j, err.code, "%s", err.msg);
+	if (pinned.n == 0) {
+		if (pins_update(j->known_hosts, hosts, (size_t)j->n_drop, hosts, (size_t)j->n_hosts, &j->agent_keys,
+				&err) < 0)
+			return fail(j, err.code, "cannot pin the host key: %s", err.msg);
+		return 0;
+	}
+	for (int i = 0; i < pinned.n; i++) {
+		if (!set_has(&j->agent_keys, &pinned.key[i])) {
+			fingerprints(&pinned, want, sizeof(want));
+			fingerprints(&j->agent_keys, got, sizeof(got));
+			return fail(j, EIO,
+				    "host key mismatch for %s: pinned %s, the guest now has %s (possible MITM; if the "
+				    "key was changed on purpose, delete its lines from %s)",
+				    hosts[0], want, got[0] ? got : "none", j->known_hosts);
+		}
+	}
+	if (j->n_hosts < 2)
+		return 0;
+	if (pins_lookup(j->known_hosts, hosts[1], &at_addr, &err) < 0)
+		return fail(j, err.code, "%s", err.msg);
+	bool same = at_addr.n == pinned.n;
+	for (int i = 0; same && i < pinned.n; i++)
+		same = set_has(&at_addr, &pinned.key[i]);
+	if ((!same || j->n_drop > j->n_hosts) &&
+	    pins_update(j->known_hosts, &hosts[1], (size_t)(j->n_drop - 1), &hosts[1], 1, &pinned, &err) < 0)
+		return fail(j, err.code, "cannot pin the host key: %s", err.msg);
+	return 0;
+}
+
+static void ssh_free_session(ssh_session *s)
+{
+	if (*s) {
+		ssh_disconnect(*s);
+		ssh_free(*s);
+	}
+}
+#define _cleanup_session_ __attribute__((cleanup(ssh_free_session)))
+static void ssh_key_freep(ssh_key *k) { ssh_key_free(*k); }
+#define _cleanup_key_ __attribute__((cleanup(ssh_key_freep)))
+
+static ssh_session new_session(struct ssh_check *j)
+{
+	ssh_session s = ssh_new();
+	long timeout = 3;
+	int no = 0, verbosity = SSH_LOG_NOLOG;
+	unsigned port = (unsigned)j->port;
+
+	if (!s)
+		return NULL;
+	/* nothing of the user's ssh setup is read: no config, no known_hosts */
+	if (ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &no) < 0 ||
+	    ssh_options_set(s, SSH_OPTIONS_LOG_VERBOSITY, &verbosity) < 0 ||
+	    ssh_options_set(s, SSH_OPTIONS_HOST, j->host) < 0 || ssh_options_set(s, SSH_OPTIONS_PORT, &port) < 0 ||
+	    ssh_options_set(s, SSH_OPTIONS_USER, "root") < 0 ||
+	    ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, j->known_hosts) < 0 ||
+	    ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, j->known_hosts) < 0 ||
+	    ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &timeout) < 0) {
+		ssh_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void server_key(ssh_session s, struct pinset *out)
+{
+	_cleanup_key_ ssh_key key = NULL;
+	char *b64 = NULL;
+	const char *type;
+
+	out->n = 0;
+	if (ssh_get_server_publickey(s, &key) != SSH_OK)
+		return;
+	type = ssh_key_type_to_char(ssh_key_type(key));
+	if (type && ssh_pki_export_pubkey_base64(key, &b64) == SSH_OK && strlen(b64) < SSHKEY_B64_MAX) {
+		snprintf(out->key[0].type, sizeof(out->key[0].type), "%s", type);
+		snprintf(out->key[0].b64, sizeof(out->key[0].b64), "%s", b64);
+		out->n = 1;
+	}
+	ssh_string_free_char(b64);
+}
+
+/* What libssh says of the server's key against the pins; 0 when pinned. */
+static int check_host_key(struct ssh_check *j, ssh_session s)
+{
+	enum ssh_known_hosts_e known = ssh_session_is_known_server(s);
+	struct pinset offered, pinned;
+	const char *const *hosts = j->pin_hosts;
+	char want[512], got[512];
+	bgr_error err;
+
+	if (known == SSH_KNOWN_HOSTS_OK)
+		return 0;
+	server_key(s, &offered);
+	fingerprints(&offered, got, sizeof(got));
+	if ((known == SSH_KNOWN_HOSTS_NOT_FOUND || known == SSH_KNOWN_HOSTS_UNKNOWN) && j->agent_keys.n == 0 &&
+	    offered.n) {
+		/* trust on first use: only for guests whose agent reports no keys */
+		if (pins_update(j->known_hosts, hosts, (size_t)j->n_drop, hosts, (size_t)j->n_hosts, &offered,
+				&err) < 0)
+			return fail(j, err.code, "cannot pin the host key: %s", err.msg);
+		j->tofu_pinned = true;
+		return ssh_session_is_known_server(s) == SSH_KNOWN_HOSTS_OK
+			       ? 0
+			       : fail(j, EIO, "ssh: the key just pinned for %s does not verify", hosts[1]);
+	}
+	if (known == SSH_KNOWN_HOSTS_ERROR)
+		return fail(j, EIO, "ssh: cannot check the host key of %s:%d: %s", j->host, j->port, ssh_get_error(s));
+	pins_lookup(j->known_hosts, hosts[0], &pinned, &err);
+	fingerprints(&pinned, want, sizeof(want));
+	return fail(j, EIO, "host key mismatch for %s (%s:%d): pinned %s, sshd offered %s (possible MITM)", hosts[0],
+		    j->host, j->port, want[0] ? want : "none", got[0] ? got : "none");
+}
+
+static long long now_ms(void) { return now_mono_ms(); }
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+void ssh_check_run(struct ssh_check *j)
+{
+	_cleanup_key_ ssh_key key = NULL;
+	long long t0 = now_ms();
+	char last[256] = "no answer";
+
+	if (j->agent_keys.n && pin_agent_keys(j) < 0)
+		return;
+	if (ssh_pki_import_privkey_file(j->key_path, NULL, NULL, NULL, &key) != SSH_OK) {
+		fail(j, EIO, "cannot read the ssh key %s", j->key_path);
+		return;
+	}
+	while (now_ms() < j->deadline_ms) {
+		_cleanup_session_ ssh_session s = new_session(j);
+		if (!s) {
+			fail(j, ENOMEM, "ssh: cannot set up a libssh session");
+			return;
+		}
+		if (ssh_connect(s) != SSH_OK) {
+			snprintf(last, sizeof(last), "%s", ssh_get_error(s));
+			sleep_ms(250);
+			continue;
+		}
+		if (check_host_key(j, s) < 0)
+			return;
+		int rc = ssh_userauth_publickey(s, "root", key);
+		if (rc == SSH_AUTH_SUCCESS) {
+			j->took_ms = now_ms() - t0;
+			return;
+		}
+		snprintf(last, sizeof(last), "sshd refused banger's key (%s)", ssh_get_error(s));
+		sleep_ms(250);
+	}
+	fail(j, ETIMEDOUT, "ssh on %s:%d did not become ready: %s", j->host, j->port, last);
+}
+

@@ -1,0 +1,32 @@
+/* The ssh check of one boot, in the banger-ssh helper process (libssh
+ * stays out of bangerd, whose idle footprint it would triple): pin the
+ * host keys the agent reported (or check them against the pins), then
+ * connect, verify sshd's key against the pins and log in with banger's key.
+ * A guest whose agent reported no keys is pinned on first contact (TOFU). */
+#ifndef BANGER_SSH_CHECK_H
+#define BANGER_SSH_CHECK_H
+
+#include <stdbool.h>
+
+#include "error.h"
+#include "pins.h"
+
+struct ssh_check {
+	const char *known_hosts, *key_path;
+	const char *host; /* where sshd answers */
+	int port;
+	const char *pin_hosts[3]; /* NAME.vm, the address, a stale address */
+	int n_hosts;              /* hosts to pin under (1 or 2) */
+	int n_drop;               /* hosts whose old lines go (n_hosts, + a stale one) */
+	struct pinset agent_keys; /* empty: trust on first use */
+	long long deadline_ms;    /* monotonic */
+	/* results */
+	int result; /* 0 or -errno */
+	char msg[BGR_ERROR_MAX];
+	bool tofu_pinned;
+	long long took_ms;
+};
+
+void ssh_check_run(struct ssh_check *c);
+
+#endif

@@ -1,0 +1,122 @@
+#include "ssh_helper.h"
+#include "proc.h"
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *ssh_helper_path(void)
+{
+	static char path[PATH_MAX + 32];
+	const char *env = getenv("BANGER_SSH_HELPER");
+	char self[PATH_MAX - 64];
+	ssize_t n;
+
+	if (env && *env)
+		return env;
+	if (path[0])
+		return path;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		*strrchr(self, '/') = '\0';
+		snprintf(path, sizeof(path), "%s/banger-ssh", self);
+		if (access(path, X_OK) == 0)
+			return path;
+		snprintf(path, sizeof(path), "%s/../lib/banger/banger-ssh", self);
+		if (access(path, X_OK) == 0)
+			return path;
+	}
+	snprintf(path, sizeof(path), "banger-ssh");
+	return path;
+}
+
+char *ssh_helper_run(char **argv, int *status, bool (*cancel)(void *), void *ctx)
+{
+	char *out = NULL;
+
+	argv[0] = (char *)ssh_helper_path();
+	*status = proc_capture(argv, &out, cancel, ctx);
+	return out ? out : xstrdup("");
+}
+
+/* The reason in the helper's "error: ..." output, or a generic one. */
+static int helper_failed(const char *out, int status, const char *what, bgr_error *err)
+{
+	size_t n = strcspn(out, "\n");
+
+	if (strncmp(out, "error: ", 7) == 0)
+		return bgr_fail(err, EIO, "%.*s", (int)(n - 7), out + 7);
+	if (status == 127 || status == -ENOENT)
+		return bgr_fail(err, ENOENT, "%s: cannot run %s (is it installed next to bangerd?)", what,
+				ssh_helper_path());
+	return bgr_fail(err, EIO, "%s: banger-ssh failed (status %d): %.*s", what, status, (int)n, out);
+}
+
+int ssh_helper_key(const char *key_path, struct pubkey *pub, bgr_error *err)
+{
+	char *argv[] = { NULL, "key", (char *)key_path, NULL };
+	int status;
+	_cleanup_free_ char *out = ssh_helper_run(argv, &status, NULL, NULL);
+
+	if (status != 0 || sscanf(out, "%63s %2047s", pub->type, pub->b64) != 2)
+		return helper_failed(out, status, "ssh key", err);
+	return 0;
+}
+
+static char **host_argv(const char *verb, const char *file, const char *const *hosts, size_t n)
+{
+	char **argv = xcalloc(n + 4, sizeof(*argv));
+
+	argv[1] = (char *)verb;
+	argv[2] = (char *)file;
+	for (size_t i = 0; i < n; i++)
+		argv[3 + i] = (char *)hosts[i];
+	return argv;
+}
+
+char *ssh_helper_lines(const char *file, const char *const *hosts, size_t n)
+{
+	_cleanup_free_ char **argv = host_argv("lines", file, hosts, n);
+	int status;
+	char *out = ssh_helper_run(argv, &status, NULL, NULL);
+
+	if (status != 0)
+		out[0] = '\0';
+	return out;
+}
+
+int ssh_helper_drop(const char *file, const char *const *hosts, size_t n, bgr_error *err)
+{
+	_cleanup_free_ char **argv = host_argv("drop", file, hosts, n);
+	int status;
+	_cleanup_free_ char *out = ssh_helper_run(argv, &status, NULL, NULL);
+
+	return status == 0 ? 0 : helper_failed(out, status, "pins", err);
+}
+
+bool pins_may_hold(const char *file, const char *const *hosts, size_t n)
+{
+	_cleanup_fclose_ FILE *f = fopen(file, "re");
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	FILE *mem;
+	char buf[4096];
+	size_t got;
+
+	if (!f)
+		return false;
+	mem = open_memstream(&text, &len);
+	if (!mem)
+		return true;
+	while ((got = fread(buf, 1, sizeof(buf), f)) > 0)
+		fwrite(buf, 1, got, mem);
+	fclose(mem);
+	for (size_t i = 0; i < n; i++)
+		if (strstr(text, hosts[i]))
+			return true;
+	return false;
+}

@@ -1,0 +1,30 @@
+/* bangerd's side of banger-ssh (vmm/banger_ssh.c): finds the helper and
+ * runs it. Only the helper links libssh. */
+#ifndef BANGER_SSH_HELPER_H
+#define BANGER_SSH_HELPER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "error.h"
+#include "sshkey.h"
+
+/* The helper's path: $BANGER_SSH_HELPER, else next to this executable,
+ * else ../lib/banger/ next to it (an installed layout). */
+const char *ssh_helper_path(void);
+
+/* Makes sure the key pair exists; fills pub. */
+int ssh_helper_key(const char *key_path, struct pubkey *pub, bgr_error *err);
+/* Lines of file for any of hosts (caller frees); "" when none or on error. */
+char *ssh_helper_lines(const char *file, const char *const *hosts, size_t n);
+/* Removes the lines of file for every one of hosts. */
+int ssh_helper_drop(const char *file, const char *const *hosts, size_t n, bgr_error *err);
+/* A cheap pre-check before running the helper: false when none of hosts
+ * occurs anywhere in file (so it holds no pin for them); true otherwise.
+ * The helper's libssh parser decides what really matches. */
+bool pins_may_hold(const char *file, const char *const *hosts, size_t n);
+/* Runs argv (argv[0] is replaced by the helper's path) and returns its
+ * output (caller frees) and exit status through *status. */
+char *ssh_helper_run(char **argv, int *status, bool (*cancel)(void *), void *ctx);
+
+#endif
