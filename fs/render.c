@@ -41,7 +41,7 @@ static void render_network(FILE *f, const struct vmm_settings *s, const struct b
 	fprintf(f, "nat = %s  # %s\n", n->nat ? "true" : "false", n->src_nat);
 	fprintf(f, "dns = %s  # .vm names answered by bangerd\n",
 		n->mode == NET_BRIDGE ? "on the bridge address, port 53" : "off (no bridge)");
-	fprintf(f, "ssh_key_path = %s  # %s\n", p->ssh_key, getenv("BANGER_SSH_KEY") ? "BANGER_SSH_KEY" : "built-in default");
+	fprintf(f, "ssh_key_path = %s  # %s\n", p->ssh_key, s->src_ssh_key);
 	fprintf(f, "known_hosts = %s  # banger's pins; ~/.ssh/known_hosts is never used\n", p->known_hosts);
 	fprintf(f, "ssh_config = %s  # Include it from ~/.ssh/config for ssh NAME.vm\n", p->ssh_config);
 	fprintf(f, "host_key_pinning = agent  # keys come over the agent channel before first contact; "
@@ -55,38 +55,53 @@ static void render_config(FILE *f, const struct render_ctx *ctx)
 	char disk[32];
 
 	size_format(s->disk_size, disk, sizeof(disk));
-	fprintf(f, "vmm = qemu  # %s\n", s->source);
-	fprintf(f, "accel = %s  # %s\n", s->accel.accel, s->accel.why);
-	fprintf(f, "vcpu = %u  # %s\n", s->vcpu, s->source);
-	fprintf(f, "memory_mib = %u  # %s\n", s->memory_mib, s->source);
-	fprintf(f, "disk_size = %s  # %s\n", disk, s->source);
-	fprintf(f, "image = %s  # %s\n", s->image, s->source);
-	fprintf(f, "kernel = %s  # %s\n", s->kernel, s->source);
-	fprintf(f, "boot_timeout_s = %d  # %s\n", s->boot_timeout_s,
-		getenv("BANGER_BOOT_TIMEOUT") ? "BANGER_BOOT_TIMEOUT" : s->source);
-	fprintf(f, "stop_timeout_s = %d  # %s\n", s->stop_timeout_s, s->source);
+	fprintf(f, "# config file: %s (%s)\n", s->config_path, s->config_found ? "read" : "absent; all defaults");
+	fprintf(f, "vmm = %s  # %s\n", s->vmm, s->src_vmm);
+	if (s->firecracker_bin[0])
+		fprintf(f, "firecracker_bin = %s  # %s\n", s->firecracker_bin, s->src_firecracker);
+	fprintf(f, "accel = %s  # %s; %s\n", s->accel.accel, s->src_accel, s->accel.why);
+	fprintf(f, "default_image_name = %s  # %s\n", s->image, s->src_image);
+	fprintf(f, "vcpu = %u  # %s\n", s->vcpu, s->src_vcpu);
+	fprintf(f, "memory_mib = %u  # %s\n", s->memory_mib, s->src_memory);
+	fprintf(f, "disk_size = %s  # %s\n", disk, s->src_disk);
+	fprintf(f, "boot_timeout_s = %d  # %s\n", s->boot_timeout_s, s->src_boot_timeout);
 	render_network(f, s, p);
+	for (size_t i = 0; i < s->n_sync; i++)
+		fprintf(f, "file_sync = %s -> %s%s%o  # %s\n", s->sync[i].host, s->sync[i].guest,
+			s->sync[i].mode >= 0 ? ", mode " : "", s->sync[i].mode >= 0 ? s->sync[i].mode : 0, s->sync[i].src);
 	fprintf(f, "mount = %s\n", ctx->mountpoint);
 	fprintf(f, "state_dir = %s\n", p->state_dir);
 	fprintf(f, "config_dir = %s\n", p->config_dir);
 	fprintf(f, "cache_dir = %s\n", p->cache_dir);
 }
 
-static const char *provenance(const struct vm_record *r, unsigned bit)
+/* "set on this VM", or for a default the current default's provenance when
+ * the value still equals it. */
+static void provenance(FILE *f, const struct vm_record *r, unsigned bit, bool same, const char *src)
 {
-	return (r->user_set & bit) ? "set on this VM" : "default";
+	if (r->user_set & bit)
+		fputs("set on this VM\n", f);
+	else if (same)
+		fprintf(f, "default: %s\n", src);
+	else
+		fputs("default when the VM was created\n", f);
 }
 
-static void render_spec(FILE *f, const struct vm_record *r)
+static void render_spec(FILE *f, const struct vm_record *r, const struct vmm_settings *s)
 {
 	char disk[32];
 
 	size_format(r->disk_size, disk, sizeof(disk));
-	fprintf(f, "vcpu = %u  # %s\n", r->vcpu, provenance(r, VM_SET_VCPU));
-	fprintf(f, "memory_mib = %u  # %s\n", r->memory_mib, provenance(r, VM_SET_MEMORY));
-	fprintf(f, "disk_size = %s  # %s\n", disk, provenance(r, VM_SET_DISK));
-	fprintf(f, "image = %s  # %s\n", r->image, provenance(r, VM_SET_IMAGE));
-	fprintf(f, "kernel = %s  # %s\n", r->kernel, provenance(r, VM_SET_KERNEL));
+	fprintf(f, "vcpu = %u  # ", r->vcpu);
+	provenance(f, r, VM_SET_VCPU, r->vcpu == s->vcpu, s->src_vcpu);
+	fprintf(f, "memory_mib = %u  # ", r->memory_mib);
+	provenance(f, r, VM_SET_MEMORY, r->memory_mib == s->memory_mib, s->src_memory);
+	fprintf(f, "disk_size = %s  # ", disk);
+	provenance(f, r, VM_SET_DISK, r->disk_size >= s->disk_size, s->src_disk);
+	fprintf(f, "image = %s  # ", r->image);
+	provenance(f, r, VM_SET_IMAGE, !strcmp(r->image, s->image), s->src_image);
+	fprintf(f, "kernel = %s  # ", r->kernel);
+	provenance(f, r, VM_SET_KERNEL, !strcmp(r->kernel, s->kernel), s->src_image);
 }
 
 static void render_time(FILE *f, int64_t unix_s)
@@ -115,7 +130,7 @@ static void render_vm_file(FILE *f, enum vm_file kind, const struct render_ctx *
 	case VMF_DISK: size_format(r->disk_size, disk, sizeof(disk)); fprintf(f, "%s\n", disk); break;
 	case VMF_IMAGE: fprintf(f, "%s\n", r->image); break;
 	case VMF_KERNEL: fprintf(f, "%s\n", r->kernel); break;
-	case VMF_SPEC: render_spec(f, r); break;
+	case VMF_SPEC: render_spec(f, r, vmm_settings(ctx->vmm)); break;
 	case VMF_PID: if (live) fprintf(f, "%d\n", r->pid); break;
 	case VMF_UPTIME:
 		if (live && r->started_at)

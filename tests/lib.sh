@@ -130,7 +130,11 @@ banger_setup() {
 	MNT=$T/mnt
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM
-	mkdir -p "$T/home/state/images/tiny" "$T/home/state/kernels/tiny" "$MNT"
+	mkdir -p "$T/home/state/images/tiny" "$T/home/state/kernels/tiny" "$T/home/config" "$MNT"
+	# small, fixed sizing (the host heuristics would give GiBs of RAM)
+	if [ -z "${BANGER_TEST_NO_CONFIG:-}" ]; then
+		printf '[vm_defaults]\nvcpu = 1\nmemory_mib = 256\ndisk_size = "1G"\n' >"$T/home/config/config.toml"
+	fi
 	if [ "$1" = real ]; then
 		if [ ! -f "$IMAGE_STORE/images/tiny/rootfs.ext4" ]; then
 			echo "no guest image in $IMAGE_STORE (run tools/test, which builds it)" >&2

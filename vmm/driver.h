@@ -21,6 +21,7 @@ struct vm_launch {
 	const char *initrd;
 	const char *cmdline;     /* extra kernel arguments */
 	const char *root_disk;   /* qcow2 overlay */
+	const char *work_disk;   /* raw ext4 for /root (file_sync), or NULL */
 	const char *qmp_sock;
 	const char *console_sock;
 	const char *console_log;

@@ -2,6 +2,7 @@
  * hypervisor process ends. */
 #include "vm.h"
 #include "disk.h"
+#include "file_sync.h"
 #include "log.h"
 #include "network.h"
 #include "ssh_verify.h"
@@ -105,6 +106,7 @@ static int open_log(struct vm *vm, bgr_error *err)
 int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 {
 	_cleanup_free_ char *vmlinuz = NULL, *initrd = NULL, *net_args = NULL;
+	_cleanup_free_ char *work = xasprintf("%s/" WORK_DISK_NAME, vm->dir);
 	_cleanup_close_ int log_fd = -1, tap_fd = -1;
 	struct vm_launch l = {
 		.name = vm->rec.name, .accel = m->settings.accel.accel, .vcpu = vm->rec.vcpu,
@@ -125,6 +127,7 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 		return log_fd;
 	l.kernel = vmlinuz;
 	l.initrd = initrd;
+	l.work_disk = access(work, F_OK) == 0 ? work : NULL;
 	l.log_fd = log_fd;
 	r = network_prepare_boot(m, vm, &l, &net_args, &tap_fd, err);
 	if (r < 0)

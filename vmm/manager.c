@@ -1,8 +1,9 @@
 /* The VM manager: the in-memory set of VMs, mirrored by the store. */
 #include "vm.h"
 #include "disk.h"
+#include "file_sync.h"
 #include "log.h"
-#include "net_settings.h"
+#include "settings.h"
 #include "network.h"
 #include "ssh_helper.h"
 #include "proc.h"
@@ -15,26 +16,6 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
-
-static void default_settings(struct vmm_settings *s)
-{
-	const char *accel = getenv("BANGER_ACCEL");
-	const char *boot = getenv("BANGER_BOOT_TIMEOUT");
-
-	snprintf(s->accel_setting, sizeof(s->accel_setting), "%s", accel && *accel ? accel : "auto");
-	if (accel_choose(s->accel_setting, &s->accel) < 0) {
-		snprintf(s->accel_setting, sizeof(s->accel_setting), "auto");
-		accel_choose("auto", &s->accel);
-	}
-	s->vcpu = 1;
-	s->memory_mib = 256;
-	s->disk_size = 1ULL << 30;
-	snprintf(s->image, sizeof(s->image), "tiny");
-	snprintf(s->kernel, sizeof(s->kernel), "tiny");
-	s->boot_timeout_s = boot && atoi(boot) > 0 ? atoi(boot) : 90;
-	s->stop_timeout_s = 15;
-	s->source = "built-in default";
-}
 
 static struct vm *vm_alloc(struct vmm *m, const struct vm_record *rec)
 {
@@ -146,7 +127,7 @@ static void warm_default_template(struct vmm *m)
 	workers_submit(m->workers, warm_template, free_template_job, j);
 }
 
-int vmm_new(struct loop *loop, const struct bgr_paths *paths, const struct vmm_observer *obs,
+int vmm_new(struct loop *loop, struct bgr_paths *paths, const struct vmm_observer *obs,
 	    struct vmm **ret, bgr_error *err)
 {
 	struct vmm *m = xcalloc(1, sizeof(*m));
@@ -156,8 +137,7 @@ int vmm_new(struct loop *loop, const struct bgr_paths *paths, const struct vmm_o
 	m->paths = paths;
 	m->obs = *obs;
 	m->driver = &qemu_driver;
-	default_settings(&m->settings);
-	r = net_settings_load(&m->settings.net, err);
+	r = settings_load(&m->settings, paths, err);
 	if (r < 0)
 		goto fail_early;
 	chmod(paths->ssh_state_dir, 0700);
@@ -198,6 +178,7 @@ fail:
 	vmm_free(m);
 	return r;
 fail_early:
+	settings_free(&m->settings);
 	free(m);
 	return r;
 }
@@ -227,6 +208,7 @@ void vmm_free(struct vmm *m)
 		close(m->inotify_fd);
 	}
 	network_down(m);
+	settings_free(&m->settings);
 	store_close(m->store);
 	events_free(&m->events);
 	free(m);
@@ -425,6 +407,9 @@ int vmm_vm_create(struct vmm *m, const char *name, struct vm **ret, bgr_error *e
 		return bgr_fail(err, errno, "cannot create %s: %s", tmp, strerror(errno));
 	disk = xasprintf("%s/root.qcow2", tmp);
 	r = disk_create_root(m->paths->images_dir, rec.image, rec.disk_size, disk, err);
+	if (r < 0)
+		goto fail;
+	r = file_sync_build(&m->settings, tmp, err);
 	if (r < 0)
 		goto fail;
 	r = store_begin(m->store, err);

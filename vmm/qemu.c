@@ -89,6 +89,12 @@ static void build_argv(struct argv_builder *b, const struct vm_launch *l)
 	add(b, xasprintf("file=%s,if=none,id=root,format=qcow2,discard=unmap", l->root_disk));
 	add(b, xstrdup("-device"));
 	add(b, xstrdup("virtio-blk-pci,drive=root"));
+	if (l->work_disk) { /* the second disk: /dev/vdb, mounted on /root */
+		add(b, xstrdup("-drive"));
+		add(b, xasprintf("file=%s,if=none,id=work,format=raw,discard=unmap", l->work_disk));
+		add(b, xstrdup("-device"));
+		add(b, xstrdup("virtio-blk-pci,drive=work"));
+	}
 	add_network(b, l);
 	add(b, xstrdup("-device"));
 	add(b, xstrdup("virtio-serial-pci"));

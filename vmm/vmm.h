@@ -36,8 +36,11 @@ enum vm_field { VM_FIELD_VCPU, VM_FIELD_MEMORY, VM_FIELD_DISK, VM_FIELD_IMAGE, V
 
 enum net_mode { NET_NONE, NET_USER, NET_BRIDGE };
 
-/* Network settings ($BANGER_NETWORK, $BANGER_BRIDGE, $BANGER_SUBNET,
- * $BANGER_NAT, $BANGER_DNS_PORT until the config file exists). */
+/* Where a setting came from: "built-in default", "host heuristic (...)",
+ * "config.toml:12", "BANGER_NAT". */
+#define SETTING_SRC_MAX 96
+typedef char setting_src[SETTING_SRC_MAX];
+
 struct vmm_net_settings {
 	char setting[8];  /* as asked: auto, bridge, user or none */
 	enum net_mode mode;
@@ -47,12 +50,25 @@ struct vmm_net_settings {
 	struct ippool pool;
 	bool nat;
 	int dns_port;
-	const char *source; /* "environment" or "built-in default", per key below */
-	const char *src_network, *src_bridge, *src_subnet, *src_nat;
+	setting_src src_network, src_bridge, src_subnet, src_nat;
 };
 
-/* Effective settings and where each came from (shown in the config file). */
+/* One [[file_sync]] entry: host path copied onto the VM's work disk at
+ * creation. Paths as written (~ expanded at mkdir). */
+struct file_sync {
+	char *host, *guest;
+	int mode; /* -1: files 0600 */
+	setting_src src;
+};
+
+/* Effective settings, each with where it came from (the config file).
+ * Order: built-in defaults and host heuristics, then config.toml, then the
+ * environment. */
 struct vmm_settings {
+	char config_path[512];
+	bool config_found;
+	char vmm[16];
+	char firecracker_bin[256];
 	char accel_setting[8];
 	struct accel_choice accel;
 	unsigned vcpu;
@@ -62,14 +78,16 @@ struct vmm_settings {
 	char kernel[VM_NAME_MAX + 1];
 	int boot_timeout_s;
 	int stop_timeout_s;
-	const char *source; /* provenance of the defaults */
+	setting_src src_vmm, src_firecracker, src_accel, src_vcpu, src_memory, src_disk, src_image, src_ssh_key;
+	setting_src src_boot_timeout;
 	struct vmm_net_settings net;
-	const char *pin_mode; /* "agent (pinned before first contact)" */
+	struct file_sync *sync;
+	size_t n_sync;
 };
 
 /* Opens the store, sweeps leftovers of interrupted creates, re-adopts
  * every VM whose hypervisor is still alive and marks the rest stopped. */
-int vmm_new(struct loop *loop, const struct bgr_paths *paths, const struct vmm_observer *obs,
+int vmm_new(struct loop *loop, struct bgr_paths *paths, const struct vmm_observer *obs,
 	    struct vmm **ret, bgr_error *err);
 /* Frees the manager; running VMs keep running (they outlive bangerd). */
 void vmm_free(struct vmm *m);

@@ -1,0 +1,291 @@
+#!/bin/bash
+# The banger CLI without guests (fake image and kernel: boots fail): help
+# and usage errors, refused values and failed starts with their exit
+# statuses, the spec line, ls/logs/start/stop/rm, completion scripts in bash,
+# zsh and fish (VM names only while the daemon runs), doctor, the daemon's
+# auto-start, and shellcheck.
+. "$(dirname "$0")/../lib.sh"
+
+export BANGER_BOOT_TIMEOUT=3
+banger_setup fake || exit 1
+export BANGER_MOUNT=$MNT BANGER_HOME=$T/home BANGERD
+BANGER=$REPO/tools/banger
+COMP=$REPO/tools/completions
+
+# bx CMD...: runs banger; OUT, ERR and RC hold what it did
+bx() {
+	"$BANGER" "$@" >"$T/out" 2>"$T/err" </dev/null
+	RC=$?
+	OUT=$(cat "$T/out")
+	ERR=$(cat "$T/err")
+}
+no_vms() { [ -z "$(ls -A "$MNT/vms")" ]; }
+one_banger_line() { [ "$(printf '%s\n' "$ERR" | wc -l)" = 1 ] && [ "${ERR#banger: }" != "$ERR" ]; }
+
+# ---- help
+for c in run ssh ls start stop rm logs console doctor completion; do
+	bx "$c" --help
+	check "banger $c --help exits 0 with its usage" test "$RC" = 0 -a "${OUT%%$'\n'*}" != "" -a \
+		"$(printf '%s' "$OUT" | head -n 1 | cut -d' ' -f1-3)" = "usage: banger $c"
+done
+bx --help
+check "banger --help lists the commands" sh -c "test $RC = 0 && grep -q '^  console' '$T/out' && grep -q '^  doctor' '$T/out'"
+bx help run
+check "banger help run = banger run --help" test "$RC" = 0 -a "$OUT" = "$("$BANGER" run --help)"
+bx run --rm -- --help
+check "--help after -- belongs to the command (no help printed)" test "${OUT#usage}" = "$OUT"
+bx --version
+check "--version names both versions" grep -Eqx 'banger [0-9.]+ \(bangerd [0-9.]+\)' "$T/out"
+
+# ---- bad usage: exit 2, one line on stderr
+bad_usage() { # DESC ARGS...
+	local desc=$1
+	shift
+	bx "$@"
+	if [ "$RC" = 2 ] && one_banger_line; then ok "bad usage exits 2: $desc"; else fail "bad usage exits 2: $desc (rc $RC: $ERR)"; fi
+}
+bx
+expect_eq "no arguments: exit 2" 2 "$RC"
+bad_usage "unknown command" nosuch
+bad_usage "unknown run option" run --bogus
+bad_usage "run --vcpu without a value" run --vcpu
+bad_usage "run with two paths" run "$T" "$T"
+bad_usage "run -- with no command" run --
+bad_usage "run PATH that is not a directory" run "$T/nope" -- true
+bad_usage "ssh without a name" ssh
+bad_usage "logs without a name" logs
+bad_usage "logs with two names" logs a b
+bad_usage "start without a name" start
+bad_usage "rm with an option" rm -x a
+bad_usage "ls with an argument" ls extra
+bad_usage "doctor with an argument" doctor extra
+bad_usage "completion without a shell" completion
+bad_usage "completion for an unknown shell" completion tcsh
+bad_usage "run --name with an invalid name (the daemon's EINVAL)" run --name Bad_Name -- true
+check "nothing was created by the usage errors" no_vms
+
+# ---- --branch/--from outside workspace mode, and bad branches
+mkdir -p "$T/repo" "$T/plain"
+git -C "$T/repo" init -q -b main
+echo one >"$T/repo/f"
+git -C "$T/repo" add f
+git -C "$T/repo" -c user.name=t -c user.email=t@t commit -qm one
+git -C "$T/repo" branch taken
+bad_usage "--branch without a workspace" run --branch feat -- true
+check "it says why" grep -q -- "--branch and --from need a workspace PATH" "$T/err"
+bad_usage "--from without a workspace" run --from main
+bad_usage "--from without --branch" run "$T/repo" --from main
+bad_usage "--branch on a directory that is no git repo" run "$T/plain" --branch feat
+bad_usage "--branch with an invalid name" run "$T/repo" --branch 'a..b'
+bad_usage "--branch that exists" run "$T/repo" --branch taken
+bad_usage "--from an unknown ref" run "$T/repo" --branch feat --from nosuch
+check "no VM was made for any of them" no_vms
+expect_eq "the user's repo has no new branch" "main taken" "$(git -C "$T/repo" for-each-ref --format='%(refname:short)' | tr '\n' ' ' | sed 's/ $//')"
+
+# ---- refused values: the VM is deleted again
+bx run --vcpu 999 -- true
+expect_eq "run --vcpu 999: exit 2" 2 "$RC"
+check "it prints the VM's error" grep -q "vcpu must be between" "$T/err"
+check "the half-made VM is gone" no_vms
+bx run --memory lots -- true
+expect_eq "run --memory lots: exit 2" 2 "$RC"
+check "the half-made VM is gone (memory)" no_vms
+bx run --image nope -- true
+expect_eq "run --image nope: exit 125" 125 "$RC"
+check "it says the image is not installed" grep -q "image 'nope' is not installed" "$T/err"
+check "the half-made VM is gone (image)" no_vms
+
+# ---- a failed start (the fake kernel: QEMU exits at once)
+bx run --name f1 --vcpu 2 -- true
+expect_eq "a failed start exits 125" 125 "$RC"
+spec=$(grep '^spec:' "$T/err")
+check "one spec: line, before anything else" test "$(head -n 1 "$T/err" | cut -c1-5)" = "spec:" -a "$(grep -c '^spec:' "$T/err")" = 1
+prov() { sed -n "s/^$1 = .*# //p" "$MNT/vms/f1/spec"; }
+expect_eq "spec: line: values and provenance from vms/NAME/spec" \
+	"spec: vcpu 2 ($(prov vcpu)), memory 256 MiB ($(prov memory_mib)), disk 1G ($(prov disk_size))" "$spec"
+check "the vcpu set by --vcpu says so" grep -q '^vcpu = 2 .*# set on this VM' "$MNT/vms/f1/spec"
+check "it prints the VM's error" grep -q "f1 failed to start: hypervisor exited" "$T/err"
+check "and the last lines of its logs" grep -q "^    .*banger: error: hypervisor exited" "$T/err"
+check "without --rm the VM is left, with a hint" sh -c "test -d '$MNT/vms/f1' && grep -q 'banger rm f1' '$T/err'"
+bx run --name f1 -- true
+expect_eq "a taken name: exit 125" 125 "$RC"
+check "it says the name is taken" grep -q "a VM named f1 exists already" "$T/err"
+bx run --rm --name f2 -- true
+expect_eq "--rm, failed start: exit 125" 125 "$RC"
+check "--rm deleted the VM whose start failed" test ! -d "$MNT/vms/f2"
+bx run --rm -- true
+expect_eq "a default name, failed start: 125" 125 "$RC"
+check "the default name is run- and 6 characters" grep -Eq "run-[a-z0-9]{6} failed to start" "$T/err"
+check "and --rm deleted it" sh -c "! ls '$MNT/vms' | grep -q '^run-'"
+
+# ---- ls, logs, start, stop, rm, ssh
+mkdir "$MNT/vms/alpha" "$MNT/vms/beta"
+bx ls
+check "ls: header" test "$(printf '%s\n' "$OUT" | head -n 1 | tr -s ' ')" = "NAME STATE IP IMAGE UPTIME"
+check "ls: f1 in error with its address and image" grep -Eq '^f1 +error +172\.16\.0\.[0-9]+ +tiny +-$' "$T/out"
+check "ls: alpha stopped" grep -Eq '^alpha +stopped +172\.16\.0\.[0-9]+ +tiny +-$' "$T/out"
+expect_eq "ls: one line per VM" 4 "$(wc -l <"$T/out")"
+bx logs f1
+check "logs prints the VM's log" sh -c "test $RC = 0 && grep -q 'banger: starting (qemu' '$T/out'"
+timeout 2 "$BANGER" logs -f f1 >"$T/follow" 2>&1
+expect_eq "logs -f keeps following (ended by timeout)" 124 "$?"
+check "logs -f printed the whole log first" grep -q 'banger: starting (qemu' "$T/follow"
+bx logs nosuch
+check "logs of no VM: exit 1, one line" test "$RC" = 1 -a "$ERR" = "banger: no such VM: nosuch"
+bx start alpha
+expect_eq "start of an unbootable VM: exit 1" 1 "$RC"
+check "it prints the reason" grep -q "alpha failed to start: hypervisor exited" "$T/err"
+bx stop alpha
+expect_eq "stop: exit 0" 0 "$RC"
+expect_eq "stopped" stopped "$(cat "$MNT/vms/alpha/state")"
+bx ssh alpha -- true
+expect_eq "ssh to a stopped VM: exit 125" 125 "$RC"
+check "it says it is not running" grep -q "alpha is stopped, not running (banger start alpha)" "$T/err"
+bx ssh nosuch
+expect_eq "ssh to no VM: exit 125" 125 "$RC"
+bx rm f1
+check "rm f1" test "$RC" = 0 -a ! -d "$MNT/vms/f1"
+bx rm f1
+check "rm of no VM: exit 1, one line" test "$RC" = 1 -a "$ERR" = "banger: no such VM: f1"
+
+# ---- completion scripts: VM names from the live mount
+bx completion bash
+check "completion bash prints tools/completions/banger.bash" cmp -s "$T/out" "$COMP/banger.bash"
+bx completion zsh
+check "completion zsh prints tools/completions/_banger" cmp -s "$T/out" "$COMP/_banger"
+bx completion fish
+check "completion fish prints tools/completions/banger.fish" cmp -s "$T/out" "$COMP/banger.fish"
+
+bash_complete() { # WORDS...: the candidates for the last word, one line
+	bash -c 'source <("$0" completion bash) || exit 1; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _banger; echo "${COMPREPLY[*]}"' "$BANGER" "$@"
+}
+fish_complete() { # LINE
+	fish -c 'source $argv[1]; complete -C $argv[2]' "$COMP/banger.fish" "$1" | cut -f1 | tr '\n' ' ' | sed 's/ $//'
+}
+# zsh completes only inside its line editor: drive an interactive zsh on a
+# pseudo-terminal (zpty), press Tab, and collect what it lists.
+zsh_complete() { # LINE
+	zsh -f -c '
+		zmodload zsh/zpty || exit 1
+		zpty z "zsh -f -i"
+		zpty -w z "PROMPT=\"> \"; fpath=($1 \$fpath); autoload -U compinit; compinit -u -D; unsetopt beep"
+		zpty -w -n z "$2"$'"'\t'"'
+		sleep 1.5
+		out=""
+		while zpty -r -t z chunk 2>/dev/null; do out+=$chunk; done
+		zpty -d z
+		print -r -- "$out"
+	' zsh "$COMP" "$1" | tail -n 2
+}
+has_words() { # TEXT WORDS...: TEXT holds every word
+	local t=$1 w
+	shift
+	for w; do [[ $t =~ (^|[^a-z0-9-])$w([^a-z0-9-]|$) ]] || return 1; done
+}
+lacks_words() {
+	local t=$1 w
+	shift
+	for w; do [[ $t =~ (^|[^a-z0-9-])$w([^a-z0-9-]|$) ]] && return 1; done
+	return 0
+}
+
+check "bash loads the script" bash -n "$COMP/banger.bash"
+expect_eq "bash: subcommands" "run ssh ls start stop rm logs console doctor completion help --help --version" "$(bash_complete banger '')"
+expect_eq "bash: banger ssh <Tab> lists the VMs" "alpha beta" "$(bash_complete banger ssh '')"
+expect_eq "bash: banger rm a<Tab>" "alpha" "$(bash_complete banger rm a)"
+expect_eq "bash: banger ssh alpha <Tab>: no second VM" "" "$(bash_complete banger ssh alpha '')"
+expect_eq "bash: banger run --r<Tab>" "--rm" "$(bash_complete banger run --r)"
+expect_eq "bash: banger completion <Tab>" "bash zsh fish" "$(bash_complete banger completion '')"
+check "zsh loads the script" zsh -n "$COMP/_banger"
+out=$(zsh_complete 'banger ssh ')
+check "zsh: banger ssh <Tab> lists the VMs" has_words "$out" alpha beta
+out=$(zsh_complete 'banger ')
+check "zsh: banger <Tab> lists the commands" has_words "$out" run ssh console doctor
+out=$(zsh_complete 'banger run --')
+check "zsh: banger run --<Tab> lists its flags" has_words "$out" --rm --branch --from --vcpu
+check "fish loads the script" fish --no-execute "$COMP/banger.fish"
+expect_eq "fish: banger ssh <Tab> lists the VMs" "alpha beta" "$(fish_complete 'banger ssh ')"
+expect_eq "fish: banger stop alpha <Tab>: more VMs" "alpha beta" "$(fish_complete 'banger stop alpha ')"
+check "fish: banger <Tab> lists the commands" has_words "$(fish_complete 'banger ')" run ssh console doctor completion
+check "fish: banger run --<Tab> lists its flags" has_words "$(fish_complete 'banger run --')" --rm --branch --from --vcpu --memory --disk
+
+# ---- doctor, daemon up
+bx doctor
+expect_eq "doctor on this machine: exit 0" 0 "$RC"
+for w in qemu-system-x86_64 qemu-img /dev/kvm /dev/fuse fusermount3 ssh mke2fs network: bangerd: "image tiny" "kernel tiny"; do
+	check "doctor reports $w" grep -Eq "^(ok|WARN|MISSING) +$w" "$T/out"
+done
+expect_eq "doctor: every check line says ok, WARN or MISSING" "" "$(sed '/^$/,$d' "$T/out" | grep -Ev '^(ok|WARN|MISSING) ')"
+if [ -e /sys/module/kvm_pvm ]; then
+	check "doctor: kvm_pvm is a WARN, not a failure" grep -q '^WARN .*kvm_pvm (nested PVM) cannot run stock kernels; guests use TCG' "$T/out"
+fi
+check "doctor: bridge mode (root)" grep -q '^ok .*network: CAP_NET_ADMIN: bridge mode' "$T/out"
+check "doctor: the image under BANGER_HOME" grep -q "^ok .*image tiny: $T/home/state/images/tiny/rootfs.ext4" "$T/out"
+check "doctor: the daemon runs" grep -q "^ok .*bangerd: running, mounted at $MNT" "$T/out"
+check "doctor: the effective settings, with provenance" grep -q '^  vcpu = 1  # ' "$T/out"
+
+# a PATH without qemu: everything else of /usr/bin and /bin, linked
+mkdir "$T/noqemu"
+for f in /usr/local/bin/* /usr/bin/* /bin/* /usr/sbin/* /sbin/*; do
+	b=${f##*/}
+	case $b in qemu-system-x86_64 | qemu-img) continue ;; esac
+	[ -e "$T/noqemu/$b" ] || ln -s "$f" "$T/noqemu/$b"
+done
+PATH=$T/noqemu bx doctor
+check "doctor without qemu: non-zero exit" test "$RC" != 0
+check "it says qemu-system-x86_64 is MISSING, with the fix" \
+	grep -q '^MISSING .*qemu-system-x86_64: .*fix: apt-get install qemu-system-x86 qemu-utils' "$T/out"
+check "qemu-img too" grep -q '^MISSING .*qemu-img: .*fix: apt-get install qemu-system-x86 qemu-utils' "$T/out"
+BANGER_HOME=$T/empty bx doctor
+check "doctor without an image: non-zero exit" test "$RC" != 0
+check "it says how to make the image" grep -q "^MISSING .*image tiny: no $T/empty/state/images/tiny/rootfs.ext4; fix: tools/mkimage tiny" "$T/out"
+
+# ---- the daemon down: no VM names in completion, doctor says so
+stop_daemon
+check "the mount is gone" wait_for 5 sh -c "! grep -q ' $MNT fuse' /proc/mounts"
+# a plain directory where the mount was: nothing may come from it
+mkdir -p "$MNT/vms/ghost"
+expect_eq "bash: no names with the daemon down" "" "$(bash_complete banger ssh '')"
+check "zsh: no names with the daemon down" lacks_words "$(zsh_complete 'banger ssh ')" ghost alpha
+expect_eq "fish: no names with the daemon down" "" "$(fish_complete 'banger ssh ')"
+bx doctor
+check "doctor with the daemon down says so" grep -q "^WARN .*bangerd: not running" "$T/out"
+expect_eq "doctor: that is no failure" 0 "$RC"
+rm -rf "${MNT:?}/vms"
+
+# ---- auto-start: no daemon on a scratch mount; banger ls mounts it
+AUTO_PID=""
+stop_auto() {
+	[ -n "$AUTO_PID" ] || return 0
+	kill -TERM "$AUTO_PID" 2>/dev/null
+	wait_for 10 proc_gone "$AUTO_PID"
+	AUTO_PID=""
+}
+trap 'stop_auto; cleanup' EXIT
+bx ls
+check "banger ls with no daemon: exit 0" test "$RC" = 0
+check "it says it started bangerd" grep -q "started bangerd (mounted $MNT)" "$T/err"
+check "the mount is live" is_mounted
+AUTO_PID=$(head -n 1 "$T/home/state/bangerd.lock" 2>/dev/null)
+check "the auto-started daemon holds the lock" grep -q bangerd "/proc/$AUTO_PID/cmdline"
+check "ls lists the VMs kept in the store" grep -Eq '^alpha +stopped' "$T/out"
+bx ls
+check "a second call finds it running (no new start)" sh -c "test $RC = 0 && ! grep -q 'started bangerd' '$T/err'"
+BANGERD=$T/nope bx ls
+expect_eq "with the daemon up, a missing bangerd does not matter" 0 "$RC"
+stop_auto
+check "the auto-started daemon unmounted" wait_for 10 sh -c "! grep -q ' $MNT fuse' /proc/mounts"
+BANGERD=$T/nope bx ls
+expect_eq "no daemon and no bangerd: exit 1" 1 "$RC"
+check "it says so in one line" sh -c "grep -q 'bangerd is not running and not found' '$T/err' && test \$(wc -l <'$T/err') = 1"
+
+# ---- shellcheck
+if command -v shellcheck >/dev/null; then
+	check "shellcheck tools/banger" shellcheck "$BANGER"
+	check "shellcheck tools/banger as dash" shellcheck -s dash "$BANGER"
+	check "shellcheck the bash completion" shellcheck "$COMP/banger.bash"
+else
+	log "SKIP shellcheck: not installed"
+fi
+check "tools/banger parses under dash" dash -n "$BANGER"
+finish

@@ -1,0 +1,173 @@
+#include "file_sync.h"
+#include "proc.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* "~/x" or "~" with $HOME; anything else as written. */
+static char *host_path(const char *p)
+{
+	const char *home = getenv("HOME");
+
+	if (p[0] == '~' && (p[1] == '/' || !p[1]) && home)
+		return xasprintf("%s%s", home, p + 1);
+	return xstrdup(p);
+}
+
+/* The guest path relative to /root ("x/y"), or NULL when it is not
+ * strictly under ~/ or /root/ or has an empty, "." or ".." component. */
+static char *guest_relative(const char *g)
+{
+	const char *rel = !strncmp(g, "~/", 2) ? g + 2 : !strncmp(g, "/root/", 6) ? g + 6 : NULL;
+	char *out;
+	size_t len;
+
+	if (!rel)
+		return NULL;
+	out = xstrdup(rel);
+	len = strlen(out);
+	while (len > 0 && out[len - 1] == '/')
+		out[--len] = '\0';
+	if (!len || strstr(out, "//"))
+		goto bad;
+	for (const char *p = out; *p;) {
+		size_t n = strcspn(p, "/");
+		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			goto bad;
+		p += n;
+		if (*p)
+			p++;
+	}
+	return out;
+bad:
+	free(out);
+	return NULL;
+}
+
+static int file_mode = 0600;
+
+static int set_modes(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)ftw;
+	if (type == FTW_D || type == FTW_DP)
+		chmod(path, 0700);
+	else if (type == FTW_F && S_ISREG(st->st_mode))
+		chmod(path, (mode_t)file_mode);
+	return 0;
+}
+
+static int stage_entry(const struct file_sync *e, const char *stage, bgr_error *err)
+{
+	_cleanup_free_ char *host = host_path(e->host), *rel = guest_relative(e->guest), *dest = NULL, *parent = NULL;
+	struct stat st;
+	int r;
+
+	if (!rel)
+		return bgr_fail(err, EINVAL, "file_sync (%s): guest path '%.100s' must be under ~/ or /root/, without '..'",
+				e->src, e->guest);
+	if (stat(host, &st) < 0)
+		return bgr_fail(err, EINVAL, "file_sync (%s): host path '%.100s': %s", e->src, host, strerror(errno));
+	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		return bgr_fail(err, EINVAL, "file_sync (%s): host path '%.100s' is neither a file nor a directory",
+				e->src, host);
+	dest = xasprintf("%s/%s", stage, rel);
+	parent = xstrdup(dest);
+	*strrchr(parent, '/') = '\0';
+	r = mkdir_p(parent, 0700);
+	if (r < 0)
+		return bgr_fail(err, -r, "file_sync: cannot create %s: %s", parent, strerror(-r));
+	char *argv[] = { "cp", "-R", "--no-preserve=mode,ownership", "--", host, dest, NULL };
+	if (proc_run(argv, -1) != 0)
+		return bgr_fail(err, EIO, "file_sync (%s): copying %.100s failed", e->src, host);
+	file_mode = e->mode >= 0 ? e->mode : 0600;
+	nftw(dest, set_modes, 16, FTW_PHYS);
+	return 0;
+}
+
+static uint64_t tree_bytes;
+
+static int add_size(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)path;
+	(void)type;
+	(void)ftw;
+	tree_bytes += (uint64_t)st->st_blocks * 512 + 4096;
+	return 0;
+}
+
+/* Non-root daemons stage files they own: make them root's inside the image
+ * (sshd and friends insist on it). */
+static int debugfs_lines_fd = -1;
+static size_t stage_len;
+
+static int owner_line(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	const char *inside = path[stage_len] ? path + stage_len : "/";
+	dprintf(debugfs_lines_fd, "sif \"%s\" uid 0\nsif \"%s\" gid 0\n", inside, inside);
+	return 0;
+}
+
+static int make_root_owned(const char *stage, const char *image, const char *vm_dir, bgr_error *err)
+{
+	_cleanup_free_ char *cmds = xasprintf("%s/work.debugfs", vm_dir);
+	int fd = open(cmds, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), r;
+
+	if (fd < 0)
+		return bgr_fail(err, errno, "file_sync: cannot write %s: %s", cmds, strerror(errno));
+	debugfs_lines_fd = fd;
+	stage_len = strlen(stage);
+	nftw(stage, owner_line, 16, FTW_PHYS);
+	close(fd);
+	char *argv[] = { "debugfs", "-w", "-f", cmds, (char *)image, NULL };
+	r = proc_run(argv, -1);
+	unlink(cmds);
+	return r == 0 ? 0 : bgr_fail(err, EIO, "file_sync: debugfs could not set owners in %s", image);
+}
+
+int file_sync_build(const struct vmm_settings *s, const char *vm_dir, bgr_error *err)
+{
+	_cleanup_free_ char *stage = NULL, *image = NULL, *size_arg = NULL;
+	uint64_t size;
+	int r = 0;
+
+	if (s->n_sync == 0)
+		return 0;
+	stage = xasprintf("%s/work-stage", vm_dir);
+	image = xasprintf("%s/" WORK_DISK_NAME, vm_dir);
+	rm_rf(stage);
+	if (mkdir(stage, 0700) < 0)
+		return bgr_fail(err, errno, "file_sync: cannot create %s: %s", stage, strerror(errno));
+	for (size_t i = 0; i < s->n_sync && r == 0; i++)
+		r = stage_entry(&s->sync[i], stage, err);
+	if (r < 0)
+		goto out;
+	chmod(stage, 0700);
+	tree_bytes = 0;
+	nftw(stage, add_size, 16, FTW_PHYS);
+	size = tree_bytes * 2 + (64ULL << 20);
+	size = size < (1ULL << 30) ? (1ULL << 30) : (size + (1 << 20) - 1) & ~((uint64_t)(1 << 20) - 1);
+	size_arg = xasprintf("%lluk", (unsigned long long)(size >> 10));
+	char *argv[] = { "mke2fs", "-q", "-F", "-t", "ext4", "-m", "0", "-L", "banger-work", "-d", stage, image, size_arg,
+			 NULL };
+	if (proc_run(argv, -1) != 0) {
+		r = bgr_fail(err, EIO, "file_sync: mke2fs could not build the work disk %s", image);
+		goto out;
+	}
+	if (geteuid() != 0)
+		r = make_root_owned(stage, image, vm_dir, err);
+out:
+	rm_rf(stage);
+	if (r < 0)
+		unlink(image);
+	return r;
+}

@@ -1,0 +1,16 @@
+/* [[file_sync]]: at VM creation, host files and directories are copied onto
+ * a work disk (ext4, made with mke2fs -d; no loop mounts) that the guest
+ * mounts at /root. */
+#ifndef BANGER_FILE_SYNC_H
+#define BANGER_FILE_SYNC_H
+
+#include "vmm.h"
+
+#define WORK_DISK_NAME "work.img"
+
+/* Builds vm_dir/work.img from the entries, or does nothing when there are
+ * none. A guest path outside ~/ or /root/, a ".." in it, or a missing host
+ * path is EINVAL with the entry's config line in the reason. */
+int file_sync_build(const struct vmm_settings *s, const char *vm_dir, bgr_error *err);
+
+#endif

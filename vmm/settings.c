@@ -1,0 +1,225 @@
+#include "settings.h"
+#include "netdev.h"
+#include "util.h"
+#include "validate.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HEURISTIC "host heuristic"
+#define BUILTIN "built-in default"
+
+static void src(setting_src dst, const char *text)
+{
+	snprintf(dst, SETTING_SRC_MAX, "%s", text);
+}
+
+/* Sizing from the host: cpus/4 (1 to 4), RAM/8 (256 MiB to 8 GiB), 8 GiB
+ * of disk. */
+static void defaults(struct vmm_settings *s)
+{
+	unsigned cpus = host_cpus() / 4;
+	uint64_t ram = host_ram_mib() / 8;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->vmm, sizeof(s->vmm), "qemu");
+	src(s->src_vmm, BUILTIN);
+	src(s->src_firecracker, BUILTIN);
+	snprintf(s->accel_setting, sizeof(s->accel_setting), "auto");
+	src(s->src_accel, BUILTIN);
+	s->vcpu = cpus < 1 ? 1 : cpus > 4 ? 4 : cpus;
+	src(s->src_vcpu, HEURISTIC " (cpus/4, 1 to 4)");
+	s->memory_mib = (unsigned)(ram < 256 ? 256 : ram > 8192 ? 8192 : ram);
+	src(s->src_memory, HEURISTIC " (RAM/8, 256 MiB to 8 GiB)");
+	s->disk_size = 8ULL << 30;
+	src(s->src_disk, HEURISTIC " (8 GiB)");
+	snprintf(s->image, sizeof(s->image), "tiny");
+	snprintf(s->kernel, sizeof(s->kernel), "tiny");
+	src(s->src_image, BUILTIN);
+	src(s->src_ssh_key, BUILTIN);
+	s->boot_timeout_s = 90;
+	src(s->src_boot_timeout, BUILTIN);
+	s->stop_timeout_s = 15;
+	snprintf(s->net.setting, sizeof(s->net.setting), "auto");
+	src(s->net.src_network, BUILTIN);
+	snprintf(s->net.bridge, sizeof(s->net.bridge), "banger0");
+	src(s->net.src_bridge, BUILTIN);
+	snprintf(s->net.subnet, sizeof(s->net.subnet), "172.16.0.0/24");
+	src(s->net.src_subnet, BUILTIN);
+	s->net.nat = true;
+	src(s->net.src_nat, BUILTIN);
+	s->net.dns_port = 53;
+}
+
+int setting_network(struct vmm_settings *s, const char *v, const char *from, bgr_error *err)
+{
+	if (strcmp(v, "auto") && strcmp(v, "bridge") && strcmp(v, "user") && strcmp(v, "none"))
+		return bgr_fail(err, EINVAL, "network '%.20s': want auto, bridge, user or none", v);
+	snprintf(s->net.setting, sizeof(s->net.setting), "%s", v);
+	src(s->net.src_network, from);
+	return 0;
+}
+
+int setting_bridge(struct vmm_settings *s, const char *v, const char *from, bgr_error *err)
+{
+	if (!netdev_ifname_valid(v))
+		return bgr_fail(err, EINVAL, "bridge_name '%.40s': want 1 to 15 characters, no '/', ':', '%%' or spaces",
+				v);
+	snprintf(s->net.bridge, sizeof(s->net.bridge), "%s", v);
+	src(s->net.src_bridge, from);
+	return 0;
+}
+
+int setting_subnet(struct vmm_settings *s, const char *v, const char *from, bgr_error *err)
+{
+	struct ippool pool;
+
+	if (strlen(v) >= sizeof(s->net.subnet))
+		return bgr_fail(err, EINVAL, "subnet '%.40s': want a.b.c.d/prefix", v);
+	if (ippool_parse(v, &pool, err) < 0)
+		return -EINVAL;
+	snprintf(s->net.subnet, sizeof(s->net.subnet), "%s", v);
+	src(s->net.src_subnet, from);
+	return 0;
+}
+
+int setting_accel(struct vmm_settings *s, const char *v, const char *from, bgr_error *err)
+{
+	if (strcmp(v, "auto") && strcmp(v, "kvm") && strcmp(v, "tcg"))
+		return bgr_fail(err, EINVAL, "accel '%.20s': want auto, kvm or tcg", v);
+	snprintf(s->accel_setting, sizeof(s->accel_setting), "%s", v);
+	src(s->src_accel, from);
+	return 0;
+}
+
+int setting_vmm(struct vmm_settings *s, const char *v, const char *from, bgr_error *err)
+{
+	if (!strcmp(v, "firecracker"))
+		return bgr_fail(err, EINVAL, "vmm 'firecracker': this build has no Firecracker driver yet; use qemu or auto");
+	if (strcmp(v, "auto") && strcmp(v, "qemu"))
+		return bgr_fail(err, EINVAL, "vmm '%.20s': want auto, qemu or firecracker", v);
+	snprintf(s->vmm, sizeof(s->vmm), "qemu");
+	src(s->src_vmm, from);
+	return 0;
+}
+
+int setting_image(struct vmm_settings *s, const char *v, const char *from, bgr_error *err)
+{
+	if (!vm_name_valid(v))
+		return bgr_fail(err, EINVAL, "default_image_name '%.40s': want a name like tiny or debian-bookworm", v);
+	snprintf(s->image, sizeof(s->image), "%s", v);
+	snprintf(s->kernel, sizeof(s->kernel), "%s", v);
+	src(s->src_image, from);
+	return 0;
+}
+
+static int parse_bool(const char *v, bool *ret)
+{
+	if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes"))
+		*ret = true;
+	else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no"))
+		*ret = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* Environment variables win over the config file (handy for one run). */
+static int apply_env(struct vmm_settings *s, struct bgr_paths *paths, bgr_error *err)
+{
+	const char *v;
+	int r = 0;
+
+	if ((v = getenv("BANGER_ACCEL")) && *v && (r = setting_accel(s, v, "BANGER_ACCEL", err)) < 0)
+		return bgr_wrap(err, "BANGER_ACCEL");
+	if ((v = getenv("BANGER_NETWORK")) && *v && (r = setting_network(s, v, "BANGER_NETWORK", err)) < 0)
+		return bgr_wrap(err, "BANGER_NETWORK");
+	if ((v = getenv("BANGER_BRIDGE")) && *v && (r = setting_bridge(s, v, "BANGER_BRIDGE", err)) < 0)
+		return bgr_wrap(err, "BANGER_BRIDGE");
+	if ((v = getenv("BANGER_SUBNET")) && *v && (r = setting_subnet(s, v, "BANGER_SUBNET", err)) < 0)
+		return bgr_wrap(err, "BANGER_SUBNET");
+	if ((v = getenv("BANGER_NAT")) && *v) {
+		if (parse_bool(v, &s->net.nat) < 0)
+			return bgr_fail(err, EINVAL, "BANGER_NAT: nat '%.20s': want true or false", v);
+		src(s->net.src_nat, "BANGER_NAT");
+	}
+	if ((v = getenv("BANGER_SSH_KEY")) && *v) {
+		if (v[0] != '/')
+			return bgr_fail(err, EINVAL, "BANGER_SSH_KEY must be an absolute path: %.200s", v);
+		free(paths->ssh_key);
+		paths->ssh_key = xstrdup(v);
+		src(s->src_ssh_key, "BANGER_SSH_KEY");
+	}
+	if ((v = getenv("BANGER_BOOT_TIMEOUT")) && *v) {
+		char *end;
+		long t = strtol(v, &end, 10);
+		if (*end || t < 1 || t > 3600)
+			return bgr_fail(err, EINVAL, "BANGER_BOOT_TIMEOUT '%.20s': want 1 to 3600 seconds", v);
+		s->boot_timeout_s = (int)t;
+		src(s->src_boot_timeout, "BANGER_BOOT_TIMEOUT");
+	}
+	if ((v = getenv("BANGER_DNS_PORT")) && *v) {
+		char *end;
+		long p = strtol(v, &end, 10);
+		if (*end || p < 1 || p > 65535)
+			return bgr_fail(err, EINVAL, "BANGER_DNS_PORT '%.20s': want 1 to 65535", v);
+		s->net.dns_port = (int)p;
+	}
+	return r;
+}
+
+static void choose_network(struct vmm_net_settings *n, bgr_error *err, int *r)
+{
+	bool admin = netdev_have_net_admin();
+
+	ippool_parse(n->subnet, &n->pool, err);
+	if (!strcmp(n->setting, "none")) {
+		n->mode = NET_NONE;
+		snprintf(n->why, sizeof(n->why), "guests get no network device");
+	} else if (!strcmp(n->setting, "user")) {
+		n->mode = NET_USER;
+		snprintf(n->why, sizeof(n->why), "QEMU user networking, ssh forwarded from 127.0.0.1");
+	} else if (!strcmp(n->setting, "bridge")) {
+		if (!admin)
+			*r = bgr_fail(err, EPERM,
+				      "network = bridge needs CAP_NET_ADMIN (run bangerd as root, or use network = user)");
+		n->mode = NET_BRIDGE;
+		snprintf(n->why, sizeof(n->why), "as configured");
+	} else {
+		n->mode = admin ? NET_BRIDGE : NET_USER;
+		snprintf(n->why, sizeof(n->why), "auto: %s",
+			 admin ? "bangerd has CAP_NET_ADMIN, so a bridge" : "no CAP_NET_ADMIN, so QEMU user networking");
+	}
+}
+
+int settings_load(struct vmm_settings *s, struct bgr_paths *paths, bgr_error *err)
+{
+	int r;
+
+	defaults(s);
+	snprintf(s->config_path, sizeof(s->config_path), "%s/config.toml", paths->config_dir);
+	r = config_file_apply(s->config_path, s, paths, err);
+	if (r < 0)
+		return r;
+	r = apply_env(s, paths, err);
+	if (r < 0)
+		return r;
+	if (accel_choose(s->accel_setting, &s->accel) < 0)
+		return bgr_fail(err, EINVAL, "accel '%s' cannot be used here: %s", s->accel_setting, s->accel.why);
+	r = 0;
+	choose_network(&s->net, err, &r);
+	return r;
+}
+
+void settings_free(struct vmm_settings *s)
+{
+	for (size_t i = 0; i < s->n_sync; i++) {
+		free(s->sync[i].host);
+		free(s->sync[i].guest);
+	}
+	free(s->sync);
+	s->sync = NULL;
+	s->n_sync = 0;
+}
