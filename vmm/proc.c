@@ -55,7 +55,8 @@ int proc_pidfd_kill(int pidfd, int sig)
 	return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 ? -errno : 0;
 }
 
-static pid_t spawn(char *const argv[], int out_fd, bool new_session, int pass_fd)
+/* err_fd: where stderr goes; -1 for out_fd, -2 to keep ours. */
+static pid_t spawn(char *const argv[], int out_fd, int err_fd, bool new_session, int pass_fd)
 {
 	pid_t pid = fork();
 
@@ -73,7 +74,8 @@ static pid_t spawn(char *const argv[], int out_fd, bool new_session, int pass_fd
 			out_fd = null;
 		dup2(null, 0);
 		dup2(out_fd, 1);
-		dup2(out_fd, 2);
+		if (err_fd != -2)
+			dup2(err_fd >= 0 ? err_fd : out_fd, 2);
 		if (pass_fd >= 0) {
 			if (pass_fd == 3)
 				fcntl(3, F_SETFD, 0);
@@ -90,17 +92,17 @@ static pid_t spawn(char *const argv[], int out_fd, bool new_session, int pass_fd
 
 pid_t proc_spawn(char *const argv[], int out_fd)
 {
-	return spawn(argv, out_fd, true, -1);
+	return spawn(argv, out_fd, -1, true, -1);
 }
 
 pid_t proc_spawn_with_fd(char *const argv[], int out_fd, int pass_fd)
 {
-	return spawn(argv, out_fd, true, pass_fd);
+	return spawn(argv, out_fd, -1, true, pass_fd);
 }
 
 int proc_run(char *const argv[], int out_fd)
 {
-	pid_t pid = spawn(argv, out_fd, false, -1);
+	pid_t pid = spawn(argv, out_fd, -1, false, -1);
 	int status;
 
 	if (pid < 0)
@@ -126,7 +128,7 @@ int proc_capture(char *const argv[], char **out, bool (*cancel)(void *), void *c
 	*out = NULL;
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return -errno;
-	pid = spawn(argv, fds[1], false, -1);
+	pid = spawn(argv, fds[1], -2, false, -1);
 	close(fds[1]);
 	if (pid < 0) {
 		close(fds[0]);

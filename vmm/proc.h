@@ -20,7 +20,8 @@ pid_t proc_spawn_with_fd(char *const argv[], int out_fd, int pass_fd);
 /* Runs argv to completion (stdout/stderr to out_fd, or /dev/null when -1).
  * Returns its exit status, or -errno when it could not run. */
 int proc_run(char *const argv[], int out_fd);
-/* Runs argv to completion with its stdout and stderr collected into *out
+/* Runs argv to completion with its stdout collected into *out (stderr is
+ * ours: a helper's complaints land in bangerd's log)
  * (caller frees). cancel, when given, is polled every 100 ms and kills the
  * child when it returns true. Returns the exit status or -errno. */
 int proc_capture(char *const argv[], char **out, bool (*cancel)(void *), void *ctx);
