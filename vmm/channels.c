@@ -73,7 +73,7 @@ static void agent_readable(void *data, int fd, uint32_t events)
 {
 	struct vm *vm = data;
 	struct vmm *m = vm->m;
-	ssize_t n = read(fd, vm->agent_buf + vm->agent_len, sizeof(vm->agent_buf) - 1 - vm->agent_len);
+	ssize_t n = read(fd, vm->agent_buf + vm->agent_len, BANGER_AGENT_LINE_MAX - 1 - vm->agent_len);
 	char *nl;
 
 	(void)events;
@@ -89,10 +89,12 @@ static void agent_readable(void *data, int fd, uint32_t events)
 	while ((nl = strchr(vm->agent_buf, '\n'))) {
 		*nl = '\0';
 		agent_line(m, vm, vm->agent_buf);
+		if (!vm->agent_buf)
+			return; /* handling the line closed the channels */
 		vm->agent_len -= (size_t)(nl + 1 - vm->agent_buf);
 		memmove(vm->agent_buf, nl + 1, vm->agent_len + 1);
 	}
-	if (vm->agent_len == sizeof(vm->agent_buf) - 1) {
+	if (vm->agent_len == BANGER_AGENT_LINE_MAX - 1) {
 		vmm_vm_log(m, vm, "agent: line too long, dropped");
 		vm->agent_len = 0;
 	}
@@ -150,6 +152,8 @@ static void connect_tick(void *data)
 
 void vm_channels_open(struct vmm *m, struct vm *vm)
 {
+	if (!vm->agent_buf)
+		vm->agent_buf = xcalloc(1, BANGER_AGENT_LINE_MAX);
 	vm->agent_len = 0;
 	vm->inotify_wd = inotify_add_watch(m->inotify_fd, vm->dir, IN_MODIFY | IN_CLOSE_WRITE);
 	connect_tick(vm);
@@ -161,6 +165,9 @@ void vm_channels_close(struct vmm *m, struct vm *vm)
 	vm->connect_timer = NULL;
 	close_fd(m, &vm->agent_fd);
 	close_fd(m, &vm->console_fd);
+	free(vm->agent_buf);
+	vm->agent_buf = NULL;
+	vm->agent_len = 0;
 	if (vm->inotify_wd >= 0)
 		inotify_rm_watch(m->inotify_fd, vm->inotify_wd);
 	vm->inotify_wd = -1;

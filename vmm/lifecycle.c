@@ -77,7 +77,7 @@ static void boot_timed_out(void *data)
 	struct vmm *m = vm->m;
 
 	cancel_timer(m, &vm->boot_timer);
-	if (vm->hello[0])
+	if (vm->hello)
 		vm_set_error(m, vm, "boot timed out after %d s: the agent said hello but ssh never answered with "
 				    "the pinned key and banger's login (see logs)",
 			     m->settings.boot_timeout_s);
@@ -136,7 +136,8 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 		l.cmdline = net_args;
 	remove_sockets(vm);
 	vm->rec.error[0] = '\0';
-	vm->hello[0] = '\0';
+	free(vm->hello);
+	vm->hello = NULL;
 	vm->verifying = vm->authorized = false;
 	vmm_vm_log(m, vm, "starting (%s, %s, vcpu %u, memory %u MiB, network %s%s%s)", m->driver->name, l.accel,
 		   l.vcpu, l.memory_mib, vm->rec.net_mode, vm->rec.ip[0] && l.net_mode == NET_BRIDGE ? " " : "",
@@ -192,7 +193,8 @@ void vm_hello_received(struct vmm *m, struct vm *vm, const char *line)
 {
 	char proto[16], *msg;
 
-	snprintf(vm->hello, sizeof(vm->hello), "%s", line);
+	free(vm->hello);
+	vm->hello = xstrdup(line);
 	vmm_vm_log(m, vm, "agent: %s", line);
 	if (vm->rec.state != VM_STARTING || vm->verifying || vm->authorized)
 		return;

@@ -43,6 +43,8 @@ static void vm_free(struct vm *vm)
 	free(vm->qmp_sock);
 	free(vm->console_sock);
 	free(vm->agent_sock);
+	free(vm->agent_buf);
+	free(vm->hello);
 	free(vm);
 }
 
@@ -221,7 +223,7 @@ struct vm *vmm_vm_at(struct vmm *m, size_t i) { return i < m->n_vms ? m->vms[i] 
 const struct vm_record *vm_record(const struct vm *vm) { return &vm->rec; }
 const char *vm_console_log(const struct vm *vm) { return vm->console_log; }
 const char *vm_log_path(const struct vm *vm) { return vm->log_path; }
-const char *vm_agent_hello(const struct vm *vm) { return vm->hello; }
+const char *vm_agent_hello(const struct vm *vm) { return vm->hello ? vm->hello : ""; }
 
 struct vm *vmm_vm_by_name(struct vmm *m, const char *name)
 {

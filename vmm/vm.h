@@ -33,9 +33,9 @@ struct vm {
 	int pidfd;
 	bool is_child;
 	int agent_fd, console_fd, inotify_wd;
-	char agent_buf[BANGER_AGENT_LINE_MAX];
+	char *agent_buf; /* BANGER_AGENT_LINE_MAX bytes while the channels are open */
 	size_t agent_len;
-	char hello[BANGER_AGENT_LINE_MAX];
+	char *hello;     /* the last hello line, NULL before the first (heap: most VMs are stopped) */
 	struct loop_timer *boot_timer, *stop_timer, *connect_timer;
 	enum vm_stop_phase stop_phase;
 	bool stop_is_kill;
