@@ -101,8 +101,13 @@ check "rm: exit 0, gone" test "$RC" = 0 -a ! -e "$MNT/vms/ws"
 check "rm unpinned it" sh -c "! grep -q '^ws.vm ' '$KH'"
 
 # ---- 5. --branch/--from, --rm: the guest's copy is REF's, on the new branch
-bx run --rm --name br "$W" --branch feat --from v1 -- sh -c 'cat .git/HEAD; cat README; ls; exit 0'
+# stdin goes to the command (the copy and mise must not eat it)
+echo piped | "$BANGER" run --rm --name br "$W" --branch feat --from v1 -- \
+	sh -c 'cat .git/HEAD; cat README; ls; read -r l; echo "stdin=$l"' >"$T/out" 2>"$T/err"
+RC=$?
 expect_eq "run --branch --from -- CMD: exit 0" 0 "$RC"
+check "the command got run's stdin" grep -qx "stdin=piped" "$T/out"
+sed -i '/^stdin=/d' "$T/out"
 expect_eq "the guest copy's .git/HEAD names the new branch" "ref: refs/heads/feat" "$(head -n 1 "$T/out")"
 expect_eq "its files are those of REF (README of v1)" v1 "$(sed -n 2p "$T/out")"
 expect_eq "REF's files, plus the untracked one" "README gone.txt src untracked.txt with space's.txt" \
