@@ -5,6 +5,7 @@
  * FUZZ_ITERATIONS=n override the defaults. Emits TAP. */
 #include "dns.h"
 #include "validate.h"
+#include "fuzz_rng.h"
 
 #include <inttypes.h>
 #include <stdbool.h>
@@ -14,26 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#define DEFAULT_SEED 0x62616e676572ULL /* "banger" */
-#define DEFAULT_ITERATIONS 200000
-#define TIME_LIMIT_S 20
 #define PACKET_MAX 700
-
-static uint64_t rng_state;
-
-/* xorshift64*: small, fast and the same everywhere */
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dULL;
-}
-
-static size_t rnd_below(size_t n)
-{
-	return n ? (size_t)(rnd() % n) : 0;
-}
 
 struct packet {
 	uint8_t b[PACKET_MAX];
@@ -242,13 +224,6 @@ static void run_one(const struct packet *p)
 	}
 	free(in);
 	free(out);
-}
-
-static uint64_t env_u64(const char *name, uint64_t fallback)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? strtoull(v, NULL, 0) : fallback;
 }
 
 int main(void)

@@ -7,6 +7,7 @@
  * an empty doc. Deterministic for a seed; FUZZ_SEED=n and FUZZ_ITERATIONS=n
  * override the defaults. Emits TAP. */
 #include "toml.h"
+#include "fuzz_rng.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -17,27 +18,8 @@
 #include <string.h>
 #include <time.h>
 
-#define DEFAULT_SEED 0x62616e676572ULL /* "banger" */
-#define DEFAULT_ITERATIONS 200000
-#define TIME_LIMIT_S 20
 #define TEXT_MAX 6000 /* room for a line past TOML_LINE_MAX */
 #define FILENAME "fuzz.toml"
-
-static uint64_t rng_state;
-
-/* xorshift64*: small, fast and the same everywhere */
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dULL;
-}
-
-static size_t rnd_below(size_t n)
-{
-	return n ? (size_t)(rnd() % n) : 0;
-}
 
 struct text {
 	char b[TEXT_MAX];
@@ -428,13 +410,6 @@ static bool seeds_parse(void)
 		toml_free(&doc);
 	}
 	return ok;
-}
-
-static uint64_t env_u64(const char *name, uint64_t fallback)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? strtoull(v, NULL, 0) : fallback;
 }
 
 int main(void)
