@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -250,6 +251,7 @@ int main(int argc, char **argv)
 		goto out;
 	log_msg("mounted %s", o.mount);
 	report_ready(&ready_fd, NULL);
+	malloc_trim(0); /* start-up (config, store, key) leaves freed heap behind */
 	rc = loop_run(fs.loop) < 0;
 out:
 	if (err.code) {
