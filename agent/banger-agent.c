@@ -1,10 +1,16 @@
 /* banger-agent: the guest side of the banger agent channel.
  *
- * Runs inside the guest (started by the rootfs init, not PID 1). Finds the
- * virtio-serial port named org.banger.agent, says hello every time the host
- * side connects (with the SSH host keys), answers pings, adds the host's
- * public key to root's authorized_keys and powers the guest off on request.
- * The wire protocol is described in protocol.h.
+ * Runs inside the guest (started by the rootfs init, not PID 1). Says hello
+ * every time the host side connects (with the SSH host keys), answers pings,
+ * adds the host's public key to root's authorized_keys and powers the guest
+ * off on request. The wire protocol is described in protocol.h.
+ *
+ * Transport, chosen at start and re-checked every second until one works:
+ * the virtio-serial port named org.banger.agent (QEMU) when it exists, else
+ * a vsock listener on port BANGER_AGENT_VSOCK_PORT, any CID (Firecracker's
+ * hybrid vsock: the host writes "CONNECT 1024\n" to its unix socket). vsock
+ * connections are served one at a time, each as its own session; while
+ * listening, the agent switches to the serial port if one shows up.
  *
  * Port semantics (virtio_console): read() returns 0 while no host client is
  * connected, write() blocks until one is, and poll() always reports POLLHUP
@@ -16,8 +22,8 @@
 #include "fileio.h"
 #include "hostkeys.h"
 #include "protocol.h"
+#include "transport.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -28,12 +34,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/reboot.h>
-#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
-
-#define SYSFS_PORTS "/sys/class/virtio-ports"
 
 static int dry_run;
 static const char *ssh_home = "/root";
@@ -55,42 +58,6 @@ static void sleep_ms(long ms)
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
-}
-
-/* ---- the port ---- */
-
-/* Finds the agent port; returns 0 and fills out, or -1. */
-static int find_port(char *out, size_t size)
-{
-	char path[512], name[128];
-	struct dirent *de;
-	struct stat st;
-	long n;
-	DIR *d;
-
-	snprintf(out, size, "/dev/virtio-ports/%s", BANGER_AGENT_PORT_NAME);
-	if (stat(out, &st) == 0)
-		return 0;
-	d = opendir(SYSFS_PORTS);
-	if (!d)
-		return -1;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), SYSFS_PORTS "/%s/name", de->d_name);
-		n = read_small_file(path, (uint8_t *)name, sizeof(name) - 1);
-		if (n <= 0)
-			continue;
-		name[n] = '\0';
-		name[strcspn(name, "\n")] = '\0';
-		if (strcmp(name, BANGER_AGENT_PORT_NAME) == 0) {
-			snprintf(out, size, "/dev/%s", de->d_name);
-			closedir(d);
-			return 0;
-		}
-	}
-	closedir(d);
-	return -1;
 }
 
 static int send_line(int fd, const char *fmt, ...)
@@ -144,14 +111,34 @@ static int send_hello(int fd)
 			 BANGER_AGENT_PROTO_VERSION, BANGER_AGENT_VERSION, u.release, uptime_ms(), keys);
 }
 
+/* True when the kernel command line has banger.vmm=firecracker. There a
+ * power-off halts the guest but leaves the VMM running; a reboot (with
+ * reboot=k) ends it. */
+static int vmm_is_firecracker(void)
+{
+	char buf[4096], *tok, *save;
+	long n = read_small_file("/proc/cmdline", (uint8_t *)buf, sizeof(buf) - 1);
+
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	for (tok = strtok_r(buf, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save))
+		if (strcmp(tok, "banger.vmm=firecracker") == 0)
+			return 1;
+	return 0;
+}
+
 static void power_off(void)
 {
 	char comm[32] = "";
 	long n = read_small_file("/proc/1/comm", (uint8_t *)comm, sizeof(comm) - 1);
-	int sig = SIGUSR2; /* busybox init and banger's init: USR2 = poweroff */
+	int fc = vmm_is_firecracker();
+	/* busybox init and banger's init: USR2 = poweroff (banger's init
+	 * reboots instead under Firecracker) */
+	int sig = SIGUSR2;
 
-	if (n > 0 && strncmp(comm, "systemd", 7) == 0)
-		sig = SIGRTMIN + 4; /* systemd: SIGRTMIN+4 = poweroff.target */
+	if (n > 0 && strncmp(comm, "systemd", 7) == 0) /* reboot.target : poweroff.target */
+		sig = fc ? SIGRTMIN + 5 : SIGRTMIN + 4;
 	sync();
 	if (dry_run) {
 		logmsg("shutdown requested (dry run, not powering off)");
@@ -162,7 +149,7 @@ static void power_off(void)
 		sleep_ms(10000); /* init kills us while shutting down */
 	logmsg("init did not power off, forcing it");
 	sync();
-	reboot(RB_POWER_OFF);
+	reboot(fc ? RB_AUTOBOOT : RB_POWER_OFF);
 }
 
 static int handle_authorize(int fd, const char *line)
@@ -254,28 +241,131 @@ static void session(int fd)
 	}
 }
 
+/* Serves the virtio-serial port at path once. */
+static void serve_serial(const char *path, int *warned)
+{
+	int fd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0) {
+		if (!(*warned)++)
+			logmsg("cannot open %s: %s", path, strerror(errno));
+		sleep_ms(1000);
+		return;
+	}
+	*warned = 0;
+	session(fd);
+	close(fd);
+	sleep_ms(200);
+}
+
+/* Serves the connections to lfd one at a time until the listener breaks or,
+ * with watch_serial, the virtio-serial port shows up. */
+static void serve_vsock(int lfd, int watch_serial)
+{
+	char port[512];
+	int fd;
+
+	for (;;) {
+		fd = vsock_accept(lfd, 1000);
+		if (fd >= 0) {
+			session(fd);
+			close(fd);
+			continue;
+		}
+		if (errno != EAGAIN) {
+			logmsg("vsock accept failed: %s", strerror(errno));
+			sleep_ms(1000);
+			return;
+		}
+		if (watch_serial && serial_find_port(BANGER_AGENT_PORT_NAME, port, sizeof(port)) == 0) {
+			logmsg("virtio-serial port %s appeared, leaving vsock", BANGER_AGENT_PORT_NAME);
+			return;
+		}
+	}
+}
+
+/* Listens on vsock port and serves it. Returns -1 (errno set) when vsock
+ * cannot be used, else 0 once serve_vsock gives up. */
+static int run_vsock(unsigned int port, int watch_serial)
+{
+	int lfd = vsock_listen(port);
+
+	if (lfd < 0)
+		return -1;
+	logmsg("listening on vsock port %u", port);
+	serve_vsock(lfd, watch_serial);
+	close(lfd);
+	return 0;
+}
+
+/* fixed: a device path (-p), or NULL; vsock_only: a vsock port (-v), or 0. */
+static void run(const char *fixed, unsigned int vsock_only)
+{
+	char port[512];
+	int warned = 0, waiting = 0;
+
+	for (;;) {
+		if (fixed) {
+			serve_serial(fixed, &warned);
+		} else if (!vsock_only && serial_find_port(BANGER_AGENT_PORT_NAME, port, sizeof(port)) == 0) {
+			serve_serial(port, &warned);
+		} else if (run_vsock(vsock_only ? vsock_only : BANGER_AGENT_VSOCK_PORT, !vsock_only) == 0) {
+			waiting = 0;
+		} else {
+			if (!waiting++)
+				logmsg("waiting for virtio-serial port %s or vsock (vsock: %s)",
+				       BANGER_AGENT_PORT_NAME, strerror(errno));
+			sleep_ms(1000);
+		}
+	}
+}
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: banger-agent [-n] [-p PORT] [-a HOME]\n"
-		   "  -p PORT  use this device instead of the virtio-serial port '%s'\n"
-		   "  -n       dry run: acknowledge shutdown but do not power off\n"
-		   "  -a HOME  authorize keys in HOME/.ssh/authorized_keys (default /root)\n",
-		BANGER_AGENT_PORT_NAME);
+	fprintf(f, "usage: banger-agent [-n] [-p PORT | -v VSOCKPORT] [-a HOME]\n"
+		   "  -p PORT       use this device instead of the virtio-serial port '%s'\n"
+		   "  -v VSOCKPORT  only listen on this vsock port (default: the serial port if\n"
+		   "                present, else vsock port %d)\n"
+		   "  -n            dry run: acknowledge shutdown but do not power off\n"
+		   "  -a HOME       authorize keys in HOME/.ssh/authorized_keys (default /root)\n",
+		BANGER_AGENT_PORT_NAME, BANGER_AGENT_VSOCK_PORT);
+}
+
+/* A vsock port number, 1..UINT32_MAX-1 (-1U is VMADDR_PORT_ANY); 0 if bad. */
+static unsigned int parse_vsock_port(const char *s)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return 0;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v >= 0xffffffffULL)
+		return 0;
+	return (unsigned int)v;
 }
 
 int main(int argc, char **argv)
 {
 	const char *fixed = NULL;
-	char port[512];
-	int opt, fd, warned = 0;
+	unsigned int vsock_only = 0;
+	int opt;
 
-	while ((opt = getopt(argc, argv, "a:hnp:")) != -1) {
+	while ((opt = getopt(argc, argv, "a:hnp:v:")) != -1) {
 		switch (opt) {
 		case 'a':
 			ssh_home = optarg;
 			break;
 		case 'p':
 			fixed = optarg;
+			break;
+		case 'v':
+			vsock_only = parse_vsock_port(optarg);
+			if (!vsock_only) {
+				fprintf(stderr, "banger-agent: bad vsock port '%s'\n", optarg);
+				return 2;
+			}
 			break;
 		case 'n':
 			dry_run = 1;
@@ -288,26 +378,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	signal(SIGPIPE, SIG_IGN);
-	for (;;) {
-		if (fixed)
-			snprintf(port, sizeof(port), "%s", fixed);
-		else if (find_port(port, sizeof(port)) < 0) {
-			if (!warned++)
-				logmsg("waiting for virtio-serial port %s", BANGER_AGENT_PORT_NAME);
-			sleep_ms(1000);
-			continue;
-		}
-		fd = open(port, O_RDWR | O_NOCTTY | O_CLOEXEC);
-		if (fd < 0) {
-			if (!warned++)
-				logmsg("cannot open %s: %s", port, strerror(errno));
-			sleep_ms(1000);
-			continue;
-		}
-		warned = 0;
-		session(fd);
-		close(fd);
-		sleep_ms(200);
+	if (fixed && vsock_only) {
+		fprintf(stderr, "banger-agent: -p and -v exclude each other\n");
+		return 2;
 	}
+	signal(SIGPIPE, SIG_IGN);
+	run(fixed, vsock_only);
+	return 1;
 }

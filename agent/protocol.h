@@ -41,6 +41,7 @@
 #define BANGER_AGENT_PROTO_VERSION 2
 #define BANGER_AGENT_VERSION "0.2.0"
 #define BANGER_AGENT_PORT_NAME "org.banger.agent"
+#define BANGER_AGENT_VSOCK_PORT 1024 /* the agent listens here when there is no serial port */
 #define BANGER_AGENT_LINE_MAX 4096
 #define BANGER_AGENT_KEY_TYPE_MAX 64
 

@@ -56,9 +56,8 @@ static void render_config(FILE *f, const struct render_ctx *ctx)
 
 	size_format(s->disk_size, disk, sizeof(disk));
 	fprintf(f, "# config file: %s (%s)\n", s->config_path, s->config_found ? "read" : "absent; all defaults");
-	fprintf(f, "vmm = %s  # %s\n", s->vmm, s->src_vmm);
-	if (s->firecracker_bin[0])
-		fprintf(f, "firecracker_bin = %s  # %s\n", s->firecracker_bin, s->src_firecracker);
+	fprintf(f, "vmm = %s  # %s; %s\n", s->vmm, s->src_vmm, s->vmm_why);
+	fprintf(f, "firecracker_bin = %s  # %s\n", s->firecracker_bin, s->src_firecracker);
 	fprintf(f, "accel = %s  # %s; %s\n", s->accel.accel, s->src_accel, s->accel.why);
 	fprintf(f, "default_image_name = %s  # %s\n", s->image, s->src_image);
 	fprintf(f, "vcpu = %u  # %s\n", s->vcpu, s->src_vcpu);

@@ -7,6 +7,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
@@ -126,12 +127,27 @@ static bool try_connect(struct vmm *m, struct vm *vm, int *fd, const char *path,
 	c = connect_unix(path);
 	if (c < 0)
 		return false;
+	/* Firecracker's hybrid vsock: CONNECT to the agent's port first (a
+	 * guest not listening yet closes it: try again later) */
+	if (fn == agent_readable && m->driver->agent_handshake && m->driver->agent_handshake(c) < 0) {
+		close(c);
+		return false;
+	}
 	if (loop_add_fd(m->loop, c, EPOLLIN, fn, vm) < 0) {
 		close(c);
 		return false;
 	}
 	*fd = c;
 	return true;
+}
+
+/* Firecracker: input goes to the FIFO that is its stdin; output needs no
+ * draining (it goes to console.log directly). */
+static bool open_console_fifo(struct vm *vm)
+{
+	if (vm->console_fd < 0)
+		vm->console_fd = open(vm->console_sock, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	return vm->console_fd >= 0;
 }
 
 static void connect_tick(void *data)
@@ -145,7 +161,10 @@ static void connect_tick(void *data)
 	if (vm->pidfd < 0)
 		return;
 	agent = try_connect(m, vm, &vm->agent_fd, vm->agent_sock, agent_readable);
-	console = try_connect(m, vm, &vm->console_fd, vm->console_sock, console_readable);
+	if (m->driver->console_on_stdout)
+		console = open_console_fifo(vm);
+	else
+		console = try_connect(m, vm, &vm->console_fd, vm->console_sock, console_readable);
 	if (!agent || !console)
 		vm->connect_timer = loop_timer_add(m->loop, CONNECT_RETRY_MS, connect_tick, vm);
 }

@@ -30,13 +30,24 @@ struct vm_launch {
 	/* network: NET_NONE/NET_USER/NET_BRIDGE (vmm.h enum net_mode) */
 	int net_mode;
 	const char *mac;
-	int tap_fd;              /* bridge: the tap, passed as fd 3 */
+	int tap_fd;              /* bridge: the tap, passed as fd 3 (QEMU) */
+	const char *tap_name;    /* bridge: its name (Firecracker opens it itself) */
 	int ssh_port;            /* user: host 127.0.0.1 port forwarded to :22 */
 	bool outbound;           /* user: may the guest reach out (nat = true)? */
 };
 
 struct vm_driver {
 	const char *name;
+	/* file names in the VM's directory */
+	const char *control_sock_name; /* QMP, or Firecracker's API socket */
+	const char *root_disk_name;
+	const char *console_name;      /* QEMU: console socket; Firecracker: stdin FIFO */
+	bool raw_disks;                /* raw root disk (sparse/reflink copy), not a qcow2 overlay */
+	bool tap_by_name;              /* the hypervisor opens a persistent tap by name */
+	bool console_on_stdout;        /* the serial console is the process's stdout/stdin */
+	/* Run after connecting to the agent socket (Firecracker's hybrid vsock
+	 * CONNECT); NULL when the socket is the channel itself. 0 or -errno. */
+	int (*agent_handshake)(int fd);
 	/* Checks that the hypervisor can be run at all (binary present). */
 	int (*prepare)(bgr_error *err);
 	/* Spawns the hypervisor; returns its pid. */
@@ -50,5 +61,8 @@ struct vm_driver {
 };
 
 extern const struct vm_driver qemu_driver;
+extern const struct vm_driver firecracker_driver;
+/* The Firecracker binary the driver runs (config firecracker_bin). */
+void firecracker_set_binary(const char *path);
 
 #endif

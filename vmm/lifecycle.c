@@ -306,6 +306,7 @@ static void process_gone(struct vmm *m, struct vm *vm, const char *how)
 	vm->verifying = vm->authorized = false;
 	vm_channels_close(m, vm);
 	remove_sockets(vm);
+	network_boot_ended(m, vm);
 	vmm_vm_log(m, vm, "hypervisor (pid %d) %s", vm->rec.pid, how);
 	if (was == VM_STARTING && !vm->stop_is_kill)
 		vm_set_error(m, vm, "hypervisor %s during boot (see logs and console)", how);

@@ -1,6 +1,7 @@
 /* The VM manager: the in-memory set of VMs, mirrored by the store. */
 #include "vm.h"
 #include "disk.h"
+#include "disk_raw.h"
 #include "file_sync.h"
 #include "log.h"
 #include "settings.h"
@@ -27,9 +28,9 @@ static struct vm *vm_alloc(struct vmm *m, const struct vm_record *rec)
 	vm->dir = xasprintf("%s/%lld", m->paths->vms_dir, (long long)rec->id);
 	vm->console_log = xasprintf("%s/console.log", vm->dir);
 	vm->log_path = xasprintf("%s/vm.log", vm->dir);
-	vm->root_disk = xasprintf("%s/root.qcow2", vm->dir);
-	vm->qmp_sock = xasprintf("%s/qmp.sock", vm->dir);
-	vm->console_sock = xasprintf("%s/console.sock", vm->dir);
+	vm->root_disk = xasprintf("%s/%s", vm->dir, m->driver->root_disk_name);
+	vm->qmp_sock = xasprintf("%s/%s", vm->dir, m->driver->control_sock_name);
+	vm->console_sock = xasprintf("%s/%s", vm->dir, m->driver->console_name);
 	vm->agent_sock = xasprintf("%s/agent.sock", vm->dir);
 	return vm;
 }
@@ -138,10 +139,11 @@ int vmm_new(struct loop *loop, struct bgr_paths *paths, const struct vmm_observe
 	m->loop = loop;
 	m->paths = paths;
 	m->obs = *obs;
-	m->driver = &qemu_driver;
 	r = settings_load(&m->settings, paths, err);
 	if (r < 0)
 		goto fail_early;
+	m->driver = strcmp(m->settings.vmm, "firecracker") == 0 ? &firecracker_driver : &qemu_driver;
+	firecracker_set_binary(m->settings.firecracker_bin);
 	chmod(paths->ssh_state_dir, 0700);
 	r = ssh_helper_key(paths->ssh_key, &m->ssh_pub, err);
 	if (r < 0)
@@ -173,7 +175,8 @@ int vmm_new(struct loop *loop, struct bgr_paths *paths, const struct vmm_observe
 		vm_adopt(m, m->vms[i]);
 	ssh_config_refresh(m);
 	log_msg("loaded %zu VMs; accel %s (%s)", m->n_vms, m->settings.accel.accel, m->settings.accel.why);
-	warm_default_template(m);
+	if (!m->driver->raw_disks)
+		warm_default_template(m);
 	*ret = m;
 	return 0;
 fail:
@@ -407,8 +410,9 @@ int vmm_vm_create(struct vmm *m, const char *name, struct vm **ret, bgr_error *e
 	rm_rf(tmp);
 	if (mkdir(tmp, 0700) < 0)
 		return bgr_fail(err, errno, "cannot create %s: %s", tmp, strerror(errno));
-	disk = xasprintf("%s/root.qcow2", tmp);
-	r = disk_create_root(m->paths->images_dir, rec.image, rec.disk_size, disk, err);
+	disk = xasprintf("%s/%s", tmp, m->driver->root_disk_name);
+	r = m->driver->raw_disks ? disk_create_raw_root(m->paths->images_dir, rec.image, rec.disk_size, disk, err)
+				 : disk_create_root(m->paths->images_dir, rec.image, rec.disk_size, disk, err);
 	if (r < 0)
 		goto fail;
 	r = file_sync_build(&m->settings, tmp, err);

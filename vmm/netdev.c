@@ -355,3 +355,32 @@ int netdev_tap_open(const char *ifname, const char *bridge, bgr_error *err)
 		return r;
 	return steal_fd(&fd);
 }
+
+int netdev_tap_create_persistent(const char *ifname, const char *bridge, bgr_error *err)
+{
+	_cleanup_close_ int fd = netdev_tap_open(ifname, bridge, err);
+
+	if (fd < 0)
+		return fd;
+	if (ioctl(fd, TUNSETPERSIST, 1) < 0)
+		return bgr_fail(err, errno, "tap %s: cannot make it persistent: %s", ifname, strerror(errno));
+	return 0;
+}
+
+int netdev_tap_delete(const char *ifname, bgr_error *err)
+{
+	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+	_cleanup_close_ int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return bgr_fail(err, errno, "tap %s: cannot open /dev/net/tun: %s", ifname, strerror(errno));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		if (errno == EBUSY || errno == ENODEV)
+			return 0; /* in use by a hypervisor still, or gone */
+		return bgr_fail(err, errno, "tap %s: %s", ifname, strerror(errno));
+	}
+	if (ioctl(fd, TUNSETPERSIST, 0) < 0)
+		return bgr_fail(err, errno, "tap %s: cannot drop it: %s", ifname, strerror(errno));
+	return 0;
+}

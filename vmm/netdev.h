@@ -26,6 +26,10 @@ int netdev_tap_open(const char *ifname, const char *bridge, bgr_error *err);
  * the bridge was re-created) to `bridge` and sets it up. Already attached to
  * it: fine; attached to another master: EBUSY. */
 int netdev_attach(const char *ifname, const char *bridge, bgr_error *err);
+/* A persistent tap on bridge, for hypervisors that open taps by name
+ * (Firecracker); netdev_tap_delete drops it once the hypervisor is gone. */
+int netdev_tap_create_persistent(const char *ifname, const char *bridge, bgr_error *err);
+int netdev_tap_delete(const char *ifname, bgr_error *err);
 /* True when this process has CAP_NET_ADMIN in its user namespace. */
 bool netdev_have_net_admin(void);
 /* 1..IFNAMSIZ-1 chars, not "." or "..", none of '/', ':', '%' or whitespace

@@ -154,7 +154,7 @@ int network_prepare_boot(struct vmm *m, struct vm *vm, struct vm_launch *l, char
 			 bgr_error *err)
 {
 	const struct vmm_net_settings *s = &m->settings.net;
-	char gw[16], mask[16], tap[IFNAMSIZ];
+	char gw[16], mask[16];
 	uint32_t addr;
 
 	*cmdline = NULL;
@@ -183,11 +183,20 @@ int network_prepare_boot(struct vmm *m, struct vm *vm, struct vm_launch *l, char
 		if (r < 0)
 			return r;
 	}
-	tap_name(vm, tap);
-	*tap_fd = netdev_tap_open(tap, s->bridge, err);
-	if (*tap_fd < 0)
-		return *tap_fd;
-	l->tap_fd = *tap_fd;
+	tap_name(vm, vm->tap);
+	l->tap_name = vm->tap;
+	if (m->driver->tap_by_name) { /* the hypervisor opens it by name */
+		bgr_error ignore;
+		netdev_tap_delete(vm->tap, &ignore); /* a leftover of a crash */
+		int r = netdev_tap_create_persistent(vm->tap, s->bridge, err);
+		if (r < 0)
+			return r;
+	} else {
+		*tap_fd = netdev_tap_open(vm->tap, s->bridge, err);
+		if (*tap_fd < 0)
+			return *tap_fd;
+		l->tap_fd = *tap_fd;
+	}
 	ip_format(ippool_gateway(&s->pool), gw);
 	ip_format(ippool_netmask(&s->pool), mask);
 	*cmdline = xasprintf("ip=%s::%s:%s:%s:eth0:off:%s", vm->rec.ip, gw, mask, vm->rec.name, gw);
@@ -246,4 +255,15 @@ int network_all_pin_hosts(const struct vm_record *rec, char hosts[3][96])
 	if (rec->ssh_port)
 		snprintf(hosts[n++], 96, "[127.0.0.1]:%d", rec->ssh_port);
 	return n;
+}
+
+void network_boot_ended(struct vmm *m, struct vm *vm)
+{
+	bgr_error err;
+
+	if (!m->driver->tap_by_name || strcmp(vm->rec.net_mode, "bridge") != 0)
+		return;
+	tap_name(vm, vm->tap);
+	if (netdev_tap_delete(vm->tap, &err) < 0)
+		vmm_vm_log(m, vm, "warning: %s", err.msg);
 }

@@ -23,6 +23,9 @@ int network_assign(struct vmm *m, struct vm_record *rec, bgr_error *err);
 int network_prepare_boot(struct vmm *m, struct vm *vm, struct vm_launch *l, char **cmdline, int *tap_fd,
 			 bgr_error *err);
 
+/* The hypervisor is gone: drops a tap it opened by name (Firecracker). */
+void network_boot_ended(struct vmm *m, struct vm *vm);
+
 /* After a daemon restart: puts a running VM's tap back on the bridge. */
 void network_readopt(struct vmm *m, struct vm *vm);
 

@@ -10,6 +10,13 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+static pid_t spawn_io(char *const argv[], int in_fd, int out_fd, int err_fd, bool new_session, int pass_fd);
+
+static pid_t spawn(char *const argv[], int out_fd, int err_fd, bool new_session, int pass_fd)
+{
+	return spawn_io(argv, -1, out_fd, err_fd, new_session, pass_fd);
+}
+
 uint64_t proc_start_time(pid_t pid)
 {
 	char path[64], buf[1024];
@@ -56,7 +63,7 @@ int proc_pidfd_kill(int pidfd, int sig)
 }
 
 /* err_fd: where stderr goes; -1 for out_fd, -2 to keep ours. */
-static pid_t spawn(char *const argv[], int out_fd, int err_fd, bool new_session, int pass_fd)
+static pid_t spawn_io(char *const argv[], int in_fd, int out_fd, int err_fd, bool new_session, int pass_fd)
 {
 	pid_t pid = fork();
 
@@ -72,7 +79,7 @@ static pid_t spawn(char *const argv[], int out_fd, int err_fd, bool new_session,
 			setsid();
 		if (out_fd < 0)
 			out_fd = null;
-		dup2(null, 0);
+		dup2(in_fd >= 0 ? in_fd : null, 0);
 		dup2(out_fd, 1);
 		if (err_fd != -2)
 			dup2(err_fd >= 0 ? err_fd : out_fd, 2);
@@ -162,4 +169,9 @@ int proc_capture(char *const argv[], char **out, bool (*cancel)(void *), void *c
 	if (!*out)
 		*out = xstrdup("");
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+pid_t proc_spawn_stdio(char *const argv[], int in_fd, int out_fd, int err_fd)
+{
+	return spawn_io(argv, in_fd, out_fd, err_fd, true, -1);
 }

@@ -17,6 +17,8 @@ int proc_pidfd_kill(int pidfd, int sig);
 pid_t proc_spawn(char *const argv[], int out_fd);
 /* Like proc_spawn, and pass_fd becomes fd 3 in the child (when >= 0). */
 pid_t proc_spawn_with_fd(char *const argv[], int out_fd, int pass_fd);
+/* Like proc_spawn with each of stdin, stdout and stderr given. */
+pid_t proc_spawn_stdio(char *const argv[], int in_fd, int out_fd, int err_fd);
 /* Runs argv to completion (stdout/stderr to out_fd, or /dev/null when -1).
  * Returns its exit status, or -errno when it could not run. */
 int proc_run(char *const argv[], int out_fd);

@@ -143,6 +143,9 @@ static int qemu_adopt(struct loop *loop, const char *sock, bgr_error *err)
 
 const struct vm_driver qemu_driver = {
 	.name = "qemu",
+	.control_sock_name = "qmp.sock",
+	.root_disk_name = "root.qcow2",
+	.console_name = "console.sock",
 	.prepare = qemu_prepare,
 	.start = qemu_start,
 	.stop = qemu_stop,

@@ -1,5 +1,6 @@
 #include "settings.h"
 #include "netdev.h"
+#include "proc.h"
 #include "util.h"
 #include "validate.h"
 
@@ -24,8 +25,9 @@ static void defaults(struct vmm_settings *s)
 	uint64_t ram = host_ram_mib() / 8;
 
 	memset(s, 0, sizeof(*s));
-	snprintf(s->vmm, sizeof(s->vmm), "qemu");
+	snprintf(s->vmm_setting, sizeof(s->vmm_setting), "auto");
 	src(s->src_vmm, BUILTIN);
+	snprintf(s->firecracker_bin, sizeof(s->firecracker_bin), "firecracker");
 	src(s->src_firecracker, BUILTIN);
 	snprintf(s->accel_setting, sizeof(s->accel_setting), "auto");
 	src(s->src_accel, BUILTIN);
@@ -96,11 +98,9 @@ int setting_accel(struct vmm_settings *s, const char *v, const char *from, bgr_e
 
 int setting_vmm(struct vmm_settings *s, const char *v, const char *from, bgr_error *err)
 {
-	if (!strcmp(v, "firecracker"))
-		return bgr_fail(err, EINVAL, "vmm 'firecracker': this build has no Firecracker driver yet; use qemu or auto");
-	if (strcmp(v, "auto") && strcmp(v, "qemu"))
+	if (strcmp(v, "auto") && strcmp(v, "qemu") && strcmp(v, "firecracker"))
 		return bgr_fail(err, EINVAL, "vmm '%.20s': want auto, qemu or firecracker", v);
-	snprintf(s->vmm, sizeof(s->vmm), "qemu");
+	snprintf(s->vmm_setting, sizeof(s->vmm_setting), "%s", v);
 	src(s->src_vmm, from);
 	return 0;
 }
@@ -134,6 +134,12 @@ static int apply_env(struct vmm_settings *s, struct bgr_paths *paths, bgr_error 
 
 	if ((v = getenv("BANGER_ACCEL")) && *v && (r = setting_accel(s, v, "BANGER_ACCEL", err)) < 0)
 		return bgr_wrap(err, "BANGER_ACCEL");
+	if ((v = getenv("BANGER_VMM")) && *v && (r = setting_vmm(s, v, "BANGER_VMM", err)) < 0)
+		return bgr_wrap(err, "BANGER_VMM");
+	if ((v = getenv("BANGER_FIRECRACKER_BIN")) && *v) {
+		snprintf(s->firecracker_bin, sizeof(s->firecracker_bin), "%s", v);
+		src(s->src_firecracker, "BANGER_FIRECRACKER_BIN");
+	}
 	if ((v = getenv("BANGER_NETWORK")) && *v && (r = setting_network(s, v, "BANGER_NETWORK", err)) < 0)
 		return bgr_wrap(err, "BANGER_NETWORK");
 	if ((v = getenv("BANGER_BRIDGE")) && *v && (r = setting_bridge(s, v, "BANGER_BRIDGE", err)) < 0)
@@ -168,6 +174,30 @@ static int apply_env(struct vmm_settings *s, struct bgr_paths *paths, bgr_error 
 		s->net.dns_port = (int)p;
 	}
 	return r;
+}
+
+/* auto prefers Firecracker when its binary runs and KVM can run the guest
+ * kernel (Firecracker has no emulation fallback); else QEMU. */
+static void choose_vmm(struct vmm_settings *s)
+{
+	char *argv[] = { s->firecracker_bin, "--version", NULL };
+	bool have_fc;
+
+	if (strcmp(s->vmm_setting, "auto") != 0) {
+		snprintf(s->vmm, sizeof(s->vmm), "%s", s->vmm_setting);
+		snprintf(s->vmm_why, sizeof(s->vmm_why), "as configured");
+		return;
+	}
+	have_fc = proc_run(argv, -1) == 0;
+	if (have_fc && !strcmp(s->accel.accel, "kvm")) {
+		snprintf(s->vmm, sizeof(s->vmm), "firecracker");
+		snprintf(s->vmm_why, sizeof(s->vmm_why), "auto: %.100s runs and KVM is usable", s->firecracker_bin);
+	} else {
+		snprintf(s->vmm, sizeof(s->vmm), "qemu");
+		snprintf(s->vmm_why, sizeof(s->vmm_why), "auto: %s", have_fc ? "Firecracker needs KVM, which cannot run "
+										"the guest kernel here"
+									      : "no runnable Firecracker binary");
+	}
 }
 
 static void choose_network(struct vmm_net_settings *n, bgr_error *err, int *r)
@@ -208,6 +238,7 @@ int settings_load(struct vmm_settings *s, struct bgr_paths *paths, bgr_error *er
 		return r;
 	if (accel_choose(s->accel_setting, &s->accel) < 0)
 		return bgr_fail(err, EINVAL, "accel '%s' cannot be used here: %s", s->accel_setting, s->accel.why);
+	choose_vmm(s);
 	r = 0;
 	choose_network(&s->net, err, &r);
 	return r;

@@ -8,30 +8,34 @@
 #include <string.h>
 #include <unistd.h>
 
-const char *ssh_helper_path(void)
+const char *helper_path(const char *name, const char *env_var, char buf[PATH_MAX + 64])
 {
-	static char path[PATH_MAX + 32];
-	const char *env = getenv("BANGER_SSH_HELPER");
+	const char *env = getenv(env_var);
 	char self[PATH_MAX - 64];
 	ssize_t n;
 
 	if (env && *env)
 		return env;
-	if (path[0])
-		return path;
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n > 0) {
 		self[n] = '\0';
 		*strrchr(self, '/') = '\0';
-		snprintf(path, sizeof(path), "%s/banger-ssh", self);
-		if (access(path, X_OK) == 0)
-			return path;
-		snprintf(path, sizeof(path), "%s/../lib/banger/banger-ssh", self);
-		if (access(path, X_OK) == 0)
-			return path;
+		snprintf(buf, PATH_MAX + 64, "%s/%s", self, name);
+		if (access(buf, X_OK) == 0)
+			return buf;
+		snprintf(buf, PATH_MAX + 64, "%s/../lib/banger/%s", self, name);
+		if (access(buf, X_OK) == 0)
+			return buf;
 	}
-	snprintf(path, sizeof(path), "banger-ssh");
-	return path;
+	snprintf(buf, PATH_MAX + 64, "%s", name);
+	return buf;
+}
+
+const char *ssh_helper_path(void)
+{
+	static char path[PATH_MAX + 64];
+
+	return path[0] ? path : helper_path("banger-ssh", "BANGER_SSH_HELPER", path);
 }
 
 char *ssh_helper_run(char **argv, int *status, bool (*cancel)(void *), void *ctx)

@@ -9,8 +9,12 @@
 #include "error.h"
 #include "sshkey.h"
 
-/* The helper's path: $BANGER_SSH_HELPER, else next to this executable,
- * else ../lib/banger/ next to it (an installed layout). */
+#include <limits.h>
+
+/* A helper binary's path: $env_var, else next to this executable, else
+ * ../lib/banger/ next to it (the installed layout), else name (PATH). */
+const char *helper_path(const char *name, const char *env_var, char buf[PATH_MAX + 64]);
+/* banger-ssh's ($BANGER_SSH_HELPER overrides). */
 const char *ssh_helper_path(void);
 
 /* Makes sure the key pair exists; fills pub. */

@@ -41,6 +41,7 @@ struct vm {
 	bool stop_is_kill;
 
 	struct vmm_waiter *start_waiters, *stop_waiters;
+	char tap[16];      /* its tap's name while a bridged boot runs */
 	int prev_ssh_port; /* user mode: the port of the boot before, whose pin goes */
 	bool verifying; /* the ssh check of this boot is running on a worker */
 	bool authorized; /* the agent acked our key in this boot */

@@ -1,12 +1,14 @@
 /* Changing a stopped VM's sizing, image and kernel. */
 #include "vm.h"
 #include "disk.h"
+#include "disk_raw.h"
 #include "proc.h"
 #include "util.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <unistd.h>
 
 static int resize_disk(struct vm *vm, uint64_t size, bgr_error *err)
 {
@@ -15,6 +17,10 @@ static int resize_disk(struct vm *vm, uint64_t size, bgr_error *err)
 
 	if (size < vm->rec.disk_size)
 		return bgr_fail(err, EINVAL, "disk_size cannot shrink (now %" PRIu64 " bytes)", vm->rec.disk_size);
+	if (vm->m->driver->raw_disks) /* sparse: growing the file is enough, the guest grows its fs */
+		return truncate(vm->root_disk, (off_t)size) < 0
+			       ? bgr_fail(err, errno, "cannot grow %s: %s", vm->root_disk, strerror(errno))
+			       : 0;
 	if (proc_run(argv, -1) != 0)
 		return bgr_fail(err, EIO, "qemu-img resize of %s failed", vm->root_disk);
 	return 0;
@@ -27,7 +33,8 @@ static int replace_root_disk(struct vmm *m, struct vm *vm, const char *image, bg
 	int r;
 
 	unlink(tmp);
-	r = disk_create_root(m->paths->images_dir, image, vm->rec.disk_size, tmp, err);
+	r = m->driver->raw_disks ? disk_create_raw_root(m->paths->images_dir, image, vm->rec.disk_size, tmp, err)
+				 : disk_create_root(m->paths->images_dir, image, vm->rec.disk_size, tmp, err);
 	if (r < 0)
 		return r;
 	if (rename(tmp, vm->root_disk) < 0) {

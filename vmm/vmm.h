@@ -67,7 +67,9 @@ struct file_sync {
 struct vmm_settings {
 	char config_path[512];
 	bool config_found;
-	char vmm[16];
+	char vmm_setting[16]; /* as asked: auto, qemu or firecracker */
+	char vmm[16];         /* the driver used: qemu or firecracker */
+	char vmm_why[160];
 	char firecracker_bin[256];
 	char accel_setting[8];
 	struct accel_choice accel;

@@ -124,7 +124,7 @@ bad_config "unknown key in a table" "$CFG:2: unknown key 'color' in [vm_defaults
 bad_config "unknown table" "$CFG:1: unknown table 'vms'" '[vms]\n'
 bad_config "subnet with host bits" "$CFG:1: subnet '10.0.0.1/24': host bits are set" 'subnet = "10.0.0.1/24"\n'
 bad_config "bad network" "$CFG:1: network 'wifi'" 'network = "wifi"\n'
-bad_config "no Firecracker driver yet" "$CFG:1: vmm 'firecracker'" 'vmm = "firecracker"\n'
+bad_config "unknown vmm" "$CFG:1: vmm 'xen': want auto, qemu or firecracker" 'vmm = "xen"\n'
 bad_config "file_sync without guest" "$CFG:1: [[file_sync]] needs both host and guest" '[[file_sync]]\nhost = "/etc"\n'
 bad_config "bad mode" "$CFG:4: mode" '[[file_sync]]\nhost = "/etc"\nguest = "~/x"\nmode = "999"\n'
 bad_config "duplicate key (the parser)" "$CFG:2: " 'accel = "tcg"\naccel = "kvm"\n'

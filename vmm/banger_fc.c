@@ -1,0 +1,156 @@
+/* banger-fc: talks to Firecracker's REST API over its unix socket with
+ * libcurl (CURLOPT_UNIX_SOCKET_PATH), in a short-lived child process of
+ * bangerd (like banger-ssh: libcurl and its TLS stack stay out of the
+ * daemon). Prints one answer line on stdout.
+ *
+ *   banger-fc configure SOCKET PLAN.json   sends the plan's requests in order
+ *                                          (fc_plan.h); stops at the first error
+ *   banger-fc request SOCKET METHOD PATH [BODY]
+ *
+ * Answers: "ok" (request: "ok STATUS BODY"), or "fail STATUS PATH: fault_message". */
+#include "util.h"
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REQUEST_TIMEOUT_MS 5000L
+
+struct reply {
+	char *body;
+	size_t len;
+	FILE *mem;
+};
+
+static size_t on_data(char *data, size_t size, size_t n, void *ctx)
+{
+	struct reply *r = ctx;
+	return fwrite(data, size, n, r->mem) * size;
+}
+
+/* One request; returns the HTTP status (0 when no answer) and the body. */
+static long send_request(const char *sock, const char *method, const char *path, const char *body, char **reply_body,
+			 char *errbuf)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *headers = NULL;
+	struct reply r = { 0 };
+	_cleanup_free_ char *url = xasprintf("http://localhost%s", path);
+	long status = 0;
+
+	r.mem = open_memstream(&r.body, &r.len);
+	if (!c || !r.mem)
+		abort();
+	headers = curl_slist_append(headers, "Content-Type: application/json");
+	headers = curl_slist_append(headers, "Accept: application/json");
+	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, REQUEST_TIMEOUT_MS);
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*"); /* a unix socket: no proxy applies */
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	if (body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	}
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	fclose(r.mem);
+	curl_slist_free_all(headers);
+	curl_easy_cleanup(c);
+	*reply_body = r.body;
+	return status;
+}
+
+/* The fault_message of an error body, or the body itself. */
+static void print_failure(long status, const char *path, const char *body, const char *errbuf)
+{
+	cJSON *j = cJSON_Parse(body);
+	const cJSON *fault = cJSON_GetObjectItemCaseSensitive(j, "fault_message");
+
+	if (status == 0)
+		printf("fail 0 %s: no answer from Firecracker (%s)\n", path, errbuf[0] ? errbuf : "?");
+	else if (cJSON_IsString(fault))
+		printf("fail %ld %s: %s\n", status, path, fault->valuestring);
+	else
+		printf("fail %ld %s: %.200s\n", status, path, body);
+	cJSON_Delete(j);
+}
+
+static int one(const char *sock, const char *method, const char *path, const char *body, bool quiet)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	char *reply = NULL;
+	long status = send_request(sock, method, path, body, &reply, errbuf);
+	int ok = status >= 200 && status < 300;
+
+	if (!ok)
+		print_failure(status, path, reply ? reply : "", errbuf);
+	else if (!quiet)
+		printf("ok %ld %s\n", status, reply ? reply : "");
+	free(reply);
+	return ok ? 0 : 1;
+}
+
+static int configure(const char *sock, const char *plan_path)
+{
+	_cleanup_fclose_ FILE *f = fopen(plan_path, "re");
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+	char buf[4096];
+	size_t n;
+	cJSON *plan, *req;
+
+	if (!f || !mem) {
+		printf("fail 0 %s: cannot read the plan\n", plan_path);
+		return 1;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		fwrite(buf, 1, n, mem);
+	fclose(mem);
+	plan = cJSON_Parse(text);
+	if (!cJSON_IsArray(plan)) {
+		printf("fail 0 %s: not a JSON array\n", plan_path);
+		cJSON_Delete(plan);
+		return 1;
+	}
+	cJSON_ArrayForEach(req, plan)
+	{
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(req, "method");
+		const cJSON *p = cJSON_GetObjectItemCaseSensitive(req, "path");
+		char *body = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(req, "body"));
+		int r = cJSON_IsString(m) && cJSON_IsString(p) ? one(sock, m->valuestring, p->valuestring, body, true) : 1;
+		free(body);
+		if (r) {
+			cJSON_Delete(plan);
+			return 1;
+		}
+	}
+	cJSON_Delete(plan);
+	printf("ok\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int r;
+
+	curl_global_init(CURL_GLOBAL_NOTHING);
+	if (argc == 4 && !strcmp(argv[1], "configure"))
+		r = configure(argv[2], argv[3]);
+	else if ((argc == 5 || argc == 6) && !strcmp(argv[1], "request"))
+		r = one(argv[2], argv[3], argv[4], argc == 6 ? argv[5] : NULL, false);
+	else {
+		printf("usage: banger-fc configure SOCKET PLAN | request SOCKET METHOD PATH [BODY]\n");
+		r = 2;
+	}
+	curl_global_cleanup();
+	return r;
+}

@@ -1,0 +1,216 @@
+/* The Firecracker driver: the firecracker binary started with --api-sock
+ * (a stale socket unlinked first) and configured through its REST API by
+ * the banger-fc helper (libcurl over the unix socket). Serial console on
+ * the process's stdout (appended to console.log) and stdin (a FIFO); the
+ * agent over hybrid vsock on the same agent.sock path QEMU uses. Raw root
+ * disks (Firecracker takes no qcow2) and an uncompressed vmlinux.
+ * Not yet run against a live Firecracker on these machines (no KVM that
+ * runs stock kernels, no Debian package): docs/hypervisors.md. */
+#include "driver.h"
+#include "fc_plan.h"
+#include "fc_vsock.h"
+#include "proc.h"
+#include "ssh_helper.h"
+#include "util.h"
+#include "vmm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define AGENT_VSOCK_PORT 1024
+#define GUEST_CID 3
+#define API_WAIT_MS 3000
+
+static char fc_binary[256] = "firecracker";
+
+void firecracker_set_binary(const char *path)
+{
+	if (path && *path)
+		snprintf(fc_binary, sizeof(fc_binary), "%s", path);
+}
+
+static const char *fc_helper(void)
+{
+	static char path[PATH_MAX + 64];
+	return path[0] ? path : helper_path("banger-fc", "BANGER_FC_HELPER", path);
+}
+
+static int fc_prepare(bgr_error *err)
+{
+	char *argv[] = { fc_binary, "--version", NULL };
+
+	if (proc_run(argv, -1) != 0)
+		return bgr_fail(err, ENOENT, "%s not found or not runnable (set firecracker_bin in config.toml)",
+				fc_binary);
+	return 0;
+}
+
+/* Runs banger-fc; 0, or the failure line (fault_message) in err. */
+static int fc_call(char **argv, const char *what, bgr_error *err)
+{
+	char *out = NULL;
+	int status;
+
+	argv[0] = (char *)fc_helper();
+	status = proc_capture(argv, &out, NULL, NULL);
+	if (status == 0 && out && strncmp(out, "ok", 2) == 0) {
+		free(out);
+		return 0;
+	}
+	out[strcspn(out, "\n")] = '\0';
+	bgr_fail(err, EIO, "firecracker %s: %s", what,
+		 strncmp(out, "fail ", 5) == 0 ? out + 5 + strspn(out + 5, "0123456789 ") : out);
+	free(out);
+	return -EIO;
+}
+
+static int wait_for_socket(const char *path, pid_t pid, bgr_error *err)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct timespec pause = { 0, 20 * 1000000L };
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	for (int waited = 0; waited < API_WAIT_MS; waited += 20) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+		if (fd >= 0)
+			close(fd);
+		if (ok)
+			return 0;
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			return bgr_fail(err, EIO, "firecracker exited at start (see logs)");
+		nanosleep(&pause, NULL);
+	}
+	return bgr_fail(err, ETIMEDOUT, "firecracker did not open its API socket %s within %d ms", path, API_WAIT_MS);
+}
+
+static char *dir_of(const char *path)
+{
+	char *d = xstrdup(path);
+	*strrchr(d, '/') = '\0';
+	return d;
+}
+
+static int write_plan(const struct vm_launch *l, const char *dir, const char *vmlinux, char **ret, bgr_error *err)
+{
+	_cleanup_free_ char *log = xasprintf("%s/firecracker.log", dir);
+	_cleanup_free_ char *args = xasprintf("console=ttyS0 reboot=k panic=1 pci=off banger.name=%s banger.vmm=firecracker %s",
+					      l->name, l->cmdline);
+	_cleanup_free_ char *path = xasprintf("%s/firecracker-plan.json", dir);
+	struct fc_boot b = {
+		.log_path = log, .vcpu = l->vcpu, .mem_mib = l->memory_mib, .kernel = vmlinux, .initrd = l->initrd,
+		.boot_args = args, .root_disk = l->root_disk, .work_disk = l->work_disk,
+		.tap = l->net_mode == NET_BRIDGE ? l->tap_name : NULL, .mac = l->mac, .vsock_uds = l->agent_sock,
+		.guest_cid = GUEST_CID,
+	};
+	cJSON *plan = fc_boot_plan(&b);
+	char *text = cJSON_Print(plan);
+	int fd, r = 0;
+
+	cJSON_Delete(plan);
+	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600); /* /logger wants it to exist */
+	if (fd >= 0)
+		close(fd);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		r = bgr_fail(err, EIO, "cannot write %s", path);
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	*ret = steal_ptr(&path);
+	return r;
+}
+
+static pid_t fc_start(const struct vm_launch *l, bgr_error *err)
+{
+	_cleanup_free_ char *kdir = dir_of(l->kernel), *dir = dir_of(l->console_log), *plan = NULL;
+	_cleanup_free_ char *vmlinux = xasprintf("%s/vmlinux", kdir), *id = xasprintf("banger-%s", l->name);
+	_cleanup_close_ int in = -1, out = -1;
+	struct stat st;
+	pid_t pid;
+
+	if (stat(vmlinux, &st) < 0)
+		return bgr_fail(err, ENOENT, "kernel has no uncompressed vmlinux for Firecracker: %s (rebuild it with "
+					     "tools/mkimage)", vmlinux);
+	unlink(l->qmp_sock); /* Firecracker refuses a stale API socket */
+	unlink(l->agent_sock); /* and binds the vsock uds itself */
+	if (mkfifo(l->console_sock, 0600) < 0 && errno != EEXIST)
+		return bgr_fail(err, errno, "cannot make the console FIFO %s: %s", l->console_sock, strerror(errno));
+	in = open(l->console_sock, O_RDWR | O_CLOEXEC);
+	out = open(l->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+	if (in < 0 || out < 0)
+		return bgr_fail(err, errno, "cannot open the console files in %s: %s", dir, strerror(errno));
+	char *argv[] = { fc_binary, "--api-sock", (char *)l->qmp_sock, "--id", id, NULL };
+	pid = proc_spawn_stdio(argv, in, out, l->log_fd);
+	if (pid < 0)
+		return bgr_fail(err, -pid, "cannot start %s: %s", fc_binary, strerror(-pid));
+	if (wait_for_socket(l->qmp_sock, pid, err) < 0 || write_plan(l, dir, vmlinux, &plan, err) < 0)
+		goto kill;
+	char *call[] = { NULL, "configure", (char *)l->qmp_sock, plan, NULL };
+	if (fc_call(call, "boot", err) < 0)
+		goto kill;
+	return pid;
+kill:
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return -err->code;
+}
+
+static int fc_action(const char *sock, const char *action, bgr_error *err)
+{
+	_cleanup_free_ char *body = xasprintf("{\"action_type\":\"%s\"}", action);
+	char *argv[] = { NULL, "request", (char *)sock, "PUT", "/actions", body, NULL };
+
+	return fc_call(argv, action, err);
+}
+
+static int fc_stop(struct loop *loop, const char *sock, bgr_error *err)
+{
+	(void)loop;
+	return fc_action(sock, "SendCtrlAltDel", err);
+}
+
+static int fc_quit(struct loop *loop, const char *sock, bgr_error *err)
+{
+	(void)loop;
+	(void)sock;
+	return bgr_fail(err, ENOTSUP, "Firecracker has no quit request; the process is killed next");
+}
+
+static int fc_adopt(struct loop *loop, const char *sock, bgr_error *err)
+{
+	char *argv[] = { NULL, "request", (char *)sock, "GET", "/", NULL };
+
+	(void)loop;
+	return fc_call(argv, "re-adopt", err);
+}
+
+static int fc_agent_handshake(int fd)
+{
+	return fc_vsock_connect(fd, AGENT_VSOCK_PORT, 1000);
+}
+
+const struct vm_driver firecracker_driver = {
+	.name = "firecracker",
+	.control_sock_name = "firecracker.sock",
+	.root_disk_name = "root.img",
+	.console_name = "console.in",
+	.raw_disks = true,
+	.tap_by_name = true,
+	.console_on_stdout = true,
+	.agent_handshake = fc_agent_handshake,
+	.prepare = fc_prepare,
+	.start = fc_start,
+	.stop = fc_stop,
+	.quit = fc_quit,
+	.adopt = fc_adopt,
+};
