@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define REPLY_MAX 64
@@ -34,15 +35,17 @@ int fc_vsock_parse_reply(const char *line, size_t len, unsigned *host_port)
 static int write_all(int fd, const char *s, size_t len, int timeout_ms)
 {
 	while (len) {
-		ssize_t n = write(fd, s, len);
+		ssize_t n = send(fd, s, len, MSG_NOSIGNAL);
 		if (n < 0 && errno == EAGAIN) {
 			struct pollfd p = { .fd = fd, .events = POLLOUT };
 			if (poll(&p, 1, timeout_ms) <= 0)
 				return -ETIMEDOUT;
 			continue;
 		}
-		if (n < 0)
-			return errno == EINTR ? 0 : -errno;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) /* the other end closed: nothing listens there */
+			return errno == EPIPE ? -ECONNRESET : -errno;
 		s += n;
 		len -= (size_t)n;
 	}

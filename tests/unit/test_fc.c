@@ -1,0 +1,165 @@
+/* Unit tests of the Firecracker driver's pure parts: raw disk copies
+ * (sparse, never a byte copy of holes), the hybrid vsock reply parser and
+ * handshake (against a socketpair), and the boot plan's shape. */
+#include "disk_raw.h"
+#include "fc_plan.h"
+#include "fc_vsock.h"
+#include "util.h"
+
+#include "tap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char base[] = "/tmp/banger-test-fc.XXXXXX";
+
+static void test_sparse_copy(void)
+{
+	_cleanup_free_ char *src = xasprintf("%s/src.img", base), *dst = xasprintf("%s/dst.img", base);
+	const off_t size = 256LL << 20, far = 200LL << 20;
+	char a[4096], b[4096];
+	struct stat ss, ds;
+	bool reflinked;
+	int fd = open(src, O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+	memset(a, 'x', sizeof(a));
+	tap_ok(fd >= 0 && ftruncate(fd, size) == 0, "a 256 MiB sparse source");
+	pwrite(fd, a, sizeof(a), 0);
+	memset(a, 'y', sizeof(a));
+	pwrite(fd, a, sizeof(a), far);
+	close(fd);
+	is_int(disk_copy_sparse(src, dst, &reflinked), 0, "copy it");
+	stat(src, &ss);
+	stat(dst, &ds);
+	is_int(ds.st_size, ss.st_size, "same apparent size");
+	tap_ok(reflinked || ds.st_blocks * 512 < (1 << 20),
+	       "the copy is sparse (%lld bytes allocated for 256 MiB; reflink: %d)", (long long)ds.st_blocks * 512,
+	       reflinked);
+	fd = open(dst, O_RDONLY);
+	tap_ok(pread(fd, b, sizeof(b), far) == (ssize_t)sizeof(b) && memcmp(a, b, sizeof(b)) == 0,
+	       "the far data extent was copied");
+	memset(a, 'x', sizeof(a));
+	tap_ok(pread(fd, b, sizeof(b), 0) == (ssize_t)sizeof(b) && memcmp(a, b, sizeof(b)) == 0,
+	       "the first extent too");
+	memset(a, 0, sizeof(a));
+	tap_ok(pread(fd, b, sizeof(b), 100LL << 20) == (ssize_t)sizeof(b) && memcmp(a, b, sizeof(b)) == 0,
+	       "holes read as zeros");
+	close(fd);
+	is_int(disk_copy_sparse(src, dst, &reflinked), -EEXIST, "an existing destination is not overwritten");
+	_cleanup_free_ char *missing = xasprintf("%s/nope.img", base), *dst2 = xasprintf("%s/dst2.img", base);
+	is_int(disk_copy_sparse(missing, dst2, &reflinked), -ENOENT, "a missing source: ENOENT");
+	tap_ok(access(dst2, F_OK) != 0, "and no destination is left");
+}
+
+static void test_vsock_reply(void)
+{
+	unsigned port = 0;
+
+	is_int(fc_vsock_parse_reply("OK 1073741824\n", 14, &port), 0, "OK with a port");
+	is_int(port, 1073741824, "the port");
+	is_int(fc_vsock_parse_reply("OK 5", 4, &port), 0, "without the newline");
+	is_int(fc_vsock_parse_reply("OK\n", 3, &port), -1, "no port");
+	is_int(fc_vsock_parse_reply("OK x\n", 5, &port), -1, "not a number");
+	is_int(fc_vsock_parse_reply("OK 5x\n", 6, &port), -1, "junk after it");
+	is_int(fc_vsock_parse_reply("ok 5\n", 5, &port), -1, "lower-case ok");
+	is_int(fc_vsock_parse_reply("OK 99999999999\n", 15, &port), -1, "too big");
+	is_int(fc_vsock_parse_reply("", 0, &port), -1, "empty");
+}
+
+/* The handshake against a socketpair playing Firecracker. */
+static void test_vsock_handshake(void)
+{
+	int sv[2];
+	char buf[64] = "";
+	ssize_t n;
+
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	write(sv[1], "OK 77\nhello proto=2\n", 20);
+	is_int(fc_vsock_connect(sv[0], 1024, 1000), 0, "handshake succeeds");
+	n = read(sv[1], buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	is_str(buf, "CONNECT 1024\n", "it sent CONNECT 1024");
+	n = read(sv[0], buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	is_str(buf, "hello proto=2\n", "and left the agent's first line unread");
+	close(sv[0]);
+	close(sv[1]);
+
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	close(sv[1]);
+	is_int(fc_vsock_connect(sv[0], 1024, 1000), -ECONNRESET, "closed without a reply (no listener): ECONNRESET");
+	close(sv[0]);
+
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	write(sv[1], "ERR nope\n", 9);
+	is_int(fc_vsock_connect(sv[0], 1024, 1000), -EPROTO, "another reply: EPROTO");
+	close(sv[0]);
+	close(sv[1]);
+
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	is_int(fc_vsock_connect(sv[0], 1024, 100), -ETIMEDOUT, "no reply at all: ETIMEDOUT");
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static const char *path_of(const cJSON *req)
+{
+	return cJSON_GetObjectItemCaseSensitive(req, "path")->valuestring;
+}
+
+static void test_plan(void)
+{
+	struct fc_boot b = { .log_path = "/s/fc.log", .vcpu = 2, .mem_mib = 512, .kernel = "/k/vmlinux",
+			     .initrd = "/k/initrd.img", .boot_args = "console=ttyS0", .root_disk = "/s/root.img",
+			     .work_disk = "/s/work.img", .tap = "bgr1", .mac = "52:54:00:10:00:02",
+			     .vsock_uds = "/s/agent.sock", .guest_cid = 3 };
+	cJSON *plan = fc_boot_plan(&b);
+	const char *want[] = { "/logger", "/machine-config", "/boot-source", "/drives/rootfs", "/drives/work",
+			       "/network-interfaces/eth0", "/vsock", "/actions" };
+	int n = cJSON_GetArraySize(plan);
+
+	is_int(n, 8, "a full plan has 8 requests");
+	for (int i = 0; i < n && i < 8; i++)
+		is_str(path_of(cJSON_GetArrayItem(plan, i)), want[i], "request order");
+	char *last = cJSON_PrintUnformatted(cJSON_GetArrayItem(plan, 7));
+	is_str(last, "{\"method\":\"PUT\",\"path\":\"/actions\",\"body\":{\"action_type\":\"InstanceStart\"}}",
+	       "InstanceStart comes last");
+	free(last);
+	cJSON_Delete(plan);
+	b.work_disk = b.tap = b.initrd = NULL;
+	plan = fc_boot_plan(&b);
+	is_int(cJSON_GetArraySize(plan), 6, "no work disk, no network: 6 requests");
+	cJSON_Delete(plan);
+}
+
+int main(int argc, char **argv)
+{
+	/* `test_fc plan` prints a full plan, for the spec check in tests/fs/firecracker.sh */
+	if (argc == 2 && !strcmp(argv[1], "plan")) {
+		struct fc_boot b = { .log_path = "/s/fc.log", .vcpu = 2, .mem_mib = 512, .kernel = "/k/vmlinux",
+				     .initrd = "/k/initrd.img", .boot_args = "console=ttyS0 reboot=k panic=1",
+				     .root_disk = "/s/root.img", .work_disk = "/s/work.img", .tap = "bgr1",
+				     .mac = "52:54:00:10:00:02", .vsock_uds = "/s/agent.sock", .guest_cid = 3 };
+		cJSON *plan = fc_boot_plan(&b);
+		char *text = cJSON_Print(plan);
+		puts(text);
+		free(text);
+		cJSON_Delete(plan);
+		return 0;
+	}
+	if (!mkdtemp(base)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_sparse_copy();
+	test_vsock_reply();
+	test_vsock_handshake();
+	test_plan();
+	rm_rf(base);
+	return tap_done();
+}
