@@ -1,0 +1,93 @@
+#!/bin/bash
+# The Firecracker driver against tests/firecracker/fake-firecracker, a
+# stand-in that serves the API socket with the spec's rules (pre-boot only,
+# InstanceStart once, stale socket refused, bodies validated against the
+# spec) and plays the guest (console on stdout, the agent over hybrid
+# vsock). Firecracker itself is not in Debian 12 and cannot run here.
+. "$(dirname "$0")/../lib.sh"
+FAKE=$REPO/tests/firecracker/fake-firecracker
+SPEC=$REPO/tests/firecracker/fc_spec.py
+banger_setup fake
+stop_daemon
+echo "not a real vmlinux" >"$T/home/state/kernels/tiny/vmlinux"
+sed -i '1i vmm = "firecracker"\nfirecracker_bin = "'"$FAKE"'"\nnetwork = "none"' "$T/home/config/config.toml"
+export FAKE_FC_RECORD=$T/fc-requests.jsonl FAKE_FC_STRICT_UNKNOWN=1 FAKE_FC_STRICT_ARGS=1
+start_daemon
+check "config: vmm = firecracker" grep -q "^vmm = firecracker  # config.toml:1" "$MNT/config"
+check "config: the binary" grep -q "^firecracker_bin = $FAKE  # config.toml:2" "$MNT/config"
+
+V=$MNT/vms/fc1
+check "mkdir fc1" mkdir "$V"
+D=$(ls -d "$T"/home/state/vms/[0-9]* | head -n 1)
+check "a raw root disk (root.img), no qcow2" test -f "$D/root.img" -a ! -e "$D/root.qcow2"
+expect_eq "the root disk has the VM's disk_size" "$((1 << 30))" "$(stat -c %s "$D/root.img")"
+check "and is sparse (under 1 MiB allocated)" test "$(($(stat -c %b "$D/root.img") * 512))" -lt 1048576
+
+t0=$(date +%s%N)
+expect_errno "start: configured over the API, InstanceStart, agent hello over vsock" OK write "$V/state" start
+log "start took $((($(date +%s%N) - t0) / 1000000)) ms"
+expect_eq "running" running "$(cat "$V/state")"
+check "logs have the agent's hello" grep -q "agent: hello proto=2 agent=0.2.0-fake" "$V/logs"
+check "console (the process's stdout) shows the guest" wait_for 5 grep -aq "Linux version" "$D/console.log"
+paths=$(python3 -c 'import json,sys; print(" ".join(json.loads(l)["method"]+" "+json.loads(l)["path"] for l in open(sys.argv[1])))' "$FAKE_FC_RECORD")
+expect_eq "the request sequence" "PUT /logger PUT /machine-config PUT /boot-source PUT /drives/rootfs PUT /vsock PUT /actions" "$paths"
+bad=0
+while read -r line; do
+	m=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["method"])' "$line")
+	p=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["path"])' "$line")
+	b=$(python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1])["body"]))' "$line")
+	python3 "$SPEC" validate "$m" "$p" "$b" >/dev/null || { bad=$((bad + 1)); log "invalid: $line"; }
+done <"$FAKE_FC_RECORD"
+expect_eq "every body the driver sent is valid for the spec" 0 "$bad"
+check "boot_args are explicit and keep the serial console" \
+	grep -q '"boot_args": "console=ttyS0 reboot=k panic=1 pci=off banger.name=fc1 banger.vmm=firecracker' "$FAKE_FC_RECORD"
+check "the kernel is the uncompressed vmlinux" grep -q "kernels/tiny/vmlinux" "$FAKE_FC_RECORD"
+
+# the full plan (work disk, tap) is valid too
+"$BUILD/tests/test_fc" plan >"$T/plan.json"
+bad=$(python3 - "$SPEC" "$T/plan.json" <<'PY'
+import json, subprocess, sys
+bad = 0
+for r in json.load(open(sys.argv[2])):
+    res = subprocess.run([sys.executable, sys.argv[1], "validate", r["method"], r["path"], json.dumps(r.get("body"))],
+                         capture_output=True, text=True)
+    if res.returncode:
+        bad += 1
+        print("#", r["path"], res.stdout.strip())
+print(bad)
+PY
+)
+expect_eq "a full plan (work disk, tap, initrd) is valid for the spec" 0 "$(tail -n 1 <<<"$bad")"
+
+echo "hello-console" >"$V/console"
+check "console input reaches the process's stdin" wait_for 5 grep -aq "hello-console" "$D/console.log"
+
+expect_errno "stop: through the agent" OK write "$V/state" stop
+expect_eq "stopped" stopped "$(cat "$V/state")"
+check "the API socket is gone" test ! -e "$D/firecracker.sock"
+
+# a stale API socket is removed before the next start (Firecracker refuses one)
+python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$D/firecracker.sock"
+expect_errno "start with a stale API socket left behind" OK write "$V/state" start
+expect_errno "kill" OK write "$V/state" kill
+expect_eq "stopped after kill" stopped "$(cat "$V/state")"
+
+# Firecracker refuses the configuration: its fault_message is the VM's error
+echo 40 >"$V/vcpu"
+expect_errno "start with 40 vCPUs (Firecracker allows 32): EIO" EIO write "$V/state" start
+check "error carries Firecracker's fault_message" grep -q "firecracker boot: /machine-config: " "$V/error"
+log "error: $(cat "$V/error")"
+check "no process is left" sh -c "! pgrep -f '[f]ake-firecracker --api-sock $D/'"
+echo 1 >"$V/vcpu"
+
+# re-adoption after bangerd dies: GET / and a new vsock CONNECT
+expect_errno "start again" OK write "$V/state" start
+pid=$(cat "$V/pid")
+kill_daemon
+start_daemon
+check "re-adopted: still running" wait_for 10 grep -qx running "$V/state"
+expect_eq "same process" "$pid" "$(cat "$V/pid")"
+check "the agent said hello again" wait_for 10 sh -c "[ \$(grep -c 'agent: hello' '$V/logs') -ge 4 ]"
+expect_errno "stop" OK write "$V/state" stop
+check "rmdir" rmdir "$V"
+finish
