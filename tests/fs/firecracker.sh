@@ -88,6 +88,11 @@ start_daemon
 check "re-adopted: still running" wait_for 10 grep -qx running "$V/state"
 expect_eq "same process" "$pid" "$(cat "$V/pid")"
 check "the agent said hello again" wait_for 10 sh -c "[ \$(grep -c 'agent: hello' '$V/logs') -ge 4 ]"
+doc=$(BANGER_MOUNT=$MNT "$REPO/tools/banger" doctor 2>&1)
+check "doctor reports the Firecracker binary and its version" grep -q "firecracker: $FAKE (Firecracker v" <<<"$doc"
+if [ -e /sys/module/kvm_pvm ]; then
+	check "doctor: it cannot run here (kvm_pvm)" grep -q "firecracker: .* cannot run here: it needs /dev/kvm" <<<"$doc"
+fi
 expect_errno "stop" OK write "$V/state" stop
 check "rmdir" rmdir "$V"
 finish
