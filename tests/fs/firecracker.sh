@@ -88,6 +88,28 @@ start_daemon
 check "re-adopted: still running" wait_for 10 grep -qx running "$V/state"
 expect_eq "same process" "$pid" "$(cat "$V/pid")"
 check "the agent said hello again" wait_for 10 sh -c "[ \$(grep -c 'agent: hello' '$V/logs') -ge 4 ]"
+# bridge mode: a persistent tap Firecracker opens by name, on the bridge
+# while the VM runs, gone when it stops. (The stand-in runs no sshd, so the
+# start fails at the ssh check after a short boot timeout; that is enough.)
+expect_errno "stop" OK write "$V/state" stop
+stop_daemon
+sed -i 's/^network = "none"/network = "bridge"/' "$T/home/config/config.toml"
+BANGER_BOOT_TIMEOUT=6 start_daemon
+: >"$FAKE_FC_RECORD"
+$FSOP write "$V/state" start >"$T/start.out" 2>&1 &
+writer=$!
+check "a persistent tap bgr1 appears on the bridge" wait_for 10 sh -c "ip -o link show bgr1 2>/dev/null | grep -q 'master banger0'"
+check "Firecracker got it by name, with the VM's MAC" wait_for 10 \
+	grep -q '"iface_id": "eth0", "host_dev_name": "bgr1", "guest_mac": "52:54:00:10:00:02"}, "status": 204' \
+	"$FAKE_FC_RECORD"
+wait "$writer"
+expect_eq "without sshd the start fails at the ssh check (EIO)" EIO "$(cat "$T/start.out")"
+check "the tap is gone once the VM stopped" wait_for 10 sh -c "! ip link show bgr1 2>/dev/null"
+stop_daemon
+sed -i 's/^network = "bridge"/network = "none"/' "$T/home/config/config.toml"
+start_daemon
+expect_errno "start (network none again)" OK write "$V/state" start
+
 doc=$(BANGER_MOUNT=$MNT "$REPO/tools/banger" doctor 2>&1)
 check "doctor reports the Firecracker binary and its version" grep -q "firecracker: $FAKE (Firecracker v" <<<"$doc"
 if [ -e /sys/module/kvm_pvm ]; then
