@@ -45,6 +45,10 @@ struct vm_driver {
 	bool raw_disks;                /* raw root disk (sparse/reflink copy), not a qcow2 overlay */
 	bool tap_by_name;              /* the hypervisor opens a persistent tap by name */
 	bool console_on_stdout;        /* the serial console is the process's stdout/stdin */
+	/* stop asks the hypervisor first (Firecracker: SendCtrlAltDel, which
+	 * reboots the guest and so ends the process; an agent power-off could
+	 * leave a halted guest in a live process), the agent only if that fails */
+	bool stop_by_hypervisor_first;
 	/* Run after connecting to the agent socket (Firecracker's hybrid vsock
 	 * CONNECT); NULL when the socket is the channel itself. 0 or -errno. */
 	int (*agent_handshake)(int fd);

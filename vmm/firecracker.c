@@ -207,6 +207,7 @@ const struct vm_driver firecracker_driver = {
 	.raw_disks = true,
 	.tap_by_name = true,
 	.console_on_stdout = true,
+	.stop_by_hypervisor_first = true,
 	.agent_handshake = fc_agent_handshake,
 	.prepare = fc_prepare,
 	.start = fc_start,

@@ -268,8 +268,12 @@ void vm_shutdown(struct vmm *m, struct vm *vm)
 	vm->stop_phase = STOP_POWERDOWN;
 	vm_save(m, vm, &err);
 	vm_event(m, vm, "stopping");
-	if (vm_agent_send(vm, "shutdown\n") < 0 && m->driver->stop(m->loop, vm->qmp_sock, &err) < 0)
+	if (m->driver->stop_by_hypervisor_first) {
+		if (m->driver->stop(m->loop, vm->qmp_sock, &err) < 0 && vm_agent_send(vm, "shutdown\n") < 0)
+			vmm_vm_log(m, vm, "clean shutdown request failed: %s", err.msg);
+	} else if (vm_agent_send(vm, "shutdown\n") < 0 && m->driver->stop(m->loop, vm->qmp_sock, &err) < 0) {
 		vmm_vm_log(m, vm, "clean shutdown request failed: %s", err.msg);
+	}
 	vm->stop_timer = loop_timer_add(m->loop, m->settings.stop_timeout_s * 1000LL, stop_escalate, vm);
 }
 

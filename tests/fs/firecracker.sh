@@ -110,6 +110,31 @@ sed -i 's/^network = "bridge"/network = "none"/' "$T/home/config/config.toml"
 start_daemon
 expect_errno "start (network none again)" OK write "$V/state" start
 
+# x86 Firecracker has no ACPI power-off (a guest that powers off only halts
+# and the process stays): a stop sends SendCtrlAltDel, which reboots the
+# guest and ends the process; a guest that ignores it is killed after the
+# stop timeout.
+expect_errno "stop" OK write "$V/state" stop
+stop_daemon
+FAKE_FC_POWEROFF=halt start_daemon
+expect_errno "start (a guest that halts on power-off)" OK write "$V/state" start
+: >"$FAKE_FC_RECORD"
+t0=$(date +%s)
+expect_errno "stop: SendCtrlAltDel ends the process" OK write "$V/state" stop
+check "quickly (under 10 s)" test $(($(date +%s) - t0)) -lt 10
+check "SendCtrlAltDel was sent" grep -q '"action_type": "SendCtrlAltDel"' "$FAKE_FC_RECORD"
+stop_daemon
+FAKE_FC_POWEROFF=halt FAKE_FC_IGNORE_CTRLALTDEL=1 start_daemon
+expect_errno "start (a guest that ignores Ctrl-Alt-Del too)" OK write "$V/state" start
+t0=$(date +%s)
+expect_errno "stop still ends it" OK write "$V/state" stop
+log "stop took $(($(date +%s) - t0)) s"
+check "with SIGKILL after the timeout" grep -q "hypervisor still running; killing it" "$V/logs"
+expect_eq "stopped" stopped "$(cat "$V/state")"
+stop_daemon
+start_daemon
+expect_errno "start" OK write "$V/state" start
+
 doc=$(BANGER_MOUNT=$MNT "$REPO/tools/banger" doctor 2>&1)
 check "doctor reports the Firecracker binary and its version" grep -q "firecracker: $FAKE (Firecracker v" <<<"$doc"
 if [ -e /sys/module/kvm_pvm ]; then

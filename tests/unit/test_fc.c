@@ -139,6 +139,13 @@ static void test_plan(void)
 
 int main(int argc, char **argv)
 {
+	/* `test_fc copy SRC DST` copies like a Firecracker root disk and says how */
+	if (argc == 4 && !strcmp(argv[1], "copy")) {
+		bool reflinked;
+		int r = disk_copy_sparse(argv[2], argv[3], &reflinked);
+		printf("%s\n", r < 0 ? strerror(-r) : reflinked ? "reflink" : "sparse");
+		return r < 0;
+	}
 	/* `test_fc plan` prints a full plan, for the spec check in tests/fs/firecracker.sh */
 	if (argc == 2 && !strcmp(argv[1], "plan")) {
 		struct fc_boot b = { .log_path = "/s/fc.log", .vcpu = 2, .mem_mib = 512, .kernel = "/k/vmlinux",
