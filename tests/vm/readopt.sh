@@ -31,6 +31,21 @@ expect_eq "a VM that died meanwhile reads stopped" stopped "$(cat "$V/state")"
 check "error says it exited while bangerd was down" grep -q "exited while bangerd was not running" "$V/error"
 expect_errno "and it starts again" OK write "$V/state" start
 expect_eq "error is cleared by a good start" "" "$(cat "$V/error")"
+
+# killed mid-boot: the next bangerd re-adopts a starting VM and finishes the
+# boot (hello, banger's key, the pin and the ssh check) before it says running
+$FSOP write "$V/state" stop >/dev/null
+$FSOP write "$V/state" start >"$T/start.out" 2>&1 &
+writer=$!
+check "the VM is starting" wait_for 10 grep -qx starting "$V/state"
+pid=$(cat "$V/pid")
+kill_daemon
+wait "$writer" 2>/dev/null
+start_daemon
+check "re-adopted mid-boot: it becomes running" wait_for 90 grep -qx running "$V/state"
+expect_eq "the same hypervisor" "$pid" "$(cat "$V/pid")"
+check "after the ssh check with the pinned key" grep -q "ssh ready with the pinned host key" "$V/logs"
+expect_eq "pinned once for the name" 1 "$(grep -c '^keep.vm ' "$T/home/state/ssh/known_hosts")"
 check "rmdir" rmdir "$V"
 expect_eq "no qemu of this test is left" "" "$(test_vm_pids)"
 finish
