@@ -43,26 +43,13 @@ static int line_matches(const char *line, const char *host, struct pubkey *key)
 	return match;
 }
 
-/* Reads the whole file; NULL with *missing set when it does not exist. */
+/* The whole file; NULL with *missing set when it does not exist. */
 static char *read_all(const char *file, int *missing)
 {
-	_cleanup_fclose_ FILE *f = fopen(file, "re");
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *mem;
-	char chunk[4096];
-	size_t n;
+	char *text = read_text_file(file);
 
-	*missing = !f && errno == ENOENT;
-	if (!f)
-		return NULL;
-	mem = open_memstream(&buf, &len);
-	if (!mem)
-		return NULL;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		fwrite(chunk, 1, n, mem);
-	fclose(mem);
-	return buf;
+	*missing = !text && errno == ENOENT;
+	return text;
 }
 
 int pins_lookup(const char *file, const char *host, struct pinset *ret, bgr_error *err)

@@ -106,21 +106,10 @@ int ssh_helper_drop(const char *file, const char *const *hosts, size_t n, bgr_er
 
 bool pins_may_hold(const char *file, const char *const *hosts, size_t n)
 {
-	_cleanup_fclose_ FILE *f = fopen(file, "re");
-	_cleanup_free_ char *text = NULL;
-	size_t len = 0;
-	FILE *mem;
-	char buf[4096];
-	size_t got;
+	_cleanup_free_ char *text = read_text_file(file);
 
-	if (!f)
-		return false;
-	mem = open_memstream(&text, &len);
-	if (!mem)
-		return true;
-	while ((got = fread(buf, 1, sizeof(buf), f)) > 0)
-		fwrite(buf, 1, got, mem);
-	fclose(mem);
+	if (!text)
+		return errno != ENOENT; /* unreadable: let the helper decide */
 	for (size_t i = 0; i < n; i++)
 		if (strstr(text, hosts[i]))
 			return true;

@@ -85,3 +85,28 @@ int rm_rf(const char *path)
 		return -errno;
 	return 0;
 }
+
+char *read_text_file(const char *path)
+{
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	char *buf = NULL, chunk[4096];
+	size_t len = 0, n;
+	FILE *mem;
+	int saved;
+
+	if (!f)
+		return NULL;
+	mem = open_memstream(&buf, &len);
+	if (!mem)
+		return NULL;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		fwrite(chunk, 1, n, mem);
+	saved = ferror(f) ? EIO : 0;
+	fclose(mem);
+	if (saved) {
+		free(buf);
+		errno = saved;
+		return NULL;
+	}
+	return buf;
+}

@@ -48,4 +48,8 @@ int mkdir_p(const char *path, mode_t mode);
 /* rm -rf; returns 0 or -errno. */
 int rm_rf(const char *path);
 
+/* The whole file as a NUL-terminated string (caller frees), or NULL with
+ * errno set (ENOENT when it does not exist). */
+char *read_text_file(const char *path);
+
 #endif
