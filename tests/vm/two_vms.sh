@@ -1,5 +1,6 @@
 #!/bin/bash
-# Two guests at once: independent boots, stops and deletes.
+# Two guests at once: independent boots, stops and deletes, and each
+# reaching the other by NAME.vm over the bridge.
 . "$(dirname "$0")/../lib.sh"
 banger_setup real
 
@@ -15,6 +16,15 @@ expect_eq "one is running" running "$(cat "$MNT/vms/one/state")"
 expect_eq "two is running" running "$(cat "$MNT/vms/two/state")"
 check "they are two processes" sh -c "[ '$(cat "$MNT/vms/one/pid")' != '$(cat "$MNT/vms/two/pid")' ]"
 check "each console names its own guest" sh -c "grep -aq 'banger.name=one' '$MNT/vms/one/console' && grep -aq 'banger.name=two' '$MNT/vms/two/console'"
+
+# on the bridge, guests reach each other by NAME.vm (bangerd's DNS)
+gssh() { # VM CMD
+	ssh -F "$MNT/vms/$1/ssh_config" -o BatchMode=yes "$1.vm" "$2" 2>>"$T/ssh.err"
+}
+expect_eq "one resolves two.vm through bangerd" "$(cat "$MNT/vms/two/ip")" \
+	"$(gssh one "nslookup two.vm | awk '/^Address/ { a = \$NF } END { print a }'")"
+check "one reaches two by name (ping two.vm)" sh -c "$(declare -f gssh); MNT='$MNT' T='$T'; gssh one 'ping -c 1 -W 5 two.vm' >/dev/null"
+check "two reaches one by name (ssh two -> ping one.vm)" sh -c "$(declare -f gssh); MNT='$MNT' T='$T'; gssh two 'ping -c 1 -W 5 one.vm' >/dev/null"
 
 expect_errno "stop one" OK write "$MNT/vms/one/state" stop
 expect_eq "one stopped" stopped "$(cat "$MNT/vms/one/state")"
