@@ -62,7 +62,9 @@ static int fc_call(char **argv, const char *what, bgr_error *err)
 
 	argv[0] = (char *)fc_helper();
 	status = proc_capture(argv, &out, NULL, NULL);
-	if (status == 0 && out && strncmp(out, "ok", 2) == 0) {
+	if (!out) /* the helper could not even be started */
+		out = xasprintf("cannot run %s: %s", argv[0], strerror(status < 0 ? -status : EIO));
+	if (status == 0 && strncmp(out, "ok", 2) == 0) {
 		free(out);
 		return 0;
 	}

@@ -188,6 +188,11 @@ static void choose_vmm(struct vmm_settings *s)
 		snprintf(s->vmm_why, sizeof(s->vmm_why), "as configured");
 		return;
 	}
+	if (s->net.mode == NET_USER) {
+		snprintf(s->vmm, sizeof(s->vmm), "qemu");
+		snprintf(s->vmm_why, sizeof(s->vmm_why), "auto: user networking, which only QEMU has");
+		return;
+	}
 	have_fc = proc_run(argv, -1) == 0;
 	if (have_fc && !strcmp(s->accel.accel, "kvm")) {
 		snprintf(s->vmm, sizeof(s->vmm), "firecracker");
@@ -238,10 +243,16 @@ int settings_load(struct vmm_settings *s, struct bgr_paths *paths, bgr_error *er
 		return r;
 	if (accel_choose(s->accel_setting, &s->accel) < 0)
 		return bgr_fail(err, EINVAL, "accel '%s' cannot be used here: %s", s->accel_setting, s->accel.why);
-	choose_vmm(s);
 	r = 0;
 	choose_network(&s->net, err, &r);
-	return r;
+	if (r < 0)
+		return r;
+	choose_vmm(s);
+	if (!strcmp(s->vmm, "firecracker") && s->net.mode == NET_USER)
+		return bgr_fail(err, EINVAL, "vmm = firecracker has no user networking (network is user %s): give bangerd "
+					     "CAP_NET_ADMIN for bridge mode, or set network = none",
+				!strcmp(s->net.setting, "user") ? "as configured" : "because bangerd lacks CAP_NET_ADMIN");
+	return 0;
 }
 
 void settings_free(struct vmm_settings *s)
