@@ -39,6 +39,7 @@ extern const struct fuse_lowlevel_ops fs_ops;
 /* ops.c */
 bool fs_fill_attr(struct fs *fs, const struct node *n, struct vm *vm, struct stat *st);
 struct vm *fs_node_vm(struct fs *fs, const struct node *n);
+struct artifact *fs_node_art(struct fs *fs, const struct node *n);
 /* Reasons are one line: user input quoted in one may hold control bytes,
  * shown as '?'. */
 void fs_one_line(char *msg);
@@ -58,6 +59,8 @@ void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct f
  *   pending_settle(fs, p, r, w, vm, &err);
  * settle answers at once when r <= 0 and parks otherwise. */
 struct pending *pending_new(struct fs *fs, fuse_req_t req, size_t write_size);
+/* A read of n (images/NAME/wait) answered with its content once done. */
+struct pending *pending_new_read(struct fs *fs, fuse_req_t req, const struct node *n, size_t size);
 void pending_done(void *ctx, int result);
 void pending_settle(struct fs *fs, struct pending *p, int r, struct vmm_waiter *w, struct vm *vm,
 		    const bgr_error *err);

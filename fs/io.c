@@ -16,9 +16,9 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs *fs = req_fs(req);
 	bool writing = (fi->flags & O_ACCMODE) != O_RDONLY;
 	struct node n;
-	struct vm *vm;
+	struct vm *vm = NULL;
 
-	if (!node_resolve(ino, &n) || (n.vm_id && !(vm = fs_node_vm(fs, &n))))
+	if (!node_resolve(ino, &n) || (n.vm_id && !(vm = fs_node_vm(fs, &n))) || (n.art_id && !fs_node_art(fs, &n)))
 		{ fuse_reply_err(req, ENOENT); return; }
 	if (!n.vm_id)
 		vm = NULL;
@@ -49,6 +49,17 @@ static void read_log(fuse_req_t req, struct vm *vm, size_t size, off_t off)
 	fuse_reply_buf(req, buf, n > 0 ? (size_t)n : 0);
 }
 
+/* Parks the read while the image is being pulled (Ctrl-C ends the wait). */
+static void read_wait(struct fs *fs, fuse_req_t req, const struct node *n, size_t size)
+{
+	struct artifact *a = fs_node_art(fs, n);
+	struct pending *p = pending_new_read(fs, req, n, size);
+	struct vmm_waiter *w = NULL;
+	int r = a ? vmm_art_wait(fs->vmm, a, pending_done, p, &w) : -ENOENT;
+
+	pending_settle(fs, p, r, w, NULL, NULL);
+}
+
 void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
@@ -64,6 +75,8 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 		{ stream_read(fs, (struct stream *)(uintptr_t)fi->fh, req, size, fi->flags & O_NONBLOCK); return; }
 	if (n.def->flags & NODE_GROWING)
 		{ read_log(req, vm, size, off); return; }
+	if ((n.def->flags & NODE_WAIT) && off == 0)
+		{ read_wait(fs, req, &n, size); return; }
 	if (n.def->flags & NODE_VOLATILE)
 		content = text = render_node(&fs->render, &n, vm, &len);
 	else
@@ -71,6 +84,20 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 	if ((size_t)off >= len)
 		{ fuse_reply_buf(req, NULL, 0); return; }
 	fuse_reply_buf(req, content + off, len - (size_t)off < size ? len - (size_t)off : size);
+}
+
+/* images/import: "NAME REF" starts importing the OCI image REF as NAME. */
+static void write_import(struct fs *fs, fuse_req_t req, char *value, size_t size)
+{
+	char *save = NULL, *name = strtok_r(value, " \t", &save), *ref = strtok_r(NULL, " \t", &save);
+	struct artifact *a;
+	bgr_error err;
+
+	if (!name || !ref || strtok_r(NULL, " \t", &save))
+		{ fs_refuse(fs, req, NULL, EINVAL, "import: write \"NAME REF\", e.g. \"deb docker.io/library/debian:bookworm\""); return; }
+	if (vmm_art_import(fs->vmm, name, ref, &a, &err) < 0)
+		{ fs_refuse(fs, req, NULL, err.code, "import %.64s: %s", name, err.msg); return; }
+	fuse_reply_write(req, size);
 }
 
 static void write_state(struct fs *fs, fuse_req_t req, struct vm *vm, const char *word, size_t size)
@@ -109,6 +136,12 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 	(void)fi;
 	if (!node_resolve(ino, &n) || (n.vm_id && !(vm = fs_node_vm(fs, &n))))
 		{ fuse_reply_err(req, ENOENT); return; }
+	if (n.ino == INO_IMPORT) {
+		if (value_trim(buf, size, value, sizeof(value), &err) < 0)
+			{ fs_refuse(fs, req, NULL, err.code, "import: %s", err.msg); return; }
+		write_import(fs, req, value, size);
+		return;
+	}
 	if (!vm)
 		{ fs_refuse(fs, req, NULL, EACCES, "%s is read-only", n.def->name); return; }
 	if (n.kind == VMF_CONSOLE)

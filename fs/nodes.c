@@ -13,6 +13,21 @@ const struct node_def top_nodes[INO_TOP_END] = {
 	[INO_KNOWN_HOSTS] = { "known_hosts", RO, NODE_VOLATILE }, /* any VM's pin may change it */
 	[INO_EVENTS] = { "events", RO, NODE_STREAM },
 	[INO_VMS] = { "vms", DIR, NODE_DIR },
+	[INO_IMAGES] = { "images", DIR, NODE_DIR },
+	[INO_KERNELS] = { "kernels", DIR, NODE_DIR },
+	[INO_IMPORT] = { "import", RW, NODE_WRITABLE | NODE_VOLATILE },
+};
+
+/* Volatile: a pull changes them often, and nobody reads them in a loop. */
+const struct node_def art_nodes[AF_END] = {
+	[AF_DIR] = { "", DIR, NODE_DIR },
+	[AF_STATUS] = { "status", RO, NODE_VOLATILE },
+	[AF_SIZE] = { "size", RO, NODE_VOLATILE },
+	[AF_SOURCE] = { "source", RO, NODE_VOLATILE },
+	[AF_SHA256] = { "sha256", RO, NODE_VOLATILE },
+	[AF_CREATED] = { "created", RO, NODE_VOLATILE },
+	[AF_KERNEL] = { "kernel", RO, NODE_VOLATILE },
+	[AF_WAIT] = { "wait", RO, NODE_VOLATILE | NODE_WAIT },
 };
 
 const struct node_def vm_nodes[VMF_END] = {
@@ -36,10 +51,23 @@ const struct node_def vm_nodes[VMF_END] = {
 	[VMF_CREATED] = { "created", RO, 0 },
 };
 
+bool art_has_file(enum art_kind kind, enum art_file f)
+{
+	return f != AF_KERNEL || kind == ART_IMAGE;
+}
+
 bool node_resolve(uint64_t ino, struct node *ret)
 {
 	uint64_t kind = ino & ((1u << VM_INO_SHIFT) - 1);
 
+	if (ino & ART_INO_BIT) {
+		uint64_t id = (ino & ~ART_INO_BIT) >> VM_INO_SHIFT;
+		if (id == 0 || kind >= AF_END)
+			return false;
+		*ret = (struct node){ .ino = ino, .def = &art_nodes[kind], .art_id = (int64_t)id,
+				      .akind = (enum art_file)kind };
+		return true;
+	}
 	if (ino < INO_TOP_END) {
 		if (ino == 0)
 			return false;

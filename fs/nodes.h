@@ -11,9 +11,16 @@
 #include "vmm.h"
 
 /* Inode numbers: small fixed ones for the top level; a VM's directory is
- * id << VM_INO_SHIFT and its files add their kind (ids are never reused). */
+ * id << VM_INO_SHIFT and its files add their kind (ids are never reused).
+ * Images and kernels likewise, with ART_INO_BIT set. */
 #define VM_INO_SHIFT 6
-enum top_ino { INO_ROOT = 1, INO_README, INO_CONFIG, INO_KNOWN_HOSTS, INO_EVENTS, INO_VMS, INO_TOP_END };
+#define ART_INO_BIT (1ULL << 62)
+enum top_ino {
+	INO_ROOT = 1, INO_README, INO_CONFIG, INO_KNOWN_HOSTS, INO_EVENTS, INO_VMS, INO_IMAGES, INO_KERNELS,
+	INO_ROOT_END,             /* the root directory lists the ones before */
+	INO_IMPORT = INO_ROOT_END, /* images/import */
+	INO_TOP_END,
+};
 
 enum node_flags {
 	NODE_DIR = 1 << 0,
@@ -21,6 +28,7 @@ enum node_flags {
 	NODE_GROWING = 1 << 2,  /* logs: a growing regular file */
 	NODE_VOLATILE = 1 << 3, /* uptime: changes without an event, never cached */
 	NODE_WRITABLE = 1 << 4,
+	NODE_WAIT = 1 << 5,     /* images/NAME/wait: a read blocks while pulling */
 };
 
 enum vm_file {
@@ -31,6 +39,12 @@ enum vm_file {
 	VMF_END,
 };
 
+enum art_file {
+	AF_DIR,
+	AF_STATUS, AF_SIZE, AF_SOURCE, AF_SHA256, AF_CREATED, AF_KERNEL, AF_WAIT,
+	AF_END,
+};
+
 struct node_def {
 	const char *name;
 	mode_t mode;
@@ -39,13 +53,17 @@ struct node_def {
 
 extern const struct node_def top_nodes[INO_TOP_END];
 extern const struct node_def vm_nodes[VMF_END];
+extern const struct node_def art_nodes[AF_END];
 
-/* A resolved inode: a top-level node, or a VM (by id) plus one of its files. */
+/* A resolved inode: a top-level node, a VM (by id) plus one of its files,
+ * or an image or kernel (by id) plus one of its files. */
 struct node {
 	uint64_t ino;
 	const struct node_def *def;
-	int64_t vm_id;     /* 0 for top-level nodes */
+	int64_t vm_id;     /* 0 for top-level and artifact nodes */
 	enum vm_file kind; /* for VM nodes */
+	int64_t art_id;    /* 0 unless an image's or kernel's */
+	enum art_file akind;
 };
 
 bool node_resolve(uint64_t ino, struct node *ret);
@@ -53,6 +71,12 @@ static inline uint64_t vm_ino(int64_t id, enum vm_file kind)
 {
 	return ((uint64_t)id << VM_INO_SHIFT) | (uint64_t)kind;
 }
+static inline uint64_t art_ino(int64_t id, enum art_file kind)
+{
+	return ART_INO_BIT | ((uint64_t)id << VM_INO_SHIFT) | (uint64_t)kind;
+}
+/* Whether an artifact of this kind has this file (kernels have no kernel). */
+bool art_has_file(enum art_kind kind, enum art_file f);
 /* The sizing field behind a writable VM file, or -1. */
 int node_vm_field(enum vm_file kind);
 

@@ -36,7 +36,16 @@ static void on_event(void *ctx)
 	streams_wake(ctx, 0);
 }
 
+/* Drops the kernel's cached listing of images/ or kernels/. */
+static void on_art_listing_changed(void *ctx, enum art_kind kind)
+{
+	struct fs *fs = ctx;
+
+	notify_inval_inode(fs->notifier, kind == ART_IMAGE ? INO_IMAGES : INO_KERNELS);
+}
+
 const struct vmm_observer fs_observer_template = {
+	.art_listing_changed = on_art_listing_changed,
 	.vm_changed = on_vm_changed,
 	.vm_output = on_vm_output,
 	.vm_removed = on_vm_removed,

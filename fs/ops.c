@@ -16,6 +16,13 @@ struct vm *fs_node_vm(struct fs *fs, const struct node *n)
 	return n->vm_id ? vmm_vm_by_id(fs->vmm, n->vm_id) : NULL;
 }
 
+struct artifact *fs_node_art(struct fs *fs, const struct node *n)
+{
+	return n->art_id ? vmm_art_by_id(fs->vmm, n->art_id) : NULL;
+}
+
+static enum art_kind dir_kind(uint64_t ino) { return ino == INO_IMAGES ? ART_IMAGE : ART_KERNEL; }
+
 void fs_one_line(char *msg)
 {
 	for (unsigned char *p = (unsigned char *)msg; *p; p++)
@@ -70,7 +77,10 @@ bool fs_fill_attr(struct fs *fs, const struct node *n, struct vm *vm, struct sta
 {
 	time_t t = fs->started;
 
-	if (n->vm_id && !vm)
+	struct artifact *art = fs_node_art(fs, n);
+	struct art_info ai;
+
+	if ((n->vm_id && !vm) || (n->art_id && !art))
 		return false;
 	memset(st, 0, sizeof(*st));
 	st->st_ino = n->ino;
@@ -84,13 +94,20 @@ bool fs_fill_attr(struct fs *fs, const struct node *n, struct vm *vm, struct sta
 		if (r->started_at / 1000 > t)
 			t = r->started_at / 1000;
 	}
+	if (art) {
+		vmm_art_info(art, &ai);
+		if (ai.meta->created)
+			t = (time_t)ai.meta->created;
+	}
 	st->st_atime = st->st_mtime = st->st_ctime = t;
 	if (n->def->flags & NODE_DIR) {
 		st->st_nlink = 2;
 		if (n->ino == INO_ROOT)
-			st->st_nlink = 3;
+			st->st_nlink = 5;
 		else if (n->ino == INO_VMS)
 			st->st_nlink = 2 + vmm_vm_count(fs->vmm);
+		else if (n->ino == INO_IMAGES || n->ino == INO_KERNELS)
+			st->st_nlink = 2 + vmm_art_count(fs->vmm, dir_kind(n->ino));
 		return true;
 	}
 	st->st_nlink = 1;
@@ -120,18 +137,44 @@ static void reply_entry(fuse_req_t req, struct fs *fs, uint64_t ino, struct vm *
 	fuse_reply_entry(req, &e);
 }
 
+static void reply_art_entry(fuse_req_t req, struct fs *fs, struct artifact *a, enum art_file f)
+{
+	struct art_info ai;
+
+	vmm_art_info(a, &ai);
+	reply_entry(req, fs, art_ino(ai.id, f), NULL);
+}
+
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = req_fs(req);
 	struct node p;
 	struct vm *vm;
+	struct artifact *art;
 
 	if (!node_resolve(parent, &p))
 		goto noent;
 	if (parent == INO_ROOT) {
-		for (uint64_t i = INO_README; i < INO_TOP_END; i++)
+		for (uint64_t i = INO_README; i < INO_ROOT_END; i++)
 			if (strcmp(name, top_nodes[i].name) == 0)
 				{ reply_entry(req, fs, i, NULL); return; }
+	} else if (parent == INO_IMAGES && strcmp(name, top_nodes[INO_IMPORT].name) == 0) {
+		reply_entry(req, fs, INO_IMPORT, NULL);
+		return;
+	} else if (parent == INO_IMAGES || parent == INO_KERNELS) {
+		struct artifact *a = vmm_art_by_name(fs->vmm, dir_kind(parent), name);
+		if (!a) { /* installed behind our back (tools/mkimage)? */
+			vmm_art_rescan(fs->vmm, dir_kind(parent));
+			a = vmm_art_by_name(fs->vmm, dir_kind(parent), name);
+		}
+		if (a)
+			{ reply_art_entry(req, fs, a, AF_DIR); return; }
+	} else if (p.art_id && p.akind == AF_DIR && (art = fs_node_art(fs, &p))) {
+		struct art_info ai;
+		vmm_art_info(art, &ai);
+		for (int k = AF_DIR + 1; k < AF_END; k++)
+			if (strcmp(name, art_nodes[k].name) == 0 && art_has_file(ai.kind, (enum art_file)k))
+				{ reply_art_entry(req, fs, art, (enum art_file)k); return; }
 	} else if (parent == INO_VMS) {
 		vm = vmm_vm_by_name(fs->vmm, name);
 		if (vm)
@@ -208,18 +251,39 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 	struct dir_buf b = { .data = data, .cap = size, .start = off };
 	struct node n;
 	uint64_t parent;
+	struct artifact *art = NULL;
+	struct art_info ai;
 
 	(void)fi;
-	if (!node_resolve(ino, &n) || (n.vm_id && !fs_node_vm(fs, &n)))
+	if (!node_resolve(ino, &n) || (n.vm_id && !fs_node_vm(fs, &n)) || (n.art_id && !(art = fs_node_art(fs, &n))))
 		{ fuse_reply_err(req, ENOENT); return; }
 	if (!(n.def->flags & NODE_DIR))
 		{ fuse_reply_err(req, ENOTDIR); return; }
 	parent = n.vm_id ? INO_VMS : INO_ROOT;
+	if (art) {
+		vmm_art_info(art, &ai);
+		parent = ai.kind == ART_IMAGE ? INO_IMAGES : INO_KERNELS;
+	}
 	if (!dir_add(req, &b, ".", ino, S_IFDIR) || !dir_add(req, &b, "..", parent, S_IFDIR))
 		goto out;
 	if (ino == INO_ROOT) {
-		for (uint64_t i = INO_README; i < INO_TOP_END; i++)
+		for (uint64_t i = INO_README; i < INO_ROOT_END; i++)
 			if (!dir_add(req, &b, top_nodes[i].name, i, top_nodes[i].mode))
+				goto out;
+	} else if (ino == INO_IMAGES || ino == INO_KERNELS) {
+		if (off == 0) /* a fresh listing sees what tools/mkimage installed meanwhile */
+			vmm_art_rescan(fs->vmm, dir_kind(ino));
+		if (ino == INO_IMAGES && !dir_add(req, &b, top_nodes[INO_IMPORT].name, INO_IMPORT, top_nodes[INO_IMPORT].mode))
+			goto out;
+		for (size_t i = 0; i < vmm_art_count(fs->vmm, dir_kind(ino)); i++) {
+			vmm_art_info(vmm_art_at(fs->vmm, dir_kind(ino), i), &ai);
+			if (!dir_add(req, &b, ai.name, art_ino(ai.id, AF_DIR), S_IFDIR))
+				goto out;
+		}
+	} else if (art) {
+		for (int k = AF_DIR + 1; k < AF_END; k++)
+			if (art_has_file(ai.kind, (enum art_file)k) &&
+			    !dir_add(req, &b, art_nodes[k].name, art_ino(ai.id, (enum art_file)k), art_nodes[k].mode))
 				goto out;
 	} else if (ino == INO_VMS) {
 		for (size_t i = 0; i < vmm_vm_count(fs->vmm); i++) {
@@ -247,7 +311,7 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	if (fs->no_opendir)
 		{ fuse_reply_err(req, ENOSYS); return; }
-	if (!node_resolve(ino, &n) || (n.vm_id && !fs_node_vm(fs, &n)))
+	if (!node_resolve(ino, &n) || (n.vm_id && !fs_node_vm(fs, &n)) || (n.art_id && !fs_node_art(fs, &n)))
 		{ fuse_reply_err(req, ENOENT); return; }
 	fi->cache_readdir = 1;
 	fi->keep_cache = 1;
@@ -255,13 +319,41 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 }
 
 /* No VM to hold the reason: it goes to bangerd.log, on one line. */
-static void log_mkdir_failure(const char *name, const bgr_error *err)
+static void log_failure(const char *op, const char *dir, const char *name, const bgr_error *err)
 {
 	char line[BGR_ERROR_MAX + 96];
 
-	snprintf(line, sizeof(line), "mkdir vms/%.80s: %s", name, err->msg);
+	snprintf(line, sizeof(line), "%s %s/%.80s: %s", op, dir, name, err->msg);
 	fs_one_line(line);
 	log_msg("%s", line);
+}
+
+static void mkdir_artifact(fuse_req_t req, struct fs *fs, fuse_ino_t parent, const char *name)
+{
+	struct artifact *a;
+	bgr_error err;
+
+	if (parent == INO_IMAGES && strcmp(name, top_nodes[INO_IMPORT].name) == 0)
+		{ fs_refuse(fs, req, NULL, EEXIST, "images/import is the OCI import file, not an image name"); return; }
+	if (vmm_art_pull(fs->vmm, dir_kind(parent), name, &a, &err) < 0)
+		{ log_failure("mkdir", top_nodes[parent].name, name, &err); fuse_reply_err(req, err.code); return; }
+	reply_art_entry(req, fs, a, AF_DIR);
+}
+
+static void rmdir_artifact(fuse_req_t req, struct fs *fs, fuse_ino_t parent, const char *name)
+{
+	struct artifact *a;
+	bgr_error err;
+
+	if (parent == INO_IMAGES && strcmp(name, top_nodes[INO_IMPORT].name) == 0)
+		{ fs_refuse(fs, req, NULL, ENOTDIR, "images/import is a file of the tree"); return; }
+	vmm_art_rescan(fs->vmm, dir_kind(parent));
+	a = vmm_art_by_name(fs->vmm, dir_kind(parent), name);
+	if (!a)
+		{ fuse_reply_err(req, ENOENT); return; }
+	if (vmm_art_remove(fs->vmm, a, &err) < 0)
+		{ log_failure("rmdir", top_nodes[parent].name, name, &err); fuse_reply_err(req, err.code); return; }
+	fuse_reply_err(req, 0);
 }
 
 static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
@@ -274,11 +366,13 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	(void)mode;
 	if (!node_resolve(parent, &p))
 		{ fuse_reply_err(req, ENOENT); return; }
+	if (parent == INO_IMAGES || parent == INO_KERNELS)
+		{ mkdir_artifact(req, fs, parent, name); return; }
 	if (parent != INO_VMS)
 		{ fs_refuse(fs, req, fs_node_vm(fs, &p), EPERM,
-				 "cannot create '%.80s' here: only vms/ takes new directories", name); return; }
+				 "cannot create '%.80s' here: only vms/, images/ and kernels/ take new directories", name); return; }
 	if (vmm_vm_create(fs->vmm, name, &vm, &err) < 0)
-		{ log_mkdir_failure(name, &err); fuse_reply_err(req, err.code); return; }
+		{ log_failure("mkdir", "vms", name, &err); fuse_reply_err(req, err.code); return; }
 	reply_entry(req, fs, vm_ino(vm_record(vm)->id, VMF_DIR), vm);
 }
 
@@ -294,6 +388,8 @@ static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	if (!node_resolve(parent, &p))
 		{ fuse_reply_err(req, ENOENT); return; }
+	if (parent == INO_IMAGES || parent == INO_KERNELS)
+		{ rmdir_artifact(req, fs, parent, name); return; }
 	if (parent != INO_VMS)
 		{ fs_refuse(fs, req, fs_node_vm(fs, &p), EPERM, "cannot remove '%.80s': the tree is fixed", name); return; }
 	vm = vmm_vm_by_name(fs->vmm, name);

@@ -10,6 +10,8 @@ struct pending {
 	struct fs *fs;
 	fuse_req_t req;
 	size_t write_size; /* 0: answer with an errno (rmdir) */
+	struct node read_node; /* a parked read of images/NAME/wait (art_id != 0) */
+	size_t read_size;
 	struct vmm_waiter *waiter;
 	bool parked;       /* in fs->pendings, interrupt handler registered */
 	bool completed;    /* completed before it could be parked */
@@ -28,10 +30,35 @@ struct pending *pending_new(struct fs *fs, fuse_req_t req, size_t write_size)
 	return p;
 }
 
+struct pending *pending_new_read(struct fs *fs, fuse_req_t req, const struct node *n, size_t size)
+{
+	struct pending *p = pending_new(fs, req, 0);
+
+	p->read_node = *n;
+	p->read_size = size;
+	return p;
+}
+
+/* A wait read ends with the status, whether the pull worked or not. */
+static void answer_read(struct pending *p)
+{
+	struct vm *none = NULL;
+	size_t len = 0;
+	_cleanup_free_ char *text = render_node(&p->fs->render, &p->read_node, none, &len);
+
+	if (!vmm_art_by_id(p->fs->vmm, p->read_node.art_id))
+		fuse_reply_err(p->req, ENOENT);
+	else
+		fuse_reply_buf(p->req, text, len < p->read_size ? len : p->read_size);
+	free(p);
+}
+
 /* Answers through the notifier so the reply follows the invalidations the
  * change caused: a read right after it sees the new value. */
 static void answer(struct pending *p, int result)
 {
+	if (p->read_node.art_id)
+		return answer_read(p);
 	if (result == 0 && p->write_size)
 		notify_reply_write(p->fs->notifier, p->req, p->write_size);
 	else

@@ -28,6 +28,14 @@ static const char readme[] =
 	"  vms/NAME/mac known_hosts ssh_config      its MAC, its pinned host keys, a Host block\n"
 	"  vms/NAME/pid uptime created              the hypervisor process and times\n"
 	"\n"
+	"  images/       installed images; mkdir NAME pulls NAME from the catalog,\n"
+	"                rmdir NAME removes it (EBUSY while a VM uses it)\n"
+	"  images/NAME/status    ready | pulling 41% 120M/290M 12M/s | error: REASON\n"
+	"  images/NAME/wait      read blocks until the pull ends, then gives the status\n"
+	"  images/NAME/size source sha256 created kernel      what it is and where from\n"
+	"  images/import         write \"NAME REF\" to import an OCI image as NAME\n"
+	"  kernels/      likewise for kernels (status size source sha256 created wait)\n"
+	"\n"
 	"Full reference: docs/filesystem.md\n";
 
 static void render_network(FILE *f, const struct vmm_settings *s, const struct bgr_paths *p)
@@ -64,6 +72,8 @@ static void render_config(FILE *f, const struct render_ctx *ctx)
 	fprintf(f, "memory_mib = %u  # %s\n", s->memory_mib, s->src_memory);
 	fprintf(f, "disk_size = %s  # %s\n", disk, s->src_disk);
 	fprintf(f, "boot_timeout_s = %d  # %s\n", s->boot_timeout_s, s->src_boot_timeout);
+	fprintf(f, "catalog = %s  # %s; then %s/catalog/catalog.json if present, then the built-in one\n",
+		s->catalog[0] ? s->catalog : "(none)", s->src_catalog, p->cache_dir);
 	render_network(f, s, p);
 	for (size_t i = 0; i < s->n_sync; i++)
 		fprintf(f, "file_sync = %s -> %s%s%o  # %s\n", s->sync[i].host, s->sync[i].guest,
@@ -155,6 +165,27 @@ static void render_vm_file(FILE *f, enum vm_file kind, const struct render_ctx *
 	}
 }
 
+static void render_art_file(FILE *f, enum art_file kind, const struct artifact *a)
+{
+	struct art_info ai;
+	char status[BGR_ERROR_MAX + 16];
+
+	vmm_art_info(a, &ai);
+	switch (kind) {
+	case AF_STATUS:
+	case AF_WAIT:
+		vmm_art_status(a, status, sizeof(status));
+		fprintf(f, "%s\n", status);
+		break;
+	case AF_SIZE: if (ai.state == ART_READY) fprintf(f, "%" PRIu64 "\n", ai.size); break;
+	case AF_SOURCE: if (ai.meta->source[0]) fprintf(f, "%s\n", ai.meta->source); break;
+	case AF_SHA256: if (ai.meta->sha256[0]) fprintf(f, "%s\n", ai.meta->sha256); break;
+	case AF_CREATED: if (ai.state == ART_READY && ai.meta->created) render_time(f, ai.meta->created); break;
+	case AF_KERNEL: if (ai.meta->kernel[0]) fprintf(f, "%s\n", ai.meta->kernel); break;
+	default: break;
+	}
+}
+
 static void render_file(FILE *f, const char *path)
 {
 	_cleanup_fclose_ FILE *in = fopen(path, "re");
@@ -173,8 +204,15 @@ char *render_node(const struct render_ctx *ctx, const struct node *n, struct vm 
 
 	if (!f)
 		abort();
-	if (!n->vm_id) {
-		if (n->ino == INO_README)
+	if (n->art_id) {
+		struct artifact *a = vmm_art_by_id(ctx->vmm, n->art_id);
+		if (a)
+			render_art_file(f, n->akind, a);
+	} else if (!n->vm_id) {
+		if (n->ino == INO_IMPORT)
+			fputs("# write \"NAME REF\" to import an OCI image, e.g. "
+			      "echo \"deb docker.io/library/debian:bookworm\" > images/import\n", f);
+		else if (n->ino == INO_README)
 			fputs(readme, f);
 		else if (n->ino == INO_CONFIG)
 			render_config(f, ctx);

@@ -6,7 +6,10 @@
  *       downloads into DEST.part (resuming one left by an earlier try),
  *       printing "progress DONE TOTAL BYTES_PER_S" lines, checks the sha256
  *       and renames DEST.part to DEST.
- *   banger-pull install BUNDLE STATE_DIR [--max-bytes N]
+ *   banger-pull get URL DEST [--max-bytes N]
+ *       downloads a small file (a catalog) whole, without a checksum.
+ *   banger-pull install BUNDLE STATE_DIR [--max-bytes N] [--only image|kernel]
+ *                       [--name NAME] [--source TEXT] [--sha256 HEX]
  *       unpacks and checks BUNDLE, then installs STATE_DIR/images/NAME and/or
  *       STATE_DIR/kernels/NAME; prints "ok image NAME" / "ok kernel NAME".
  *
@@ -27,7 +30,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define SHA256_HEX_LEN 64
 #define CONNECT_TIMEOUT_S 30L
@@ -244,15 +249,19 @@ static int check_sha256(const char *path, const char *want, bgr_error *err)
 	return 0;
 }
 
-static int fetch(const char *url, const char *sha256, const char *dest, uint64_t expected_size, bgr_error *err)
+static int fetch_locked(const char *url, const char *sha256, const char *dest, uint64_t expected_size, bgr_error *err)
 {
 	_cleanup_free_ char *part = xasprintf("%s.part", dest);
-	_cleanup_close_ int fd = open(part, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	_cleanup_close_ int fd = -1;
 	struct stat st;
 	int r;
 
 	if (!sha256_valid(sha256))
 		return bgr_fail(err, EINVAL, "not a sha256 (64 lowercase hex digits): %.80s", sha256);
+	if (access(dest, F_OK) == 0 && check_sha256(dest, sha256, err) == 0)
+		return 0;
+	bgr_error_clear(err);
+	fd = open(part, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return bgr_fail(err, errno, "%s: %s", part, strerror(errno));
 	/* a .part longer than the whole file cannot be a prefix of it */
@@ -282,6 +291,38 @@ static int fetch(const char *url, const char *sha256, const char *dest, uint64_t
 	if (rename(part, dest) < 0)
 		return bgr_fail(err, errno, "rename to %s: %s", dest, strerror(errno));
 	return 0;
+}
+
+/* Two pulls of one bundle (an image and its kernel) share DEST: the
+ * second waits for the first and finds the file done. */
+static int fetch(const char *url, const char *sha256, const char *dest, uint64_t expected_size, bgr_error *err)
+{
+	_cleanup_free_ char *lock_path = xasprintf("%s.lock", dest);
+	_cleanup_close_ int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int r;
+
+	if (lock < 0 || flock(lock, LOCK_EX) < 0)
+		return bgr_fail(err, errno, "%s: %s", lock_path, strerror(errno));
+	r = fetch_locked(url, sha256, dest, expected_size, err);
+	unlink(lock_path);
+	return r;
+}
+
+/* A whole small file, no resume: max_bytes bounds it. */
+static int get(const char *url, const char *dest, uint64_t max_bytes, bgr_error *err)
+{
+	_cleanup_free_ char *part = xasprintf("%s.part.%d", dest, (int)getpid());
+	_cleanup_close_ int fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int r;
+
+	if (fd < 0)
+		return bgr_fail(err, errno, "%s: %s", part, strerror(errno));
+	r = download_once(url, fd, 0, max_bytes, err);
+	if (r == 0 && (fsync(fd) < 0 || rename(part, dest) < 0))
+		r = bgr_fail(err, errno, "%s: %s", dest, strerror(errno));
+	if (r < 0)
+		unlink(part);
+	return r;
 }
 
 /* ---- the manifest ---------------------------------------------------- */
@@ -631,8 +672,39 @@ static int write_file(const char *path, const char *data, size_t len, bgr_error 
 	return 0;
 }
 
+struct install_opts {
+	uint64_t max_bytes;
+	enum bundle_kind only; /* 0: every part the bundle has */
+	const char *name;      /* the name asked for, checked against the bundle's */
+	const char *source, *sha256; /* where it came from, for image.json / kernel.json */
+};
+
+/* image.json / kernel.json: what the tree shows as source, sha256, created
+ * and (images) kernel. */
+static int write_meta(const struct manifest *m, enum bundle_kind part, const struct install_opts *o,
+		      const char *path, bgr_error *err)
+{
+	cJSON *j = cJSON_CreateObject();
+	char *text;
+	int r;
+
+	cJSON_AddStringToObject(j, "source", o->source ? o->source : "");
+	cJSON_AddStringToObject(j, "sha256", o->sha256 ? o->sha256 : "");
+	if (part == KIND_IMAGE)
+		cJSON_AddStringToObject(j, "kernel", m->kernel);
+	cJSON_AddNumberToObject(j, "created", (double)time(NULL));
+	text = cJSON_Print(j);
+	cJSON_Delete(j);
+	if (!text)
+		abort();
+	r = write_file(path, text, strlen(text), err);
+	free(text);
+	return r;
+}
+
 /* Moves this part's files from the temp dir into temp/DIR, fsynced. */
-static int stage_part(const struct manifest *m, enum bundle_kind part, const char *dir, bgr_error *err)
+static int stage_part(const struct manifest *m, enum bundle_kind part, const char *dir,
+		      const struct install_opts *o, bgr_error *err)
 {
 	if (mkdir(dir, 0755) < 0)
 		return bgr_fail(err, errno, "mkdir %s: %s", dir, strerror(errno));
@@ -646,9 +718,9 @@ static int stage_part(const struct manifest *m, enum bundle_kind part, const cha
 		if (fd < 0 || fsync(fd) < 0 || rename(allowed_files[i].path, to) < 0)
 			return bgr_fail(err, errno, "%s: %s", to, strerror(errno));
 	}
-	if (part == KIND_IMAGE)
-		return write_file("image/bundle.json", m->text, m->text_len, err);
-	return 0;
+	if (part == KIND_IMAGE && write_file("image/bundle.json", m->text, m->text_len, err) < 0)
+		return -1;
+	return write_meta(m, part, o, part == KIND_IMAGE ? "image/image.json" : "kernel/kernel.json", err);
 }
 
 /* Puts the complete dir `staged` at `dest`. An existing dest is swapped
@@ -672,24 +744,44 @@ static int put_in_place(const char *staged, const char *dest, bgr_error *err)
 	return 0;
 }
 
-static int install_parts(const struct manifest *m, const char *state_abs, const char *tmp, bgr_error *err)
+/* --only and --name against what the bundle holds: the parts to install. */
+static int parts_wanted(const struct manifest *m, const struct install_opts *o, enum bundle_kind *ret,
+			bgr_error *err)
+{
+	enum bundle_kind parts = o->only ? o->only : m->kind;
+
+	if (!(m->kind & parts))
+		return bgr_fail(err, EINVAL, "the bundle holds no %s", o->only == KIND_IMAGE ? "image" : "kernel");
+	if (o->name && (parts & KIND_IMAGE) && strcmp(o->name, m->name))
+		return bgr_fail(err, EINVAL, "the bundle holds image '%s', not '%.64s'", m->name, o->name);
+	if (o->name && parts == KIND_KERNEL && strcmp(o->name, m->kernel))
+		return bgr_fail(err, EINVAL, "the bundle holds kernel '%s', not '%.64s'", m->kernel, o->name);
+	*ret = parts;
+	return 0;
+}
+
+static int install_parts(const struct manifest *m, const char *state_abs, const char *tmp,
+			 const struct install_opts *o, bgr_error *err)
 {
 	_cleanup_free_ char *kernel_dest = xasprintf("%s/kernels/%s", state_abs, m->kernel);
 	_cleanup_free_ char *image_dest = xasprintf("%s/images/%s", state_abs, m->name);
 	_cleanup_free_ char *kernel_staged = xasprintf("%s/kernel", tmp);
 	_cleanup_free_ char *image_staged = xasprintf("%s/image", tmp);
+	enum bundle_kind parts = 0;
 
-	if ((m->kind & KIND_KERNEL) && stage_part(m, KIND_KERNEL, "kernel", err) < 0)
+	if (parts_wanted(m, o, &parts, err) < 0)
 		return -1;
-	if ((m->kind & KIND_IMAGE) && stage_part(m, KIND_IMAGE, "image", err) < 0)
+	if ((parts & KIND_KERNEL) && stage_part(m, KIND_KERNEL, "kernel", o, err) < 0)
+		return -1;
+	if ((parts & KIND_IMAGE) && stage_part(m, KIND_IMAGE, "image", o, err) < 0)
 		return -1;
 	/* the kernel first: an image in place may already name it */
-	if (m->kind & KIND_KERNEL) {
+	if (parts & KIND_KERNEL) {
 		if (put_in_place(kernel_staged, kernel_dest, err) < 0)
 			return -1;
 		printf("ok kernel %s\n", m->kernel);
 	}
-	if (m->kind & KIND_IMAGE) {
+	if (parts & KIND_IMAGE) {
 		if (put_in_place(image_staged, image_dest, err) < 0)
 			return -1;
 		printf("ok image %s\n", m->name);
@@ -697,7 +789,7 @@ static int install_parts(const struct manifest *m, const char *state_abs, const 
 	return 0;
 }
 
-static int install(const char *bundle, const char *state_dir, uint64_t max_bytes, bgr_error *err)
+static int install(const char *bundle, const char *state_dir, const struct install_opts *o, bgr_error *err)
 {
 	_cleanup_free_ char *bundle_abs = realpath(bundle, NULL);
 	_cleanup_free_ char *state_abs = realpath(state_dir, NULL);
@@ -718,9 +810,9 @@ static int install(const char *bundle, const char *state_dir, uint64_t max_bytes
 		bgr_fail(err, errno, "%s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	r = unpack_bundle(bundle_abs, &m, max_bytes, err);
+	r = unpack_bundle(bundle_abs, &m, o->max_bytes, err);
 	if (r == 0)
-		r = install_parts(&m, state_abs, tmp, err);
+		r = install_parts(&m, state_abs, tmp, o, err);
 out:
 	if (chdir("/") < 0 || rm_rf(tmp) < 0)
 		fprintf(stderr, "banger-pull: could not remove %s\n", tmp);
@@ -733,7 +825,9 @@ out:
 static int usage(void)
 {
 	printf("usage: banger-pull fetch URL SHA256 DEST [--size N]\n"
-	       "       banger-pull install BUNDLE STATE_DIR [--max-bytes N]\n");
+	       "       banger-pull get URL DEST [--max-bytes N]\n"
+	       "       banger-pull install BUNDLE STATE_DIR [--max-bytes N] [--only image|kernel] [--name NAME]\n"
+	       "                           [--source TEXT] [--sha256 HEX]\n");
 	return 2;
 }
 
@@ -747,9 +841,34 @@ static int optional_number(int argc, char **argv, int at, const char *flag, uint
 	return 0;
 }
 
+/* install's "--flag value" pairs; 1 on anything unknown. */
+static int install_options(int argc, char **argv, int at, struct install_opts *o)
+{
+	o->max_bytes = DEFAULT_MAX_BYTES;
+	for (int i = at; i < argc; i += 2) {
+		const char *flag = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!v)
+			return 1;
+		if (!strcmp(flag, "--max-bytes") && parse_u64(v, &o->max_bytes) == 0)
+			continue;
+		if (!strcmp(flag, "--only") && (!strcmp(v, "image") || !strcmp(v, "kernel")))
+			o->only = !strcmp(v, "image") ? KIND_IMAGE : KIND_KERNEL;
+		else if (!strcmp(flag, "--name") && vm_name_valid(v))
+			o->name = v;
+		else if (!strcmp(flag, "--source") && strlen(v) < 1024)
+			o->source = v;
+		else if (!strcmp(flag, "--sha256") && sha256_valid(v))
+			o->sha256 = v;
+		else
+			return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	bgr_error err = { 0 };
+	struct install_opts opts = { 0 };
 	uint64_t number = 0;
 	int r;
 
@@ -761,11 +880,19 @@ int main(int argc, char **argv)
 		curl_global_cleanup();
 		if (r == 0)
 			printf("ok\n");
-	} else if (argc >= 4 && !strcmp(argv[1], "install")) {
-		number = DEFAULT_MAX_BYTES;
+	} else if (argc >= 4 && !strcmp(argv[1], "get")) {
+		number = MANIFEST_MAX_BYTES * 4ULL;
 		if (optional_number(argc, argv, 4, "--max-bytes", &number))
 			return usage();
-		r = install(argv[2], argv[3], number, &err);
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		r = get(argv[2], argv[3], number, &err);
+		curl_global_cleanup();
+		if (r == 0)
+			printf("ok\n");
+	} else if (argc >= 4 && !strcmp(argv[1], "install")) {
+		if (install_options(argc, argv, 4, &opts))
+			return usage();
+		r = install(argv[2], argv[3], &opts, &err);
 	} else
 		return usage();
 	if (r < 0)

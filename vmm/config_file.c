@@ -72,7 +72,7 @@ static char *expand_home(const char *p)
 static bool is_root_key(const char *key)
 {
 	static const char *const known[] = { "default_image_name", "ssh_key_path", "firecracker_bin", "vmm", "accel",
-					     "network", "bridge_name", "subnet", "nat" };
+					     "network", "bridge_name", "subnet", "nat", "catalog" };
 
 	for (size_t i = 0; i < ARRAY_SIZE(known); i++)
 		if (!strcmp(key, known[i]))
@@ -90,7 +90,7 @@ static int apply_root_key(struct ctx *c, const struct toml_kv *kv)
 	if (!is_root_key(kv->key))
 		return at(c, kv->line,
 			  "unknown key '%.40s' (known: default_image_name, ssh_key_path, firecracker_bin, vmm, accel, "
-			  "network, bridge_name, subnet, nat, [vm_defaults], [[file_sync]])",
+			  "network, bridge_name, subnet, nat, catalog, [vm_defaults], [[file_sync]])",
 			  kv->key);
 	if (!strcmp(kv->key, "nat")) {
 		if (want(c, kv, TOML_BOOL) < 0)
@@ -119,6 +119,8 @@ static int apply_root_key(struct ctx *c, const struct toml_kv *kv)
 			return at(c, kv->line, "firecracker_bin: want a path");
 		snprintf(s->firecracker_bin, sizeof(s->firecracker_bin), "%s", v);
 		snprintf(s->src_firecracker, SETTING_SRC_MAX, "%s", src);
+	} else if (!strcmp(kv->key, "catalog")) {
+		r = setting_catalog(s, v, src, c->err);
 	} else if (!strcmp(kv->key, "ssh_key_path")) {
 		char *p = expand_home(v);
 		if (p[0] != '/') {

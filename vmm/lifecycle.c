@@ -1,5 +1,6 @@
 /* The state machine: start, stop, restart, kill, and what happens when the
  * hypervisor process ends. */
+#include "image_meta.h"
 #include "vm.h"
 #include "disk.h"
 #include "file_sync.h"
@@ -103,9 +104,22 @@ static int open_log(struct vm *vm, bgr_error *err)
 	return fd;
 }
 
+/* Extra kernel arguments an image asks for (image.json "cmdline", e.g. an
+ * imported OCI image's init=/.banger/init). */
+static const char *image_cmdline(struct vmm *m, struct vm *vm)
+{
+	static struct image_meta meta;
+	bgr_error ignore;
+
+	if (image_meta_read(m->paths->images_dir, vm->rec.image, &meta, &ignore) < 0)
+		return "";
+	return meta.cmdline;
+}
+
 int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 {
-	_cleanup_free_ char *vmlinuz = NULL, *initrd = NULL, *net_args = NULL;
+	_cleanup_free_ char *vmlinuz = NULL, *initrd = NULL, *net_args = NULL, *cmdline = NULL;
+	const char *image_args;
 	_cleanup_free_ char *work = xasprintf("%s/" WORK_DISK_NAME, vm->dir);
 	_cleanup_close_ int log_fd = -1, tap_fd = -1;
 	struct vm_launch l = {
@@ -132,8 +146,9 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 	r = network_prepare_boot(m, vm, &l, &net_args, &tap_fd, err);
 	if (r < 0)
 		return r;
-	if (net_args)
-		l.cmdline = net_args;
+	image_args = image_cmdline(m, vm);
+	cmdline = xasprintf("%s%s%s", net_args ? net_args : "", net_args && *image_args ? " " : "", image_args);
+	l.cmdline = cmdline;
 	remove_sockets(vm);
 	vm->rec.error[0] = '\0';
 	free(vm->hello);
@@ -395,7 +410,13 @@ int vmm_vm_action(struct vmm *m, struct vm *vm, const char *word, vmm_done_fn fn
 		if (s == VM_STOPPING)
 			return bgr_fail(err, EBUSY, "the VM is stopping; start it once it has stopped");
 		if (down) {
-			r = vm_boot(m, vm, err);
+			r = vm_prepare_artifacts(m, vm, err);
+			if (r == 1 && !vm->awaiting_pull) {
+				vm->awaiting_pull = true;
+				vm->pull_logged_ms = 0;
+			}
+			if (r == 0)
+				r = vm_boot(m, vm, err);
 			if (r < 0)
 				return r;
 		}
@@ -403,8 +424,10 @@ int vmm_vm_action(struct vmm *m, struct vm *vm, const char *word, vmm_done_fn fn
 		return 1;
 	case ACT_STOP:
 	case ACT_KILL:
-		if (down && vm->pidfd < 0)
+		if (down && vm->pidfd < 0) {
+			vm_cancel_pull_wait(m, vm);
 			return 0;
+		}
 		*ret_waiter = waiter_add(&vm->stop_waiters, fn, ctx);
 		if (act == ACT_KILL || s == VM_STARTING)
 			vm_kill(m, vm);

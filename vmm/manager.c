@@ -1,4 +1,5 @@
 /* The VM manager: the in-memory set of VMs, mirrored by the store. */
+#include "art.h"
 #include "vm.h"
 #include "disk.h"
 #include "disk_raw.h"
@@ -168,6 +169,9 @@ int vmm_new(struct loop *loop, struct bgr_paths *paths, const struct vmm_observe
 	if (r < 0)
 		goto fail;
 	sweep_orphans(m);
+	art_sweep(m);
+	vmm_art_rescan(m, ART_IMAGE);
+	vmm_art_rescan(m, ART_KERNEL);
 	r = network_up(m, err);
 	if (r < 0)
 		goto fail;
@@ -194,6 +198,7 @@ void vmm_free(struct vmm *m)
 		return;
 	atomic_store(&m->quitting, true);
 	workers_free(m->workers); /* finishes deletes in progress */
+	art_free_all(m);
 	for (size_t i = 0; i < m->n_vms; i++) {
 		struct vm *vm = m->vms[i];
 		vm_channels_close(m, vm);
@@ -334,7 +339,7 @@ void vmm_vm_fail(struct vmm *m, struct vm *vm, const bgr_error *err)
 	vm_save(m, vm, &ignore);
 }
 
-void vm_event(struct vmm *m, struct vm *vm, const char *what)
+void vmm_event_line(struct vmm *m, const char *subject, const char *what)
 {
 	char line[256], ts[32];
 	time_t now = time(NULL);
@@ -342,10 +347,15 @@ void vm_event(struct vmm *m, struct vm *vm, const char *what)
 
 	gmtime_r(&now, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	snprintf(line, sizeof(line), "%s %s %s", ts, vm->rec.name, what);
+	snprintf(line, sizeof(line), "%s %s %s", ts, subject, what);
 	events_append(&m->events, line);
 	if (m->obs.event)
 		m->obs.event(m->obs.ctx);
+}
+
+void vm_event(struct vmm *m, struct vm *vm, const char *what)
+{
+	vmm_event_line(m, vm->rec.name, what);
 }
 
 uint64_t vmm_events_oldest(struct vmm *m) { return m->events.start; }
@@ -359,14 +369,9 @@ size_t vmm_events_read(struct vmm *m, uint64_t *pos, char *buf, size_t size)
 /* The default disk holds at least the whole image (rounded up to 1 MiB). */
 static uint64_t default_disk_size(struct vmm *m, const char *image)
 {
-	_cleanup_free_ char *base = NULL;
-	uint64_t size = m->settings.disk_size;
-	struct stat st;
+	uint64_t min = vm_image_min_disk(m, image);
 
-	if (disk_image_path(m->paths->images_dir, image, &base, NULL) == 0 && stat(base, &st) == 0 &&
-	    (uint64_t)st.st_size > size)
-		size = ((uint64_t)st.st_size + (1 << 20) - 1) & ~((uint64_t)(1 << 20) - 1);
-	return size;
+	return min > m->settings.disk_size ? min : m->settings.disk_size;
 }
 
 static void init_record(struct vmm *m, const char *name, struct vm_record *rec)
@@ -391,6 +396,7 @@ int vmm_vm_create(struct vmm *m, const char *name, struct vm **ret, bgr_error *e
 {
 	struct vm_record rec;
 	_cleanup_free_ char *tmp = NULL, *disk = NULL, *final = NULL;
+	char kernel[64];
 	struct vm *vm;
 	int r;
 
@@ -400,6 +406,11 @@ int vmm_vm_create(struct vmm *m, const char *name, struct vm **ret, bgr_error *e
 	if (vmm_vm_by_name(m, name))
 		return bgr_fail(err, EEXIST, "a VM named '%s' already exists", name);
 	init_record(m, name, &rec);
+	r = vm_image_available(m, rec.image, kernel, err);
+	if (r < 0)
+		return r;
+	if (kernel[0])
+		snprintf(rec.kernel, sizeof(rec.kernel), "%s", kernel);
 	r = network_assign(m, &rec, err);
 	if (r < 0)
 		return r;
@@ -411,8 +422,10 @@ int vmm_vm_create(struct vmm *m, const char *name, struct vm **ret, bgr_error *e
 	if (mkdir(tmp, 0700) < 0)
 		return bgr_fail(err, errno, "cannot create %s: %s", tmp, strerror(errno));
 	disk = xasprintf("%s/%s", tmp, m->driver->root_disk_name);
-	r = m->driver->raw_disks ? disk_create_raw_root(m->paths->images_dir, rec.image, rec.disk_size, disk, err)
-				 : disk_create_root(m->paths->images_dir, rec.image, rec.disk_size, disk, err);
+	/* an image still to be pulled gets its disk at the first start */
+	r = !art_installed(m, ART_IMAGE, rec.image) ? 0
+	    : m->driver->raw_disks ? disk_create_raw_root(m->paths->images_dir, rec.image, rec.disk_size, disk, err)
+				   : disk_create_root(m->paths->images_dir, rec.image, rec.disk_size, disk, err);
 	if (r < 0)
 		goto fail;
 	r = file_sync_build(&m->settings, tmp, err);

@@ -43,6 +43,7 @@ static void defaults(struct vmm_settings *s)
 	src(s->src_ssh_key, BUILTIN);
 	s->boot_timeout_s = 90;
 	src(s->src_boot_timeout, BUILTIN);
+	src(s->src_catalog, BUILTIN);
 	s->stop_timeout_s = 15;
 	snprintf(s->net.setting, sizeof(s->net.setting), "auto");
 	src(s->net.src_network, BUILTIN);
@@ -115,6 +116,24 @@ int setting_image(struct vmm_settings *s, const char *v, const char *from, bgr_e
 	return 0;
 }
 
+/* A catalog: an absolute path, ~/..., or a file://, http:// or https:// URL. */
+int setting_catalog(struct vmm_settings *s, const char *v, const char *from, bgr_error *err)
+{
+	const char *home = getenv("HOME");
+	bool url = !strncmp(v, "file:///", 8) || !strncmp(v, "http://", 7) || !strncmp(v, "https://", 8);
+
+	if (v[0] == '~' && v[1] == '/' && home && strlen(home) + strlen(v) < sizeof(s->catalog)) {
+		snprintf(s->catalog, sizeof(s->catalog), "%s%s", home, v + 1);
+	} else if ((v[0] == '/' || url) && strlen(v) < sizeof(s->catalog) && !strpbrk(v, " \t\n")) {
+		snprintf(s->catalog, sizeof(s->catalog), "%s", v);
+	} else {
+		return bgr_fail(err, EINVAL,
+				"catalog '%.100s': want an absolute path, ~/..., or a file://, http:// or https:// URL", v);
+	}
+	src(s->src_catalog, from);
+	return 0;
+}
+
 static int parse_bool(const char *v, bool *ret)
 {
 	if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes"))
@@ -166,6 +185,8 @@ static int apply_env(struct vmm_settings *s, struct bgr_paths *paths, bgr_error 
 		s->boot_timeout_s = (int)t;
 		src(s->src_boot_timeout, "BANGER_BOOT_TIMEOUT");
 	}
+	if ((v = getenv("BANGER_CATALOG")) && *v && (r = setting_catalog(s, v, "BANGER_CATALOG", err)) < 0)
+		return bgr_wrap(err, "BANGER_CATALOG");
 	if ((v = getenv("BANGER_DNS_PORT")) && *v) {
 		char *end;
 		long p = strtol(v, &end, 10);

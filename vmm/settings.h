@@ -23,6 +23,7 @@ int setting_bridge(struct vmm_settings *s, const char *v, const char *src, bgr_e
 int setting_subnet(struct vmm_settings *s, const char *v, const char *src, bgr_error *err);
 int setting_accel(struct vmm_settings *s, const char *v, const char *src, bgr_error *err);
 int setting_vmm(struct vmm_settings *s, const char *v, const char *src, bgr_error *err);
+int setting_catalog(struct vmm_settings *s, const char *v, const char *src, bgr_error *err);
 int setting_image(struct vmm_settings *s, const char *v, const char *src, bgr_error *err);
 
 #endif

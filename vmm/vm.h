@@ -46,6 +46,8 @@ struct vm {
 	bool verifying; /* the ssh check of this boot is running on a worker */
 	bool authorized; /* the agent acked our key in this boot */
 	enum vm_after_stop after_stop;
+	bool awaiting_pull;   /* a start waits for its image or kernel to be pulled */
+	long long pull_logged_ms;
 };
 
 struct vmm {
@@ -64,6 +66,9 @@ struct vmm {
 	bool bridge_up, nat_on;
 	struct pubkey ssh_pub; /* the managed key's public half */
 	atomic_bool quitting;  /* set by vmm_free: long worker jobs give up */
+	struct artifact **arts; /* images and kernels, artifacts.c */
+	size_t n_arts, cap_arts;
+	int64_t last_art_id;
 };
 
 /* manager.c */
@@ -82,6 +87,19 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err);
 void vm_shutdown(struct vmm *m, struct vm *vm);
 void vm_kill(struct vmm *m, struct vm *vm);
 void vm_adopt(struct vmm *m, struct vm *vm);
+/* A pull ended (result 0 or -errno): VMs waiting for it to start go on. */
+void vm_artifact_ready(struct vmm *m, enum art_kind kind, const char *name, int result, const char *reason);
+/* vm_artifacts.c: 0 when the image, kernel and root disk are there, 1 when
+ * a pull runs first (vm_artifact_ready goes on), -errno. */
+int vm_prepare_artifacts(struct vmm *m, struct vm *vm, bgr_error *err);
+int vm_make_root_disk(struct vmm *m, struct vm *vm, const char *dest, bgr_error *err);
+uint64_t vm_image_min_disk(struct vmm *m, const char *image);
+void vm_cancel_pull_wait(struct vmm *m, struct vm *vm);
+/* 0 when image is installed, being pulled or in a catalog (kernel: the one
+ * it boots by default, "" when unknown); ENOENT with a reason otherwise. */
+int vm_image_available(struct vmm *m, const char *image, char kernel[64], bgr_error *err);
+/* A pull made progress: VMs waiting for it log it now and then. */
+void vm_artifact_progress(struct vmm *m, enum art_kind kind, const char *name);
 
 /* channels.c: the agent and console sockets */
 void vm_channels_open(struct vmm *m, struct vm *vm);

@@ -1,5 +1,6 @@
 /* Changing a stopped VM's sizing, image and kernel. */
 #include "vm.h"
+#include "art.h"
 #include "disk.h"
 #include "disk_raw.h"
 #include "proc.h"
@@ -15,6 +16,8 @@ static int resize_disk(struct vm *vm, uint64_t size, bgr_error *err)
 	_cleanup_free_ char *arg = xasprintf("%" PRIu64, size);
 	char *argv[] = { "qemu-img", "resize", "-q", "-f", "qcow2", vm->root_disk, arg, NULL };
 
+	if (access(vm->root_disk, F_OK) < 0) /* made at the first start, at this size */
+		return 0;
 	if (size < vm->rec.disk_size)
 		return bgr_fail(err, EINVAL, "disk_size cannot shrink (now %" PRIu64 " bytes)", vm->rec.disk_size);
 	if (vm->m->driver->raw_disks) /* sparse: growing the file is enough, the guest grows its fs */
@@ -46,13 +49,19 @@ static int replace_root_disk(struct vmm *m, struct vm *vm, const char *image, bg
 
 static int set_artifact(struct vmm *m, struct vm *vm, enum vm_field field, const char *value, bgr_error *err)
 {
-	_cleanup_free_ char *a = NULL, *b = NULL;
+	char kernel[64];
 	int r;
 
 	if (field == VM_FIELD_KERNEL) {
 		r = artifact_name_check("kernel", value, err);
-		if (r == 0)
-			r = disk_kernel_paths(m->paths->kernels_dir, value, &a, &b, err);
+		if (r == 0 && !art_installed(m, ART_KERNEL, value) &&
+		    !(vmm_art_by_name(m, ART_KERNEL, value) && vmm_art_by_name(m, ART_KERNEL, value)->state == ART_PULLING)) {
+			struct catalog_entry e;
+			r = art_catalog_find(m, ART_KERNEL, value, &e, err);
+			if (r < 0)
+				r = bgr_fail(err, err->code, "kernel '%s' is not installed and %s", value,
+					     err->code == ENOENT ? "no catalog lists it" : err->msg);
+		}
 		if (r == 0) {
 			snprintf(vm->rec.kernel, sizeof(vm->rec.kernel), "%s", value);
 			vm->rec.user_set |= VM_SET_KERNEL;
@@ -60,8 +69,19 @@ static int set_artifact(struct vmm *m, struct vm *vm, enum vm_field field, const
 		return r;
 	}
 	r = artifact_name_check("image", value, err);
-	if (r == 0 && strcmp(value, vm->rec.image) != 0)
+	if (r == 0)
+		r = vm_image_available(m, value, kernel, err);
+	if (r < 0 || strcmp(value, vm->rec.image) == 0)
+		goto out;
+	if (art_installed(m, ART_IMAGE, value)) {
 		r = replace_root_disk(m, vm, value, err);
+	} else if (unlink(vm->root_disk) < 0 && errno != ENOENT) {
+		/* the disk is made from the image once it is pulled, at start */
+		r = bgr_fail(err, errno, "cannot remove the old root disk: %s", strerror(errno));
+	}
+	if (r == 0 && kernel[0] && !(vm->rec.user_set & VM_SET_KERNEL))
+		snprintf(vm->rec.kernel, sizeof(vm->rec.kernel), "%s", kernel);
+out:
 	if (r == 0) {
 		snprintf(vm->rec.image, sizeof(vm->rec.image), "%s", value);
 		vm->rec.user_set |= VM_SET_IMAGE;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "artifacts.h"
 #include "error.h"
 #include "host.h"
 #include "ippool.h"
@@ -30,6 +31,7 @@ struct vmm_observer {
 	void (*vm_output)(void *ctx, struct vm *vm, enum vmm_output which);
 	void (*vm_removed)(void *ctx, struct vm *vm); /* just before it is freed */
 	void (*event)(void *ctx);
+	void (*art_listing_changed)(void *ctx, enum art_kind kind); /* images/ or kernels/ gained or lost an entry */
 };
 
 enum vm_field { VM_FIELD_VCPU, VM_FIELD_MEMORY, VM_FIELD_DISK, VM_FIELD_IMAGE, VM_FIELD_KERNEL };
@@ -80,8 +82,9 @@ struct vmm_settings {
 	char kernel[VM_NAME_MAX + 1];
 	int boot_timeout_s;
 	int stop_timeout_s;
+	char catalog[1024]; /* path or URL of a catalog consulted first, "" for none */
 	setting_src src_vmm, src_firecracker, src_accel, src_vcpu, src_memory, src_disk, src_image, src_ssh_key;
-	setting_src src_boot_timeout;
+	setting_src src_boot_timeout, src_catalog;
 	struct vmm_net_settings net;
 	struct file_sync *sync;
 	size_t n_sync;
@@ -116,7 +119,6 @@ char *vmm_vm_known_hosts(struct vmm *m, const struct vm *vm);
 /* Creates a stopped VM (record + directory + root disk) or nothing. */
 int vmm_vm_create(struct vmm *m, const char *name, struct vm **ret, bgr_error *err);
 
-typedef void (*vmm_done_fn)(void *ctx, int result); /* 0 or -errno */
 
 /* Each returns 0 when done at once, 1 when done_fn will be called later
  * (*ret_waiter lets the caller stop listening), or -errno. */
@@ -137,6 +139,9 @@ void vmm_vm_log(struct vmm *m, struct vm *vm, const char *fmt, ...) __attribute_
 
 /* Sends bytes to the serial console input. */
 ssize_t vmm_console_write(struct vmm *m, struct vm *vm, const char *buf, size_t len, bgr_error *err);
+
+/* Appends "TIME SUBJECT WHAT" to the events stream. */
+void vmm_event_line(struct vmm *m, const char *subject, const char *what);
 
 /* The events stream: positions are byte offsets since the daemon started. */
 uint64_t vmm_events_oldest(struct vmm *m);

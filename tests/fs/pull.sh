@@ -44,36 +44,7 @@ BUNDLE_SIZE=$(stat -c %s "$T/www/tiny.tar.zst")
 
 # --- a loopback HTTP server: /plain/ honours Range, /cut/ closes the first
 # answer half-way, /norange/ ignores Range; it logs "PATH RANGE" per request
-cat >"$T/server.py" <<'EOF'
-import http.server, os, sys
-root, log = sys.argv[1], sys.argv[2]
-cut_done = set()
-class H(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *a): pass
-    def do_GET(self):
-        mode, _, name = self.path.lstrip("/").partition("/")
-        rng = self.headers.get("Range", "-")
-        with open(log, "a") as f: f.write(f"{self.path} {rng}\n")
-        try: data = open(os.path.join(root, os.path.basename(name)), "rb").read()
-        except OSError: return self.send_error(404)
-        start = 0
-        if mode != "norange" and rng.startswith("bytes="):
-            start = int(rng[6:].split("-")[0])
-        self.send_response(206 if start else 200)
-        if start: self.send_header("Content-Range", f"bytes {start}-{len(data)-1}/{len(data)}")
-        self.send_header("Content-Length", str(len(data) - start))
-        self.end_headers()
-        if mode == "cut" and self.path not in cut_done:
-            cut_done.add(self.path)
-            self.wfile.write(data[start:start + len(data) // 2]); self.wfile.flush()
-            self.close_connection = True
-            return
-        self.wfile.write(data[start:])
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-open(sys.argv[3], "w").write(str(srv.server_port))
-srv.serve_forever()
-EOF
-python3 "$T/server.py" "$T/www" "$T/requests.log" "$T/port" 2>"$T/server.err" &
+python3 "$REPO/tests/bundle_server.py" "$T/www" "$T/requests.log" "$T/port" 2>"$T/server.err" &
 SERVER_PID=$!
 wait_for 10 test -s "$T/port"
 URL=http://127.0.0.1:$(cat "$T/port")
@@ -145,59 +116,11 @@ check "image-only bundle: the default kernel is named" grep -q '"kernel": "tiny"
 check "image-only bundle installs no kernel" test ! -e "$T/store-gz/kernels"
 
 # --- hostile or broken archives, each against the installed store ----------
-cat >"$T/craft.py" <<'EOF'
-import hashlib, io, json, sys, tarfile
-out, case = sys.argv[1], sys.argv[2]
-rootfs = bytes(range(256)) * 64
-def entry(name, data=b"", **kw):
-    ti = tarfile.TarInfo(name); ti.size = len(data); ti.mode = 0o644
-    for k, v in kw.items(): setattr(ti, k, v)
-    return ti, (io.BytesIO(data) if data else None)
-def manifest(files, kind="image", **extra):
-    m = {"format": 1, "name": "tiny", "kind": kind, "kernel": "tiny",
-         "files": [{"path": p, "sha256": hashlib.sha256(d).hexdigest(), "size": len(d)} for p, d in files]}
-    m.update(extra)
-    return entry("manifest.json", json.dumps(m).encode())
-ents = []
-if case == "dotdot":
-    ents = [manifest([("rootfs.ext4", rootfs)]), entry("../rootfs.ext4", rootfs)]
-elif case == "absolute":
-    ents = [manifest([("rootfs.ext4", rootfs)]), entry("/rootfs.ext4", rootfs)]
-elif case == "symlink":
-    ents = [manifest([("rootfs.ext4", rootfs)]), entry("rootfs.ext4", type=tarfile.SYMTYPE, linkname="/etc/passwd")]
-elif case == "hardlink":
-    ents = [manifest([("rootfs.ext4", rootfs), ("vmlinuz", rootfs)], kind="both"), entry("rootfs.ext4", rootfs),
-            entry("vmlinuz", type=tarfile.LNKTYPE, linkname="rootfs.ext4")]
-elif case == "device":
-    ents = [manifest([("rootfs.ext4", rootfs)]), entry("rootfs.ext4", type=tarfile.CHRTYPE, devmajor=1, devminor=3)]
-elif case == "unlisted":
-    ents = [manifest([("rootfs.ext4", rootfs)]), entry("rootfs.ext4", rootfs), entry("evil.sh", b"#!/bin/sh\n")]
-elif case == "size":
-    m = manifest([("rootfs.ext4", rootfs[:100])])
-    ents = [m, entry("rootfs.ext4", rootfs)]
-elif case == "sha":
-    ents = [manifest([("rootfs.ext4", rootfs)]), entry("rootfs.ext4", rootfs[::-1])]
-elif case == "bomb":
-    big = bytes(32 << 20)
-    ents = [manifest([("rootfs.ext4", big)]), entry("rootfs.ext4", big)]
-elif case == "late-manifest":
-    ents = [entry("rootfs.ext4", rootfs), manifest([("rootfs.ext4", rootfs)])]
-elif case == "missing":
-    ents = [manifest([("rootfs.ext4", rootfs)])]
-elif case == "bad-name":
-    ents = [manifest([("rootfs.ext4", rootfs)], name="../etc"), entry("rootfs.ext4", rootfs)]
-elif case == "v2":  # a valid new version of image tiny
-    ents = [manifest([("rootfs.ext4", rootfs)]), entry("rootfs.ext4", rootfs)]
-buf = io.BytesIO()
-with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as t:
-    for ti, f in ents: t.addfile(ti, f)
-open(out, "wb").write(buf.getvalue())
-EOF
 
 # refused CASE REASON [MAX_BYTES]
 refused() {
 	local case=$1 reason=$2 max=${3:-} before
-	python3 "$T/craft.py" "$T/$case.tar" "$case" && zstd -q -f --rm "$T/$case.tar" -o "$T/$case.tar.zst"
+	python3 "$REPO/tests/craft_bundle.py" "$T/$case.tar" "$case" && zstd -q -f --rm "$T/$case.tar" -o "$T/$case.tar.zst"
 	before=$(store_state "$STORE")
 	"$PULL" install "$T/$case.tar.zst" "$STORE" ${max:+--max-bytes "$max"} >"$T/out" 2>&1
 	local rc=$?
@@ -226,7 +149,7 @@ cp -a "$STORE" "$T/store-bomb"
 expect_eq "under the default limit the same archive installs" "ok image tiny" "$(cat "$T/out")"
 
 # --- replacing an image ----------------------------------------------------
-python3 "$T/craft.py" "$T/v2.tar" v2
+python3 "$REPO/tests/craft_bundle.py" "$T/v2.tar" v2
 "$PULL" install "$T/v2.tar" "$STORE" >"$T/out" 2>&1
 expect_eq "an existing image is replaced" "ok image tiny" "$(cat "$T/out")"
 expect_eq "the new rootfs is in place" "$(python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256))*64)' | sha256sum | cut -d' ' -f1)" \

@@ -1,0 +1,34 @@
+"""A loopback HTTP server for bundle tests: serves files of ROOT by basename.
+/plain/NAME honours Range, /cut/NAME closes its first answer half-way,
+/norange/NAME ignores Range. Logs "PATH RANGE" per request into LOG and
+writes its port into PORTFILE.
+
+    python3 bundle_server.py ROOT LOG PORTFILE
+"""
+import http.server, os, sys
+root, log = sys.argv[1], sys.argv[2]
+cut_done = set()
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        mode, _, name = self.path.lstrip("/").partition("/")
+        rng = self.headers.get("Range", "-")
+        with open(log, "a") as f: f.write(f"{self.path} {rng}\n")
+        try: data = open(os.path.join(root, os.path.basename(name)), "rb").read()
+        except OSError: return self.send_error(404)
+        start = 0
+        if mode != "norange" and rng.startswith("bytes="):
+            start = int(rng[6:].split("-")[0])
+        self.send_response(206 if start else 200)
+        if start: self.send_header("Content-Range", f"bytes {start}-{len(data)-1}/{len(data)}")
+        self.send_header("Content-Length", str(len(data) - start))
+        self.end_headers()
+        if mode == "cut" and self.path not in cut_done:
+            cut_done.add(self.path)
+            self.wfile.write(data[start:start + len(data) // 2]); self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(data[start:])
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[3], "w").write(str(srv.server_port))
+srv.serve_forever()

@@ -1,0 +1,49 @@
+/* The manager's private view of images and kernels (artifacts.h is the
+ * public one). */
+#ifndef BANGER_ART_H
+#define BANGER_ART_H
+
+#include <sys/types.h>
+
+#include "artifacts.h"
+#include "catalog.h"
+#include "error.h"
+
+struct pull_job;
+
+struct artifact {
+	struct vmm *m;
+	int64_t id;
+	enum art_kind kind;
+	char name[64];
+	enum art_state state;
+	char error[BGR_ERROR_MAX];
+	uint64_t done, total, bps;
+	char step[64];
+	struct image_meta meta;
+	uint64_t size;
+	struct pull_job *job;
+	struct vmm_waiter *waiters;
+};
+
+/* artifacts.c */
+const char *art_kind_dir(struct vmm *m, enum art_kind kind);
+/* An installed image has rootfs.ext4, a kernel vmlinuz or vmlinux. */
+bool art_installed(struct vmm *m, enum art_kind kind, const char *name);
+/* Called by the pull job when it has ended (result 0 or -errno, reason in
+ * a->error): settles waiters, tells the front and any VM waiting to start. */
+void art_pull_finished(struct artifact *a, int result);
+void art_free_all(struct vmm *m);
+/* Removes leftovers of pulls interrupted by a crash ($state/.pull-*). */
+void art_sweep(struct vmm *m);
+/* The catalog entry for name, from the catalogs the settings name. */
+int art_catalog_find(struct vmm *m, enum art_kind kind, const char *name, struct catalog_entry *ret,
+		     bgr_error *err);
+
+/* pull_job.c: runs banger-pull (fetch, then install) or banger-oci. */
+int pull_job_start_catalog(struct artifact *a, const struct catalog_entry *e, bgr_error *err);
+int pull_job_start_oci(struct artifact *a, const char *ref, const char *kernel, bgr_error *err);
+/* Stops the helper (daemon exit). */
+void pull_job_free(struct pull_job *j);
+
+#endif

@@ -1,0 +1,169 @@
+/* What a VM needs before it boots: its image and kernel installed (pulled
+ * from the catalog when missing, the seed's auto-pull) and its root disk
+ * made from the image. */
+#include "art.h"
+#include "disk.h"
+#include "disk_raw.h"
+#include "util.h"
+#include "vm.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define PROGRESS_LOG_EVERY_MS 5000
+
+static const char *kind_word(enum art_kind kind) { return kind == ART_IMAGE ? "image" : "kernel"; }
+
+/* 0 installed, 1 being pulled (started now if need be), -errno when it
+ * can be had from nowhere. */
+static int need(struct vmm *m, struct vm *vm, enum art_kind kind, const char *name, bgr_error *err)
+{
+	struct artifact *a;
+	int r;
+
+	if (art_installed(m, kind, name))
+		return 0;
+	a = vmm_art_by_name(m, kind, name);
+	if (a && a->state == ART_PULLING)
+		return 1;
+	r = vmm_art_pull(m, kind, name, &a, err);
+	if (r < 0)
+		return bgr_wrap(err, "%s '%s' is not installed", kind_word(kind), name);
+	vmm_vm_log(m, vm, "%s %s is not installed: pulling it", kind_word(kind), name);
+	return 1;
+}
+
+/* The image's size rounded up to 1 MiB: the least a root disk can hold. */
+uint64_t vm_image_min_disk(struct vmm *m, const char *image)
+{
+	_cleanup_free_ char *base = NULL;
+	struct stat st;
+
+	if (disk_image_path(m->paths->images_dir, image, &base, NULL) < 0 || stat(base, &st) < 0)
+		return 0;
+	return ((uint64_t)st.st_size + (1 << 20) - 1) & ~((uint64_t)(1 << 20) - 1);
+}
+
+int vm_make_root_disk(struct vmm *m, struct vm *vm, const char *dest, bgr_error *err)
+{
+	uint64_t min = vm_image_min_disk(m, vm->rec.image);
+
+	if (min > vm->rec.disk_size) {
+		vmm_vm_log(m, vm, "disk_size grows to %" PRIu64 " bytes to hold image %s", min, vm->rec.image);
+		vm->rec.disk_size = min;
+	}
+	return m->driver->raw_disks ? disk_create_raw_root(m->paths->images_dir, vm->rec.image, vm->rec.disk_size, dest, err)
+				    : disk_create_root(m->paths->images_dir, vm->rec.image, vm->rec.disk_size, dest, err);
+}
+
+int vm_prepare_artifacts(struct vmm *m, struct vm *vm, bgr_error *err)
+{
+	int r = need(m, vm, ART_IMAGE, vm->rec.image, err);
+
+	/* one at a time: an image's bundle often brings its kernel along */
+	if (r != 0)
+		return r;
+	r = need(m, vm, ART_KERNEL, vm->rec.kernel, err);
+	if (r != 0)
+		return r;
+	if (access(vm->root_disk, F_OK) == 0)
+		return 0;
+	r = vm_make_root_disk(m, vm, vm->root_disk, err);
+	if (r == 0) {
+		vm_save(m, vm, err);
+		vm_changed(m, vm);
+	}
+	return r;
+}
+
+static bool waits_for(const struct vm *vm, enum art_kind kind, const char *name)
+{
+	return vm->awaiting_pull && !strcmp(kind == ART_IMAGE ? vm->rec.image : vm->rec.kernel, name);
+}
+
+void vm_artifact_progress(struct vmm *m, enum art_kind kind, const char *name)
+{
+	struct artifact *a = vmm_art_by_name(m, kind, name);
+	long long now = now_mono_ms();
+	char status[160];
+
+	if (!a)
+		return;
+	vmm_art_status(a, status, sizeof(status));
+	for (size_t i = 0; i < m->n_vms; i++) {
+		struct vm *vm = m->vms[i];
+		if (!waits_for(vm, kind, name) || now - vm->pull_logged_ms < PROGRESS_LOG_EVERY_MS)
+			continue;
+		vm->pull_logged_ms = now;
+		vmm_vm_log(m, vm, "%s %s: %s", kind_word(kind), name, status);
+	}
+}
+
+static void start_failed(struct vmm *m, struct vm *vm, int result, const char *reason)
+{
+	vm->awaiting_pull = false;
+	vm_set_error(m, vm, "start failed: %s", reason);
+	waiters_complete(&vm->start_waiters, result);
+}
+
+void vm_artifact_ready(struct vmm *m, enum art_kind kind, const char *name, int result, const char *reason)
+{
+	for (size_t i = 0; i < m->n_vms; i++) {
+		struct vm *vm = m->vms[i];
+		bgr_error err = { 0 };
+		int r;
+
+		if (!waits_for(vm, kind, name))
+			continue;
+		if (result < 0) {
+			snprintf(err.msg, sizeof(err.msg), "pulling %s %s failed: %s", kind_word(kind), name, reason);
+			start_failed(m, vm, result, err.msg);
+			continue;
+		}
+		vmm_vm_log(m, vm, "%s %s: ready", kind_word(kind), name);
+		r = vm_prepare_artifacts(m, vm, &err);
+		if (r == 1)
+			continue;
+		if (r == 0)
+			r = vm_boot(m, vm, &err);
+		if (r < 0)
+			start_failed(m, vm, r, err.msg);
+		else
+			vm->awaiting_pull = false;
+	}
+}
+
+void vm_cancel_pull_wait(struct vmm *m, struct vm *vm)
+{
+	if (!vm->awaiting_pull)
+		return;
+	vm->awaiting_pull = false;
+	vmm_vm_log(m, vm, "start cancelled while pulling");
+	waiters_complete(&vm->start_waiters, -ECANCELED);
+}
+
+/* An image that is installed, being pulled, or listed in a catalog. */
+int vm_image_available(struct vmm *m, const char *image, char kernel[64], bgr_error *err)
+{
+	struct artifact *a;
+	struct catalog_entry e;
+	struct image_meta meta;
+	bgr_error ignore;
+
+	kernel[0] = '\0';
+	if (art_installed(m, ART_IMAGE, image)) {
+		if (image_meta_read(m->paths->images_dir, image, &meta, &ignore) == 0 && meta.kernel[0])
+			snprintf(kernel, 64, "%s", meta.kernel);
+		return 0;
+	}
+	a = vmm_art_by_name(m, ART_IMAGE, image);
+	if (a && a->state == ART_PULLING)
+		return 0;
+	if (art_catalog_find(m, ART_IMAGE, image, &e, err) < 0)
+		return bgr_fail(err, err->code, "image '%s' is not installed and %s (tools/mkimage builds tiny)",
+				image, err->code == ENOENT ? "no catalog lists it" : err->msg);
+	snprintf(kernel, 64, "%s", e.kernel);
+	return 0;
+}
