@@ -217,9 +217,14 @@ int pull_job_start_catalog(struct artifact *a, const struct catalog_entry *e, bg
 	j = job_new(a);
 	add_step(j, "download", (const char *const[]){ pull, "fetch", e->url, e->sha256, bundle, "--size", size,
 						       NULL });
-	add_step(j, "install", (const char *const[]){ pull, "install", bundle, m->paths->state_dir, "--only",
-						      a->kind == ART_IMAGE ? "image" : "kernel", "--name", a->name,
-						      "--source", e->url, "--sha256", e->sha256, NULL });
+	/* an image's bundle may bring its kernel; a kernel pull leaves images alone */
+	if (a->kind == ART_IMAGE)
+		add_step(j, "install", (const char *const[]){ pull, "install", bundle, m->paths->state_dir, "--name",
+							      a->name, "--source", e->url, "--sha256", e->sha256, NULL });
+	else
+		add_step(j, "install", (const char *const[]){ pull, "install", bundle, m->paths->state_dir, "--name",
+							      a->name, "--source", e->url, "--sha256", e->sha256,
+							      "--only", "kernel", NULL });
 	j->remove_after = steal_ptr(&bundle);
 	return start(j, err);
 }
