@@ -28,7 +28,7 @@ struct artifact {
 
 /* artifacts.c */
 const char *art_kind_dir(struct vmm *m, enum art_kind kind);
-/* An installed image has rootfs.ext4, a kernel vmlinuz or vmlinux. */
+/* An installed image has rootfs.ext4, a kernel vmlinuz or vmlinux and initrd.img. */
 bool art_installed(struct vmm *m, enum art_kind kind, const char *name);
 /* Called by the pull job when it has ended (result 0 or -errno, reason in
  * a->error): settles waiters, tells the front and any VM waiting to start. */

@@ -25,11 +25,15 @@ static const char *kind_word(enum art_kind kind) { return kind == ART_IMAGE ? "i
 
 bool art_installed(struct vmm *m, enum art_kind kind, const char *name)
 {
-	_cleanup_free_ char *a = xasprintf("%s/%s/%s", art_kind_dir(m, kind), name,
-					   kind == ART_IMAGE ? "rootfs.ext4" : "vmlinuz");
-	_cleanup_free_ char *b = xasprintf("%s/%s/vmlinux", art_kind_dir(m, kind), name);
+	const char *dir = art_kind_dir(m, kind);
+	_cleanup_free_ char *rootfs = xasprintf("%s/%s/rootfs.ext4", dir, name);
+	_cleanup_free_ char *bz = xasprintf("%s/%s/vmlinuz", dir, name);
+	_cleanup_free_ char *elf = xasprintf("%s/%s/vmlinux", dir, name);
+	_cleanup_free_ char *initrd = xasprintf("%s/%s/initrd.img", dir, name);
 
-	return access(a, F_OK) == 0 || (kind == ART_KERNEL && access(b, F_OK) == 0);
+	if (kind == ART_IMAGE)
+		return access(rootfs, F_OK) == 0;
+	return (access(bz, F_OK) == 0 || access(elf, F_OK) == 0) && access(initrd, F_OK) == 0;
 }
 
 static uint64_t dir_bytes(const char *dir)
