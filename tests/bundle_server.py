@@ -1,11 +1,11 @@
 """A loopback HTTP server for bundle tests: serves files of ROOT by basename.
 /plain/NAME honours Range, /cut/NAME closes its first answer half-way,
-/norange/NAME ignores Range. Logs "PATH RANGE" per request into LOG and
+/norange/NAME ignores Range, /slow/NAME sends 16 KiB every 0.1 s. Logs "PATH RANGE" per request into LOG and
 writes its port into PORTFILE.
 
     python3 bundle_server.py ROOT LOG PORTFILE
 """
-import http.server, os, sys
+import http.server, os, sys, time
 root, log = sys.argv[1], sys.argv[2]
 cut_done = set()
 class H(http.server.BaseHTTPRequestHandler):
@@ -27,6 +27,11 @@ class H(http.server.BaseHTTPRequestHandler):
             cut_done.add(self.path)
             self.wfile.write(data[start:start + len(data) // 2]); self.wfile.flush()
             self.close_connection = True
+            return
+        if mode == "slow":
+            for off in range(start, len(data), 16384):
+                self.wfile.write(data[off:off + 16384]); self.wfile.flush()
+                time.sleep(0.1)
             return
         self.wfile.write(data[start:])
 srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)

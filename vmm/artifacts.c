@@ -384,12 +384,15 @@ int vmm_art_wait(struct vmm *m, struct artifact *a, vmm_done_fn fn, void *ctx, s
 
 void art_free_all(struct vmm *m)
 {
+	/* waiters first: a parked wait read renders its artifact's status */
 	for (size_t i = 0; i < m->n_arts; i++) {
 		if (m->arts[i]->job)
 			pull_job_free(m->arts[i]->job);
+		m->arts[i]->job = NULL;
 		waiters_complete(&m->arts[i]->waiters, -ECANCELED);
-		free(m->arts[i]);
 	}
+	for (size_t i = 0; i < m->n_arts; i++)
+		free(m->arts[i]);
 	free(m->arts);
 	m->arts = NULL;
 	m->n_arts = m->cap_arts = 0;

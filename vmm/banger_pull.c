@@ -145,13 +145,15 @@ static size_t on_body(char *data, size_t size, size_t n, void *ctx)
 	return len;
 }
 
-static void print_progress(struct download *d, uint64_t total)
+/* False once nobody reads our output (bangerd is gone): the download
+ * stops there, keeping the .part for the next try. */
+static bool print_progress(struct download *d, uint64_t total)
 {
 	curl_off_t speed = 0;
 
 	curl_easy_getinfo(d->curl, CURLINFO_SPEED_DOWNLOAD_T, &speed);
 	printf("progress %" PRIu64 " %" PRIu64 " %" PRId64 "\n", d->resume_from + d->written, total, (int64_t)speed);
-	fflush(stdout);
+	return fflush(stdout) == 0;
 }
 
 static uint64_t total_size(struct download *d, curl_off_t dltotal)
@@ -169,7 +171,8 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
 	(void)dlnow, (void)ultotal, (void)ulnow;
 	if (now - d->last_progress_ms >= PROGRESS_INTERVAL_MS) {
 		d->last_progress_ms = now;
-		print_progress(d, total_size(d, dltotal));
+		if (!print_progress(d, total_size(d, dltotal)))
+			return 1;
 	}
 	return 0;
 }

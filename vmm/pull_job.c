@@ -92,7 +92,9 @@ static void finish(struct pull_job *j, int result)
 
 	if (result < 0 && !a->error[0])
 		snprintf(a->error, sizeof(a->error), "%s", j->error[0] ? j->error : "the pull helper failed");
-	if (result == 0 && j->remove_after)
+	/* a bundle that installed, or never will (it is checked), goes; a
+	 * partial download stays to be resumed */
+	if (j->remove_after && (result == 0 || !strcmp(j->step_names[j->cur], "install")))
 		unlink(j->remove_after);
 	job_free(j);
 	art_pull_finished(a, result);

@@ -30,7 +30,7 @@ fake_store() {
 	echo "fake initrd" >"$1/kernels/$2/initrd.img"
 }
 mkdir -p "$T/www" "$T/src"
-for n in small auto cutimg badsha; do
+for n in small auto cutimg badsha slowimg; do
 	fake_store "$T/src" "$n"
 	"$MKBUNDLE" --image "$n" --kernel "$n" --from "$T/src" "$T/www/$n.tar.zst" >/dev/null
 done
@@ -51,7 +51,8 @@ WRONG=$(printf 'a%.0s' $(seq 64))
 cat >"$T/www/catalog.json" <<EOF
 {"format": 1,
  "images": [$(entry small small.tar.zst), $(entry auto auto.tar.zst), $(entry badsha badsha.tar.zst "$WRONG"),
-            $(entry cutimg "$URL/cut/cutimg.tar.zst"), $(entry evil evil.tar.zst)],
+            $(entry cutimg "$URL/cut/cutimg.tar.zst"), $(entry evil evil.tar.zst),
+            $(entry slowimg "$URL/slow/slowimg.tar.zst")],
  "kernels": [$(entry small kernel-small.tar.gz)]}
 EOF
 stop_daemon
@@ -113,6 +114,7 @@ check "mkdir images/cutimg starts" mkdir "$MNT/images/cutimg"
 check "a download cut half-way fails" grep -q "^error: download failed after" <(timeout 30 cat "$MNT/images/cutimg/wait")
 expect_eq "the store is unchanged after the failures" "$before" "$(ls -a "$STATE/images" "$STATE/kernels")"
 check "a partial download is kept to resume" test -s "$CACHE/bundles/$(sha "$T/www/cutimg.tar.zst").bundle.part"
+check "a bundle that cannot install is not kept" test ! -e "$CACHE/bundles/$(sha "$T/www/evil.tar.zst").bundle"
 check "rmdir of a failed entry" rmdir "$MNT/images/evil"
 check "it is gone from the listing" sh -c "! ls '$MNT/images' | grep -qx evil"
 expect_errno "mkdir over a failed entry: EEXIST" EEXIST mkdir "$MNT/images/cutimg"
@@ -161,9 +163,25 @@ expect_errno "import over an installed image: EEXIST" EEXIST write "$MNT/images/
 expect_errno "import with a bad name: EINVAL" EINVAL write "$MNT/images/import" "No docker.io/library/debian"
 check "reading import explains it" grep -q 'NAME REF' "$MNT/images/import"
 
+# --- bangerd killed mid-pull: no half image, the download resumes -------------------------
+check "mkdir images/slowimg (a slow server)" mkdir "$MNT/images/slowimg"
+check "status shows progress" wait_for 10 grep -qE '^pulling [1-9][0-9]*% [0-9.]+[KMB]+/[0-9.]+M [0-9.]+[BKM]+/s$' "$MNT/images/slowimg/status"
+kill_daemon
+umount -l "$MNT" 2>/dev/null || fusermount3 -u -z "$MNT"
+sleep 1 # the helper dies of SIGPIPE at its next progress line
+check "no image was installed" test ! -e "$STATE/images/slowimg"
+start_daemon
+check "no temp dir after the restart" sh -c "! ls -a '$STATE' | grep -q '^\.pull-'"
+check "slowimg is not listed" test ! -e "$MNT/images/slowimg"
+check "the partial download is kept" test -s "$CACHE/bundles/$(sha "$T/www/slowimg.tar.zst").bundle.part"
+check "mkdir images/slowimg again" mkdir "$MNT/images/slowimg"
+expect_eq "it completes" ready "$(timeout 60 cat "$MNT/images/slowimg/wait")"
+check "the second download resumed" grep -qE "^/slow/slowimg.tar.zst bytes=[1-9][0-9]*-$" "$T/requests.log"
+expect_eq "the image is whole" "$(sha "$T/src/images/slowimg/rootfs.ext4")" "$(sha "$STATE/images/slowimg/rootfs.ext4")"
+
 # --- a restart keeps everything --------------------------------------------------------------
 stop_daemon
 start_daemon
-expect_eq "images after a restart (failed pulls are forgotten)" "auto cutimg import small" "$(listing "$MNT/images")"
+expect_eq "images after a restart (failed pulls are forgotten)" "auto cutimg import slowimg small" "$(listing "$MNT/images")"
 expect_eq "small's source survives" "$URL/plain/small.tar.zst" "$(cat "$MNT/images/small/source")"
 finish
