@@ -23,7 +23,7 @@ no_vms() { [ -z "$(ls -A "$MNT/vms")" ]; }
 one_banger_line() { [ "$(printf '%s\n' "$ERR" | wc -l)" = 1 ] && [ "${ERR#banger: }" != "$ERR" ]; }
 
 # ---- help
-for c in run ssh ls start stop rm logs console doctor completion; do
+for c in run ssh ls start stop rm logs console image kernel doctor completion; do
 	bx "$c" --help
 	check "banger $c --help exits 0 with its usage" test "$RC" = 0 -a "${OUT%%$'\n'*}" != "" -a \
 		"$(printf '%s' "$OUT" | head -n 1 | cut -d' ' -f1-3)" = "usage: banger $c"
@@ -192,7 +192,7 @@ lacks_words() {
 }
 
 check "bash loads the script" bash -n "$COMP/banger.bash"
-expect_eq "bash: subcommands" "run ssh ls start stop rm logs console doctor completion help --help --version" "$(bash_complete banger '')"
+expect_eq "bash: subcommands" "run ssh ls start stop rm logs console image kernel doctor completion help --help --version" "$(bash_complete banger '')"
 expect_eq "bash: banger ssh <Tab> lists the VMs" "alpha beta" "$(bash_complete banger ssh '')"
 expect_eq "bash: banger rm a<Tab>" "alpha" "$(bash_complete banger rm a)"
 expect_eq "bash: banger ssh alpha <Tab>: no second VM" "" "$(bash_complete banger ssh alpha '')"

@@ -179,6 +179,27 @@ expect_eq "it completes" ready "$(timeout 60 cat "$MNT/images/slowimg/wait")"
 check "the second download resumed" grep -qE "^/slow/slowimg.tar.zst bytes=[1-9][0-9]*-$" "$T/requests.log"
 expect_eq "the image is whole" "$(sha "$T/src/images/slowimg/rootfs.ext4")" "$(sha "$STATE/images/slowimg/rootfs.ext4")"
 
+# --- the CLI: banger image ... ------------------------------------------------------------------
+BANGER="env BANGER_MOUNT=$MNT $REPO/tools/banger"
+$BANGER image ls >"$T/ls.out" 2>&1
+check "banger image ls: a header" grep -qE '^NAME +STATUS +SIZE +KERNEL +SOURCE$' "$T/ls.out"
+check "banger image ls: small is ready" grep -qE "^small +ready +1\.[0-9]M +small +$URL/plain/small.tar.zst$" "$T/ls.out"
+$BANGER image pull small >"$T/out" 2>&1
+check "banger image pull of an installed one says so" grep -q "small is already installed" "$T/out"
+$BANGER image pull nosuch >"$T/out" 2>&1
+expect_eq "banger image pull nosuch: exit 1" 1 "$?"
+check "it says why" grep -q "cannot pull image nosuch: no image 'nosuch' in the catalogs" "$T/out"
+$BANGER image pull badsha >"$T/out" 2>&1
+expect_eq "banger image pull of a failed entry retries and fails: exit 1" 1 "$?"
+check "with the pull's error" grep -q "badsha: error: sha256 mismatch" "$T/out"
+$BANGER image rm auto >"$T/out" 2>&1
+expect_eq "banger image rm of an image in use: exit 1" 1 "$?"
+check "it names the VM" grep -q "cannot remove auto: image 'auto' is used by 1 VM (user): Device or resource busy" "$T/out"
+$BANGER kernel ls >"$T/out" 2>&1
+check "banger kernel ls lists kernels" grep -qE '^small +ready' "$T/out"
+$BANGER image import x >"$T/out" 2>&1
+expect_eq "banger image import with one argument: usage, exit 2" 2 "$?"
+
 # --- a restart keeps everything --------------------------------------------------------------
 stop_daemon
 start_daemon

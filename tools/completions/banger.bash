@@ -15,10 +15,11 @@ _banger_vms() {
 	done
 }
 
+# _banger_images [images|kernels]: installed images (or kernels)
 _banger_images() {
 	local mnt=${BANGER_MOUNT:-$HOME/banger} d
 	[ "$(command stat -f -c %t "$mnt" 2>/dev/null)" = 65735546 ] || return 0
-	for d in "$mnt"/images/*/; do
+	for d in "$mnt"/"${1:-images}"/*/; do
 		[ -d "$d" ] || continue
 		d=${d%/}
 		printf '%s\n' "${d##*/}"
@@ -27,7 +28,7 @@ _banger_images() {
 
 _banger() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local cmds="run ssh ls start stop rm logs console doctor completion help"
+	local cmds="run ssh ls start stop rm logs console image kernel doctor completion help"
 	local cmd i nargs=0
 	COMPREPLY=()
 	if [ "$COMP_CWORD" -eq 1 ]; then
@@ -82,6 +83,13 @@ _banger() {
 			mapfile -t COMPREPLY < <(compgen -W "--help" -- "$cur")
 		else
 			mapfile -t COMPREPLY < <(compgen -W "$(_banger_vms)" -- "$cur")
+		fi
+		;;
+	image | kernel)
+		if [ "$nargs" -eq 0 ]; then
+			mapfile -t COMPREPLY < <(compgen -W "ls pull rm $([ "$cmd" = image ] && echo import) --help" -- "$cur")
+		elif [ "${COMP_WORDS[2]}" = rm ]; then
+			mapfile -t COMPREPLY < <(compgen -W "$(_banger_images "${cmd}s")" -- "$cur")
 		fi
 		;;
 	completion)

@@ -39,7 +39,7 @@ function __banger_no_dashdash
     not contains -- -- (commandline -opc)
 end
 
-set -l cmds run ssh ls start stop rm logs console doctor completion help
+set -l cmds run ssh ls start stop rm logs console image kernel doctor completion help
 complete -c banger -f
 complete -c banger -n "not __fish_seen_subcommand_from $cmds" -l help -d 'show help'
 complete -c banger -n "not __fish_seen_subcommand_from $cmds" -l version -d 'show versions'
@@ -51,6 +51,8 @@ complete -c banger -n "not __fish_seen_subcommand_from $cmds" -a stop -d 'shut a
 complete -c banger -n "not __fish_seen_subcommand_from $cmds" -a rm -d 'delete a VM'
 complete -c banger -n "not __fish_seen_subcommand_from $cmds" -a logs -d "print a VM's log"
 complete -c banger -n "not __fish_seen_subcommand_from $cmds" -a console -d "attach to a VM's serial console"
+complete -c banger -n "not __fish_seen_subcommand_from $cmds" -a image -d 'list, pull, import and remove images'
+complete -c banger -n "not __fish_seen_subcommand_from $cmds" -a kernel -d 'list, pull and remove kernels'
 complete -c banger -n "not __fish_seen_subcommand_from $cmds" -a doctor -d 'check this host'
 complete -c banger -n "not __fish_seen_subcommand_from $cmds" -a completion -d 'print a shell completion script'
 complete -c banger -n "not __fish_seen_subcommand_from $cmds" -a help -d 'help on a command'
@@ -70,6 +72,12 @@ complete -c banger -n '__banger_nth_arg run 0' -a '(__fish_complete_directories)
 complete -c banger -n '__banger_nth_arg "ssh console logs" 0' -a '(__banger_vms)' -d VM
 complete -c banger -n '__fish_seen_subcommand_from start stop rm' -a '(__banger_vms)' -d VM
 complete -c banger -n '__fish_seen_subcommand_from logs' -s f -l follow -d 'follow the log'
+
+# images and kernels
+complete -c banger -n '__banger_nth_arg image 0' -a 'ls pull import rm'
+complete -c banger -n '__banger_nth_arg kernel 0' -a 'ls pull rm'
+complete -c banger -n '__fish_seen_subcommand_from image; and __fish_seen_subcommand_from rm' -a '(__banger_tree images)' -d image
+complete -c banger -n '__fish_seen_subcommand_from kernel; and __fish_seen_subcommand_from rm' -a '(__banger_tree kernels)' -d kernel
 
 complete -c banger -n '__banger_nth_arg completion 0' -a 'bash zsh fish'
 complete -c banger -n '__banger_nth_arg help 0' -a "$cmds"
