@@ -130,7 +130,7 @@ static int fetch_blob(struct import *im, const struct oci_descriptor *d, bgr_err
 	im->progress.current = 0;
 	if (r == 0)
 		im->progress.done += d->size;
-	oci_progress_print(&im->progress, 1);
+	oci_progress_print(&im->progress, 0);
 	return r;
 }
 
@@ -146,6 +146,8 @@ static int fetch_blobs(struct import *im, bgr_error *err)
 	r = fetch_blob(im, &m->config, err);
 	for (size_t i = 0; r == 0 && i < m->n_layers; i++)
 		r = fetch_blob(im, &m->layers[i], err);
+	if (r == 0)
+		oci_progress_print(&im->progress, 1);
 	return r;
 }
 

@@ -3,6 +3,7 @@
 #include "vm.h"
 #include "disk.h"
 #include "file_sync.h"
+#include "image_meta.h"
 #include "log.h"
 #include "network.h"
 #include "ssh_verify.h"
@@ -103,9 +104,26 @@ static int open_log(struct vm *vm, bgr_error *err)
 	return fd;
 }
 
+/* The kernel command line's variable part: the network's ip= and the
+ * image's own additions (image.json "cmdline", e.g. init= of imported
+ * images). NULL when both are empty. */
+static char *boot_cmdline(struct vmm *m, struct vm *vm, const char *net_args, bgr_error *err)
+{
+	struct image_meta meta;
+	int r = image_meta_read(m->paths->images_dir, vm->rec.image, &meta, err);
+
+	if (r == -ENOENT || (r == 0 && !meta.cmdline[0]))
+		return net_args ? xstrdup(net_args) : NULL;
+	if (r < 0) {
+		bgr_wrap(err, "image %s", vm->rec.image);
+		return NULL;
+	}
+	return xasprintf("%s%s%s", net_args ? net_args : "", net_args ? " " : "", meta.cmdline);
+}
+
 int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 {
-	_cleanup_free_ char *vmlinuz = NULL, *initrd = NULL, *net_args = NULL;
+	_cleanup_free_ char *vmlinuz = NULL, *initrd = NULL, *net_args = NULL, *cmdline = NULL;
 	_cleanup_free_ char *work = xasprintf("%s/" WORK_DISK_NAME, vm->dir);
 	_cleanup_close_ int log_fd = -1, tap_fd = -1;
 	struct vm_launch l = {
@@ -132,8 +150,12 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 	r = network_prepare_boot(m, vm, &l, &net_args, &tap_fd, err);
 	if (r < 0)
 		return r;
-	if (net_args)
-		l.cmdline = net_args;
+	bgr_error_clear(err);
+	cmdline = boot_cmdline(m, vm, net_args, err);
+	if (!cmdline && err && err->code)
+		return -err->code;
+	if (cmdline)
+		l.cmdline = cmdline;
 	remove_sockets(vm);
 	vm->rec.error[0] = '\0';
 	free(vm->hello);
