@@ -40,8 +40,9 @@ EOC
 # A registry front with anonymous bearer tokens: /v2/ without the token gets
 # a 401 challenge, /token hands the token out, the rest is passed on to the
 # registry. Blobs whose digest is listed in the file CORRUPT get one byte
-# flipped. Every request is logged as "METHOD PATH AUTH".
-import http.server, json, os, sys, urllib.request, urllib.error
+# flipped; blobs listed in CORRUPT.slow are answered after 10 s. Every
+# request is logged as "METHOD PATH AUTH".
+import http.server, json, os, sys, time, urllib.request, urllib.error
 upstream, port, log, corrupt = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 TOKEN = "banger-test-token"
 class H(http.server.BaseHTTPRequestHandler):
@@ -70,6 +71,9 @@ class H(http.server.BaseHTTPRequestHandler):
             code, body, hdrs = r.status, r.read(), r.headers
         except urllib.error.HTTPError as e:
             code, body, hdrs = e.code, e.read(), e.headers
+        slow = open(corrupt + ".slow").read().split() if os.path.exists(corrupt + ".slow") else []
+        if "/blobs/" in self.path and self.path.rsplit("/", 1)[1] in slow:
+            time.sleep(10)
         bad = open(corrupt).read().split() if os.path.exists(corrupt) else []
         if "/blobs/" in self.path and self.path.rsplit("/", 1)[1] in bad and body:
             body = bytes([body[0] ^ 0xff]) + body[1:]

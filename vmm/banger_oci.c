@@ -14,6 +14,7 @@
  * stdout: "progress DONE TOTAL BYTES_PER_S", "step TEXT", and last
  * "ok image NAME" or "error: REASON"; exit 0 / 1 (2: usage). */
 #include "error.h"
+#include "oci_cancel.h"
 #include "oci_kit.h"
 #include "oci_layers.h"
 #include "oci_manifest.h"
@@ -211,6 +212,8 @@ static int build_image(struct import *im, bgr_error *err)
 
 	if (apply_layers(im, root, err) < 0)
 		return -1;
+	if (oci_cancelled)
+		return bgr_fail(err, EINTR, "interrupted");
 	step("guest kit");
 	if (oci_kit_install(im->o->kit, root, err) < 0)
 		return -1;
@@ -220,6 +223,8 @@ static int build_image(struct import *im, bgr_error *err)
 	if (oci_rootfs_make(root, ext4, im->o->disk_size, log, &size, err) < 0 ||
 	    write_image_json(im, json, err) < 0)
 		return -1;
+	if (oci_cancelled)
+		return bgr_fail(err, EINTR, "interrupted");
 	dest = xasprintf("%s/images/%s", state, im->o->name);
 	return put_in_place(image, dest, err);
 }
@@ -321,6 +326,22 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return o->cache && o->kit && o->kernel ? 0 : -1;
 }
 
+static void on_signal(int sig)
+{
+	(void)sig;
+	oci_cancelled = 1;
+}
+
+/* SIGINT/SIGTERM end the import at the next check, cleanly. */
+static void catch_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	bgr_error err = { 0 };
@@ -329,6 +350,7 @@ int main(int argc, char **argv)
 
 	if (parse_options(argc, argv, &o) < 0)
 		return usage();
+	catch_signals();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	r = import(&o, &err);
 	curl_global_cleanup();

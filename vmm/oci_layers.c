@@ -1,6 +1,7 @@
 /* See oci_layers.h. The tree is the current directory (archive_write_disk
  * extracts relative to it); every path is checked before it is touched. */
 #include "oci_layers.h"
+#include "oci_cancel.h"
 #include "util.h"
 #include "validate.h"
 
@@ -281,7 +282,9 @@ int oci_layer_apply(const char *blob, uint64_t *total_bytes, uint64_t max_bytes,
 	if (archive_read_open_filename(l.in, blob, 1 << 16) != ARCHIVE_OK)
 		r = bgr_fail(err, EINVAL, "%s", archive_error_string(l.in));
 	while (r == 0 && (rc = archive_read_next_header(l.in, &e)) != ARCHIVE_EOF) {
-		if (rc < ARCHIVE_WARN)
+		if (oci_cancelled)
+			r = bgr_fail(err, EINTR, "interrupted");
+		else if (rc < ARCHIVE_WARN)
 			r = bgr_fail(err, EINVAL, "%s", archive_error_string(l.in));
 		else
 			r = apply_entry(&l, e, err);

@@ -2,6 +2,7 @@
  * through request(): on a 401 with a Bearer challenge it fetches an
  * anonymous token from the challenge's realm and tries once more. */
 #include "oci_registry.h"
+#include "oci_cancel.h"
 #include "util.h"
 #include "validate.h"
 
@@ -114,6 +115,8 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
 	struct sink *s = ctx;
 
 	(void)dltotal, (void)ultotal, (void)ulnow;
+	if (oci_cancelled)
+		return 1; /* CURLE_ABORTED_BY_CALLBACK */
 	if (s->progress) {
 		s->progress->current = (uint64_t)dlnow;
 		oci_progress_print(s->progress, 0);
@@ -194,6 +197,8 @@ static int get_once(struct oci_client *c, const char *url, bool manifest, struct
 		return bgr_fail(err, EFBIG, "larger than the expected %zu bytes", s->limit);
 	if (s->write_failed)
 		return bgr_fail(err, errno ? errno : EIO, "cannot write: %s", strerror(errno ? errno : EIO));
+	if (oci_cancelled)
+		return bgr_fail(err, EINTR, "interrupted");
 	if (rc != CURLE_OK)
 		return bgr_fail(err, EIO, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
 	return 0;
@@ -380,7 +385,8 @@ int oci_get_blob(struct oci_client *c, const char *digest, uint64_t size, const 
 {
 	_cleanup_free_ char *url = xasprintf("%s/v2/%s/blobs/%s", c->base, c->ref.repo, digest);
 	_cleanup_free_ char *what = xasprintf("blob %s", digest);
-	_cleanup_free_ char *part = xasprintf("%s.part", dest);
+	/* one .part per process: two imports may fetch the same blob */
+	_cleanup_free_ char *part = xasprintf("%s.part.%d", dest, (int)getpid());
 	_cleanup_md_ EVP_MD_CTX *md = sha256_new();
 	struct sink s = { .limit = size, .md = md, .progress = c->progress };
 	char hex[SHA256_HEX_LEN + 1];

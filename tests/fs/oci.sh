@@ -216,6 +216,25 @@ refused "$PROXY/test:bomb" bomb "decompression bomb\?" --max-bytes 50000000
 check "bomb: the limit stopped it (layer only ~200 KiB)" test "$(stat -c %s "$T/bomb.tgz")" -lt 1000000
 check "bomb: without the limit it unpacks" import "$PROXY/test:bomb" bombok
 
+# SIGTERM during a (slow) download: "interrupted", nothing left behind
+mkdir -p "$L/s"
+echo slow >"$L/s/file"
+oci_layer "$L/s" "$T/s.tgz"
+check "push test:slow" oci_image test slow amd64 "$T/layer1.tgz" "$T/s.tgz"
+echo "sha256:$(sha "$T/s.tgz")" >"$OCI_DIR/corrupt.slow"
+"$OCI" import "$PROXY/test:slow" "$STATE" slow --cache "$CACHE" --kit "$KIT" --kernel tiny >"$T/out" 2>"$T/err" &
+pid=$!
+wait_for 10 grep -q "^GET /v2/test/blobs/sha256:$(sha "$T/s.tgz") bearer" "$OCI_DIR/proxy.log"
+kill -TERM "$pid"
+t0=$(date +%s%N)
+wait "$pid"
+expect_eq "SIGTERM: exit 1" 1 "$?"
+check "SIGTERM: it ended within 3 s" test $((($(date +%s%N) - t0) / 1000000)) -lt 3000
+expect_eq "SIGTERM: last line" "error: blob sha256:$(sha "$T/s.tgz"): interrupted" "$(last)"
+check "SIGTERM: nothing installed, no staging dir" not_installed slow
+check "SIGTERM: no partial blob" sh -c "! ls '$CACHE/oci/blobs/sha256/' | grep -q part"
+rm -f "$OCI_DIR/corrupt.slow"
+
 check "usage error exits 2" sh -c "'$OCI' import x y; [ \$? -eq 2 ]"
 check "bad name refused" sh -c "'$OCI' import '$PROXY/test:1' '$STATE' Bad_Name --cache '$CACHE' --kit '$KIT' --kernel tiny | grep -q '^error: '"
 check "bad reference refused" sh -c "'$OCI' import 'UPPER/case' '$STATE' x --cache '$CACHE' --kit '$KIT' --kernel tiny | grep -q '^error: bad image reference'"
