@@ -39,7 +39,7 @@ EOC
 	cat >"$OCI_DIR/proxy.py" <<'EOP'
 # A registry front with anonymous bearer tokens: /v2/ without the token gets
 # a 401 challenge, /token hands the token out, the rest is passed on to the
-# registry. Blobs whose digest is listed in the file CORRUPT get one byte
+# registry. Blobs and manifests whose digest is listed in the file CORRUPT get one byte
 # flipped; blobs listed in CORRUPT.slow are answered after 10 s. Every
 # request is logged as "METHOD PATH AUTH".
 import http.server, json, os, sys, time, urllib.request, urllib.error
@@ -75,7 +75,7 @@ class H(http.server.BaseHTTPRequestHandler):
         if "/blobs/" in self.path and self.path.rsplit("/", 1)[1] in slow:
             time.sleep(10)
         bad = open(corrupt).read().split() if os.path.exists(corrupt) else []
-        if "/blobs/" in self.path and self.path.rsplit("/", 1)[1] in bad and body:
+        if self.path.rsplit("/", 1)[1] in bad and body:
             body = bytes([body[0] ^ 0xff]) + body[1:]
         keep = [(k, hdrs[k]) for k in ("Content-Type", "Docker-Content-Digest") if hdrs.get(k)]
         self.reply(code, body, keep)

@@ -174,6 +174,8 @@ echo "sha256:$(sha "$T/c.tgz")" >"$OCI_DIR/corrupt"
 refused "$PROXY/test:corrupt" corrupt "digest mismatch"
 check "corrupt: the bad blob is not in the cache" test ! -e "$CACHE/oci/blobs/sha256/$(sha "$T/c.tgz")"
 check "corrupt: nor its partial download" sh -c "! ls '$CACHE/oci/blobs/sha256/' | grep -q part"
+echo "sha256:$M1" >"$OCI_DIR/corrupt"
+refused "$PROXY/test@sha256:$M1" corruptmanifest "manifest test:sha256:$M1: digest mismatch"
 rm -f "$OCI_DIR/corrupt"
 
 # hostile layers, made with python's tarfile
