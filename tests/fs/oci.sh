@@ -218,6 +218,22 @@ refused "$PROXY/test:bomb" bomb "decompression bomb\?" --max-bytes 50000000
 check "bomb: the limit stopped it (layer only ~200 KiB)" test "$(stat -c %s "$T/bomb.tgz")" -lt 1000000
 check "bomb: without the limit it unpacks" import "$PROXY/test:bomb" bombok
 
+# symlinks pointing outside are never followed: a file replaces the link,
+# a whiteout removes the link only
+mkdir -p "$L/ra" "$L/rb"
+ln -s "$T/outside/keep" "$L/ra/x"
+ln -s "$T/outside" "$L/ra/y"
+echo replaced >"$L/rb/x"
+: >"$L/rb/.wh.y"
+oci_layer "$L/ra" "$T/ra.tgz"
+oci_layer "$L/rb" "$T/rb.tgz"
+check "push test:relink" oci_image test relink amd64 "$T/layer1.tgz" "$T/ra.tgz" "$T/rb.tgz"
+check "import test:relink" import "$PROXY/test:relink" relink
+expect_eq "relink: the file replaced the symlink" "replaced" "$(ext4_cat "$STATE/images/relink/rootfs.ext4" /x)"
+expect_eq "relink: the link's target outside is untouched" "keep" "$(cat "$T/outside/keep")"
+expect_eq "relink: the whiteout removed the link y" "" "$(ext4_ls "$STATE/images/relink/rootfs.ext4" / | grep -x y)"
+check "relink: and not what it pointed to" test -s "$T/outside/keep"
+
 # SIGTERM during a (slow) download: "interrupted", nothing left behind
 mkdir -p "$L/s"
 echo slow >"$L/s/file"
