@@ -113,16 +113,22 @@ oci_layer() {
 }
 
 # oci_image REPO TAG ARCH LAYER...: pushes config + layers + an OCI image
-# manifest; the manifest goes to $OCI_DIR/manifest-REPO-TAG.json.
+# manifest; the manifest goes to $OCI_DIR/manifest-REPO-TAG.json. Layer
+# media types by name: .tar, .tar.zst, anything else tar+gzip.
 oci_image() {
-	local repo=$1 tag=$2 arch=$3 cfg l layers="" sep="" m
+	local repo=$1 tag=$2 arch=$3 cfg l layers="" sep="" m mt
 	shift 3
 	cfg=$OCI_DIR/config-$tag-$arch.json
 	printf '{"architecture":"%s","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":[]}}' "$arch" >"$cfg"
 	oci_push_blob "$repo" "$cfg" || return 1
 	for l in "$@"; do
 		oci_push_blob "$repo" "$l" || return 1
-		layers="$layers$sep{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"sha256:$(sha "$l")\",\"size\":$(stat -c %s "$l")}"
+		case "$l" in
+		*.tar) mt=tar ;;
+		*.tar.zst) mt=tar+zstd ;;
+		*) mt=tar+gzip ;;
+		esac
+		layers="$layers$sep{\"mediaType\":\"application/vnd.oci.image.layer.v1.$mt\",\"digest\":\"sha256:$(sha "$l")\",\"size\":$(stat -c %s "$l")}"
 		sep=,
 	done
 	m=$OCI_DIR/manifest-${repo//\//_}-$tag.json

@@ -218,6 +218,17 @@ refused "$PROXY/test:bomb" bomb "decompression bomb\?" --max-bytes 50000000
 check "bomb: the limit stopped it (layer only ~200 KiB)" test "$(stat -c %s "$T/bomb.tgz")" -lt 1000000
 check "bomb: without the limit it unpacks" import "$PROXY/test:bomb" bombok
 
+# uncompressed and zstd layers
+mkdir -p "$L/plain" "$L/zst"
+echo plain >"$L/plain/plain"
+echo zst >"$L/zst/zst"
+tar --numeric-owner --owner=0 --group=0 -C "$L/plain" -cf "$T/plain.tar" .
+tar --numeric-owner --owner=0 --group=0 -C "$L/zst" --zstd -cf "$T/zst.tar.zst" .
+check "push test:formats (tar+gzip, tar, tar+zstd)" oci_image test formats amd64 "$T/layer1.tgz" "$T/plain.tar" "$T/zst.tar.zst"
+check "import test:formats" import "$PROXY/test:formats" formats
+expect_eq "formats: the plain tar layer" "plain" "$(ext4_cat "$STATE/images/formats/rootfs.ext4" /plain)"
+expect_eq "formats: the zstd layer" "zst" "$(ext4_cat "$STATE/images/formats/rootfs.ext4" /zst)"
+
 # symlinks pointing outside are never followed: a file replaces the link,
 # a whiteout removes the link only
 mkdir -p "$L/ra" "$L/rb"
