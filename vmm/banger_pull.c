@@ -15,6 +15,8 @@
  *
  * The last line is "ok" (fetch) or "error: REASON"; exit 0 / 1 (2: usage). */
 #include "error.h"
+#include "put_in_place.h"
+#include "sha256.h"
 #include "util.h"
 #include "validate.h"
 
@@ -25,7 +27,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,7 +35,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define SHA256_HEX_LEN 64
 #define CONNECT_TIMEOUT_S 30L
 #define LOW_SPEED_BYTES_PER_S 1024L
 #define LOW_SPEED_TIME_S 60L
@@ -42,63 +42,6 @@
 #define MANIFEST_MAX_BYTES (1 << 20)
 #define DEFAULT_MAX_BYTES (64ULL << 30)
 #define BUNDLE_FORMAT 1
-
-/* ---- sha256 ---------------------------------------------------------- */
-
-static void evp_md_ctx_freep(EVP_MD_CTX **c) { EVP_MD_CTX_free(*c); }
-#define _cleanup_md_ __attribute__((cleanup(evp_md_ctx_freep)))
-
-static EVP_MD_CTX *sha256_new(void)
-{
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	if (!c || !EVP_DigestInit_ex(c, EVP_sha256(), NULL))
-		abort();
-	return c;
-}
-
-static void sha256_hex(EVP_MD_CTX *c, char out[SHA256_HEX_LEN + 1])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned len = 0;
-
-	EVP_DigestFinal_ex(c, md, &len);
-	for (unsigned i = 0; i < len; i++)
-		sprintf(out + 2 * i, "%02x", md[i]);
-}
-
-static void sha256_zeros(EVP_MD_CTX *c, uint64_t n)
-{
-	static const unsigned char zeros[65536];
-	for (; n > 0; n -= n > sizeof(zeros) ? sizeof(zeros) : n)
-		EVP_DigestUpdate(c, zeros, n > sizeof(zeros) ? sizeof(zeros) : n);
-}
-
-static int sha256_file(const char *path, char out[SHA256_HEX_LEN + 1], bgr_error *err)
-{
-	_cleanup_md_ EVP_MD_CTX *c = sha256_new();
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	char buf[1 << 16];
-	ssize_t n;
-
-	if (fd < 0)
-		return bgr_fail(err, errno, "%s: %s", path, strerror(errno));
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		EVP_DigestUpdate(c, buf, n);
-	if (n < 0)
-		return bgr_fail(err, errno, "%s: %s", path, strerror(errno));
-	sha256_hex(c, out);
-	return 0;
-}
-
-static bool sha256_valid(const char *s)
-{
-	if (strlen(s) != SHA256_HEX_LEN)
-		return false;
-	for (; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
-			return false;
-	return true;
-}
 
 static int parse_u64(const char *s, uint64_t *ret)
 {
@@ -724,27 +667,6 @@ static int stage_part(const struct manifest *m, enum bundle_kind part, const cha
 	if (part == KIND_IMAGE && write_file("image/bundle.json", m->text, m->text_len, err) < 0)
 		return -1;
 	return write_meta(m, part, o, part == KIND_IMAGE ? "image/image.json" : "kernel/kernel.json", err);
-}
-
-/* Puts the complete dir `staged` at `dest`. An existing dest is swapped
- * out in one step (RENAME_EXCHANGE) and the old one is left at `staged`
- * for the temp dir's removal, so readers see the old or the new, never none. */
-static int put_in_place(const char *staged, const char *dest, bgr_error *err)
-{
-	_cleanup_free_ char *parent = xstrdup(dest);
-	int r;
-
-	*strrchr(parent, '/') = '\0';
-	r = mkdir_p(parent, 0755);
-	if (r < 0)
-		return bgr_fail(err, -r, "mkdir %s: %s", parent, strerror(-r));
-	if (renameat2(AT_FDCWD, staged, AT_FDCWD, dest, RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno != EEXIST)
-		return bgr_fail(err, errno, "rename to %s: %s", dest, strerror(errno));
-	if (renameat2(AT_FDCWD, staged, AT_FDCWD, dest, RENAME_EXCHANGE) < 0)
-		return bgr_fail(err, errno, "replace %s: %s", dest, strerror(errno));
-	return 0;
 }
 
 /* --only and --name against what the bundle holds: the parts to install. */

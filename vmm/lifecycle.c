@@ -104,22 +104,26 @@ static int open_log(struct vm *vm, bgr_error *err)
 	return fd;
 }
 
-/* Extra kernel arguments an image asks for (image.json "cmdline", e.g. an
- * imported OCI image's init=/.banger/init). */
-static const char *image_cmdline(struct vmm *m, struct vm *vm)
+/* The kernel command line's variable part: the network's ip= and the
+ * image's own additions (image.json "cmdline", e.g. init= of imported
+ * images). NULL when both are empty. */
+static char *boot_cmdline(struct vmm *m, struct vm *vm, const char *net_args, bgr_error *err)
 {
-	static struct image_meta meta;
-	bgr_error ignore;
+	struct image_meta meta;
+	int r = image_meta_read(m->paths->images_dir, vm->rec.image, &meta, err);
 
-	if (image_meta_read(m->paths->images_dir, vm->rec.image, &meta, &ignore) < 0)
-		return "";
-	return meta.cmdline;
+	if (r == -ENOENT || (r == 0 && !meta.cmdline[0]))
+		return net_args ? xstrdup(net_args) : NULL;
+	if (r < 0) {
+		bgr_wrap(err, "image %s", vm->rec.image);
+		return NULL;
+	}
+	return xasprintf("%s%s%s", net_args ? net_args : "", net_args ? " " : "", meta.cmdline);
 }
 
 int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 {
 	_cleanup_free_ char *vmlinuz = NULL, *initrd = NULL, *net_args = NULL, *cmdline = NULL;
-	const char *image_args;
 	_cleanup_free_ char *work = xasprintf("%s/" WORK_DISK_NAME, vm->dir);
 	_cleanup_close_ int log_fd = -1, tap_fd = -1;
 	struct vm_launch l = {
@@ -146,9 +150,12 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 	r = network_prepare_boot(m, vm, &l, &net_args, &tap_fd, err);
 	if (r < 0)
 		return r;
-	image_args = image_cmdline(m, vm);
-	cmdline = xasprintf("%s%s%s", net_args ? net_args : "", net_args && *image_args ? " " : "", image_args);
-	l.cmdline = cmdline;
+	bgr_error_clear(err);
+	cmdline = boot_cmdline(m, vm, net_args, err);
+	if (!cmdline && err && err->code)
+		return -err->code;
+	if (cmdline)
+		l.cmdline = cmdline;
 	remove_sockets(vm);
 	vm->rec.error[0] = '\0';
 	free(vm->hello);

@@ -12,13 +12,15 @@ PREFIX=$(meson introspect --buildoptions "$BUILD" | python3 -c \
 
 check "meson install into a DESTDIR" sh -c "meson install -C '$BUILD' --no-rebuild --destdir '$DEST' >'$T/install.log' 2>&1"
 P=$DEST$PREFIX
-for f in bin/bangerd bin/banger lib/banger/banger-agent lib/banger/banger-ssh lib/banger/mkimage \
-	lib/banger/uninstall lib/banger/guest/rootfs-init share/bash-completion/completions/banger \
+for f in bin/bangerd bin/banger lib/banger/banger-agent lib/banger/banger-ssh lib/banger/banger-pull \
+	lib/banger/banger-oci lib/banger/mkimage lib/banger/uninstall lib/banger/guest/rootfs-init \
+	lib/banger/guest/kit-init share/doc/banger/oci-import.md share/bash-completion/completions/banger \
 	share/zsh/vendor-completions/_banger share/fish/vendor_completions.d/banger.fish \
 	share/doc/banger/README.md share/doc/banger/filesystem.md share/doc/banger/config.md; do
 	check "installed: $f" test -e "$P/$f"
 done
-for f in bin/bangerd bin/banger lib/banger/banger-ssh lib/banger/mkimage lib/banger/uninstall; do
+for f in bin/bangerd bin/banger lib/banger/banger-ssh lib/banger/banger-pull lib/banger/banger-oci \
+	lib/banger/mkimage lib/banger/uninstall; do
 	check "executable: $f" test -x "$P/$f"
 done
 if ldd "$BANGERD" | grep -q libasan; then
@@ -27,6 +29,7 @@ else
 	check "the agent is static" sh -c "! ldd '$P/lib/banger/banger-agent' >/dev/null 2>&1"
 fi
 check "installed mkimage runs (--help)" sh -c "'$P/lib/banger/mkimage' --help | grep -q 'usage: mkimage'"
+check "installed banger-oci runs (usage, exit 2)" sh -c "'$P/lib/banger/banger-oci'; [ \$? -eq 2 ]"
 check "installed banger runs (--help)" sh -c "'$P/bin/banger' --help >/dev/null"
 
 # the installed daemon, with no build tree around: banger-ssh from lib/banger
