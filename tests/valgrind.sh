@@ -14,6 +14,15 @@ mkdir -p "$T/home/state/images/tiny" "$T/home/state/kernels/tiny" "$MNT"
 truncate -s 64M "$T/home/state/images/tiny/rootfs.ext4"
 echo x >"$T/home/state/kernels/tiny/vmlinuz"
 echo x >"$T/home/state/kernels/tiny/initrd.img"
+# a file:// catalog with one small bundle, for the image paths
+mkdir -p "$T/src/images/vgimg" "$T/src/kernels/vgimg" "$T/home/config" "$T/pub"
+head -c 65536 /dev/urandom >"$T/src/images/vgimg/rootfs.ext4"
+echo x >"$T/src/kernels/vgimg/vmlinuz"
+echo x >"$T/src/kernels/vgimg/initrd.img"
+"$REPO/tools/mkbundle" --image vgimg --kernel vgimg --from "$T/src" "$T/pub/vgimg.tar.gz" >/dev/null
+printf '{"format": 1, "images": [{"name": "vgimg", "url": "vgimg.tar.gz", "sha256": "%s", "size": %s}]}\n' \
+	"$(sha256sum <"$T/pub/vgimg.tar.gz" | cut -d' ' -f1)" "$(stat -c %s "$T/pub/vgimg.tar.gz")" >"$T/pub/catalog.json"
+printf 'catalog = "%s"\n' "$T/pub/catalog.json" >"$T/home/config/config.toml"
 BANGER_HOME=$T/home valgrind --leak-check=full --show-leak-kinds=definite,indirect \
 	--errors-for-leak-kinds=definite,indirect --error-exitcode=9 --log-file="$T/vg.log" \
 	"$BANGERD" -f --mount "$MNT" >"$T/bangerd.out" 2>&1 &
@@ -33,6 +42,15 @@ timeout 2 cat "$MNT/events" >/dev/null
 cat "$MNT/config" "$MNT/README" >/dev/null
 ls -lR "$MNT" >/dev/null
 rmdir "$MNT/vms/v1" "$MNT/vms/v2"
+mkdir "$MNT/images/vgimg"
+check "an image pull under valgrind" test "$(timeout 60 cat "$MNT/images/vgimg/wait")" = ready
+cat "$MNT"/images/vgimg/* "$MNT"/kernels/*/* "$MNT/images/import" >/dev/null
+$FSOP mkdir "$MNT/images/nosuch" >/dev/null
+$FSOP write "$MNT/images/import" "one" >/dev/null
+$FSOP write "$MNT/vms/v3/image" vgimg >/dev/null
+$FSOP rmdir "$MNT/images/vgimg" >/dev/null
+rmdir "$MNT/vms/v3"
+rmdir "$MNT/images/vgimg"
 kill -TERM "$DAEMON_PID"
 wait "$DAEMON_PID"
 rc=$?
