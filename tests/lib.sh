@@ -133,7 +133,7 @@ banger_setup() {
 	mkdir -p "$T/home/state/images/tiny" "$T/home/state/kernels/tiny" "$T/home/config" "$MNT"
 	# small, fixed sizing (the host heuristics would give GiBs of RAM)
 	if [ -z "${BANGER_TEST_NO_CONFIG:-}" ]; then
-		printf '[vm_defaults]\nvcpu = 1\nmemory_mib = 256\ndisk_size = "1G"\n' >"$T/home/config/config.toml"
+		printf 'default_image_name = "tiny"\n[vm_defaults]\nvcpu = 1\nmemory_mib = 256\ndisk_size = "1G"\n' >"$T/home/config/config.toml"
 	fi
 	if [ "$1" = real ]; then
 		if [ ! -f "$IMAGE_STORE/images/tiny/rootfs.ext4" ]; then
@@ -144,9 +144,13 @@ banger_setup() {
 		ln -s "$IMAGE_STORE/kernels/tiny/vmlinuz" "$T/home/state/kernels/tiny/vmlinuz"
 		ln -s "$IMAGE_STORE/kernels/tiny/initrd.img" "$T/home/state/kernels/tiny/initrd.img"
 	else
-		truncate -s 64M "$T/home/state/images/tiny/rootfs.ext4"
-		echo "not a kernel" >"$T/home/state/kernels/tiny/vmlinuz"
-		echo "not an initrd" >"$T/home/state/kernels/tiny/initrd.img"
+		# tiny, and the built-in default for tests without lib.sh's config
+		for n in tiny debian-bookworm; do
+			mkdir -p "$T/home/state/images/$n" "$T/home/state/kernels/$n"
+			truncate -s 64M "$T/home/state/images/$n/rootfs.ext4"
+			echo "not a kernel" >"$T/home/state/kernels/$n/vmlinuz"
+			echo "not an initrd" >"$T/home/state/kernels/$n/initrd.img"
+		done
 	fi
 	start_daemon
 }

@@ -22,7 +22,7 @@ echo x >"$T/src/kernels/vgimg/initrd.img"
 "$REPO/tools/mkbundle" --image vgimg --kernel vgimg --from "$T/src" "$T/pub/vgimg.tar.gz" >/dev/null
 printf '{"format": 1, "images": [{"name": "vgimg", "url": "vgimg.tar.gz", "sha256": "%s", "size": %s}]}\n' \
 	"$(sha256sum <"$T/pub/vgimg.tar.gz" | cut -d' ' -f1)" "$(stat -c %s "$T/pub/vgimg.tar.gz")" >"$T/pub/catalog.json"
-printf 'catalog = "%s"\n' "$T/pub/catalog.json" >"$T/home/config/config.toml"
+printf 'default_image_name = "tiny"\ncatalog = "%s"\n' "$T/pub/catalog.json" >"$T/home/config/config.toml"
 BANGER_HOME=$T/home valgrind --leak-check=full --show-leak-kinds=definite,indirect \
 	--errors-for-leak-kinds=definite,indirect --error-exitcode=9 --log-file="$T/vg.log" \
 	"$BANGERD" -f --mount "$MNT" >"$T/bangerd.out" 2>&1 &

@@ -37,8 +37,8 @@ static void defaults(struct vmm_settings *s)
 	src(s->src_memory, HEURISTIC " (RAM/8, 256 MiB to 8 GiB)");
 	s->disk_size = 8ULL << 30;
 	src(s->src_disk, HEURISTIC " (8 GiB)");
-	snprintf(s->image, sizeof(s->image), "tiny");
-	snprintf(s->kernel, sizeof(s->kernel), "tiny");
+	snprintf(s->image, sizeof(s->image), "debian-bookworm");
+	snprintf(s->kernel, sizeof(s->kernel), "debian-bookworm");
 	src(s->src_image, BUILTIN);
 	src(s->src_ssh_key, BUILTIN);
 	s->boot_timeout_s = 90;
@@ -264,6 +264,11 @@ int settings_load(struct vmm_settings *s, struct bgr_paths *paths, bgr_error *er
 		return r;
 	if (accel_choose(s->accel_setting, &s->accel) < 0)
 		return bgr_fail(err, EINVAL, "accel '%s' cannot be used here: %s", s->accel_setting, s->accel.why);
+	/* the Debian image's systemd boot takes 35-60 s under emulation */
+	if (!strcmp(s->src_boot_timeout, BUILTIN) && !strcmp(s->accel.accel, "tcg")) {
+		s->boot_timeout_s = 240;
+		src(s->src_boot_timeout, HEURISTIC " (TCG emulation: 240 s)");
+	}
 	r = 0;
 	choose_network(&s->net, err, &r);
 	if (r < 0)

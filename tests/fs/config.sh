@@ -21,8 +21,8 @@ check "mkdir d1" mkdir "$MNT/vms/d1"
 expect_eq "spec: defaults with their provenance" "vcpu = $want_vcpu  # default: host heuristic (cpus/4, 1 to 4)
 memory_mib = $want_mem  # default: host heuristic (RAM/8, 256 MiB to 8 GiB)
 disk_size = 8G  # default: host heuristic (8 GiB)
-image = tiny  # default: built-in default
-kernel = tiny  # default: built-in default" "$(cat "$MNT/vms/d1/spec")"
+image = debian-bookworm  # default: built-in default
+kernel = debian-bookworm  # default: built-in default" "$(cat "$MNT/vms/d1/spec")"
 
 # ---- a config file with every kind of key
 stop_daemon

@@ -64,8 +64,8 @@ start_daemon
 # --- what is installed --------------------------------------------------------
 check "a crashed pull's temp dir is swept at start" test ! -e "$STATE/.pull-left-by-a-crash"
 check "config names the catalog" grep -q "^catalog = $URL/plain/catalog.json  # .*config.toml" "$MNT/config"
-expect_eq "images/ lists import and the installed tiny" "import tiny" "$(listing "$MNT/images")"
-expect_eq "kernels/ lists tiny" "tiny" "$(listing "$MNT/kernels")"
+expect_eq "images/ lists import and the installed ones" "debian-bookworm import tiny" "$(listing "$MNT/images")"
+expect_eq "kernels/ lists the installed ones" "debian-bookworm tiny" "$(listing "$MNT/kernels")"
 expect_eq "images/tiny/status" ready "$(cat "$MNT/images/tiny/status")"
 expect_eq "images/tiny/size: its files' bytes" "$((64 << 20))" "$(cat "$MNT/images/tiny/size")"
 expect_eq "images/tiny/source: built locally" local "$(cat "$MNT/images/tiny/source")"
@@ -203,6 +203,6 @@ expect_eq "banger image import with one argument: usage, exit 2" 2 "$?"
 # --- a restart keeps everything --------------------------------------------------------------
 stop_daemon
 start_daemon
-expect_eq "images after a restart (failed pulls are forgotten)" "auto cutimg import slowimg small" "$(listing "$MNT/images")"
+expect_eq "images after a restart (failed pulls are forgotten)" "auto cutimg debian-bookworm import slowimg small" "$(listing "$MNT/images")"
 expect_eq "small's source survives" "$URL/plain/small.tar.zst" "$(cat "$MNT/images/small/source")"
 finish

@@ -33,7 +33,8 @@ check "installed banger-oci runs (usage, exit 2)" sh -c "'$P/lib/banger/banger-o
 check "installed banger runs (--help)" sh -c "'$P/bin/banger' --help >/dev/null"
 
 # the installed daemon, with no build tree around: banger-ssh from lib/banger
-mkdir -p "$T/home/state/images/tiny" "$T/home/state/kernels/tiny" "$MNT"
+mkdir -p "$T/home/state/images/tiny" "$T/home/state/kernels/tiny" "$T/home/config" "$MNT"
+echo 'default_image_name = "tiny"' >"$T/home/config/config.toml"
 truncate -s 64M "$T/home/state/images/tiny/rootfs.ext4"
 echo x >"$T/home/state/kernels/tiny/vmlinuz"
 echo x >"$T/home/state/kernels/tiny/initrd.img"

@@ -18,7 +18,7 @@ expect_eq "vms is a 0755 directory" "755 directory" "$(stat -c '%a %F' "$MNT/vms
 check "README says what vms/ does" grep -q "mkdir NAME creates a VM" "$MNT/README"
 check "README lists the state words" grep -q "start|stop|restart|kill" "$MNT/README"
 check "config shows accel = tcg with a reason" grep -Eq '^accel = tcg  # .+' "$MNT/config"
-check "config shows vcpu with provenance (lib.sh's config.toml)" grep -Eq '^vcpu = 1  # config.toml:2$' "$MNT/config"
+check "config shows vcpu with provenance (lib.sh's config.toml)" grep -Eq '^vcpu = 1  # config.toml:3$' "$MNT/config"
 check "config shows the mount point" grep -qx "mount = $MNT" "$MNT/config"
 check "config shows the state dir" grep -qx "state_dir = $T/home/state" "$MNT/config"
 check "config: bridge mode, with CAP_NET_ADMIN as the reason" grep -Eq '^network = bridge  # built-in default; auto: bangerd has CAP_NET_ADMIN' "$MNT/config"
@@ -71,11 +71,11 @@ expect_eq "memory_mib default" "256" "$(cat "$V/memory_mib")"
 expect_eq "disk_size default" "1G" "$(cat "$V/disk_size")"
 expect_eq "image default" "tiny" "$(cat "$V/image")"
 expect_eq "kernel default" "tiny" "$(cat "$V/kernel")"
-expect_eq "spec shows defaults with provenance" "vcpu = 1  # default: config.toml:2
-memory_mib = 256  # default: config.toml:3
-disk_size = 1G  # default: config.toml:4
-image = tiny  # default: built-in default
-kernel = tiny  # default: built-in default" "$(cat "$V/spec")"
+expect_eq "spec shows defaults with provenance" "vcpu = 1  # default: config.toml:3
+memory_mib = 256  # default: config.toml:4
+disk_size = 1G  # default: config.toml:5
+image = tiny  # default: config.toml:1
+kernel = tiny  # default: config.toml:1" "$(cat "$V/spec")"
 check "logs has the create line" grep -q "banger: created (vcpu 1, memory 256 MiB, image tiny, address 172.16.0.2)" "$V/logs"
 
 # settings of a stopped VM
