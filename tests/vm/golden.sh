@@ -39,7 +39,7 @@ stop_daemon
 
 # ---- the catalog and the bundles
 CAT=$PUB/catalog.json
-check "catalog.json is valid JSON, format 1" jq -e '.format == 1' "$CAT"
+check "catalog.json is valid JSON, format 1" jq -e '.format == 1' "$CAT" >/dev/null
 for n in debian-bookworm tiny; do
 	sum=$(sha256sum <"$PUB/$n.tar.zst" | cut -d' ' -f1)
 	size=$(stat -c %s "$PUB/$n.tar.zst")
@@ -49,7 +49,7 @@ for n in debian-bookworm tiny; do
 	expect_eq "catalog: kernel $n is in the same bundle" "$n.tar.zst $sum $size" \
 		"$(jq -r --arg n "$n" '.kernels[] | select(.name == $n) | "\(.url) \(.sha256) \(.size)"' "$CAT")"
 done
-check "catalog: descriptions are set" jq -e '[.images[], .kernels[]] | all(.description | length > 0)' "$CAT"
+check "catalog: descriptions are set" jq -e '[.images[], .kernels[]] | all(.description | length > 0)' "$CAT" >/dev/null
 bundle_size=$(stat -c %s "$PUB/debian-bookworm.tar.zst")
 rootfs_size=$(stat -c %s "$IMAGE_STORE/images/debian-bookworm/rootfs.ext4")
 log "debian-bookworm: bundle $((bundle_size / 1048576)) MiB, rootfs.ext4 $((rootfs_size / 1048576)) MiB" \
@@ -85,10 +85,12 @@ start_daemon
 
 V=$MNT/vms/gold
 check "mkdir gold" mkdir "$V"
+# disk_size first: it must hold the image
+check "disk_size 4G" sh -c "echo 4G >'$V/disk_size'"
 check "image debian-bookworm" sh -c "echo debian-bookworm >'$V/image'"
 check "kernel debian-bookworm" sh -c "echo debian-bookworm >'$V/kernel'"
 check "memory_mib 1024" sh -c "echo 1024 >'$V/memory_mib'"
-check "disk_size 4G" sh -c "echo 4G >'$V/disk_size'"
+expect_eq "spec: the image and kernel" "debian-bookworm debian-bookworm" "$(cat "$V/image") $(cat "$V/kernel")"
 
 t0=$(ms)
 expect_errno "start gold (first boot: host keys made, pinned from the agent)" OK write "$V/state" start
@@ -137,7 +139,7 @@ check "the root file system grew to the VM's disk (4G)" \
 # first use (docker.socket).
 t0=$(ms)
 out=$(gssh 'set -e; d=$(mktemp -d); printf "#include <stdio.h>\nint main(void) { puts(\"hello from a container\"); return 0; }\n" >$d/h.c
-	gcc -static -O2 -o $d/hello $d/h.c; tar -C $d -c hello | docker import -q - banger-hello >/dev/null
+	gcc -static -O2 -o $d/hello $d/h.c; tar -C $d -c hello | docker import - banger-hello >/dev/null
 	docker run --rm --network none banger-hello /hello' 2>&1)
 log "gcc -static + dockerd start + docker import + docker run: $(($(ms) - t0)) ms"
 expect_eq "docker runs a container (a static binary built by gcc in the guest)" "hello from a container" "$out"
