@@ -103,6 +103,12 @@ gssh() {
 	ssh -F "$V/ssh_config" -o BatchMode=yes -o ConnectTimeout=30 gold.vm "$@" 2>>"$T/ssh.err"
 }
 t0=$(ms)
+gssh true
+log "first ssh true after ready: $(($(ms) - t0)) ms"
+t0=$(ms)
+gssh true
+log "warm ssh true: $(($(ms) - t0)) ms"
+t0=$(ms)
 dv=$(gssh docker --version)
 log "ssh docker --version: $(($(ms) - t0)) ms: $dv"
 check "docker --version" grep -q '^Docker version' <<<"$dv"
