@@ -13,17 +13,19 @@
 # then it is cached (a no-op run takes seconds).
 if [ -z "${BANGER_TEST_NETNS:-}" ]; then
 	repo=$(cd "$(dirname "$0")/../.." && pwd)
-	build=${BANGER_BUILD:-$repo/build}
-	store=${BANGER_TEST_IMAGES:-$build/test-images/state}
+	bdir=${BANGER_BUILD:-$repo/build}
+	store=${BANGER_TEST_IMAGES:-$bdir/test-images/state}
 	start=$(date +%s)
-	if ! BANGER_HOME=$(dirname "$store") "$repo/tools/mkgolden" --agent "$build/agent/banger-agent" \
-		--publish "$(dirname "$store")/publish" --image debian-bookworm --image tiny 2>&1 | sed 's/^/# /'; then
+	BANGER_HOME=$(dirname "$store") "$repo/tools/mkgolden" --agent "$bdir/agent/banger-agent" \
+		--publish "$(dirname "$store")/publish" --image debian-bookworm --image tiny 2>&1 | sed 's/^/# /'
+	if [ "${PIPESTATUS[0]}" != 0 ]; then
 		echo "not ok 1 - tools/mkgolden failed (output above)"
 		echo "1..1"
 		exit 1
 	fi
 	export GOLDEN_BUILD_S=$(($(date +%s) - start))
 fi
+# shellcheck source=tests/lib.sh
 . "$(dirname "$0")/../lib.sh"
 PUB=$(dirname "$IMAGE_STORE")/publish
 PULL=$BUILD/fs/banger-pull
@@ -144,6 +146,7 @@ check "the root file system grew to the VM's disk (4G)" \
 # container made from it (no registry: docker import). dockerd starts on
 # first use (docker.socket).
 t0=$(ms)
+# shellcheck disable=SC2016 # expanded in the guest
 out=$(gssh 'set -e; d=$(mktemp -d); printf "#include <stdio.h>\nint main(void) { puts(\"hello from a container\"); return 0; }\n" >$d/h.c
 	gcc -static -O2 -o $d/hello $d/h.c; tar -C $d -c hello | docker import - banger-hello >/dev/null
 	docker run --rm --network none banger-hello /hello' 2>&1)
