@@ -41,7 +41,9 @@ stop_daemon
 
 # ---- the catalog and the bundles
 CAT=$PUB/catalog.json
-check "catalog.json is valid JSON, format 1" jq -e '.format == 1' "$CAT" >/dev/null
+# shellcheck disable=SC2317 # called through check
+jqe() { jq -e "$@" >/dev/null; }
+check "catalog.json is valid JSON, format 1" jqe '.format == 1' "$CAT"
 for n in debian-bookworm tiny; do
 	sum=$(sha256sum <"$PUB/$n.tar.zst" | cut -d' ' -f1)
 	size=$(stat -c %s "$PUB/$n.tar.zst")
@@ -51,7 +53,7 @@ for n in debian-bookworm tiny; do
 	expect_eq "catalog: kernel $n is in the same bundle" "$n.tar.zst $sum $size" \
 		"$(jq -r --arg n "$n" '.kernels[] | select(.name == $n) | "\(.url) \(.sha256) \(.size)"' "$CAT")"
 done
-check "catalog: descriptions are set" jq -e '[.images[], .kernels[]] | all(.description | length > 0)' "$CAT" >/dev/null
+check "catalog: descriptions are set" jqe '[.images[], .kernels[]] | all(.description | length > 0)' "$CAT"
 bundle_size=$(stat -c %s "$PUB/debian-bookworm.tar.zst")
 rootfs_size=$(stat -c %s "$IMAGE_STORE/images/debian-bookworm/rootfs.ext4")
 log "debian-bookworm: bundle $((bundle_size / 1048576)) MiB, rootfs.ext4 $((rootfs_size / 1048576)) MiB" \
