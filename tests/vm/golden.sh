@@ -1,7 +1,8 @@
 #!/bin/bash
 # The golden debian-bookworm guest (tools/mkgolden, docs/golden-image.md):
 # built (cached) and published with the tiny one into a catalog directory,
-# its bundle installed with banger-pull, then booted under systemd with a
+# pulled by bangerd from that file:// catalog at the first start (the seed's
+# auto-pull), then booted under systemd with a
 # work disk: ssh with the key the agent pinned (the per-VM host keys, none
 # baked into the image), docker, git, a static binary from gcc run in a
 # container, hostname, /root on the work disk, the root fs grown, no failed
@@ -28,7 +29,6 @@ fi
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/../lib.sh"
 PUB=$(dirname "$IMAGE_STORE")/publish
-PULL=$BUILD/fs/banger-pull
 # systemd under TCG boots slower than the tiny busybox guest
 export BANGER_BOOT_TIMEOUT=${BANGER_BOOT_TIMEOUT:-300}
 export BANGER_NAT=true # only inside this namespace, which has no way out
@@ -67,14 +67,8 @@ check "no SSH host keys are baked into the image" sh -c \
 check "the image has the sshd drop-in" sh -c \
 	"debugfs -R 'cat /etc/ssh/sshd_config.d/banger.conf' '$IMAGE_STORE/images/debian-bookworm/rootfs.ext4' 2>/dev/null | grep -qx 'PermitRootLogin prohibit-password'"
 
-t0=$(ms)
-"$PULL" install "$PUB/debian-bookworm.tar.zst" "$T/home/state" >"$T/pull.out" 2>&1
-expect_eq "banger-pull installs the bundle: kernel and image" \
-	"ok kernel debian-bookworm
-ok image debian-bookworm" "$(cat "$T/pull.out")"
-log "banger-pull install took $(($(ms) - t0)) ms"
-check "the installed kernel is the tiny one (same vmlinuz)" \
-	cmp -s "$T/home/state/kernels/debian-bookworm/vmlinuz" "$IMAGE_STORE/kernels/tiny/vmlinuz"
+# bangerd pulls it from this catalog (file://), as on a machine offline
+sed -i "1i catalog = \"file://$CAT\"" "$T/home/config/config.toml"
 
 # a work disk for /root (file_sync)
 mkdir -p "$T/sync"
@@ -89,17 +83,27 @@ start_daemon
 
 V=$MNT/vms/gold
 check "mkdir gold" mkdir "$V"
-# disk_size first: it must hold the image
 check "disk_size 4G" sh -c "echo 4G >'$V/disk_size'"
-check "image debian-bookworm" sh -c "echo debian-bookworm >'$V/image'"
-check "kernel debian-bookworm" sh -c "echo debian-bookworm >'$V/kernel'"
+check "debian-bookworm is not installed yet" test ! -e "$MNT/images/debian-bookworm"
+check "image debian-bookworm (listed in the catalog)" sh -c "echo debian-bookworm >'$V/image'"
+expect_eq "the kernel follows the catalog entry" debian-bookworm "$(cat "$V/kernel")"
 check "memory_mib 1024" sh -c "echo 1024 >'$V/memory_mib'"
-expect_eq "spec: the image and kernel" "debian-bookworm debian-bookworm" "$(cat "$V/image") $(cat "$V/kernel")"
 
 t0=$(ms)
-expect_errno "start gold (first boot: host keys made, pinned from the agent)" OK write "$V/state" start
+expect_errno "start gold (pulls the image, first boot: host keys made, pinned from the agent)" OK write "$V/state" start
 boot1=$(($(ms) - t0))
-log "first boot, start -> ready: $boot1 ms"
+log "pull + first boot, start -> ready: $boot1 ms"
+check "the start pulled the image" grep -q "image debian-bookworm is not installed: pulling it" "$V/logs"
+log "$(grep -E 'image debian-bookworm: (ready|pulling)' "$V/logs" | tail -n 2 | tr '\n' ' ')"
+expect_eq "images/debian-bookworm is ready" ready "$(cat "$MNT/images/debian-bookworm/status")"
+expect_eq "its source is the published bundle" "file://$PUB/debian-bookworm.tar.zst" "$(cat "$MNT/images/debian-bookworm/source")"
+expect_eq "its sha256 is the bundle's" "$(sha256sum <"$PUB/debian-bookworm.tar.zst" | cut -d' ' -f1)" \
+	"$(cat "$MNT/images/debian-bookworm/sha256")"
+check "the kernel came with it" test -d "$MNT/kernels/debian-bookworm"
+check "the installed kernel is the tiny one (same vmlinuz)" \
+	cmp -s "$T/home/state/kernels/debian-bookworm/vmlinuz" "$IMAGE_STORE/kernels/tiny/vmlinuz"
+check "the installed rootfs is sparse" test "$(du -B1 "$T/home/state/images/debian-bookworm/rootfs.ext4" | cut -f1)" \
+	-lt "$(stat -c %s "$T/home/state/images/debian-bookworm/rootfs.ext4")"
 expect_eq "gold is running" running "$(cat "$V/state")"
 check "pinned from the agent's hello" grep -q "ssh ready with the pinned host key (agent pin" "$V/logs"
 
