@@ -240,7 +240,11 @@ check "it says qemu-system-x86_64 is MISSING, with the fix" \
 check "qemu-img too" grep -q '^MISSING .*qemu-img: .*fix: apt-get install qemu-system-x86 qemu-utils' "$T/out"
 BANGER_HOME=$T/empty bx doctor
 check "doctor without an image: non-zero exit" test "$RC" != 0
-check "it says how to make the image" grep -q "^MISSING .*image tiny: no $T/empty/state/images/tiny/rootfs.ext4; fix: tools/mkimage tiny" "$T/out"
+check "it says how to make the image" grep -q "^MISSING .*image tiny: not installed (images/tiny in $T/empty/state); fix: tools/mkimage tiny, or a catalog that lists it" "$T/out"
+mkdir -p "$T/empty/cache/catalog"
+printf '{"format": 1, "images": [{"name": "tiny", "url": "t.tar.zst"}]}\n' >"$T/empty/cache/catalog/catalog.json"
+BANGER_HOME=$T/empty bx doctor
+check "an image the local catalog lists is fine" grep -q "^ok .*image tiny: not installed; listed in $T/empty/cache/catalog/catalog.json, pulled at the first start" "$T/out"
 
 # ---- the daemon down: no VM names in completion, doctor says so
 stop_daemon
