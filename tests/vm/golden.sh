@@ -15,10 +15,10 @@
 if [ -z "${BANGER_TEST_NETNS:-}" ]; then
 	repo=$(cd "$(dirname "$0")/../.." && pwd)
 	bdir=${BANGER_BUILD:-$repo/build}
-	store=${BANGER_TEST_IMAGES:-$bdir/test-images/state}
+	golden=${BANGER_TEST_GOLDEN:-$bdir/golden}
 	start=$(date +%s)
-	BANGER_HOME=$(dirname "$store") "$repo/tools/mkgolden" --agent "$bdir/agent/banger-agent" \
-		--publish "$(dirname "$store")/publish" --image debian-bookworm --image tiny 2>&1 | sed 's/^/# /'
+	BANGER_HOME=$golden "$repo/tools/mkgolden" --agent "$bdir/agent/banger-agent" \
+		--publish "$golden/publish" --image debian-bookworm --image tiny 2>&1 | sed 's/^/# /'
 	if [ "${PIPESTATUS[0]}" != 0 ]; then
 		echo "not ok 1 - tools/mkgolden failed (output above)"
 		echo "1..1"
@@ -28,7 +28,8 @@ if [ -z "${BANGER_TEST_NETNS:-}" ]; then
 fi
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/../lib.sh"
-PUB=$(dirname "$IMAGE_STORE")/publish
+GOLDEN=${BANGER_TEST_GOLDEN:-$BUILD/golden}
+PUB=$GOLDEN/publish
 # systemd under TCG boots slower than the tiny busybox guest
 export BANGER_BOOT_TIMEOUT=${BANGER_BOOT_TIMEOUT:-300}
 export BANGER_NAT=true # only inside this namespace, which has no way out
@@ -55,17 +56,17 @@ for n in debian-bookworm tiny; do
 done
 check "catalog: descriptions are set" jqe '[.images[], .kernels[]] | all(.description | length > 0)' "$CAT"
 bundle_size=$(stat -c %s "$PUB/debian-bookworm.tar.zst")
-rootfs_size=$(stat -c %s "$IMAGE_STORE/images/debian-bookworm/rootfs.ext4")
+rootfs_size=$(stat -c %s "$GOLDEN/state/images/debian-bookworm/rootfs.ext4")
 log "debian-bookworm: bundle $((bundle_size / 1048576)) MiB, rootfs.ext4 $((rootfs_size / 1048576)) MiB" \
-	"($(du -m "$IMAGE_STORE/images/debian-bookworm/rootfs.ext4" | cut -f1) MiB allocated)"
+	"($(du -m "$GOLDEN/state/images/debian-bookworm/rootfs.ext4" | cut -f1) MiB allocated)"
 check "the image's rootfs.ext4 is sparse" \
-	test "$(du -B1 "$IMAGE_STORE/images/debian-bookworm/rootfs.ext4" | cut -f1)" -lt "$rootfs_size"
+	test "$(du -B1 "$GOLDEN/state/images/debian-bookworm/rootfs.ext4" | cut -f1)" -lt "$rootfs_size"
 expect_eq "the image has the label banger-root" banger-root \
-	"$(dumpe2fs -h "$IMAGE_STORE/images/debian-bookworm/rootfs.ext4" 2>/dev/null | sed -n 's/^Filesystem volume name: *//p')"
+	"$(dumpe2fs -h "$GOLDEN/state/images/debian-bookworm/rootfs.ext4" 2>/dev/null | sed -n 's/^Filesystem volume name: *//p')"
 check "no SSH host keys are baked into the image" sh -c \
-	"! debugfs -R 'ls /etc/ssh' '$IMAGE_STORE/images/debian-bookworm/rootfs.ext4' 2>/dev/null | grep -q ssh_host_"
+	"! debugfs -R 'ls /etc/ssh' '$GOLDEN/state/images/debian-bookworm/rootfs.ext4' 2>/dev/null | grep -q ssh_host_"
 check "the image has the sshd drop-in" sh -c \
-	"debugfs -R 'cat /etc/ssh/sshd_config.d/banger.conf' '$IMAGE_STORE/images/debian-bookworm/rootfs.ext4' 2>/dev/null | grep -qx 'PermitRootLogin prohibit-password'"
+	"debugfs -R 'cat /etc/ssh/sshd_config.d/banger.conf' '$GOLDEN/state/images/debian-bookworm/rootfs.ext4' 2>/dev/null | grep -qx 'PermitRootLogin prohibit-password'"
 
 # bangerd pulls it from this catalog (file://), as on a machine offline
 sed -i "1i catalog = \"file://$CAT\"" "$T/home/config/config.toml"
@@ -101,7 +102,7 @@ expect_eq "its sha256 is the bundle's" "$(sha256sum <"$PUB/debian-bookworm.tar.z
 	"$(cat "$MNT/images/debian-bookworm/sha256")"
 check "the kernel came with it" test -d "$MNT/kernels/debian-bookworm"
 check "the installed kernel is the tiny one (same vmlinuz)" \
-	cmp -s "$T/home/state/kernels/debian-bookworm/vmlinuz" "$IMAGE_STORE/kernels/tiny/vmlinuz"
+	cmp -s "$T/home/state/kernels/debian-bookworm/vmlinuz" "$GOLDEN/state/kernels/tiny/vmlinuz"
 check "the installed rootfs is sparse" test "$(du -B1 "$T/home/state/images/debian-bookworm/rootfs.ext4" | cut -f1)" \
 	-lt "$(stat -c %s "$T/home/state/images/debian-bookworm/rootfs.ext4")"
 expect_eq "gold is running" running "$(cat "$V/state")"
