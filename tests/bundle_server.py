@@ -1,6 +1,8 @@
 """A loopback HTTP server for bundle tests: serves files of ROOT by basename.
 /plain/NAME honours Range, /cut/NAME closes its first answer half-way,
-/norange/NAME ignores Range, /slow/NAME sends 16 KiB every 0.1 s. Logs "PATH RANGE" per request into LOG and
+/norange/NAME ignores Range, /slow/NAME sends 16 KiB every 0.1 s. Asked as
+an HTTP proxy (GET http://HOST/MODE/NAME), it serves the same and logs
+"proxied URL". Logs "PATH RANGE" per request into LOG and
 writes its port into PORTFILE.
 
     python3 bundle_server.py ROOT LOG PORTFILE
@@ -11,7 +13,11 @@ cut_done = set()
 class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a): pass
     def do_GET(self):
-        mode, _, name = self.path.lstrip("/").partition("/")
+        path = self.path
+        if path.startswith("http://"):  # asked as a proxy: serve it ourselves
+            path = "/" + path.split("/", 3)[3]
+            with open(log, "a") as f: f.write(f"proxied {self.path}\n")
+        mode, _, name = path.lstrip("/").partition("/")
         rng = self.headers.get("Range", "-")
         with open(log, "a") as f: f.write(f"{self.path} {rng}\n")
         try: data = open(os.path.join(root, os.path.basename(name)), "rb").read()

@@ -58,6 +58,11 @@ expect_eq "the last progress line is complete" "progress $BUNDLE_SIZE $BUNDLE_SI
 expect_eq "fetched file has the bundle's sha256" "$BUNDLE_SHA" "$(sha "$T/dl/a.tar.zst")"
 check "no .part left" test ! -e "$T/dl/a.tar.zst.part"
 
+# the proxy from http_proxy: nothing listens at the origin, the proxy serves
+http_proxy=$URL "$PULL" fetch "http://127.0.0.1:9/plain/tiny.tar.zst" "$BUNDLE_SHA" "$T/dl/p.tar.zst" >"$T/out" 2>&1
+expect_eq "fetch through http_proxy: ok" ok "$(last_line "$T/out")"
+check "the request went through the proxy" grep -qx "proxied http://127.0.0.1:9/plain/tiny.tar.zst" "$T/requests.log"
+
 "$PULL" fetch "file://$T/www/tiny.tar.zst" "$BUNDLE_SHA" "$T/dl/f.tar.zst" >"$T/out" 2>&1
 expect_eq "fetch over file://: ok" ok "$(last_line "$T/out")"
 expect_eq "file:// copy has the sha256" "$BUNDLE_SHA" "$(sha "$T/dl/f.tar.zst")"
