@@ -200,6 +200,20 @@ check "banger kernel ls lists kernels" grep -qE '^small +ready' "$T/out"
 $BANGER image import x >"$T/out" 2>&1
 expect_eq "banger image import with one argument: usage, exit 2" 2 "$?"
 
+# --- concurrent pulls of one name: one wins, the rest get EEXIST ----------------------------------
+check "rmdir images/small (unused)" rmdir "$MNT/images/small"
+before=$(grep -c "^/plain/small.tar.zst " "$T/requests.log")
+pids=""
+for i in 1 2 3 4; do
+	$FSOP mkdir "$MNT/images/small" >"$T/race.$i" 2>&1 &
+	pids="$pids $!"
+done
+# shellcheck disable=SC2086 # a list of pids
+wait $pids
+expect_eq "one mkdir of four succeeds, three get EEXIST" "EEXIST EEXIST EEXIST OK" "$(cat "$T"/race.* | sort | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "and the pull completes once" ready "$(timeout 30 cat "$MNT/images/small/wait")"
+expect_eq "one download" $((before + 1)) "$(grep -c "^/plain/small.tar.zst " "$T/requests.log")"
+
 # --- a restart keeps everything --------------------------------------------------------------
 stop_daemon
 start_daemon
