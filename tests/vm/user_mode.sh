@@ -22,7 +22,8 @@ trap user_cleanup EXIT
 trap 'exit 130' INT TERM
 chmod 0666 /dev/fuse
 # the image is copied: the test store is readable by root only
-mkdir -p "$T/home/state/images/tiny" "$T/home/state/kernels/tiny" "$MNT" "$T/uhome"
+mkdir -p "$T/home/state/images/tiny" "$T/home/state/kernels/tiny" "$T/home/config" "$MNT" "$T/uhome"
+echo 'default_image_name = "tiny"' >"$T/home/config/config.toml"
 cp --reflink=auto "$IMAGE_STORE/images/tiny/rootfs.ext4" "$T/home/state/images/tiny/"
 cp "$IMAGE_STORE/kernels/tiny/vmlinuz" "$IMAGE_STORE/kernels/tiny/initrd.img" "$T/home/state/kernels/tiny/"
 chown -R "$UID_N:$UID_N" "$T"
