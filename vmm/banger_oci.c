@@ -288,17 +288,6 @@ static int usage(void)
 	return 2;
 }
 
-static int parse_u64(const char *s, uint64_t *ret)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || *s == '-')
-		return -EINVAL;
-	*ret = v;
-	return 0;
-}
-
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	*o = (struct options){ .max_bytes = DEFAULT_MAX_BYTES };

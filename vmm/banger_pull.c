@@ -14,6 +14,7 @@
  *       STATE_DIR/kernels/NAME; prints "ok image NAME" / "ok kernel NAME".
  *
  * The last line is "ok" (fetch) or "error: REASON"; exit 0 / 1 (2: usage). */
+#include "curl_setup.h"
 #include "error.h"
 #include "put_in_place.h"
 #include "sha256.h"
@@ -35,24 +36,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define CONNECT_TIMEOUT_S 30L
-#define LOW_SPEED_BYTES_PER_S 1024L
-#define LOW_SPEED_TIME_S 60L
 #define PROGRESS_INTERVAL_MS 500
 #define MANIFEST_MAX_BYTES (1 << 20)
 #define DEFAULT_MAX_BYTES (64ULL << 30)
 #define BUNDLE_FORMAT 1
-
-static int parse_u64(const char *s, uint64_t *ret)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || *s == '-')
-		return -EINVAL;
-	*ret = v;
-	return 0;
-}
 
 /* ---- fetch ----------------------------------------------------------- */
 
@@ -122,23 +109,8 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
 
 static void setup_curl(CURL *c, const char *url, struct download *d, char *errbuf)
 {
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,file");
-	/* a server must not redirect us to a local file */
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+	curl_setup_download(c, url, "http,https,file", "banger-pull/" BANGER_VERSION, on_body, on_progress, d, errbuf);
 	curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, LOW_SPEED_BYTES_PER_S);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, LOW_SPEED_TIME_S);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "banger-pull/" BANGER_VERSION);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, d);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, d);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	if (d->resume_from)
 		curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)d->resume_from);
 }

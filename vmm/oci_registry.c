@@ -2,6 +2,7 @@
  * through request(): on a 401 with a Bearer challenge it fetches an
  * anonymous token from the challenge's realm and tries once more. */
 #include "oci_registry.h"
+#include "curl_setup.h"
 #include "oci_cancel.h"
 #include "util.h"
 #include "validate.h"
@@ -16,9 +17,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define CONNECT_TIMEOUT_S 30L
-#define LOW_SPEED_BYTES_PER_S 1024L
-#define LOW_SPEED_TIME_S 60L
 #define PROGRESS_INTERVAL_MS 500
 #define TOKEN_MAX_BYTES (1 << 20)
 #define ERROR_BODY_MAX 2048
@@ -126,22 +124,8 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
 
 static void setup_curl(CURL *curl, const char *url, struct curl_slist *headers, struct sink *s, char *errbuf)
 {
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
-	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, LOW_SPEED_BYTES_PER_S);
-	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, LOW_SPEED_TIME_S);
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "banger-oci/" BANGER_VERSION);
+	curl_setup_download(curl, url, "http,https", "banger-oci/" BANGER_VERSION, on_body, on_progress, s, errbuf);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, s);
-	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(curl, CURLOPT_XFERINFODATA, s);
-	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
 }
 
 /* The registry's own reason ({"errors":[{"code":…,"message":…}]}), if any. */

@@ -110,3 +110,16 @@ char *read_text_file(const char *path)
 	}
 	return buf;
 }
+
+int parse_u64(const char *s, uint64_t *ret)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || *s == '-')
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}

@@ -2,6 +2,7 @@
 #ifndef BANGER_UTIL_H
 #define BANGER_UTIL_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -48,6 +49,8 @@ int mkdir_p(const char *path, mode_t mode);
 /* rm -rf; returns 0 or -errno. */
 int rm_rf(const char *path);
 
+/* A decimal unsigned number, the whole string; -EINVAL otherwise. */
+int parse_u64(const char *s, uint64_t *ret);
 /* The whole file as a NUL-terminated string (caller frees), or NULL with
  * errno set (ENOENT when it does not exist). */
 char *read_text_file(const char *path);
