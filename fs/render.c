@@ -96,7 +96,7 @@ static void provenance(FILE *f, const struct vm_record *r, unsigned bit, bool sa
 		fputs("default when the VM was created\n", f);
 }
 
-static void render_spec(FILE *f, const struct vm_record *r, const struct vmm_settings *s)
+static void render_spec(FILE *f, const struct vm_record *r, const struct vmm_settings *s, const char *image_kernel)
 {
 	char disk[32];
 
@@ -110,7 +110,22 @@ static void render_spec(FILE *f, const struct vm_record *r, const struct vmm_set
 	fprintf(f, "image = %s  # ", r->image);
 	provenance(f, r, VM_SET_IMAGE, !strcmp(r->image, s->image), s->src_image);
 	fprintf(f, "kernel = %s  # ", r->kernel);
-	provenance(f, r, VM_SET_KERNEL, !strcmp(r->kernel, s->kernel), s->src_image);
+	if (!(r->user_set & VM_SET_KERNEL) && strcmp(r->kernel, s->kernel) && !strcmp(r->kernel, image_kernel))
+		fprintf(f, "image %s's kernel\n", r->image);
+	else
+		provenance(f, r, VM_SET_KERNEL, !strcmp(r->kernel, s->kernel), s->src_image);
+}
+
+/* The kernel an image boots by default, "" when not known. */
+static const char *image_kernel(struct vmm *m, const char *image)
+{
+	struct artifact *a = vmm_art_by_name(m, ART_IMAGE, image);
+	struct art_info ai;
+
+	if (!a)
+		return "";
+	vmm_art_info(a, &ai);
+	return ai.meta->kernel;
 }
 
 static void render_time(FILE *f, int64_t unix_s)
@@ -139,7 +154,7 @@ static void render_vm_file(FILE *f, enum vm_file kind, const struct render_ctx *
 	case VMF_DISK: size_format(r->disk_size, disk, sizeof(disk)); fprintf(f, "%s\n", disk); break;
 	case VMF_IMAGE: fprintf(f, "%s\n", r->image); break;
 	case VMF_KERNEL: fprintf(f, "%s\n", r->kernel); break;
-	case VMF_SPEC: render_spec(f, r, vmm_settings(ctx->vmm)); break;
+	case VMF_SPEC: render_spec(f, r, vmm_settings(ctx->vmm), image_kernel(ctx->vmm, r->image)); break;
 	case VMF_PID: if (live) fprintf(f, "%d\n", r->pid); break;
 	case VMF_UPTIME:
 		if (live && r->started_at)

@@ -154,6 +154,7 @@ check "start pulled the image" test -f "$STATE/images/auto/rootfs.ext4"
 check "the VM's logs tell the pull" grep -q "image auto is not installed: pulling it" "$MNT/vms/user/logs"
 check "and when it was ready" grep -q "image auto: ready" "$MNT/vms/user/logs"
 expect_eq "images/auto is ready" ready "$(cat "$MNT/images/auto/status")"
+check "spec says where the kernel came from" grep -qx "kernel = auto  # image auto's kernel" "$MNT/vms/user/spec"
 check "a root disk was made from it" sh -c "ls '$STATE'/vms/*/root.qcow2 >/dev/null"
 
 # --- import: bad input changes nothing -------------------------------------------------------
