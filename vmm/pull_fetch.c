@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 
 #define PROGRESS_INTERVAL_MS 500
+/* get serves bangerd's catalog look-ups, which a mkdir waits for */
+#define GET_TIMEOUT_S 10L
 
 struct download {
 	CURL *curl;
@@ -21,6 +23,7 @@ struct download {
 	uint64_t resume_from; /* bytes of the .part kept from an earlier try */
 	uint64_t written;     /* bytes written by this try */
 	uint64_t expected_size; /* 0: unknown */
+	long timeout_s;         /* 0: none but the low-speed limit */
 	bool too_big;
 	long long last_progress_ms;
 };
@@ -85,12 +88,19 @@ static void setup_curl(CURL *c, const char *url, struct download *d, char *errbu
 	curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
 	if (d->resume_from)
 		curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)d->resume_from);
+	if (d->timeout_s) {
+		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, d->timeout_s);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT, d->timeout_s);
+	}
 }
 
-/* Downloads url into the open .part (fd, already holding resume_from bytes). */
-static int download_once(const char *url, int fd, uint64_t resume_from, uint64_t expected_size, bgr_error *err)
+/* Downloads url into the open .part (fd, already holding resume_from bytes);
+ * timeout_s bounds the whole transfer (0: only the low-speed limit). */
+static int download_once(const char *url, int fd, uint64_t resume_from, uint64_t expected_size, long timeout_s,
+			 bgr_error *err)
 {
-	struct download d = { .fd = fd, .resume_from = resume_from, .expected_size = expected_size };
+	struct download d = { .fd = fd, .resume_from = resume_from, .expected_size = expected_size,
+			      .timeout_s = timeout_s };
 	char errbuf[CURL_ERROR_SIZE] = "";
 	CURLcode rc;
 
@@ -117,14 +127,14 @@ static int download_once(const char *url, int fd, uint64_t resume_from, uint64_t
  * start the .part over. */
 static int download(const char *url, int fd, uint64_t resume_from, uint64_t expected_size, bgr_error *err)
 {
-	int r = download_once(url, fd, resume_from, expected_size, err);
+	int r = download_once(url, fd, resume_from, expected_size, 0, err);
 
 	if (r != -ERANGE || resume_from == 0)
 		return r;
 	if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)
 		return bgr_fail(err, errno, "truncate: %s", strerror(errno));
 	bgr_error_clear(err);
-	return download_once(url, fd, 0, expected_size, err);
+	return download_once(url, fd, 0, expected_size, 0, err);
 }
 
 static int check_sha256(const char *path, const char *want, bgr_error *err)
@@ -207,7 +217,7 @@ int pull_get(const char *url, const char *dest, uint64_t max_bytes, bgr_error *e
 
 	if (fd < 0)
 		return bgr_fail(err, errno, "%s: %s", part, strerror(errno));
-	r = download_once(url, fd, 0, max_bytes, err);
+	r = download_once(url, fd, 0, max_bytes, GET_TIMEOUT_S, err);
 	if (r == 0 && (fsync(fd) < 0 || rename(part, dest) < 0))
 		r = bgr_fail(err, errno, "%s: %s", dest, strerror(errno));
 	if (r < 0)
