@@ -220,4 +220,13 @@ stop_daemon
 start_daemon
 expect_eq "images after a restart (failed pulls are forgotten)" "auto cutimg debian-bookworm import slowimg small" "$(listing "$MNT/images")"
 expect_eq "small's source survives" "$URL/plain/small.tar.zst" "$(cat "$MNT/images/small/source")"
+
+# --- the catalog server is gone: its last copy still serves ------------------------------------
+kill "$SERVER_PID"
+wait "$SERVER_PID" 2>/dev/null
+SERVER_PID=""
+touch -d '10 minutes ago' "$CACHE"/catalogs/*.json
+check "mkdir images/badsha with the catalog server down (the cached catalog answers)" mkdir "$MNT/images/badsha"
+out=$(timeout 30 cat "$MNT/images/badsha/wait")
+check "the download fails cleanly" grep -q "^error: download failed" <<<"$out"
 finish
