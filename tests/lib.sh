@@ -171,6 +171,17 @@ EOF
 	echo "not an initrd" >"$d/initrd.img"
 }
 
+# pinned_ssh ADDR CMD...: OpenSSH's client with no config file and strict
+# checking against banger's pins for this test's BANGER_HOME; stderr goes
+# to $T/ssh.err.
+pinned_ssh() {
+	local addr=$1 kh=$T/home/state/ssh/known_hosts
+	shift
+	ssh -F none -i "$T/home/config/ssh/id_ed25519" -o IdentitiesOnly=yes -o BatchMode=yes \
+		-o StrictHostKeyChecking=yes -o UserKnownHostsFile="$kh" -o GlobalKnownHostsFile="$kh" \
+		-o ConnectTimeout=10 "root@$addr" "$@" 2>>"$T/ssh.err"
+}
+
 # finish: stops the daemon, fails on any sanitizer report it printed (ASan
 # builds), prints the plan and exits non-zero when any check failed.
 finish() {

@@ -235,22 +235,33 @@ static void art_event(struct vmm *m, struct artifact *a, const char *what)
 	vmm_event_line(m, subject, what);
 }
 
-/* A new entry for name, or the failed one it replaces; EEXIST otherwise. */
-static int claim_name(struct vmm *m, enum art_kind kind, const char *name, bgr_error *err)
+/* Whether name may be pulled: EEXIST while it is installed or pulling; a
+ * failed entry it would replace is returned in *ret_failed. Changes nothing
+ * (a refused pull leaves a failed entry in place). */
+static int claim_name(struct vmm *m, enum art_kind kind, const char *name, struct artifact **ret_failed,
+		      bgr_error *err)
 {
 	struct artifact *a;
 	int r = artifact_name_check(kind_word(kind), name, err);
 
+	*ret_failed = NULL;
 	if (r < 0)
 		return r;
 	vmm_art_rescan(m, kind);
 	a = vmm_art_by_name(m, kind, name);
-	if (a && a->state == ART_FAILED)
-		art_drop(m, a);
-	else if (a)
+	if (a && a->state != ART_FAILED)
 		return bgr_fail(err, EEXIST, "%s '%s' is %s", kind_word(kind), name,
 				a->state == ART_READY ? "already installed" : "already being pulled");
+	*ret_failed = a;
 	return 0;
+}
+
+/* The pulling entry that replaces failed (or is new). */
+static struct artifact *begin_pull(struct vmm *m, enum art_kind kind, const char *name, struct artifact *failed)
+{
+	if (failed)
+		art_drop(m, failed);
+	return art_add(m, kind, name, ART_PULLING);
 }
 
 static void pull_started(struct vmm *m, struct artifact *a, const char *from)
@@ -263,15 +274,15 @@ static void pull_started(struct vmm *m, struct artifact *a, const char *from)
 int vmm_art_pull(struct vmm *m, enum art_kind kind, const char *name, struct artifact **ret, bgr_error *err)
 {
 	struct catalog_entry e;
-	struct artifact *a;
-	int r = claim_name(m, kind, name, err);
+	struct artifact *a, *failed;
+	int r = claim_name(m, kind, name, &failed, err);
 
 	if (r < 0)
 		return r;
 	r = art_catalog_find(m, kind, name, &e, err);
 	if (r < 0)
 		return r;
-	a = art_add(m, kind, name, ART_PULLING);
+	a = begin_pull(m, kind, name, failed);
 	a->total = e.size;
 	snprintf(a->meta.source, sizeof(a->meta.source), "%s", e.url);
 	snprintf(a->meta.sha256, sizeof(a->meta.sha256), "%s", e.sha256);
@@ -288,15 +299,15 @@ int vmm_art_pull(struct vmm *m, enum art_kind kind, const char *name, struct art
 
 int vmm_art_import(struct vmm *m, const char *name, const char *ref, struct artifact **ret, bgr_error *err)
 {
-	struct artifact *a;
-	int r = claim_name(m, ART_IMAGE, name, err);
+	struct artifact *a, *failed;
+	int r = claim_name(m, ART_IMAGE, name, &failed, err);
 
 	if (r < 0)
 		return r;
 	if (!*ref || strlen(ref) > 255 || strpbrk(ref, " \t\"'\\"))
 		return bgr_fail(err, EINVAL, "'%.100s' is not an OCI image reference (like docker.io/library/debian:bookworm)",
 				ref);
-	a = art_add(m, ART_IMAGE, name, ART_PULLING);
+	a = begin_pull(m, ART_IMAGE, name, failed);
 	snprintf(a->meta.source, sizeof(a->meta.source), "oci:%s", ref);
 	snprintf(a->meta.kernel, sizeof(a->meta.kernel), "%s", m->settings.kernel);
 	r = pull_job_start_oci(a, ref, m->settings.kernel, err);

@@ -12,16 +12,6 @@
 #define CATALOG_MAX_BYTES (4u << 20)
 #define REFETCH_AFTER_S 300
 
-static bool is_sha256(const char *s)
-{
-	size_t n = 0;
-
-	for (; s[n]; n++)
-		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
-			return false;
-	return n == 64;
-}
-
 static const char *str_field(const cJSON *e, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(e, key);
@@ -50,7 +40,7 @@ static int parse_entry(const cJSON *e, const char *base, enum catalog_kind kind,
 
 	if (!url || !*url || strlen(url) >= sizeof(ret->url) - strlen(base))
 		return bgr_fail(err, EINVAL, "entry '%s': want a url", name);
-	if (!sha || !is_sha256(sha))
+	if (!sha || !sha256_valid(sha))
 		return bgr_fail(err, EINVAL, "entry '%s': sha256 must be 64 lowercase hex digits", name);
 	if (!cJSON_IsNumber(size) || size->valuedouble < 1 || size->valuedouble > 1e15)
 		return bgr_fail(err, EINVAL, "entry '%s': want a size in bytes", name);

@@ -48,13 +48,3 @@ int sha256_file(const char *path, char out[SHA256_HEX_LEN + 1], bgr_error *err)
 	sha256_hex(c, out);
 	return 0;
 }
-
-bool sha256_valid(const char *s)
-{
-	if (strlen(s) != SHA256_HEX_LEN)
-		return false;
-	for (; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
-			return false;
-	return true;
-}

@@ -4,6 +4,7 @@
 #define BANGER_SHA256_H
 
 #include "error.h"
+#include "validate.h" /* sha256_valid */
 
 #include <openssl/evp.h>
 #include <stdbool.h>
@@ -21,7 +22,5 @@ void sha256_hex(EVP_MD_CTX *c, char out[SHA256_HEX_LEN + 1]);
 /* Hashes n zero bytes (the holes of sparse entries). */
 void sha256_zeros(EVP_MD_CTX *c, uint64_t n);
 int sha256_file(const char *path, char out[SHA256_HEX_LEN + 1], bgr_error *err);
-/* 64 lowercase hex digits. */
-bool sha256_valid(const char *s);
 
 #endif

@@ -179,3 +179,13 @@ void size_format(uint64_t bytes, char *out, size_t size)
 	else
 		snprintf(out, size, "%" PRIu64 "%c", bytes, units[u]);
 }
+
+bool sha256_valid(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n]; n++)
+		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+			return false;
+	return n == 64;
+}

@@ -34,6 +34,8 @@ int parse_memory_mib(const char *s, uint64_t host_mib, unsigned *ret, bgr_error 
 int parse_size(const char *s, uint64_t *ret, bgr_error *err);
 int parse_disk_size(const char *s, uint64_t *ret, bgr_error *err);
 /* An image or kernel name: same rules as a VM name. */
+/* 64 lowercase hex digits (a sha256 as text). */
+bool sha256_valid(const char *s);
 int artifact_name_check(const char *what, const char *name, bgr_error *err);
 
 /* Renders bytes as "8G" / "512M" / "123K" / "17" (exact, largest unit). */

@@ -18,19 +18,11 @@ on_exit() {
 trap on_exit EXIT
 
 KIT=$IMAGE_STORE/kit
-KH=$T/home/state/ssh/known_hosts
-KEY=$T/home/config/ssh/id_ed25519
 if [ ! -s "$KIT/init" ]; then
 	echo "no guest kit in $IMAGE_STORE (run tools/test, whose mkimage step builds it)" >&2
 	exit 1
 fi
-gssh() { # ADDR CMD...
-	local addr=$1
-	shift
-	ssh -F none -i "$KEY" -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes \
-		-o UserKnownHostsFile="$KH" -o GlobalKnownHostsFile="$KH" -o ConnectTimeout=10 \
-		"root@$addr" "$@" 2>>"$T/ssh.err"
-}
+gssh() { pinned_ssh "$@"; }
 
 check "registry and token proxy start" oci_start "$T/oci"
 L=$T/layers

@@ -22,14 +22,7 @@ KEY=$T/home/config/ssh/id_ed25519
 USER_KH=$HOME/.ssh/known_hosts
 user_kh_sum=$(sha256sum <"$USER_KH")
 
-# ssh with OpenSSH's client, no config file, strict checking against banger's pins.
-gssh() { # ADDR CMD...
-	local addr=$1
-	shift
-	ssh -F none -i "$KEY" -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes \
-		-o UserKnownHostsFile="$KH" -o GlobalKnownHostsFile="$KH" -o ConnectTimeout=10 \
-		"root@$addr" "$@" 2>>"$T/ssh.err"
-}
+gssh() { pinned_ssh "$@"; }
 hello_key() { # VM: the ed25519 key of the last hello in its logs
 	grep -o 'hostkey=ssh-ed25519:[^ ]*' "$MNT/vms/$1/logs" | tail -n 1 | cut -d: -f2
 }
