@@ -18,6 +18,9 @@ export BANGER_NAT=${BANGER_NAT:-false}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BANGER_BUILD:-$REPO/build}
 BANGERD=$BUILD/fs/bangerd
+# helper_bin NAME: the build's helper program (banger-ssh, banger-pull, ...),
+# where bangerd's helper_path() finds it too
+helper_bin() { printf '%s/helpers/%s/%s' "$BUILD" "$1" "$1"; }
 FSOP="python3 $REPO/tests/fsop.py"
 # The image store the test command fills once (tools/test runs mkimage).
 IMAGE_STORE=${BANGER_TEST_IMAGES:-$BUILD/test-images/state}

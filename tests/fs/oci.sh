@@ -10,7 +10,7 @@
 # shellcheck source=tests/oci_lib.sh
 . "$REPO/tests/oci_lib.sh"
 
-OCI=$BUILD/fs/banger-oci
+OCI=$(helper_bin banger-oci)
 T=$(mktemp -d /tmp/banger-oci-test.XXXXXX)
 # shellcheck disable=SC2317 # run by the EXIT trap
 on_exit() {

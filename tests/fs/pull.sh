@@ -5,7 +5,7 @@
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/../lib.sh"
 
-PULL=$BUILD/fs/banger-pull
+PULL=$(helper_bin banger-pull)
 MKBUNDLE=$REPO/tools/mkbundle
 T=$(mktemp -d /tmp/banger-pull-test.XXXXXX)
 SERVER_PID=""

@@ -2,8 +2,12 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <pwd.h>
 #include <string.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 static const char *home_dir(void)
 {
@@ -77,4 +81,34 @@ void paths_free(struct bgr_paths *p)
 		free(*all[i]);
 		*all[i] = NULL;
 	}
+}
+
+/* buf = dir/rel; true when it is an executable. */
+static bool try_helper(char buf[PATH_MAX + 64], const char *dir, const char *rel, const char *name)
+{
+	snprintf(buf, PATH_MAX + 64, "%s/%s%s", dir, rel, name);
+	return access(buf, X_OK) == 0;
+}
+
+const char *helper_path(const char *name, const char *env_var, char buf[PATH_MAX + 64])
+{
+	const char *env = getenv(env_var);
+	char self[PATH_MAX - 512], in_build[128];
+	ssize_t n;
+
+	if (env && *env)
+		return env;
+	if (!buf) /* never; it keeps -Wformat-truncation quiet in sanitizer builds */
+		return name;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		*strrchr(self, '/') = '\0';
+		snprintf(in_build, sizeof(in_build), "../helpers/%.64s/", name);
+		if (try_helper(buf, self, "", name) || try_helper(buf, self, "../lib/banger/", name) ||
+		    try_helper(buf, self, in_build, name))
+			return buf;
+	}
+	snprintf(buf, PATH_MAX + 64, "%s", name);
+	return buf;
 }

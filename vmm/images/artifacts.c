@@ -4,6 +4,7 @@
 #include "art.h"
 #include "log.h"
 #include "ssh_helper.h"
+#include "paths.h"
 #include "util.h"
 #include "validate.h"
 #include "vm.h"

@@ -11,6 +11,7 @@
 #include "fc_vsock.h"
 #include "proc.h"
 #include "ssh_helper.h"
+#include "paths.h"
 #include "util.h"
 #include "vmm.h"
 

@@ -2,12 +2,12 @@
 #ifndef BANGER_VM_H
 #define BANGER_VM_H
 
-#include "../agent/protocol.h"
+#include "../../agent/protocol.h"
 #include <stdatomic.h>
 #include "driver.h"
 #include "events.h"
 #include "loop.h"
-#include "sshkey.h"
+#include "pubkey.h"
 #include "store.h"
 #include "vmm.h"
 #include "workers.h"

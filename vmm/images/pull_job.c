@@ -7,6 +7,7 @@
 #include "loop.h"
 #include "proc.h"
 #include "ssh_helper.h"
+#include "paths.h"
 #include "util.h"
 #include "vm.h"
 

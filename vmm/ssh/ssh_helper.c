@@ -1,5 +1,6 @@
 #include "ssh_helper.h"
 #include "proc.h"
+#include "paths.h"
 #include "util.h"
 
 #include <errno.h>
@@ -7,31 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-const char *helper_path(const char *name, const char *env_var, char buf[PATH_MAX + 64])
-{
-	const char *env = getenv(env_var);
-	char self[PATH_MAX - 64];
-	ssize_t n;
-
-	if (env && *env)
-		return env;
-	if (!buf) /* never; it keeps -Wformat-truncation quiet in sanitizer builds */
-		return name;
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		*strrchr(self, '/') = '\0';
-		snprintf(buf, PATH_MAX + 64, "%s/%s", self, name);
-		if (access(buf, X_OK) == 0)
-			return buf;
-		snprintf(buf, PATH_MAX + 64, "%s/../lib/banger/%s", self, name);
-		if (access(buf, X_OK) == 0)
-			return buf;
-	}
-	snprintf(buf, PATH_MAX + 64, "%s", name);
-	return buf;
-}
 
 const char *ssh_helper_path(void)
 {

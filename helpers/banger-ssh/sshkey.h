@@ -6,15 +6,7 @@
 #include <stddef.h>
 
 #include "error.h"
-
-#define SSHKEY_TYPE_MAX 64
-#define SSHKEY_B64_MAX 2048
-
-/* A public key as OpenSSH writes it: "<type> <base64>". */
-struct pubkey {
-	char type[SSHKEY_TYPE_MAX];
-	char b64[SSHKEY_B64_MAX];
-};
+#include "pubkey.h"
 
 /* Creates an ed25519 pair at path (+ path.pub) if path does not exist (its
  * directory 0700, the private key 0600), then returns its public key.

@@ -7,13 +7,10 @@
 #include <stddef.h>
 
 #include "error.h"
-#include "sshkey.h"
+#include "pubkey.h"
 
 #include <limits.h>
 
-/* A helper binary's path: $env_var, else next to this executable, else
- * ../lib/banger/ next to it (the installed layout), else name (PATH). */
-const char *helper_path(const char *name, const char *env_var, char buf[PATH_MAX + 64]);
 /* banger-ssh's ($BANGER_SSH_HELPER overrides). */
 const char *ssh_helper_path(void);
 

@@ -4,6 +4,8 @@
 
 #include "error.h"
 
+#include <limits.h>
+
 struct bgr_paths {
 	char *config_dir; /* ~/.config/banger */
 	char *state_dir;  /* ~/.local/state/banger */
@@ -24,5 +26,12 @@ struct bgr_paths {
  * the state directories (0700). */
 int paths_init(struct bgr_paths *p, bgr_error *err);
 void paths_free(struct bgr_paths *p);
+
+/* The one place bangerd looks for its helper programs (banger-ssh,
+ * banger-pull, banger-oci, banger-fc): $env_var, else next to this
+ * executable, else ../lib/banger/ next to it (the installed layout), else
+ * ../helpers/NAME/ next to it (the build tree: build/fs/bangerd finds
+ * build/helpers/banger-ssh/banger-ssh), else name (PATH). */
+const char *helper_path(const char *name, const char *env_var, char buf[PATH_MAX + 64]);
 
 #endif
