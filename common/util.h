@@ -1,4 +1,10 @@
-/* Small helpers shared by every part: cleanup attributes, ownership moves. */
+/* common/: small helpers every part shares (bangerd, the helpers, the
+ * tests): errors (error.h), name and value checks (validate.h), logging
+ * (log.h), child processes (proc.h), the config.toml subset (toml.h), the
+ * host paths and helper lookup (paths.h), and here cleanup attributes,
+ * ownership moves, allocation that aborts on failure.
+ *
+ * Small helpers shared by every part: cleanup attributes, ownership moves. */
 #ifndef BANGER_UTIL_H
 #define BANGER_UTIL_H
 

@@ -17,6 +17,8 @@ struct artifact;
 typedef void (*vmm_done_fn)(void *ctx, int result); /* 0 or -errno */
 
 enum art_kind { ART_IMAGE, ART_KERNEL };
+
+static inline const char *art_kind_word(enum art_kind kind) { return kind == ART_IMAGE ? "image" : "kernel"; }
 enum art_state { ART_READY, ART_PULLING, ART_FAILED };
 
 struct art_info {

@@ -1,4 +1,4 @@
-/* Tests of vmm/netdev.c (bridge, taps) and vmm/nat.c (nftables NAT).
+/* Tests of vmm/net/netdev.c (bridge, taps) and vmm/net/nat.c (nftables NAT).
  * meson runs this as `unshare --net test_netdev`: everything happens in a
  * private network namespace, which is checked before anything else. */
 #include "nat.h"

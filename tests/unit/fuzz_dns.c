@@ -1,4 +1,4 @@
-/* A randomized fuzz run of dns_answer (vmm/dns.c), without libFuzzer: valid
+/* A randomized fuzz run of dns_answer (vmm/net/dns.c), without libFuzzer: valid
  * queries mutated many times over, each passed in a buffer of its exact size
  * (and answered into one of the exact output size) so ASan catches any
  * access out of bounds. Deterministic for a seed; FUZZ_SEED=n and

@@ -1,4 +1,4 @@
-/* A randomized fuzz run of toml_parse (vmm/toml.c), without libFuzzer: valid
+/* A randomized fuzz run of toml_parse (common/toml.c), without libFuzzer: valid
  * configs mutated many times over (bytes, TOML tokens, lines), each passed in
  * a buffer of its exact size so ASan catches any read out of bounds. Every
  * result is checked: a parsed doc is well formed and survives a round trip

@@ -1,5 +1,5 @@
-/* Unit tests of vmm/dns.c (the `.vm` responder's packet logic) and of
- * vmm/dns_server.c over a real loopback socket. */
+/* Unit tests of vmm/net/dns.c (the `.vm` responder's packet logic) and of
+ * vmm/net/dns_server.c over a real loopback socket. */
 #include "dns.h"
 #include "dns_server.h"
 #include "loop.h"

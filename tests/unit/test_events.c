@@ -1,4 +1,4 @@
-/* Unit tests of vmm/events.c: the bounded ring behind ~/banger/events. */
+/* Unit tests of vmm/core/events.c: the bounded ring behind ~/banger/events. */
 #include "events.h"
 #include "util.h"
 

@@ -1,5 +1,5 @@
-/* Unit tests of the address pool (vmm/ippool.c), the managed key pair
- * (vmm/sshkey.c) and the pins file (vmm/pins.c), on real files with
+/* Unit tests of the address pool (vmm/net/ippool.c), the managed key pair
+ * (helpers/banger-ssh/sshkey.c) and the pins file (helpers/banger-ssh/pins.c), on real files with
  * libssh. */
 #include "ippool.h"
 #include "pins.h"

@@ -1,4 +1,4 @@
-/* Unit tests of vmm/store.c: the SQLite store of VM records, in a temp dir. */
+/* Unit tests of vmm/core/store.c: the SQLite store of VM records, in a temp dir. */
 #include "store.h"
 #include "util.h"
 

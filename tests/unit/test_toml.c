@@ -1,4 +1,4 @@
-/* Unit tests of vmm/toml.c: every form the config subset accepts, and every
+/* Unit tests of common/toml.c: every form the config subset accepts, and every
  * refusal with its exact message and line number. */
 #include "toml.h"
 #include "util.h"

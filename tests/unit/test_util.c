@@ -1,5 +1,5 @@
-/* Unit tests of vmm/util.c (mkdir_p, rm_rf, proc) and
- * vmm/proc.c (start times, proc_run, proc_spawn). */
+/* Unit tests of common/util.c (mkdir_p, rm_rf, proc) and
+ * common/proc.c (start times, proc_run, proc_spawn). */
 #include "proc.h"
 #include "util.h"
 

@@ -1,4 +1,4 @@
-/* Unit tests of vmm/validate.c: VM names, value trimming and the parsers of
+/* Unit tests of common/validate.c: VM names, value trimming and the parsers of
  * everything a user can write (vcpu, memory_mib, disk_size). */
 #include "validate.h"
 

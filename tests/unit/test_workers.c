@@ -1,4 +1,4 @@
-/* Unit tests of vmm/workers.c: work runs off the loop thread, done runs on
+/* Unit tests of vmm/core/workers.c: work runs off the loop thread, done runs on
  * it, every job completes, and freeing the pool finishes queued jobs. */
 #include "loop.h"
 #include "workers.h"

@@ -60,10 +60,10 @@ static void agent_line(struct vmm *m, struct vm *vm, const char *line)
 	char verb[32];
 
 	if (banger_agent_is_verb(line, "hello"))
-		vm_hello_received(m, vm, line);
+		m->hooks.hello_received(m, vm, line);
 	else if ((banger_agent_is_verb(line, "ack") || banger_agent_is_verb(line, "fail")) &&
 		 banger_agent_field(line, "verb", verb, sizeof(verb)) >= 0 && strcmp(verb, "authorize") == 0)
-		vm_agent_authorize_result(m, vm, banger_agent_is_verb(line, "ack"), line);
+		m->hooks.authorize_result(m, vm, banger_agent_is_verb(line, "ack"), line);
 	else if (banger_agent_is_verb(line, "ack") || banger_agent_is_verb(line, "pong"))
 		vmm_vm_log(m, vm, "agent: %s", line);
 	else if (banger_agent_is_verb(line, "fail"))

@@ -351,7 +351,7 @@ static void process_gone(struct vmm *m, struct vm *vm, const char *how)
 	enum vm_after_stop next = vm->after_stop;
 	vm->after_stop = AFTER_NOTHING;
 	if (next == AFTER_DELETE) {
-		vm_remove(m, vm);
+		m->hooks.stopped_for_delete(m, vm);
 		return;
 	}
 	if (next == AFTER_START) {
@@ -452,4 +452,39 @@ int vmm_vm_action(struct vmm *m, struct vm *vm, const char *word, vmm_done_fn fn
 		return 1;
 	}
 	return bgr_fail(err, EINVAL, "unknown state request");
+}
+
+/* A VM whose start waited for a pull. */
+static void start_failed(struct vmm *m, struct vm *vm, int result, const char *reason)
+{
+	vm->awaiting_pull = false;
+	vm_set_error(m, vm, "start failed: %s", reason);
+	waiters_complete(&vm->start_waiters, result);
+}
+
+void vm_artifact_ready(struct vmm *m, enum art_kind kind, const char *name, int result, const char *reason)
+{
+	for (size_t i = 0; i < m->n_vms; i++) {
+		struct vm *vm = m->vms[i];
+		bgr_error err = { 0 };
+		int r;
+
+		if (!vm_waits_for_artifact(vm, kind, name))
+			continue;
+		if (result < 0) {
+			snprintf(err.msg, sizeof(err.msg), "pulling %s %s failed: %s", art_kind_word(kind), name, reason);
+			start_failed(m, vm, result, err.msg);
+			continue;
+		}
+		vmm_vm_log(m, vm, "%s %s: ready", art_kind_word(kind), name);
+		r = vm_prepare_artifacts(m, vm, &err);
+		if (r == 1)
+			continue;
+		if (r == 0)
+			r = vm_boot(m, vm, &err);
+		if (r < 0)
+			start_failed(m, vm, r, err.msg);
+		else
+			vm->awaiting_pull = false;
+	}
 }

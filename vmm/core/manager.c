@@ -140,6 +140,14 @@ int vmm_new(struct loop *loop, struct bgr_paths *paths, const struct vmm_observe
 	m->loop = loop;
 	m->paths = paths;
 	m->obs = *obs;
+	m->hooks = (struct vm_hooks){
+		.hello_received = vm_hello_received,
+		.authorize_result = vm_agent_authorize_result,
+		.ssh_verified = vm_ssh_verified,
+		.artifact_ready = vm_artifact_ready,
+		.artifact_progress = vm_artifact_progress,
+		.stopped_for_delete = vm_remove,
+	};
 	r = settings_load(&m->settings, paths, err);
 	if (r < 0)
 		goto fail_early;
@@ -227,145 +235,6 @@ void vmm_free(struct vmm *m)
 const struct vmm_settings *vmm_settings(struct vmm *m) { return &m->settings; }
 const struct bgr_paths *vmm_paths(struct vmm *m) { return m->paths; }
 size_t vmm_vm_count(struct vmm *m) { return m->n_vms; }
-struct vm *vmm_vm_at(struct vmm *m, size_t i) { return i < m->n_vms ? m->vms[i] : NULL; }
-const struct vm_record *vm_record(const struct vm *vm) { return &vm->rec; }
-const char *vm_console_log(const struct vm *vm) { return vm->console_log; }
-const char *vm_log_path(const struct vm *vm) { return vm->log_path; }
-const char *vm_agent_hello(const struct vm *vm) { return vm->hello ? vm->hello : ""; }
-
-struct vm *vmm_vm_by_name(struct vmm *m, const char *name)
-{
-	for (size_t i = 0; i < m->n_vms; i++)
-		if (strcmp(m->vms[i]->rec.name, name) == 0)
-			return m->vms[i];
-	return NULL;
-}
-
-struct vm *vmm_vm_by_id(struct vmm *m, int64_t id)
-{
-	/* ids only grow and vms stays in id order: binary search */
-	size_t lo = 0, hi = m->n_vms;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (m->vms[mid]->rec.id == id)
-			return m->vms[mid];
-		if (m->vms[mid]->rec.id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
-struct vmm_waiter *waiter_add(struct vmm_waiter **list, vmm_done_fn fn, void *ctx)
-{
-	struct vmm_waiter *w = xcalloc(1, sizeof(*w)), **tail = list;
-
-	w->fn = fn;
-	w->ctx = ctx;
-	while (*tail)
-		tail = &(*tail)->next;
-	*tail = w;
-	return w;
-}
-
-void waiters_complete(struct vmm_waiter **list, int result)
-{
-	struct vmm_waiter *w = *list;
-
-	*list = NULL;
-	while (w) {
-		struct vmm_waiter *next = w->next;
-		if (w->fn)
-			w->fn(w->ctx, result);
-		free(w);
-		w = next;
-	}
-}
-
-void vmm_waiter_cancel(struct vmm_waiter *w)
-{
-	if (w)
-		w->fn = NULL;
-}
-
-void vm_changed(struct vmm *m, struct vm *vm)
-{
-	if (m->obs.vm_changed)
-		m->obs.vm_changed(m->obs.ctx, vm);
-}
-
-int vm_save(struct vmm *m, struct vm *vm, bgr_error *err)
-{
-	int r = store_vm_update(m->store, &vm->rec, err);
-
-	if (r < 0)
-		log_msg("%s: %s", vm->rec.name, err->msg);
-	vm_changed(m, vm);
-	return r;
-}
-
-void vmm_vm_log(struct vmm *m, struct vm *vm, const char *fmt, ...)
-{
-	char line[BGR_ERROR_MAX + 64];
-	_cleanup_free_ char *tag = xasprintf("%s: ", vm->rec.name);
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	log_to_file(vm->log_path, tag, line);
-	if (m->obs.vm_output)
-		m->obs.vm_output(m->obs.ctx, vm, VMM_OUT_LOGS);
-}
-
-void vm_set_error(struct vmm *m, struct vm *vm, const char *fmt, ...)
-{
-	bgr_error e;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
-	va_end(ap);
-	snprintf(vm->rec.error, sizeof(vm->rec.error), "%s", e.msg);
-	vmm_vm_log(m, vm, "error: %s", e.msg);
-}
-
-void vmm_vm_fail(struct vmm *m, struct vm *vm, const bgr_error *err)
-{
-	bgr_error ignore;
-
-	vm_set_error(m, vm, "%s", err->msg);
-	vm_save(m, vm, &ignore);
-}
-
-void vmm_event_line(struct vmm *m, const char *subject, const char *what)
-{
-	char line[256], ts[32];
-	time_t now = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&now, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	snprintf(line, sizeof(line), "%s %s %s", ts, subject, what);
-	events_append(&m->events, line);
-	if (m->obs.event)
-		m->obs.event(m->obs.ctx);
-}
-
-void vm_event(struct vmm *m, struct vm *vm, const char *what)
-{
-	vmm_event_line(m, vm->rec.name, what);
-}
-
-uint64_t vmm_events_oldest(struct vmm *m) { return m->events.start; }
-uint64_t vmm_events_end(struct vmm *m) { return m->events.end; }
-
-size_t vmm_events_read(struct vmm *m, uint64_t *pos, char *buf, size_t size)
-{
-	return events_read(&m->events, pos, buf, size);
-}
-
 /* The default disk holds at least the whole image (rounded up to 1 MiB). */
 static uint64_t default_disk_size(struct vmm *m, const char *image)
 {

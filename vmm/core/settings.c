@@ -12,11 +12,6 @@
 #define HEURISTIC "host heuristic"
 #define BUILTIN "built-in default"
 
-static void src(setting_src dst, const char *text)
-{
-	snprintf(dst, SETTING_SRC_MAX, "%s", text);
-}
-
 /* Sizing from the host: cpus/4 (1 to 4), RAM/8 (256 MiB to 8 GiB), 8 GiB
  * of disk. */
 static void defaults(struct vmm_settings *s)
@@ -26,112 +21,34 @@ static void defaults(struct vmm_settings *s)
 
 	memset(s, 0, sizeof(*s));
 	snprintf(s->vmm_setting, sizeof(s->vmm_setting), "auto");
-	src(s->src_vmm, BUILTIN);
+	setting_src_set(s->src_vmm, BUILTIN);
 	snprintf(s->firecracker_bin, sizeof(s->firecracker_bin), "firecracker");
-	src(s->src_firecracker, BUILTIN);
+	setting_src_set(s->src_firecracker, BUILTIN);
 	snprintf(s->accel_setting, sizeof(s->accel_setting), "auto");
-	src(s->src_accel, BUILTIN);
+	setting_src_set(s->src_accel, BUILTIN);
 	s->vcpu = cpus < 1 ? 1 : cpus > 4 ? 4 : cpus;
-	src(s->src_vcpu, HEURISTIC " (cpus/4, 1 to 4)");
+	setting_src_set(s->src_vcpu, HEURISTIC " (cpus/4, 1 to 4)");
 	s->memory_mib = (unsigned)(ram < 256 ? 256 : ram > 8192 ? 8192 : ram);
-	src(s->src_memory, HEURISTIC " (RAM/8, 256 MiB to 8 GiB)");
+	setting_src_set(s->src_memory, HEURISTIC " (RAM/8, 256 MiB to 8 GiB)");
 	s->disk_size = 8ULL << 30;
-	src(s->src_disk, HEURISTIC " (8 GiB)");
+	setting_src_set(s->src_disk, HEURISTIC " (8 GiB)");
 	snprintf(s->image, sizeof(s->image), "debian-bookworm");
 	snprintf(s->kernel, sizeof(s->kernel), "debian-bookworm");
-	src(s->src_image, BUILTIN);
-	src(s->src_ssh_key, BUILTIN);
+	setting_src_set(s->src_image, BUILTIN);
+	setting_src_set(s->src_ssh_key, BUILTIN);
 	s->boot_timeout_s = 90;
-	src(s->src_boot_timeout, BUILTIN);
-	src(s->src_catalog, BUILTIN);
+	setting_src_set(s->src_boot_timeout, BUILTIN);
+	setting_src_set(s->src_catalog, BUILTIN);
 	s->stop_timeout_s = 15;
 	snprintf(s->net.setting, sizeof(s->net.setting), "auto");
-	src(s->net.src_network, BUILTIN);
+	setting_src_set(s->net.src_network, BUILTIN);
 	snprintf(s->net.bridge, sizeof(s->net.bridge), "banger0");
-	src(s->net.src_bridge, BUILTIN);
+	setting_src_set(s->net.src_bridge, BUILTIN);
 	snprintf(s->net.subnet, sizeof(s->net.subnet), "172.16.0.0/24");
-	src(s->net.src_subnet, BUILTIN);
+	setting_src_set(s->net.src_subnet, BUILTIN);
 	s->net.nat = true;
-	src(s->net.src_nat, BUILTIN);
+	setting_src_set(s->net.src_nat, BUILTIN);
 	s->net.dns_port = 53;
-}
-
-int setting_network(struct vmm_settings *s, const char *v, const char *from, bgr_error *err)
-{
-	if (strcmp(v, "auto") && strcmp(v, "bridge") && strcmp(v, "user") && strcmp(v, "none"))
-		return bgr_fail(err, EINVAL, "network '%.20s': want auto, bridge, user or none", v);
-	snprintf(s->net.setting, sizeof(s->net.setting), "%s", v);
-	src(s->net.src_network, from);
-	return 0;
-}
-
-int setting_bridge(struct vmm_settings *s, const char *v, const char *from, bgr_error *err)
-{
-	if (!netdev_ifname_valid(v))
-		return bgr_fail(err, EINVAL, "bridge_name '%.40s': want 1 to 15 characters, no '/', ':', '%%' or spaces",
-				v);
-	snprintf(s->net.bridge, sizeof(s->net.bridge), "%s", v);
-	src(s->net.src_bridge, from);
-	return 0;
-}
-
-int setting_subnet(struct vmm_settings *s, const char *v, const char *from, bgr_error *err)
-{
-	struct ippool pool;
-
-	if (strlen(v) >= sizeof(s->net.subnet))
-		return bgr_fail(err, EINVAL, "subnet '%.40s': want a.b.c.d/prefix", v);
-	if (ippool_parse(v, &pool, err) < 0)
-		return -EINVAL;
-	snprintf(s->net.subnet, sizeof(s->net.subnet), "%s", v);
-	src(s->net.src_subnet, from);
-	return 0;
-}
-
-int setting_accel(struct vmm_settings *s, const char *v, const char *from, bgr_error *err)
-{
-	if (strcmp(v, "auto") && strcmp(v, "kvm") && strcmp(v, "tcg"))
-		return bgr_fail(err, EINVAL, "accel '%.20s': want auto, kvm or tcg", v);
-	snprintf(s->accel_setting, sizeof(s->accel_setting), "%s", v);
-	src(s->src_accel, from);
-	return 0;
-}
-
-int setting_vmm(struct vmm_settings *s, const char *v, const char *from, bgr_error *err)
-{
-	if (strcmp(v, "auto") && strcmp(v, "qemu") && strcmp(v, "firecracker"))
-		return bgr_fail(err, EINVAL, "vmm '%.20s': want auto, qemu or firecracker", v);
-	snprintf(s->vmm_setting, sizeof(s->vmm_setting), "%s", v);
-	src(s->src_vmm, from);
-	return 0;
-}
-
-int setting_image(struct vmm_settings *s, const char *v, const char *from, bgr_error *err)
-{
-	if (!vm_name_valid(v))
-		return bgr_fail(err, EINVAL, "default_image_name '%.40s': want a name like tiny or debian-bookworm", v);
-	snprintf(s->image, sizeof(s->image), "%s", v);
-	snprintf(s->kernel, sizeof(s->kernel), "%s", v);
-	src(s->src_image, from);
-	return 0;
-}
-
-/* A catalog: an absolute path, ~/..., or a file://, http:// or https:// URL. */
-int setting_catalog(struct vmm_settings *s, const char *v, const char *from, bgr_error *err)
-{
-	const char *home = getenv("HOME");
-	bool url = !strncmp(v, "file:///", 8) || !strncmp(v, "http://", 7) || !strncmp(v, "https://", 8);
-
-	if (v[0] == '~' && v[1] == '/' && home && strlen(home) + strlen(v) < sizeof(s->catalog)) {
-		snprintf(s->catalog, sizeof(s->catalog), "%s%s", home, v + 1);
-	} else if ((v[0] == '/' || url) && strlen(v) < sizeof(s->catalog) && !strpbrk(v, " \t\n")) {
-		snprintf(s->catalog, sizeof(s->catalog), "%s", v);
-	} else {
-		return bgr_fail(err, EINVAL,
-				"catalog '%.100s': want an absolute path, ~/..., or a file://, http:// or https:// URL", v);
-	}
-	src(s->src_catalog, from);
-	return 0;
 }
 
 static int parse_bool(const char *v, bool *ret)
@@ -157,7 +74,7 @@ static int apply_env(struct vmm_settings *s, struct bgr_paths *paths, bgr_error 
 		return bgr_wrap(err, "BANGER_VMM");
 	if ((v = getenv("BANGER_FIRECRACKER_BIN")) && *v) {
 		snprintf(s->firecracker_bin, sizeof(s->firecracker_bin), "%s", v);
-		src(s->src_firecracker, "BANGER_FIRECRACKER_BIN");
+		setting_src_set(s->src_firecracker, "BANGER_FIRECRACKER_BIN");
 	}
 	if ((v = getenv("BANGER_NETWORK")) && *v && (r = setting_network(s, v, "BANGER_NETWORK", err)) < 0)
 		return bgr_wrap(err, "BANGER_NETWORK");
@@ -168,14 +85,14 @@ static int apply_env(struct vmm_settings *s, struct bgr_paths *paths, bgr_error 
 	if ((v = getenv("BANGER_NAT")) && *v) {
 		if (parse_bool(v, &s->net.nat) < 0)
 			return bgr_fail(err, EINVAL, "BANGER_NAT: nat '%.20s': want true or false", v);
-		src(s->net.src_nat, "BANGER_NAT");
+		setting_src_set(s->net.src_nat, "BANGER_NAT");
 	}
 	if ((v = getenv("BANGER_SSH_KEY")) && *v) {
 		if (v[0] != '/')
 			return bgr_fail(err, EINVAL, "BANGER_SSH_KEY must be an absolute path: %.200s", v);
 		free(paths->ssh_key);
 		paths->ssh_key = xstrdup(v);
-		src(s->src_ssh_key, "BANGER_SSH_KEY");
+		setting_src_set(s->src_ssh_key, "BANGER_SSH_KEY");
 	}
 	if ((v = getenv("BANGER_BOOT_TIMEOUT")) && *v) {
 		char *end;
@@ -183,7 +100,7 @@ static int apply_env(struct vmm_settings *s, struct bgr_paths *paths, bgr_error 
 		if (*end || t < 1 || t > 3600)
 			return bgr_fail(err, EINVAL, "BANGER_BOOT_TIMEOUT '%.20s': want 1 to 3600 seconds", v);
 		s->boot_timeout_s = (int)t;
-		src(s->src_boot_timeout, "BANGER_BOOT_TIMEOUT");
+		setting_src_set(s->src_boot_timeout, "BANGER_BOOT_TIMEOUT");
 	}
 	if ((v = getenv("BANGER_CATALOG")) && *v && (r = setting_catalog(s, v, "BANGER_CATALOG", err)) < 0)
 		return bgr_wrap(err, "BANGER_CATALOG");
@@ -267,7 +184,7 @@ int settings_load(struct vmm_settings *s, struct bgr_paths *paths, bgr_error *er
 	/* the Debian image's systemd boot takes 35-60 s under emulation */
 	if (!strcmp(s->src_boot_timeout, BUILTIN) && !strcmp(s->accel.accel, "tcg")) {
 		s->boot_timeout_s = 240;
-		src(s->src_boot_timeout, HEURISTIC " (TCG emulation: 240 s)");
+		setting_src_set(s->src_boot_timeout, HEURISTIC " (TCG emulation: 240 s)");
 	}
 	r = 0;
 	choose_network(&s->net, err, &r);

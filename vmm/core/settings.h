@@ -18,6 +18,8 @@ int config_file_apply(const char *path, struct vmm_settings *s, struct bgr_paths
 
 /* Checks shared by the config file and the environment; each returns 0 or
  * -EINVAL with "<what>: <reason>" in err. */
+/* setting_values.c: check v, store it with its source */
+void setting_src_set(setting_src dst, const char *text);
 int setting_network(struct vmm_settings *s, const char *v, const char *src, bgr_error *err);
 int setting_bridge(struct vmm_settings *s, const char *v, const char *src, bgr_error *err);
 int setting_subnet(struct vmm_settings *s, const char *v, const char *src, bgr_error *err);

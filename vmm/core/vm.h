@@ -1,4 +1,11 @@
-/* The manager's private view of a VM and of itself; not for fronts. */
+/* vmm/core: the VM manager's heart, and its private view of a VM and of
+ * itself (not for fronts). The core owns the VM records and their set
+ * (manager.c: create, delete, load; vm_set.c: sizing), the state machine
+ * (lifecycle.c), the low-level services every part calls (vm_services.c:
+ * lookups, save, log, error, events, waiters), the agent and console
+ * channels, the SQLite store, the epoll loop and the worker pool, settings
+ * and config.toml, root and work disks, and file_sync. The rooms below it
+ * (drivers, net, images, ssh) report upward only through struct vm_hooks. */
 #ifndef BANGER_VM_H
 #define BANGER_VM_H
 
@@ -50,7 +57,23 @@ struct vm {
 	long long pull_logged_ms;
 };
 
+/* What the parts below the lifecycle report upward. They call nothing above
+ * them: the manager wires these to the lifecycle (and to vm_remove) in
+ * vmm_new, and a test can wire its own. */
+struct vm_hooks {
+	void (*hello_received)(struct vmm *m, struct vm *vm, const char *line);       /* channels.c */
+	void (*authorize_result)(struct vmm *m, struct vm *vm, bool ok, const char *line); /* channels.c */
+	/* the verdict of the ssh check of the current boot (ssh_verify.c) */
+	void (*ssh_verified)(struct vmm *m, struct vm *vm, int result, const char *msg, bool tofu, long long took_ms);
+	/* a pull ended (result 0 or -errno) or made progress (artifacts.c) */
+	void (*artifact_ready)(struct vmm *m, enum art_kind kind, const char *name, int result, const char *reason);
+	void (*artifact_progress)(struct vmm *m, enum art_kind kind, const char *name);
+	/* a stop whose VM was being deleted has ended (lifecycle.c) */
+	void (*stopped_for_delete)(struct vmm *m, struct vm *vm);
+};
+
 struct vmm {
+	struct vm_hooks hooks;
 	struct loop *loop;
 	const struct bgr_paths *paths;
 	struct vmm_observer obs;
@@ -71,24 +94,29 @@ struct vmm {
 	int64_t last_art_id;
 };
 
-/* manager.c */
+/* vm_services.c: the low-level services (and vmm.h's lookups, log, events) */
 int vm_save(struct vmm *m, struct vm *vm, bgr_error *err);
 void vm_changed(struct vmm *m, struct vm *vm);
 void vm_set_error(struct vmm *m, struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void vm_event(struct vmm *m, struct vm *vm, const char *what);
-void vm_remove(struct vmm *m, struct vm *vm);
-
-/* waiter lists (manager.c) */
 struct vmm_waiter *waiter_add(struct vmm_waiter **list, vmm_done_fn fn, void *ctx);
 void waiters_complete(struct vmm_waiter **list, int result);
+
+/* manager.c: drops vm from the store, the disk and memory */
+void vm_remove(struct vmm *m, struct vm *vm);
 
 /* lifecycle.c */
 int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err);
 void vm_shutdown(struct vmm *m, struct vm *vm);
 void vm_kill(struct vmm *m, struct vm *vm);
 void vm_adopt(struct vmm *m, struct vm *vm);
+/* The lifecycle's side of the hooks (struct vm_hooks). */
+void vm_hello_received(struct vmm *m, struct vm *vm, const char *line);
+void vm_agent_authorize_result(struct vmm *m, struct vm *vm, bool ok, const char *line);
+void vm_ssh_verified(struct vmm *m, struct vm *vm, int result, const char *msg, bool tofu, long long took_ms);
 /* A pull ended (result 0 or -errno): VMs waiting for it to start go on. */
 void vm_artifact_ready(struct vmm *m, enum art_kind kind, const char *name, int result, const char *reason);
+
 /* vm_artifacts.c: 0 when the image, kernel and root disk are there, 1 when
  * a pull runs first (vm_artifact_ready goes on), -errno. */
 int vm_prepare_artifacts(struct vmm *m, struct vm *vm, bgr_error *err);
@@ -100,15 +128,13 @@ void vm_cancel_pull_wait(struct vmm *m, struct vm *vm);
 int vm_image_available(struct vmm *m, const char *image, char kernel[64], bgr_error *err);
 /* A pull made progress: VMs waiting for it log it now and then. */
 void vm_artifact_progress(struct vmm *m, enum art_kind kind, const char *name);
+/* Whether vm's start waits for that pull. */
+bool vm_waits_for_artifact(const struct vm *vm, enum art_kind kind, const char *name);
 
 /* channels.c: the agent and console sockets */
 void vm_channels_open(struct vmm *m, struct vm *vm);
 void vm_channels_close(struct vmm *m, struct vm *vm);
 int vm_agent_send(struct vm *vm, const char *line);
-void vm_hello_received(struct vmm *m, struct vm *vm, const char *line); /* lifecycle.c */
-void vm_agent_authorize_result(struct vmm *m, struct vm *vm, bool ok, const char *line); /* lifecycle.c */
-/* The verdict of the ssh check (ssh_verify.c) of the current boot. */
-void vm_ssh_verified(struct vmm *m, struct vm *vm, int result, const char *msg, bool tofu, long long took_ms);
 /* Rewrites state/ssh/config, the Host blocks of every VM (ssh_config.c). */
 void ssh_config_refresh(struct vmm *m);
 void vmm_inotify_event(void *data, int fd, uint32_t events);

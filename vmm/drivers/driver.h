@@ -1,4 +1,8 @@
-/* A hypervisor driver: a small table of functions (DESIGN.md "Hypervisors").
+/* vmm/drivers: the hypervisor drivers. QEMU (qemu.c, with one-shot QMP calls
+ * in qmp.c) and Firecracker (firecracker.c, which runs the banger-fc helper
+ * with the plan fc_plan.c builds, and fc_vsock.c's agent handshake).
+ *
+ * A hypervisor driver: a small table of functions (DESIGN.md "Hypervisors").
  * Drivers are stateless about the VM beyond what they are given; the manager
  * owns the VM and calls them on the loop thread. */
 #ifndef BANGER_DRIVER_H

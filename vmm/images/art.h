@@ -1,4 +1,9 @@
-/* The manager's private view of images and kernels (artifacts.h is the
+/* vmm/images: images and kernels. The store as the tree shows it
+ * (artifacts.c), the catalogs (catalog.c), pulls run as helper processes
+ * (pull_job.c), image.json/kernel.json (image_meta.c), and a VM's side: the
+ * image, kernel and root disk a start needs (vm_artifacts.c).
+ *
+ * The manager's private view of images and kernels (artifacts.h is the
  * public one). */
 #ifndef BANGER_ART_H
 #define BANGER_ART_H
@@ -30,9 +35,6 @@ struct artifact {
 const char *art_kind_dir(struct vmm *m, enum art_kind kind);
 /* An installed image has rootfs.ext4, a kernel vmlinuz or vmlinux and initrd.img. */
 bool art_installed(struct vmm *m, enum art_kind kind, const char *name);
-/* Called by the pull job when it has ended (result 0 or -errno, reason in
- * a->error): settles waiters, tells the front and any VM waiting to start. */
-void art_pull_finished(struct artifact *a, int result);
 void art_free_all(struct vmm *m);
 /* Removes leftovers of pulls interrupted by a crash ($state/.pull-*). */
 void art_sweep(struct vmm *m);
@@ -40,9 +42,17 @@ void art_sweep(struct vmm *m);
 int art_catalog_find(struct vmm *m, enum art_kind kind, const char *name, struct catalog_entry *ret,
 		     bgr_error *err);
 
-/* pull_job.c: runs banger-pull (fetch, then install) or banger-oci. */
-int pull_job_start_catalog(struct artifact *a, const struct catalog_entry *e, bgr_error *err);
-int pull_job_start_oci(struct artifact *a, const char *ref, const char *kernel, bgr_error *err);
+/* pull_job.c: runs banger-pull (fetch, then install) or banger-oci, and
+ * reports through these (artifacts.c's). */
+struct pull_job_events {
+	void (*progress)(struct artifact *a);
+	/* ended: result 0 or -errno, the reason in a->error */
+	void (*finished)(struct artifact *a, int result);
+};
+int pull_job_start_catalog(struct artifact *a, const struct catalog_entry *e, const struct pull_job_events *ev,
+			   bgr_error *err);
+int pull_job_start_oci(struct artifact *a, const char *ref, const char *kernel, const struct pull_job_events *ev,
+		       bgr_error *err);
 /* Stops the helper (daemon exit). */
 void pull_job_free(struct pull_job *j);
 

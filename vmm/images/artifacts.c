@@ -22,7 +22,6 @@ const char *art_kind_dir(struct vmm *m, enum art_kind kind)
 	return kind == ART_IMAGE ? m->paths->images_dir : m->paths->kernels_dir;
 }
 
-static const char *kind_word(enum art_kind kind) { return kind == ART_IMAGE ? "image" : "kernel"; }
 
 bool art_installed(struct vmm *m, enum art_kind kind, const char *name)
 {
@@ -232,7 +231,7 @@ static void art_event(struct vmm *m, struct artifact *a, const char *what)
 {
 	char subject[96];
 
-	snprintf(subject, sizeof(subject), "%ss/%s", kind_word(a->kind), a->name);
+	snprintf(subject, sizeof(subject), "%ss/%s", art_kind_word(a->kind), a->name);
 	vmm_event_line(m, subject, what);
 }
 
@@ -243,7 +242,7 @@ static int claim_name(struct vmm *m, enum art_kind kind, const char *name, struc
 		      bgr_error *err)
 {
 	struct artifact *a;
-	int r = artifact_name_check(kind_word(kind), name, err);
+	int r = artifact_name_check(art_kind_word(kind), name, err);
 
 	*ret_failed = NULL;
 	if (r < 0)
@@ -251,7 +250,7 @@ static int claim_name(struct vmm *m, enum art_kind kind, const char *name, struc
 	vmm_art_rescan(m, kind);
 	a = vmm_art_by_name(m, kind, name);
 	if (a && a->state != ART_FAILED)
-		return bgr_fail(err, EEXIST, "%s '%s' is %s", kind_word(kind), name,
+		return bgr_fail(err, EEXIST, "%s '%s' is %s", art_kind_word(kind), name,
 				a->state == ART_READY ? "already installed" : "already being pulled");
 	*ret_failed = a;
 	return 0;
@@ -267,10 +266,39 @@ static struct artifact *begin_pull(struct vmm *m, enum art_kind kind, const char
 
 static void pull_started(struct vmm *m, struct artifact *a, const char *from)
 {
-	log_msg("%ss/%s: pulling from %s", kind_word(a->kind), a->name, from);
+	log_msg("%ss/%s: pulling from %s", art_kind_word(a->kind), a->name, from);
 	art_event(m, a, "pulling");
 	listing_changed(m, a->kind);
 }
+
+static void art_pull_finished(struct artifact *a, int result)
+{
+	struct vmm *m = a->m;
+
+	a->job = NULL;
+	if (result == 0) {
+		a->state = ART_READY;
+		read_installed(a);
+		log_msg("%ss/%s: ready (%" PRIu64 " bytes)", art_kind_word(a->kind), a->name, a->size);
+		art_event(m, a, "ready");
+		/* a bundle of kind "both" brings its kernel along */
+		if (a->kind == ART_IMAGE)
+			vmm_art_rescan(m, ART_KERNEL);
+	} else {
+		a->state = ART_FAILED;
+		log_msg("%ss/%s: pull failed: %s", art_kind_word(a->kind), a->name, a->error);
+		art_event(m, a, "error");
+	}
+	waiters_complete(&a->waiters, result);
+	m->hooks.artifact_ready(m, a->kind, a->name, result, a->error);
+}
+
+static void art_pull_progress(struct artifact *a)
+{
+	a->m->hooks.artifact_progress(a->m, a->kind, a->name);
+}
+
+static const struct pull_job_events pull_events = { .progress = art_pull_progress, .finished = art_pull_finished };
 
 int vmm_art_pull(struct vmm *m, enum art_kind kind, const char *name, struct artifact **ret, bgr_error *err)
 {
@@ -288,7 +316,7 @@ int vmm_art_pull(struct vmm *m, enum art_kind kind, const char *name, struct art
 	snprintf(a->meta.source, sizeof(a->meta.source), "%s", e.url);
 	snprintf(a->meta.sha256, sizeof(a->meta.sha256), "%s", e.sha256);
 	snprintf(a->meta.kernel, sizeof(a->meta.kernel), "%s", e.kernel);
-	r = pull_job_start_catalog(a, &e, err);
+	r = pull_job_start_catalog(a, &e, &pull_events, err);
 	if (r < 0) {
 		art_drop(m, a);
 		return r;
@@ -311,7 +339,7 @@ int vmm_art_import(struct vmm *m, const char *name, const char *ref, struct arti
 	a = begin_pull(m, ART_IMAGE, name, failed);
 	snprintf(a->meta.source, sizeof(a->meta.source), "oci:%s", ref);
 	snprintf(a->meta.kernel, sizeof(a->meta.kernel), "%s", m->settings.kernel);
-	r = pull_job_start_oci(a, ref, m->settings.kernel, err);
+	r = pull_job_start_oci(a, ref, m->settings.kernel, &pull_events, err);
 	if (r < 0) {
 		art_drop(m, a);
 		return r;
@@ -319,28 +347,6 @@ int vmm_art_import(struct vmm *m, const char *name, const char *ref, struct arti
 	pull_started(m, a, ref);
 	*ret = a;
 	return 0;
-}
-
-void art_pull_finished(struct artifact *a, int result)
-{
-	struct vmm *m = a->m;
-
-	a->job = NULL;
-	if (result == 0) {
-		a->state = ART_READY;
-		read_installed(a);
-		log_msg("%ss/%s: ready (%" PRIu64 " bytes)", kind_word(a->kind), a->name, a->size);
-		art_event(m, a, "ready");
-		/* a bundle of kind "both" brings its kernel along */
-		if (a->kind == ART_IMAGE)
-			vmm_art_rescan(m, ART_KERNEL);
-	} else {
-		a->state = ART_FAILED;
-		log_msg("%ss/%s: pull failed: %s", kind_word(a->kind), a->name, a->error);
-		art_event(m, a, "error");
-	}
-	waiters_complete(&a->waiters, result);
-	vm_artifact_ready(m, a->kind, a->name, result, a->error);
 }
 
 static int users(struct vmm *m, const struct artifact *a, char *names, size_t size)
@@ -366,10 +372,10 @@ int vmm_art_remove(struct vmm *m, struct artifact *a, bgr_error *err)
 
 	if (a->state == ART_PULLING)
 		return bgr_fail(err, EBUSY, "%s '%s' is being pulled; remove it once its status is ready or error",
-				kind_word(a->kind), a->name);
+				art_kind_word(a->kind), a->name);
 	n = users(m, a, names, sizeof(names));
 	if (n)
-		return bgr_fail(err, EBUSY, "%s '%s' is used by %d VM%s (%s%s)", kind_word(a->kind), a->name, n,
+		return bgr_fail(err, EBUSY, "%s '%s' is used by %d VM%s (%s%s)", art_kind_word(a->kind), a->name, n,
 				n > 1 ? "s" : "", names, n > 4 ? ", …" : "");
 	if (a->state == ART_READY) {
 		dir = xasprintf("%s/%s", art_kind_dir(m, a->kind), a->name);
@@ -378,7 +384,7 @@ int vmm_art_remove(struct vmm *m, struct artifact *a, bgr_error *err)
 		if (rename(dir, trash) < 0 && errno != ENOENT)
 			return bgr_fail(err, errno, "cannot remove %s: %s", dir, strerror(errno));
 		rm_rf(trash);
-		log_msg("%ss/%s: removed", kind_word(a->kind), a->name);
+		log_msg("%ss/%s: removed", art_kind_word(a->kind), a->name);
 	}
 	art_event(m, a, "removed");
 	art_drop(m, a);

@@ -25,6 +25,7 @@
 
 struct pull_job {
 	struct artifact *a;
+	const struct pull_job_events *ev;
 	char *argv[MAX_STEPS][MAX_ARGS];
 	const char *step_names[MAX_STEPS];
 	int n_steps, cur;
@@ -63,7 +64,7 @@ static void parse_line(struct pull_job *j, char *line)
 	} else if (!strncmp(line, "error: ", 7)) {
 		snprintf(j->error, sizeof(j->error), "%s", line + 7);
 	}
-	vm_artifact_progress(a->m, a->kind, a->name);
+	j->ev->progress(a);
 }
 
 static void stop_reading(struct pull_job *j)
@@ -97,8 +98,9 @@ static void finish(struct pull_job *j, int result)
 	 * partial download stays to be resumed */
 	if (j->remove_after && (result == 0 || !strcmp(j->step_names[j->cur], "install")))
 		unlink(j->remove_after);
+	const struct pull_job_events *ev = j->ev;
 	job_free(j);
-	art_pull_finished(a, result);
+	ev->finished(a, result);
 }
 
 /* The helper closed its stdout: it has exited or is about to. */
@@ -196,16 +198,18 @@ static int start(struct pull_job *j, bgr_error *err)
 	return 0;
 }
 
-static struct pull_job *job_new(struct artifact *a)
+static struct pull_job *job_new(struct artifact *a, const struct pull_job_events *ev)
 {
 	struct pull_job *j = xcalloc(1, sizeof(*j));
 
 	j->a = a;
+	j->ev = ev;
 	j->fd = -1;
 	return j;
 }
 
-int pull_job_start_catalog(struct artifact *a, const struct catalog_entry *e, bgr_error *err)
+int pull_job_start_catalog(struct artifact *a, const struct catalog_entry *e, const struct pull_job_events *ev,
+			   bgr_error *err)
 {
 	struct vmm *m = a->m;
 	char helper[PATH_MAX + 64], size[24];
@@ -217,7 +221,7 @@ int pull_job_start_catalog(struct artifact *a, const struct catalog_entry *e, bg
 	if (mkdir_p(dir, 0700) < 0)
 		return bgr_fail(err, errno, "cannot create %s: %s", dir, strerror(errno));
 	snprintf(size, sizeof(size), "%" PRIu64, e->size);
-	j = job_new(a);
+	j = job_new(a, ev);
 	add_step(j, "download", (const char *const[]){ pull, "fetch", e->url, e->sha256, bundle, "--size", size,
 						       NULL });
 	/* an image's bundle may bring its kernel; a kernel pull leaves images alone */
@@ -232,13 +236,14 @@ int pull_job_start_catalog(struct artifact *a, const struct catalog_entry *e, bg
 	return start(j, err);
 }
 
-int pull_job_start_oci(struct artifact *a, const char *ref, const char *kernel, bgr_error *err)
+int pull_job_start_oci(struct artifact *a, const char *ref, const char *kernel, const struct pull_job_events *ev,
+		       bgr_error *err)
 {
 	struct vmm *m = a->m;
 	char helper[PATH_MAX + 64];
 	const char *oci = helper_path("banger-oci", "BANGER_OCI", helper);
 	_cleanup_free_ char *kit = xasprintf("%s/kit", m->paths->state_dir);
-	struct pull_job *j = job_new(a);
+	struct pull_job *j = job_new(a, ev);
 
 	add_step(j, "import", (const char *const[]){ oci, "import", ref, m->paths->state_dir, a->name, "--cache",
 						     m->paths->cache_dir, "--kit", kit, "--kernel", kernel, NULL });

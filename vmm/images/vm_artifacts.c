@@ -14,7 +14,6 @@
 
 #define PROGRESS_LOG_EVERY_MS 5000
 
-static const char *kind_word(enum art_kind kind) { return kind == ART_IMAGE ? "image" : "kernel"; }
 
 /* 0 installed, 1 being pulled (started now if need be), -errno when it
  * can be had from nowhere. */
@@ -30,8 +29,8 @@ static int need(struct vmm *m, struct vm *vm, enum art_kind kind, const char *na
 		return 1;
 	r = vmm_art_pull(m, kind, name, &a, err);
 	if (r < 0)
-		return bgr_wrap(err, "%s '%s' is not installed", kind_word(kind), name);
-	vmm_vm_log(m, vm, "%s %s is not installed: pulling it", kind_word(kind), name);
+		return bgr_wrap(err, "%s '%s' is not installed", art_kind_word(kind), name);
+	vmm_vm_log(m, vm, "%s %s is not installed: pulling it", art_kind_word(kind), name);
 	return 1;
 }
 
@@ -78,7 +77,7 @@ int vm_prepare_artifacts(struct vmm *m, struct vm *vm, bgr_error *err)
 	return r;
 }
 
-static bool waits_for(const struct vm *vm, enum art_kind kind, const char *name)
+bool vm_waits_for_artifact(const struct vm *vm, enum art_kind kind, const char *name)
 {
 	return vm->awaiting_pull && !strcmp(kind == ART_IMAGE ? vm->rec.image : vm->rec.kernel, name);
 }
@@ -94,44 +93,10 @@ void vm_artifact_progress(struct vmm *m, enum art_kind kind, const char *name)
 	vmm_art_status(a, status, sizeof(status));
 	for (size_t i = 0; i < m->n_vms; i++) {
 		struct vm *vm = m->vms[i];
-		if (!waits_for(vm, kind, name) || now - vm->pull_logged_ms < PROGRESS_LOG_EVERY_MS)
+		if (!vm_waits_for_artifact(vm, kind, name) || now - vm->pull_logged_ms < PROGRESS_LOG_EVERY_MS)
 			continue;
 		vm->pull_logged_ms = now;
-		vmm_vm_log(m, vm, "%s %s: %s", kind_word(kind), name, status);
-	}
-}
-
-static void start_failed(struct vmm *m, struct vm *vm, int result, const char *reason)
-{
-	vm->awaiting_pull = false;
-	vm_set_error(m, vm, "start failed: %s", reason);
-	waiters_complete(&vm->start_waiters, result);
-}
-
-void vm_artifact_ready(struct vmm *m, enum art_kind kind, const char *name, int result, const char *reason)
-{
-	for (size_t i = 0; i < m->n_vms; i++) {
-		struct vm *vm = m->vms[i];
-		bgr_error err = { 0 };
-		int r;
-
-		if (!waits_for(vm, kind, name))
-			continue;
-		if (result < 0) {
-			snprintf(err.msg, sizeof(err.msg), "pulling %s %s failed: %s", kind_word(kind), name, reason);
-			start_failed(m, vm, result, err.msg);
-			continue;
-		}
-		vmm_vm_log(m, vm, "%s %s: ready", kind_word(kind), name);
-		r = vm_prepare_artifacts(m, vm, &err);
-		if (r == 1)
-			continue;
-		if (r == 0)
-			r = vm_boot(m, vm, &err);
-		if (r < 0)
-			start_failed(m, vm, r, err.msg);
-		else
-			vm->awaiting_pull = false;
+		vmm_vm_log(m, vm, "%s %s: %s", art_kind_word(kind), name, status);
 	}
 }
 

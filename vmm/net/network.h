@@ -1,4 +1,9 @@
-/* Guest networking for the manager: the bridge, its DNS and NAT while
+/* vmm/net: guest networking. The bridge and taps (netdev.c, ioctls and
+ * rtnetlink), NAT (nat.c, one nftables table per bridge), the address pool
+ * (ippool.c), the `.vm` DNS responder (dns.c packets, dns_server.c socket)
+ * and, here, the manager's side of all of it (network.c).
+ *
+ * Guest networking for the manager: the bridge, its DNS and NAT while
  * bangerd runs, an address per VM, and the hypervisor's side of each boot. */
 #ifndef BANGER_NETWORK_H
 #define BANGER_NETWORK_H

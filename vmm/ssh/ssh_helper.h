@@ -1,5 +1,10 @@
-/* bangerd's side of banger-ssh (vmm/banger_ssh.c): finds the helper and
- * runs it. Only the helper links libssh. */
+/* vmm/ssh: bangerd's side of SSH, which never links libssh: running the
+ * banger-ssh helper (here, ssh_helper.c: the managed key, pin lines and
+ * drops), a boot's ssh check on a worker (ssh_verify.c) and the Host blocks
+ * of state/ssh/config (ssh_config.c). Key material from guests is parsed
+ * only in the helper (helpers/banger-ssh/).
+ *
+ * bangerd's side of banger-ssh: runs the helper (helper_path() finds it). */
 #ifndef BANGER_SSH_HELPER_H
 #define BANGER_SSH_HELPER_H
 

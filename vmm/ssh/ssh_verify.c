@@ -96,7 +96,7 @@ static void verify_done(void *data)
 		 * bangerd re-adopts it and checks again */
 	} else if (vm && vm->verifying && vm->rec.started_at == j->boot) {
 		vm->verifying = false;
-		vm_ssh_verified(j->m, vm, j->result, j->msg, j->tofu_pinned, j->took_ms);
+		j->m->hooks.ssh_verified(j->m, vm, j->result, j->msg, j->tofu_pinned, j->took_ms);
 	} else if (!vm && j->result == 0) {
 		/* the VM went away while we pinned: take its pins back out */
 		bgr_error err;

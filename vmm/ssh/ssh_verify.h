@@ -1,8 +1,8 @@
 /* The ssh step of a boot, after the agent's hello: on a worker, banger-ssh
  * pins the host keys the agent reported (or checks them against the pins),
  * then checks with libssh that sshd answers with a pinned key and lets
- * banger's key in (vmm/ssh_check.c). The verdict comes back to the loop
- * through vm_ssh_verified (lifecycle.c). */
+ * banger's key in (helpers/banger-ssh/ssh_check.c). The verdict comes back
+ * to the loop through m->hooks.ssh_verified (the lifecycle's). */
 #ifndef BANGER_SSH_VERIFY_H
 #define BANGER_SSH_VERIFY_H
 
