@@ -68,7 +68,9 @@ void fs_answer_interrupts(struct fs *fs);
 
 /* streams.c */
 struct stream *stream_open(struct fs *fs, const struct node *n, struct vm *vm);
-void stream_read(struct fs *fs, struct stream *st, fuse_req_t req, size_t size, bool nonblock);
+void stream_read(struct fs *fs, struct stream *st, fuse_req_t req, size_t size, off_t off, bool nonblock);
+/* A console handle's size: the log's end, in the handle's offsets. */
+off_t stream_size(struct fs *fs, struct stream *st);
 void stream_poll(struct fs *fs, struct stream *st, fuse_req_t req, struct fuse_pollhandle *ph);
 void stream_release(struct fs *fs, struct stream *st);
 void streams_wake(struct fs *fs, int64_t vm_id); /* vm_id 0: events */

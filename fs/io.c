@@ -30,7 +30,7 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (n.def->flags & NODE_STREAM) {
 		fi->fh = (uint64_t)(uintptr_t)stream_open(fs, &n, vm);
 		fi->direct_io = 1;
-		fi->nonseekable = 1;
+		fi->nonseekable = !node_is_console(&n); /* the console seeks (streams.c) */
 	} else if (writing || (n.def->flags & (NODE_GROWING | NODE_VOLATILE))) {
 		fi->direct_io = 1;
 	} else {
@@ -72,7 +72,7 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 	if (!node_resolve(ino, &n) || (n.vm_id && !(vm = fs_node_vm(fs, &n))))
 		{ fuse_reply_err(req, ENOENT); return; }
 	if (n.def->flags & NODE_STREAM)
-		{ stream_read(fs, (struct stream *)(uintptr_t)fi->fh, req, size, fi->flags & O_NONBLOCK); return; }
+		{ stream_read(fs, (struct stream *)(uintptr_t)fi->fh, req, size, off, fi->flags & O_NONBLOCK); return; }
 	if (n.def->flags & NODE_GROWING)
 		{ read_log(req, vm, size, off); return; }
 	if ((n.def->flags & NODE_WAIT) && off == 0)
@@ -144,7 +144,7 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 	}
 	if (!vm)
 		{ fs_refuse(fs, req, NULL, EACCES, "%s is read-only", n.def->name); return; }
-	if (n.kind == VMF_CONSOLE)
+	if (node_is_console(&n))
 		{ write_console(fs, req, vm, buf, size); return; }
 	if (!(n.def->flags & NODE_WRITABLE))
 		{ fs_refuse(fs, req, vm, EACCES, "%s is read-only", n.def->name); return; }

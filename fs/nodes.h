@@ -67,6 +67,8 @@ struct node {
 };
 
 bool node_resolve(uint64_t ino, struct node *ret);
+static inline bool node_is_console(const struct node *n) { return n->vm_id && n->kind == VMF_CONSOLE; }
+
 static inline uint64_t vm_ino(int64_t id, enum vm_file kind)
 {
 	return ((uint64_t)id << VM_INO_SHIFT) | (uint64_t)kind;

@@ -73,6 +73,19 @@ static void fill_log_attr(const struct vm *vm, struct stat *st)
 	st->st_mtim = st->st_ctim = log.st_mtim;
 }
 
+/* The console's size is its log's (a handle sees it from its own start, see
+ * streams.c); never less than what any handle sees, so `tail -f` never
+ * takes it for a truncation. */
+static void fill_console_attr(const struct vm *vm, struct stat *st)
+{
+	struct stat log;
+
+	if (stat(vm_console_log(vm), &log) < 0)
+		return;
+	st->st_size = log.st_size;
+	st->st_mtim = st->st_ctim = log.st_mtim;
+}
+
 bool fs_fill_attr(struct fs *fs, const struct node *n, struct vm *vm, struct stat *st)
 {
 	time_t t = fs->started;
@@ -113,6 +126,8 @@ bool fs_fill_attr(struct fs *fs, const struct node *n, struct vm *vm, struct sta
 	st->st_nlink = 1;
 	if (n->def->flags & NODE_GROWING)
 		fill_log_attr(vm, st);
+	else if (node_is_console(n))
+		fill_console_attr(vm, st);
 	else
 		st->st_size = file_size(n, vm, fs);
 	st->st_blocks = (st->st_size + 511) / 512;
@@ -121,7 +136,7 @@ bool fs_fill_attr(struct fs *fs, const struct node *n, struct vm *vm, struct sta
 
 static double attr_timeout(const struct node *n)
 {
-	return (n->def->flags & NODE_VOLATILE) ? 0.0 : CACHE_TIMEOUT;
+	return (n->def->flags & NODE_VOLATILE) || node_is_console(n) ? 0.0 : CACHE_TIMEOUT;
 }
 
 static void reply_entry(fuse_req_t req, struct fs *fs, uint64_t ino, struct vm *vm)
@@ -194,9 +209,10 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct node n;
 	struct stat st;
 
-	(void)fi;
 	if (!node_resolve(ino, &n) || !fs_fill_attr(fs, &n, fs_node_vm(fs, &n), &st))
 		{ fuse_reply_err(req, ENOENT); return; }
+	if (fi && node_is_console(&n)) /* lseek(SEEK_END) asks with the handle */
+		st.st_size = stream_size(fs, (struct stream *)(uintptr_t)fi->fh);
 	fuse_reply_attr(req, &st, attr_timeout(&n));
 }
 

@@ -1,6 +1,13 @@
 /* Stream files: `console` (a VM's serial output) and `events`. A read
  * returns what is there; when nothing is, it is parked (no thread held) until
- * more arrives, and for the console answered with EOF once the VM stops. */
+ * more arrives, and for the console answered with EOF once the VM stops.
+ *
+ * The console is also a file with a size, so that tools that seek (GNU
+ * `tail -f`, `less +F`) work: an open handle's offset 0 is the first byte
+ * it replays (up to CONSOLE_REPLAY before the end at open), a read at an
+ * offset returns the log's bytes there, and the handle's size (what
+ * lseek(SEEK_END) sees) runs to the log's end. `cat` reads from 0 and
+ * follows, as before. */
 #include "fs.h"
 #include "util.h"
 
@@ -15,13 +22,16 @@
 struct stream {
 	struct fs *fs;
 	int64_t vm_id;     /* 0: the events stream */
-	uint64_t pos;
+	uint64_t pos;      /* the next byte to read: the events' position, or the console log's offset */
+	int64_t base;      /* console: the log offset of this handle's offset 0 */
 	fuse_req_t parked;
 	size_t want;
 	bool interrupted;
 	struct fuse_pollhandle *ph;
 	struct stream *next, **pprev;
 };
+
+static int64_t max_i64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 static off_t console_size(struct vm *vm)
 {
@@ -38,6 +48,7 @@ struct stream *stream_open(struct fs *fs, const struct node *n, struct vm *vm)
 	if (vm) {
 		off_t size = console_size(vm);
 		st->pos = size > CONSOLE_REPLAY ? (uint64_t)(size - CONSOLE_REPLAY) : 0;
+		st->base = (int64_t)st->pos;
 	} else {
 		st->pos = vmm_events_oldest(fs->vmm);
 	}
@@ -49,8 +60,8 @@ struct stream *stream_open(struct fs *fs, const struct node *n, struct vm *vm)
 	return st;
 }
 
-/* Fills buf from the stream. Returns bytes (> 0), 0 for EOF, or -EAGAIN
- * when the stream is live and has nothing new. */
+/* Fills buf from the stream (the console at st->pos). Returns bytes (> 0),
+ * 0 for EOF, or -EAGAIN when the stream is live and has nothing new. */
 static ssize_t fill(struct fs *fs, struct stream *st, char *buf, size_t size)
 {
 	struct vm *vm;
@@ -67,9 +78,11 @@ static ssize_t fill(struct fs *fs, struct stream *st, char *buf, size_t size)
 	fd = open(vm_console_log(vm), O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		struct stat sb;
-		/* a new boot starts a new log */
-		if (fstat(fd, &sb) == 0 && (uint64_t)sb.st_size < st->pos)
+		/* a new boot starts a new log: this handle's offset goes on from its start */
+		if (fstat(fd, &sb) == 0 && (uint64_t)sb.st_size < st->pos) {
+			st->base -= (int64_t)st->pos;
 			st->pos = 0;
+		}
 		n = pread(fd, buf, size, (off_t)st->pos);
 		if (n > 0) {
 			st->pos += (uint64_t)n;
@@ -103,10 +116,12 @@ static bool try_answer(struct fs *fs, struct stream *st, fuse_req_t req, size_t 
 	return true;
 }
 
-void stream_read(struct fs *fs, struct stream *st, fuse_req_t req, size_t size, bool nonblock)
+void stream_read(struct fs *fs, struct stream *st, fuse_req_t req, size_t size, off_t off, bool nonblock)
 {
 	if (st->parked)
 		{ fuse_reply_err(req, EBUSY); return; } /* one reader per open file */
+	if (st->vm_id) /* the console reads where the handle's offset says */
+		st->pos = (uint64_t)max_i64(0, st->base + off);
 	if (try_answer(fs, st, req, size, false))
 		return;
 	if (nonblock)
@@ -134,6 +149,13 @@ void stream_poll(struct fs *fs, struct stream *st, fuse_req_t req, struct fuse_p
 		st->ph = ph;
 	}
 	fuse_reply_poll(req, has_data(fs, st) ? POLLIN | POLLRDNORM | POLLOUT : POLLOUT);
+}
+
+off_t stream_size(struct fs *fs, struct stream *st)
+{
+	struct vm *vm = st->vm_id ? vmm_vm_by_id(fs->vmm, st->vm_id) : NULL;
+
+	return vm ? (off_t)max_i64(0, (int64_t)console_size(vm) - st->base) : 0;
 }
 
 void stream_release(struct fs *fs, struct stream *st)

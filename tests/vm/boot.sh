@@ -30,6 +30,24 @@ echo 'echo answer-$((6*7))' >"$V/console"
 check "a following reader sees the answer to console input" wait_for 20 grep -aq "answer-42" "$T/follow"
 check "the follower is still waiting while the VM runs" kill -0 "$follower"
 
+# GNU tail seeks to the end and reads the last lines back (a pipe it would
+# read to EOF, which a live console never sends): plain `tail -f`, in a
+# real pty, shows the recent output at once and then follows
+script -qfc "tail -f '$V/console'" "$T/tail" </dev/null >/dev/null 2>&1 &
+tailer=$!
+check "tail -f console shows the recent output at once" wait_for 20 grep -aq "answer-42" "$T/tail"
+echo 'echo tail-$((6*7))' >"$V/console"
+check "tail -f console follows new output" wait_for 20 grep -aq "tail-42" "$T/tail"
+check "seeking the console: SEEK_END is the handle's size" python3 -c "
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+end = os.lseek(fd, 0, os.SEEK_END)
+os.lseek(fd, max(0, end - 64), os.SEEK_SET)
+os.set_blocking(fd, False)
+tail = os.read(fd, 64)
+sys.exit(0 if end > 0 and b'tail-42' in tail else 1)" "$V/console"
+kill "$tailer" 2>/dev/null
+
 expect_errno "vcpu cannot change while running" EBUSY write "$V/vcpu" 2
 check "EBUSY leaves a reason in error" grep -q "stop it first" "$V/error"
 
