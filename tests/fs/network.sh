@@ -19,6 +19,18 @@ check "nothing was created for it" test ! -e "$MNT/vms/v6"
 check "bangerd's log says why" grep -q "no free address left in 10.77.0.0/29" "$T/home/state/bangerd.log"
 expect_eq "dig v3.vm (a stopped VM keeps its address)" 10.77.0.4 "$(dig +short +tries=1 +time=2 @10.77.0.1 v3.vm)"
 
+# a second bangerd (another BANGER_HOME) on the same bridge stops before it
+# touches anything: the first one's bridge and DNS stay up
+mkdir -p "$T/home2" "$T/mnt2"
+out=$(BANGER_HOME=$T/home2 timeout 20 "$BANGERD" -f --mount "$T/mnt2" 2>&1)
+rc=$?
+check "a second bangerd on banger0 exits non-zero (rc $rc)" test "$rc" -ne 0 -a "$rc" -ne 124
+check "it says the bridge is in use, by whom" grep -qF "bridge banger0 is in use by another bangerd (pid $DAEMON_PID)" <<<"$out"
+check "the first one's bridge keeps its address" sh -c "ip -o addr show banger0 | grep -q 'inet 10.77.0.1/29'"
+expect_eq "the first one's DNS still answers" 10.77.0.4 "$(dig +short +tries=1 +time=2 @10.77.0.1 v3.vm)"
+check "the first one still answers the tree" test -d "$MNT/vms/v3"
+check "nothing was mounted on the second mount point" sh -c "! grep -q ' $T/mnt2 fuse' /proc/mounts"
+
 check "rmdir v3 frees its address" rmdir "$MNT/vms/v3"
 check "dig v3.vm: NXDOMAIN" sh -c "dig +tries=1 +time=2 @10.77.0.1 v3.vm | grep -q 'status: NXDOMAIN'"
 check "mkdir v6 now works" mkdir "$MNT/vms/v6"

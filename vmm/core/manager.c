@@ -140,6 +140,7 @@ int vmm_new(struct loop *loop, struct bgr_paths *paths, const struct vmm_observe
 	m->loop = loop;
 	m->paths = paths;
 	m->obs = *obs;
+	m->bridge_lock_fd = -1;
 	m->hooks = (struct vm_hooks){
 		.hello_received = vm_hello_received,
 		.authorize_result = vm_agent_authorize_result,

@@ -87,6 +87,7 @@ struct vmm {
 	struct workers *workers;
 	struct dns_server *dns;
 	bool bridge_up, nat_on;
+	int bridge_lock_fd; /* one bangerd per bridge (bridge_lock.h); -1 when not held */
 	struct pubkey ssh_pub; /* the managed key's public half */
 	atomic_bool quitting;  /* set by vmm_free: long worker jobs give up */
 	struct artifact **arts; /* images and kernels, artifacts.c */

@@ -1,4 +1,5 @@
 #include "network.h"
+#include "bridge_lock.h"
 #include "dns_server.h"
 #include "log.h"
 #include "nat.h"
@@ -62,6 +63,12 @@ int network_up(struct vmm *m, bgr_error *err)
 	if (s->mode != NET_BRIDGE)
 		return 0;
 	ip_format(gw, gws);
+	/* before anything is touched: a daemon that stops here must not take
+	 * down what another one runs */
+	r = bridge_lock(s->bridge, err);
+	if (r < 0)
+		return r;
+	m->bridge_lock_fd = r;
 	r = netdev_bridge_up(s->bridge, htonl(gw), s->pool.prefix, err);
 	if (r < 0)
 		return r;
@@ -93,6 +100,9 @@ void network_down(struct vmm *m)
 	if (m->bridge_up && netdev_bridge_delete(m->settings.net.bridge, &err) < 0)
 		log_msg("warning: %s", err.msg);
 	m->bridge_up = false;
+	if (m->bridge_lock_fd >= 0)
+		close(m->bridge_lock_fd);
+	m->bridge_lock_fd = -1;
 }
 
 /* Which pool addresses VMs hold: one bit per address of the subnet, built
