@@ -104,6 +104,9 @@ void waiters_complete(struct vmm_waiter **list, int result);
 
 /* manager.c: drops vm from the store, the disk and memory */
 void vm_remove(struct vmm *m, struct vm *vm);
+/* Tests: the driver every later vmm_new uses instead of the configured one
+ * (NULL: the configured one again). */
+void vmm_set_driver_for_test(const struct vm_driver *driver);
 
 /* lifecycle.c */
 int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err);
