@@ -443,6 +443,18 @@ void vm_adopt(struct vmm *m, struct vm *vm)
 	}
 }
 
+/* While a restart stops the VM, its writers are the only stop waiters: a
+ * restart is taken only from running, where no stop is pending, and every
+ * stop, kill or rmdir that comes after it cancels it here first. */
+void vm_cancel_restart(struct vmm *m, struct vm *vm, const char *by)
+{
+	if (vm->after_stop != AFTER_START)
+		return;
+	vm->after_stop = AFTER_NOTHING;
+	vmm_vm_log(m, vm, "restart cancelled by %s: the VM stays down", by);
+	waiters_complete(&vm->stop_waiters, -ECANCELED);
+}
+
 int vmm_vm_action(struct vmm *m, struct vm *vm, const char *word, vmm_done_fn fn, void *ctx,
 		  struct vmm_waiter **ret_waiter, bgr_error *err)
 {
@@ -478,6 +490,7 @@ int vmm_vm_action(struct vmm *m, struct vm *vm, const char *word, vmm_done_fn fn
 			vm_cancel_pull_wait(m, vm);
 			return 0;
 		}
+		vm_cancel_restart(m, vm, word);
 		*ret_waiter = waiter_add(&vm->stop_waiters, fn, ctx);
 		if (act == ACT_KILL || s == VM_STARTING)
 			vm_kill(m, vm);

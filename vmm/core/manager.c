@@ -432,6 +432,7 @@ int vmm_vm_delete(struct vmm *m, struct vm *vm, vmm_done_fn fn, void *ctx, struc
 		}
 	}
 	/* The disk is about to go: a clean shutdown would be wasted time. */
+	vm_cancel_restart(m, vm, "rmdir");
 	vm->after_stop = AFTER_DELETE;
 	*ret_waiter = waiter_add(&vm->stop_waiters, fn, ctx);
 	vm_kill(m, vm);

@@ -113,6 +113,9 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err);
 void vm_shutdown(struct vmm *m, struct vm *vm);
 void vm_kill(struct vmm *m, struct vm *vm);
 void vm_adopt(struct vmm *m, struct vm *vm);
+/* A stop, kill or rmdir (by) during a restart's stopping phase: no boot
+ * follows, and the restart's writers hear ECANCELED. */
+void vm_cancel_restart(struct vmm *m, struct vm *vm, const char *by);
 /* The lifecycle's side of the hooks (struct vm_hooks). */
 void vm_hello_received(struct vmm *m, struct vm *vm, const char *line);
 void vm_agent_authorize_result(struct vmm *m, struct vm *vm, bool ok, const char *line);
