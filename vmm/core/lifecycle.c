@@ -420,7 +420,14 @@ void vm_adopt(struct vmm *m, struct vm *vm)
 		vm->is_child = false;
 		if (m->driver->adopt(m->loop, vm->qmp_sock, &err) < 0)
 			vmm_vm_log(m, vm, "re-adopt: %s", err.msg);
-		if (was != VM_RUNNING) {
+		if (was == VM_STOPPING) {
+			/* a stop was under way: ask again (the request may never
+			 * have reached the guest) and escalate as a stop does */
+			vm->stop_phase = STOP_POWERDOWN;
+			if (m->driver->stop(m->loop, vm->qmp_sock, &err) < 0)
+				vmm_vm_log(m, vm, "re-adopt: clean shutdown request failed: %s", err.msg);
+			vm->stop_timer = loop_timer_add(m->loop, m->settings.stop_timeout_s * 1000LL, stop_escalate, vm);
+		} else if (was != VM_RUNNING) {
 			/* the agent says hello again on reconnect: that makes it running */
 			vm->rec.state = VM_STARTING;
 			vm->boot_timer = loop_timer_add(m->loop, m->settings.boot_timeout_s * 1000LL,
