@@ -26,6 +26,10 @@ void loop_timer_cancel(struct loop *l, struct loop_timer *t);
 
 /* Runs until loop_quit; returns 0 or -errno. */
 int loop_run(struct loop *l);
+/* One round: waits up to timeout_ms (-1: no limit) for events and runs
+ * their callbacks. Returns how many fired, or -errno. Tests drive the loop
+ * with it, step by step, until a condition holds. */
+int loop_run_once(struct loop *l, int timeout_ms);
 void loop_quit(struct loop *l);
 
 #endif

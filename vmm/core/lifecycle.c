@@ -72,6 +72,42 @@ static int watch_process(struct vmm *m, struct vm *vm, bgr_error *err)
 	return 0;
 }
 
+/* Undoes a spawn whose boot cannot go on: the hypervisor is killed and
+ * reaped at once, before anyone could rely on it. */
+static void spawn_undo(struct vmm *m, struct vm *vm)
+{
+	if (vm->pidfd >= 0) {
+		loop_del_fd(m->loop, vm->pidfd);
+		close(vm->pidfd);
+		vm->pidfd = -1;
+	}
+	kill(vm->rec.pid, SIGKILL);
+	waitpid(vm->rec.pid, NULL, 0);
+	vm->rec.pid = 0;
+	vm->rec.pid_start = 0;
+	vm->rec.started_at = 0;
+	network_boot_ended(m, vm);
+}
+
+/* Saves vm's record in a step that goes on whatever the store says: every
+ * such step leaves in the store a record that re-adoption still handles
+ * right (the pid of a live hypervisor, or of one that is gone). A failure is
+ * never silent: it is logged and becomes the VM's error, unless this step
+ * has just put a reason there (which stays; the log has both). */
+static void save_or_note(struct vmm *m, struct vm *vm, bool keep_error)
+{
+	bgr_error err;
+
+	if (vm_save(m, vm, &err) == 0)
+		return;
+	if (keep_error) {
+		vmm_vm_log(m, vm, "cannot save the VM's record: %s", err.msg);
+		return;
+	}
+	vm_set_error(m, vm, "cannot save the VM's record: %s", err.msg);
+	vm_changed(m, vm);
+}
+
 static void boot_timed_out(void *data)
 {
 	struct vm *vm = data;
@@ -176,13 +212,20 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 	vm->stop_is_kill = false;
 	r = watch_process(m, vm, err);
 	if (r < 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		vm->rec.pid = 0;
+		spawn_undo(m, vm);
 		vm->rec.state = VM_STOPPED;
 		return r;
 	}
-	vm_save(m, vm, err);
+	if (vm_save(m, vm, err) < 0) {
+		/* a hypervisor the store does not know of could not be re-adopted
+		 * after a crash of bangerd: it must not run */
+		spawn_undo(m, vm);
+		vm->rec.state = VM_ERROR;
+		vm_changed(m, vm);
+		bgr_wrap(err, "the new hypervisor (pid %d) could not be recorded, so it was killed", pid);
+		err->code = EIO; /* the boot failed, whatever the store's errno */
+		return -EIO;
+	}
 	vm_channels_open(m, vm);
 	vm->boot_timer = loop_timer_add(m->loop, m->settings.boot_timeout_s * 1000LL, boot_timed_out, vm);
 	vm_event(m, vm, "starting");
@@ -191,11 +234,9 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 
 static void boot_completed(struct vmm *m, struct vm *vm)
 {
-	bgr_error err;
-
 	cancel_timer(m, &vm->boot_timer);
 	vm->rec.state = VM_RUNNING;
-	vm_save(m, vm, &err);
+	save_or_note(m, vm, false); /* the store keeps "starting" and the pid: still adoptable */
 	vmm_vm_log(m, vm, "running (boot took %lld ms)", now_real_ms() - vm->rec.started_at);
 	vm_event(m, vm, "running");
 	ssh_config_refresh(m);
@@ -288,7 +329,7 @@ void vm_shutdown(struct vmm *m, struct vm *vm)
 
 	vm->rec.state = VM_STOPPING;
 	vm->stop_phase = STOP_POWERDOWN;
-	vm_save(m, vm, &err);
+	save_or_note(m, vm, false);
 	vm_event(m, vm, "stopping");
 	if (m->driver->stop_by_hypervisor_first) {
 		if (m->driver->stop(m->loop, vm->qmp_sock, &err) < 0 && vm_agent_send(vm, "shutdown\n") < 0)
@@ -301,14 +342,12 @@ void vm_shutdown(struct vmm *m, struct vm *vm)
 
 void vm_kill(struct vmm *m, struct vm *vm)
 {
-	bgr_error err;
-
 	vm->stop_is_kill = true;
 	vm->stop_phase = STOP_KILL;
 	cancel_timer(m, &vm->stop_timer);
 	if (vm->rec.state != VM_ERROR) {
 		vm->rec.state = VM_STOPPING;
-		vm_save(m, vm, &err);
+		save_or_note(m, vm, false);
 	}
 	if (vm->pidfd >= 0)
 		proc_pidfd_kill(vm->pidfd, SIGKILL);
@@ -334,17 +373,21 @@ static void process_gone(struct vmm *m, struct vm *vm, const char *how)
 	remove_sockets(vm);
 	network_boot_ended(m, vm);
 	vmm_vm_log(m, vm, "hypervisor (pid %d) %s", vm->rec.pid, how);
-	if (was == VM_STARTING && !vm->stop_is_kill)
+	bool reason_set = was == VM_ERROR; /* the failed boot's reason is there */
+	if (was == VM_STARTING && !vm->stop_is_kill) {
 		vm_set_error(m, vm, "hypervisor %s during boot (see logs and console)", how);
-	else if (was == VM_RUNNING && strcmp(how, "exited with status 0") != 0 && strcmp(how, "exited") != 0)
+		reason_set = true;
+	} else if (was == VM_RUNNING && strcmp(how, "exited with status 0") != 0 && strcmp(how, "exited") != 0) {
 		vm_set_error(m, vm, "hypervisor %s unexpectedly", how);
+		reason_set = true;
+	}
 	vm->rec.pid = 0;
 	vm->rec.pid_start = 0;
 	vm->rec.started_at = 0;
 	vm->rec.state = failed_boot && vm->after_stop != AFTER_DELETE && !vm->stop_is_kill ? VM_ERROR : VM_STOPPED;
 	if (was == VM_ERROR)
 		vm->rec.state = VM_ERROR;
-	vm_save(m, vm, &err);
+	save_or_note(m, vm, reason_set); /* a stale pid in the store: adoption finds it gone */
 	vm_event(m, vm, vm->rec.state == VM_ERROR ? "failed" : "stopped");
 	waiters_complete(&vm->start_waiters, -EIO);
 
@@ -377,7 +420,14 @@ void vm_adopt(struct vmm *m, struct vm *vm)
 		vm->is_child = false;
 		if (m->driver->adopt(m->loop, vm->qmp_sock, &err) < 0)
 			vmm_vm_log(m, vm, "re-adopt: %s", err.msg);
-		if (was != VM_RUNNING) {
+		if (was == VM_STOPPING) {
+			/* a stop was under way: ask again (the request may never
+			 * have reached the guest) and escalate as a stop does */
+			vm->stop_phase = STOP_POWERDOWN;
+			if (m->driver->stop(m->loop, vm->qmp_sock, &err) < 0)
+				vmm_vm_log(m, vm, "re-adopt: clean shutdown request failed: %s", err.msg);
+			vm->stop_timer = loop_timer_add(m->loop, m->settings.stop_timeout_s * 1000LL, stop_escalate, vm);
+		} else if (was != VM_RUNNING) {
 			/* the agent says hello again on reconnect: that makes it running */
 			vm->rec.state = VM_STARTING;
 			vm->boot_timer = loop_timer_add(m->loop, m->settings.boot_timeout_s * 1000LL,
@@ -386,7 +436,7 @@ void vm_adopt(struct vmm *m, struct vm *vm)
 		vm_channels_open(m, vm);
 		network_readopt(m, vm);
 		vmm_vm_log(m, vm, "re-adopted running hypervisor (pid %d)", vm->rec.pid);
-		vm_save(m, vm, &err);
+		save_or_note(m, vm, false);
 		return;
 	}
 	if (vm->rec.pid || (was != VM_STOPPED && was != VM_ERROR)) {
@@ -396,8 +446,20 @@ void vm_adopt(struct vmm *m, struct vm *vm)
 		vm->rec.started_at = 0;
 		vm->rec.state = VM_STOPPED;
 		remove_sockets(vm);
-		vm_save(m, vm, &err);
+		save_or_note(m, vm, true); /* the next bangerd finds it gone again */
 	}
+}
+
+/* While a restart stops the VM, its writers are the only stop waiters: a
+ * restart is taken only from running, where no stop is pending, and every
+ * stop, kill or rmdir that comes after it cancels it here first. */
+void vm_cancel_restart(struct vmm *m, struct vm *vm, const char *by)
+{
+	if (vm->after_stop != AFTER_START)
+		return;
+	vm->after_stop = AFTER_NOTHING;
+	vmm_vm_log(m, vm, "restart cancelled by %s: the VM stays down", by);
+	waiters_complete(&vm->stop_waiters, -ECANCELED);
 }
 
 int vmm_vm_action(struct vmm *m, struct vm *vm, const char *word, vmm_done_fn fn, void *ctx,
@@ -435,6 +497,7 @@ int vmm_vm_action(struct vmm *m, struct vm *vm, const char *word, vmm_done_fn fn
 			vm_cancel_pull_wait(m, vm);
 			return 0;
 		}
+		vm_cancel_restart(m, vm, word);
 		*ret_waiter = waiter_add(&vm->stop_waiters, fn, ctx);
 		if (act == ACT_KILL || s == VM_STARTING)
 			vm_kill(m, vm);

@@ -167,23 +167,28 @@ void loop_timer_cancel(struct loop *l, struct loop_timer *t)
 	l->graveyard = &t->w;
 }
 
-int loop_run(struct loop *l)
+int loop_run_once(struct loop *l, int timeout_ms)
 {
 	struct epoll_event evs[32];
+	int n = epoll_wait(l->epfd, evs, ARRAY_SIZE(evs), timeout_ms);
 
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < n; i++) {
+		struct watch *w = evs[i].data.ptr;
+		if (w->fn)
+			w->fn(w->data, w->fd, evs[i].events);
+	}
+	bury_all(l);
+	return n;
+}
+
+int loop_run(struct loop *l)
+{
 	while (!l->quit) {
-		int n = epoll_wait(l->epfd, evs, ARRAY_SIZE(evs), -1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		for (int i = 0; i < n; i++) {
-			struct watch *w = evs[i].data.ptr;
-			if (w->fn)
-				w->fn(w->data, w->fd, evs[i].events);
-		}
-		bury_all(l);
+		int r = loop_run_once(l, -1);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }

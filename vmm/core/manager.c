@@ -131,6 +131,13 @@ static void warm_default_template(struct vmm *m)
 	workers_submit(m->workers, warm_template, free_template_job, j);
 }
 
+static const struct vm_driver *driver_for_test;
+
+void vmm_set_driver_for_test(const struct vm_driver *driver)
+{
+	driver_for_test = driver;
+}
+
 int vmm_new(struct loop *loop, struct bgr_paths *paths, const struct vmm_observer *obs,
 	    struct vmm **ret, bgr_error *err)
 {
@@ -153,6 +160,8 @@ int vmm_new(struct loop *loop, struct bgr_paths *paths, const struct vmm_observe
 	if (r < 0)
 		goto fail_early;
 	m->driver = strcmp(m->settings.vmm, "firecracker") == 0 ? &firecracker_driver : &qemu_driver;
+	if (driver_for_test)
+		m->driver = driver_for_test;
 	firecracker_set_binary(m->settings.firecracker_bin);
 	chmod(paths->ssh_state_dir, 0700);
 	r = ssh_helper_key(paths->ssh_key, &m->ssh_pub, err);
@@ -424,6 +433,7 @@ int vmm_vm_delete(struct vmm *m, struct vm *vm, vmm_done_fn fn, void *ctx, struc
 		}
 	}
 	/* The disk is about to go: a clean shutdown would be wasted time. */
+	vm_cancel_restart(m, vm, "rmdir");
 	vm->after_stop = AFTER_DELETE;
 	*ret_waiter = waiter_add(&vm->stop_waiters, fn, ctx);
 	vm_kill(m, vm);

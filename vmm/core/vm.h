@@ -105,12 +105,18 @@ void waiters_complete(struct vmm_waiter **list, int result);
 
 /* manager.c: drops vm from the store, the disk and memory */
 void vm_remove(struct vmm *m, struct vm *vm);
+/* Tests: the driver every later vmm_new uses instead of the configured one
+ * (NULL: the configured one again). */
+void vmm_set_driver_for_test(const struct vm_driver *driver);
 
 /* lifecycle.c */
 int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err);
 void vm_shutdown(struct vmm *m, struct vm *vm);
 void vm_kill(struct vmm *m, struct vm *vm);
 void vm_adopt(struct vmm *m, struct vm *vm);
+/* A stop, kill or rmdir (by) during a restart's stopping phase: no boot
+ * follows, and the restart's writers hear ECANCELED. */
+void vm_cancel_restart(struct vmm *m, struct vm *vm, const char *by);
 /* The lifecycle's side of the hooks (struct vm_hooks). */
 void vm_hello_received(struct vmm *m, struct vm *vm, const char *line);
 void vm_agent_authorize_result(struct vmm *m, struct vm *vm, bool ok, const char *line);

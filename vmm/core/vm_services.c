@@ -118,10 +118,12 @@ void vm_set_error(struct vmm *m, struct vm *vm, const char *fmt, ...)
 
 void vmm_vm_fail(struct vmm *m, struct vm *vm, const bgr_error *err)
 {
-	bgr_error ignore;
+	bgr_error save_err;
 
 	vm_set_error(m, vm, "%s", err->msg);
-	vm_save(m, vm, &ignore);
+	/* the error stays in memory (the error file) even when the store fails */
+	if (vm_save(m, vm, &save_err) < 0)
+		vmm_vm_log(m, vm, "cannot save the VM's record: %s", save_err.msg);
 }
 
 void vmm_event_line(struct vmm *m, const char *subject, const char *what)

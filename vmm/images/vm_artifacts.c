@@ -71,7 +71,9 @@ int vm_prepare_artifacts(struct vmm *m, struct vm *vm, bgr_error *err)
 		return 0;
 	r = vm_make_root_disk(m, vm, vm->root_disk, err);
 	if (r == 0) {
-		vm_save(m, vm, err);
+		/* disk_size may have grown: a start that cannot record it fails
+		 * (the disk stays; the next start records the size) */
+		r = vm_save(m, vm, err);
 		vm_changed(m, vm);
 	}
 	return r;
