@@ -141,5 +141,25 @@ if [ -e /sys/module/kvm_pvm ]; then
 	check "doctor: it cannot run here (kvm_pvm)" grep -q "firecracker: .* cannot run here: it needs /dev/kvm" <<<"$doc"
 fi
 expect_errno "stop" OK write "$V/state" stop
+
+# A guest that has not answered the vsock handshake holds its connection,
+# never the loop: the fake answers the agent's CONNECT only once
+# $T/release exists, which this test makes only after the tree has answered
+# other requests (a loop stuck waiting for the reply could answer them only
+# by giving up on that connection first)
+stop_daemon
+FAKE_FC_VSOCK_REPLY_AFTER=$T/release start_daemon
+$FSOP write "$V/state" start >"$T/start.out" 2>&1 &
+writer=$!
+check "the agent's CONNECT waits for its reply" wait_for 60 grep -q "^waiting" "$T/release.log"
+check "meanwhile mkdir answers" mkdir "$MNT/vms/other"
+expect_eq "and the VM reads starting" starting "$(cat "$V/state")"
+touch "$T/release"
+wait "$writer"
+expect_eq "the start completes once the guest answers" OK "$(cat "$T/start.out")"
+check "the host never gave up on a CONNECT that was answered later" sh -c "! grep -q abandoned '$T/release.log'"
+check "logs have the agent's hello" grep -q "agent: hello proto=2 agent=0.2.0-fake" "$V/logs"
+expect_errno "stop" OK write "$V/state" stop
+check "rmdir other" rmdir "$MNT/vms/other"
 check "rmdir" rmdir "$V"
 finish

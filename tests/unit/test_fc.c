@@ -71,7 +71,8 @@ static void test_vsock_reply(void)
 	is_int(fc_vsock_parse_reply("", 0, &port), -1, "empty");
 }
 
-/* The handshake against a socketpair playing Firecracker. */
+/* The request half of the handshake against a socketpair playing
+ * Firecracker: sent at once, without waiting for any reply. */
 static void test_vsock_handshake(void)
 {
 	int sv[2];
@@ -79,32 +80,17 @@ static void test_vsock_handshake(void)
 	ssize_t n;
 
 	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-	write(sv[1], "OK 77\nhello proto=2\n", 20);
-	is_int(fc_vsock_connect(sv[0], 1024, 1000), 0, "handshake succeeds");
+	is_int(fc_vsock_send_connect(sv[0], 1024), 0, "CONNECT is sent with no reply yet (nothing waits for it)");
 	n = read(sv[1], buf, sizeof(buf) - 1);
 	buf[n > 0 ? n : 0] = '\0';
 	is_str(buf, "CONNECT 1024\n", "it sent CONNECT 1024");
-	n = read(sv[0], buf, sizeof(buf) - 1);
-	buf[n > 0 ? n : 0] = '\0';
-	is_str(buf, "hello proto=2\n", "and left the agent's first line unread");
 	close(sv[0]);
 	close(sv[1]);
 
 	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
 	close(sv[1]);
-	is_int(fc_vsock_connect(sv[0], 1024, 1000), -ECONNRESET, "closed without a reply (no listener): ECONNRESET");
+	is_int(fc_vsock_send_connect(sv[0], 1024), -ECONNRESET, "the other end closed: ECONNRESET");
 	close(sv[0]);
-
-	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-	write(sv[1], "ERR nope\n", 9);
-	is_int(fc_vsock_connect(sv[0], 1024, 1000), -EPROTO, "another reply: EPROTO");
-	close(sv[0]);
-	close(sv[1]);
-
-	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-	is_int(fc_vsock_connect(sv[0], 1024, 100), -ETIMEDOUT, "no reply at all: ETIMEDOUT");
-	close(sv[0]);
-	close(sv[1]);
 }
 
 static const char *path_of(const cJSON *req)

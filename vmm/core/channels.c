@@ -15,6 +15,7 @@
 #include <sys/un.h>
 
 #define CONNECT_RETRY_MS 50
+#define AGENT_HANDSHAKE_MAX 64
 
 static int connect_unix(const char *path)
 {
@@ -54,6 +55,8 @@ static void reconnect_later(struct vmm *m, struct vm *vm)
 	if (vm->pidfd >= 0 && !vm->connect_timer)
 		vm->connect_timer = loop_timer_add(m->loop, 200, connect_tick, vm);
 }
+
+static void agent_readable(void *data, int fd, uint32_t events);
 
 static void agent_line(struct vmm *m, struct vm *vm, const char *line)
 {
@@ -118,6 +121,44 @@ static void console_readable(void *data, int fd, uint32_t events)
 	}
 }
 
+/* The reply to the driver's handshake (Firecracker's "OK <port>"), read a
+ * byte at a time as it comes, so the agent's first line stays unread. A
+ * guest that never answers keeps this connection waiting, not the loop: the
+ * boot timeout ends it. */
+static void agent_handshake_readable(void *data, int fd, uint32_t events)
+{
+	struct vm *vm = data;
+	struct vmm *m = vm->m;
+	ssize_t n;
+
+	(void)events;
+	while ((n = read(fd, vm->agent_buf + vm->agent_len, 1)) == 1) {
+		if (vm->agent_buf[vm->agent_len++] != '\n') {
+			if (vm->agent_len < AGENT_HANDSHAKE_MAX)
+				continue;
+			break; /* too long for a reply */
+		}
+		if (m->driver->agent_handshake_reply(vm->agent_buf, vm->agent_len) < 0)
+			break;
+		vm->agent_len = 0;
+		vm->agent_handshaking = false;
+		loop_del_fd(m->loop, fd);
+		if (loop_add_fd(m->loop, fd, EPOLLIN, agent_readable, vm) < 0) {
+			close(fd);
+			vm->agent_fd = -1;
+			reconnect_later(m, vm);
+		}
+		return;
+	}
+	if (n < 0 && errno == EAGAIN)
+		return;
+	/* closed (nothing listens on the guest's port yet), or a bad reply */
+	vm->agent_len = 0;
+	vm->agent_handshaking = false;
+	close_fd(m, &vm->agent_fd);
+	reconnect_later(m, vm);
+}
+
 static bool try_connect(struct vmm *m, struct vm *vm, int *fd, const char *path, loop_fd_fn fn)
 {
 	int c;
@@ -127,13 +168,19 @@ static bool try_connect(struct vmm *m, struct vm *vm, int *fd, const char *path,
 	c = connect_unix(path);
 	if (c < 0)
 		return false;
-	/* Firecracker's hybrid vsock: CONNECT to the agent's port first (a
-	 * guest not listening yet closes it: try again later) */
-	if (fn == agent_readable && m->driver->agent_handshake && m->driver->agent_handshake(c) < 0) {
-		close(c);
-		return false;
+	/* Firecracker's hybrid vsock: CONNECT to the agent's port first; the
+	 * reply comes to agent_handshake_readable */
+	if (fn == agent_readable && m->driver->agent_handshake_send) {
+		if (m->driver->agent_handshake_send(c) < 0) {
+			close(c);
+			return false;
+		}
+		fn = agent_handshake_readable;
+		vm->agent_len = 0;
+		vm->agent_handshaking = true;
 	}
 	if (loop_add_fd(m->loop, c, EPOLLIN, fn, vm) < 0) {
+		vm->agent_handshaking = false;
 		close(c);
 		return false;
 	}
@@ -183,6 +230,7 @@ void vm_channels_close(struct vmm *m, struct vm *vm)
 	loop_timer_cancel(m->loop, vm->connect_timer);
 	vm->connect_timer = NULL;
 	close_fd(m, &vm->agent_fd);
+	vm->agent_handshaking = false;
 	close_fd(m, &vm->console_fd);
 	free(vm->agent_buf);
 	vm->agent_buf = NULL;
@@ -196,7 +244,7 @@ int vm_agent_send(struct vm *vm, const char *line)
 {
 	size_t n = strlen(line);
 
-	if (vm->agent_fd < 0)
+	if (vm->agent_fd < 0 || vm->agent_handshaking)
 		return -ENOTCONN;
 	if (write(vm->agent_fd, line, n) != (ssize_t)n)
 		return -EIO;

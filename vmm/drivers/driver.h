@@ -53,9 +53,13 @@ struct vm_driver {
 	 * reboots the guest and so ends the process; an agent power-off could
 	 * leave a halted guest in a live process), the agent only if that fails */
 	bool stop_by_hypervisor_first;
-	/* Run after connecting to the agent socket (Firecracker's hybrid vsock
-	 * CONNECT); NULL when the socket is the channel itself. 0 or -errno. */
-	int (*agent_handshake)(int fd);
+	/* A handshake on a new agent connection before the agent's stream
+	 * (Firecracker's hybrid vsock CONNECT); NULL when the socket is the
+	 * channel itself. The loop never waits for it: _send writes the request
+	 * without blocking (0 or -errno), and the reply line, when it comes, goes
+	 * to _reply (0: the stream is the agent's now, -1: give up, retry). */
+	int (*agent_handshake_send)(int fd);
+	int (*agent_handshake_reply)(const char *line, size_t len);
 	/* Checks that the hypervisor can be run at all (binary present). */
 	int (*prepare)(bgr_error *err);
 	/* Spawns the hypervisor; returns its pid. */

@@ -10,9 +10,11 @@
  * "OK <n>", -1 on anything else. */
 int fc_vsock_parse_reply(const char *line, size_t len, unsigned *host_port);
 
-/* Does the handshake on a connected socket (blocking up to timeout_ms; it
- * reads one byte at a time so nothing after the reply line is consumed).
- * 0 or -errno (-ECONNRESET when nothing listens on the port). */
-int fc_vsock_connect(int fd, unsigned port, int timeout_ms);
+/* Sends "CONNECT <port>\n" on a freshly connected socket without waiting:
+ * 0, or -errno (-ECONNRESET when the other end closed, -EAGAIN when the
+ * request did not fit at once: try a new connection later). The reply line
+ * comes later; the caller reads it when the socket is readable, one byte
+ * at a time so nothing after it is consumed. */
+int fc_vsock_send_connect(int fd, unsigned port);
 
 #endif

@@ -197,9 +197,16 @@ static int fc_adopt(struct loop *loop, const char *sock, bgr_error *err)
 	return fc_call(argv, "re-adopt", err);
 }
 
-static int fc_agent_handshake(int fd)
+static int fc_agent_handshake_send(int fd)
 {
-	return fc_vsock_connect(fd, AGENT_VSOCK_PORT, 1000);
+	return fc_vsock_send_connect(fd, AGENT_VSOCK_PORT);
+}
+
+static int fc_agent_handshake_reply(const char *line, size_t len)
+{
+	unsigned host_port;
+
+	return fc_vsock_parse_reply(line, len, &host_port);
 }
 
 const struct vm_driver firecracker_driver = {
@@ -211,7 +218,8 @@ const struct vm_driver firecracker_driver = {
 	.tap_by_name = true,
 	.console_on_stdout = true,
 	.stop_by_hypervisor_first = true,
-	.agent_handshake = fc_agent_handshake,
+	.agent_handshake_send = fc_agent_handshake_send,
+	.agent_handshake_reply = fc_agent_handshake_reply,
 	.prepare = fc_prepare,
 	.start = fc_start,
 	.stop = fc_stop,
