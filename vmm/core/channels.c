@@ -12,6 +12,7 @@
 #include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #define CONNECT_RETRY_MS 50
@@ -264,6 +265,34 @@ ssize_t vmm_console_write(struct vmm *m, struct vm *vm, const char *buf, size_t 
 	return n;
 }
 
+/* A guest can write to its serial port as fast as it likes, and the
+ * hypervisor logs every byte: once console.log holds more than
+ * CONSOLE_LOG_MAX on disk, the space of all but its last CONSOLE_LOG_KEEP is
+ * given back (a punched hole: offsets and the size stay as they were, so
+ * readers and the hypervisor's own file offset are undisturbed). */
+#define CONSOLE_LOG_KEEP (8LL << 20)
+#define CONSOLE_LOG_MAX (16LL << 20)
+
+static void console_log_bound(struct vmm *m, struct vm *vm)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	off_t end;
+
+	/* every write of the guest's makes an event here: a stat is all it costs */
+	if (stat(vm->console_log, &st) < 0 || (long long)st.st_blocks * 512 <= CONSOLE_LOG_MAX)
+		return;
+	fd = open(vm->console_log, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return;
+	end = (st.st_size - CONSOLE_LOG_KEEP) & ~(off_t)4095;
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, end) < 0 && !vm->console_unbounded) {
+		vm->console_unbounded = true; /* said once per VM */
+		vmm_vm_log(m, vm, "warning: cannot bound console.log (%s): its file system cannot punch holes",
+			   strerror(errno));
+	}
+}
+
 void vmm_inotify_event(void *data, int fd, uint32_t events)
 {
 	struct vmm *m = data;
@@ -279,8 +308,12 @@ void vmm_inotify_event(void *data, int fd, uint32_t events)
 				struct vm *vm = m->vms[i];
 				if (vm->inotify_wd != ev->wd || !ev->len || !m->obs.vm_output)
 					continue;
-				if (strcmp(ev->name, "console.log") == 0)
+				if (strcmp(ev->name, "console.log") == 0) {
+					/* not on IN_CLOSE_WRITE: bounding opens it for writing */
+					if ((ev->mask & IN_MODIFY) && !vm->console_unbounded)
+						console_log_bound(m, vm);
 					m->obs.vm_output(m->obs.ctx, vm, VMM_OUT_CONSOLE);
+				}
 				else if (strcmp(ev->name, "vm.log") == 0)
 					m->obs.vm_output(m->obs.ctx, vm, VMM_OUT_LOGS);
 			}

@@ -42,6 +42,7 @@ struct vm {
 	int agent_fd, console_fd, inotify_wd;
 	char *agent_buf; /* BANGER_AGENT_LINE_MAX bytes while the channels are open */
 	size_t agent_len;
+	bool console_unbounded; /* console.log could not be bounded (said once) */
 	bool agent_handshaking; /* agent_fd waits for the driver's handshake reply (channels.c) */
 	char *hello;     /* the last hello line, NULL before the first (heap: most VMs are stopped) */
 	struct loop_timer *boot_timer, *stop_timer, *connect_timer;
