@@ -36,8 +36,21 @@ static size_t timestamp(char *buf, size_t size)
 	return n;
 }
 
-static void write_line(int fd, const char *ts, const char *tag, const char *line)
+void text_one_line(char *text)
 {
+	for (unsigned char *p = (unsigned char *)text; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
+/* Lines carry guest text (agent lines, names, reasons): control characters
+ * become '?', so no line can forge another or drive a terminal (ANSI). */
+static void write_line(int fd, const char *ts, const char *tag, const char *text)
+{
+	char line[2048];
+
+	snprintf(line, sizeof(line), "%s", text);
+	text_one_line(line);
 	struct iovec iov[4] = {
 		{ (void *)ts, strlen(ts) },
 		{ (void *)tag, strlen(tag) },

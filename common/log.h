@@ -11,4 +11,8 @@ void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * daemon log, prefixed with tag. */
 void log_to_file(const char *path, const char *tag, const char *line);
 
+/* Replaces control characters (newlines, escapes, DEL) with '?' in place:
+ * guest text made safe for one line of a log, `error` or a terminal. */
+void text_one_line(char *text);
+
 #endif

@@ -42,7 +42,6 @@ struct vm *fs_node_vm(struct fs *fs, const struct node *n);
 struct artifact *fs_node_art(struct fs *fs, const struct node *n);
 /* Reasons are one line: user input quoted in one may hold control bytes,
  * shown as '?'. */
-void fs_one_line(char *msg);
 void fs_refuse(struct fs *fs, fuse_req_t req, struct vm *vm, int err, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 

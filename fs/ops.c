@@ -23,13 +23,6 @@ struct artifact *fs_node_art(struct fs *fs, const struct node *n)
 
 static enum art_kind dir_kind(uint64_t ino) { return ino == INO_IMAGES ? ART_IMAGE : ART_KERNEL; }
 
-void fs_one_line(char *msg)
-{
-	for (unsigned char *p = (unsigned char *)msg; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			*p = '?';
-}
-
 void fs_refuse(struct fs *fs, fuse_req_t req, struct vm *vm, int err, const char *fmt, ...)
 {
 	bgr_error e = { .code = err };
@@ -38,7 +31,7 @@ void fs_refuse(struct fs *fs, fuse_req_t req, struct vm *vm, int err, const char
 	va_start(ap, fmt);
 	vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
 	va_end(ap);
-	fs_one_line(e.msg);
+	text_one_line(e.msg);
 	if (vm)
 		vmm_vm_fail(fs->vmm, vm, &e);
 	else
@@ -340,7 +333,7 @@ static void log_failure(const char *op, const char *dir, const char *name, const
 	char line[BGR_ERROR_MAX + 96];
 
 	snprintf(line, sizeof(line), "%s %s/%.80s: %s", op, dir, name, err->msg);
-	fs_one_line(line);
+	text_one_line(line);
 	log_msg("%s", line);
 }
 

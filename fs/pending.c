@@ -2,6 +2,7 @@
  * guest, an rmdir for the hypervisor to exit. They hold no thread; Ctrl-C
  * (FUSE_INTERRUPT) answers them with EINTR and leaves the VM as it is. */
 #include "fs.h"
+#include "log.h"
 #include "util.h"
 
 #include <errno.h>
@@ -107,7 +108,7 @@ void pending_settle(struct fs *fs, struct pending *p, int r, struct vmm_waiter *
 	if (r < 0) {
 		if (vm) {
 			bgr_error e = *err;
-			fs_one_line(e.msg);
+			text_one_line(e.msg);
 			vmm_vm_fail(fs->vmm, vm, &e);
 		}
 		answer(p, r);

@@ -1,5 +1,6 @@
 /* Unit tests of common/util.c (mkdir_p, rm_rf, proc) and
  * common/proc.c (start times, proc_run, proc_spawn). */
+#include "log.h"
 #include "proc.h"
 #include "util.h"
 
@@ -263,6 +264,27 @@ static void test_proc_spawn(void)
 	close(pidfd);
 }
 
+/* Guest text in a log line: no newline to forge another line, no escape to
+ * drive a terminal; and the log files get it that way. */
+static void test_one_line(void)
+{
+	char text[] = "hello\n2026 banger: forged\033[2J\r\x7f ok\tx";
+	char path[PATH_MAX], buf[512] = "";
+	int fd;
+	ssize_t n;
+
+	text_one_line(text);
+	is_str(text, "hello?2026 banger: forged?[2J?? ok?x", "control characters become ?");
+	snprintf(path, sizeof(path), "%s/vm.log", base);
+	log_to_file(path, "", "agent: hello\033]0;pwned\007\nfake line");
+	fd = open(path, O_RDONLY);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	tap_ok(strstr(buf, "agent: hello?]0;pwned??fake line\n") != NULL, "a log line keeps guest text on one line, without escapes");
+	tap_ok(!strchr(buf, '\033'), "no escape reaches the log file");
+}
+
 int main(void)
 {
 	umask(022);
@@ -275,6 +297,7 @@ int main(void)
 	test_start_time();
 	test_proc_run();
 	test_proc_spawn();
+	test_one_line();
 	is_int(rm_rf(base), 0, "remove the scratch dir");
 	return tap_done();
 }

@@ -112,6 +112,7 @@ void vm_set_error(struct vmm *m, struct vm *vm, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
 	va_end(ap);
+	text_one_line(e.msg);
 	snprintf(vm->rec.error, sizeof(vm->rec.error), "%s", e.msg);
 	vmm_vm_log(m, vm, "error: %s", e.msg);
 }
