@@ -123,3 +123,17 @@ int parse_u64(const char *s, uint64_t *ret)
 	*ret = v;
 	return 0;
 }
+
+int fsync_parent(const char *path)
+{
+	_cleanup_free_ char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	_cleanup_close_ int fd = -1;
+
+	if (slash)
+		*slash = '\0';
+	fd = open(!slash ? "." : *dir ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0)
+		return -errno;
+	return 0;
+}

@@ -53,6 +53,9 @@ long long now_real_ms(void);
 /* mkdir -p with the given mode for created components. */
 int mkdir_p(const char *path, mode_t mode);
 /* rm -rf; returns 0 or -errno. */
+/* fsyncs the directory that holds path, so that a rename into it is on disk
+ * too. 0 or -errno. */
+int fsync_parent(const char *path);
 int rm_rf(const char *path);
 
 /* A decimal unsigned number, the whole string; -EINVAL otherwise. */

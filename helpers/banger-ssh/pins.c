@@ -113,7 +113,7 @@ static int lock_pins(const char *file, bgr_error *err)
 static int write_atomically(const char *file, const char *text, size_t len, bgr_error *err)
 {
 	_cleanup_free_ char *tmp = xasprintf("%s.tmp", file);
-	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	size_t done = 0;
 	ssize_t w;
 
@@ -136,6 +136,10 @@ static int write_atomically(const char *file, const char *text, size_t len, bgr_
 		unlink(tmp);
 		return bgr_fail(err, e, "cannot replace %s: %s", file, strerror(e));
 	}
+	/* the rename itself must survive a crash: a pin lost would re-pin */
+	int r = fsync_parent(file);
+	if (r < 0)
+		return bgr_fail(err, -r, "cannot sync the directory of %s: %s", file, strerror(-r));
 	return 0;
 }
 
