@@ -195,14 +195,30 @@ static int fetch_locked(const char *url, const char *sha256, const char *dest, u
 
 /* Two pulls of one bundle (an image and its kernel) share DEST: the
  * second waits for the first and finds the file done. */
+static int lock_dest(const char *lock_path, bgr_error *err)
+{
+	for (;;) {
+		_cleanup_close_ int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		struct stat held, now;
+
+		if (fd < 0 || flock(fd, LOCK_EX) < 0)
+			return bgr_fail(err, errno, "%s: %s", lock_path, strerror(errno));
+		/* the holder before us unlinked the file as it finished: a lock on
+		 * a file no longer at lock_path keeps out no one who comes now */
+		if (fstat(fd, &held) == 0 && stat(lock_path, &now) == 0 && held.st_ino == now.st_ino &&
+		    held.st_dev == now.st_dev)
+			return steal_fd(&fd);
+	}
+}
+
 int pull_fetch(const char *url, const char *sha256, const char *dest, uint64_t expected_size, bgr_error *err)
 {
 	_cleanup_free_ char *lock_path = xasprintf("%s.lock", dest);
-	_cleanup_close_ int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	_cleanup_close_ int lock = lock_dest(lock_path, err);
 	int r;
 
-	if (lock < 0 || flock(lock, LOCK_EX) < 0)
-		return bgr_fail(err, errno, "%s: %s", lock_path, strerror(errno));
+	if (lock < 0)
+		return lock;
 	r = fetch_locked(url, sha256, dest, expected_size, err);
 	unlink(lock_path);
 	return r;

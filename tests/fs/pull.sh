@@ -63,6 +63,26 @@ http_proxy=$URL "$PULL" fetch "http://127.0.0.1:9/plain/tiny.tar.zst" "$BUNDLE_S
 expect_eq "fetch through http_proxy: ok" ok "$(last_line "$T/out")"
 check "the request went through the proxy" grep -qx "proxied http://127.0.0.1:9/plain/tiny.tar.zst" "$T/requests.log"
 
+# two fetches of one DEST take turns, even across the lock file's removal:
+# a holder unlinks DEST.lock as it finishes; one that was waiting on the old
+# file and one that comes after (and makes a new file) must not both fetch
+head -c $((1 << 20)) /dev/urandom >"$T/www/race.bin"
+RACE_SHA=$(sha "$T/www/race.bin")
+exec {held}>"$T/dl/r.bin.lock"
+flock "$held"
+"$PULL" fetch "$URL/slow/race.bin" "$RACE_SHA" "$T/dl/r.bin" >"$T/race1.out" 2>&1 {held}>&- &
+race1=$!
+check "the first fetch waits on the held lock" wait_for 20 sh -c "ls -l /proc/$race1/fd 2>/dev/null | grep -q 'r.bin.lock'"
+rm "$T/dl/r.bin.lock"
+exec {held}>&-
+"$PULL" fetch "$URL/slow/race.bin" "$RACE_SHA" "$T/dl/r.bin" >"$T/race2.out" 2>&1 &
+race2=$!
+wait "$race1" "$race2"
+expect_eq "the first fetch: ok" ok "$(last_line "$T/race1.out")"
+expect_eq "the second fetch: ok" ok "$(last_line "$T/race2.out")"
+expect_eq "the file was downloaded once, not by both at the same time" 1 "$(grep -c '^/slow/race.bin ' "$T/requests.log")"
+expect_eq "and it is whole" "$RACE_SHA" "$(sha "$T/dl/r.bin")"
+
 "$PULL" fetch "file://$T/www/tiny.tar.zst" "$BUNDLE_SHA" "$T/dl/f.tar.zst" >"$T/out" 2>&1
 expect_eq "fetch over file://: ok" ok "$(last_line "$T/out")"
 expect_eq "file:// copy has the sha256" "$BUNDLE_SHA" "$(sha "$T/dl/f.tar.zst")"
