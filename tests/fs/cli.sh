@@ -95,6 +95,24 @@ expect_eq "run --image nope: exit 125" 125 "$RC"
 check "it says the image is not installed" grep -q "image 'nope' is not installed" "$T/err"
 check "the half-made VM is gone (image)" no_vms
 
+# ---- sizes go before the image: an image larger than the configured
+# disk_size (1G) with --disk, without it, and with a --disk too small
+mkdir -p "$T/home/state/images/big"
+truncate -s 1536M "$T/home/state/images/big/rootfs.ext4"
+bx run --rm --name g1 --image big --disk 2G -- true
+expect_eq "run --image big --disk 2G: only the (fake) boot fails, exit 125" 125 "$RC"
+check "its spec: disk 2G, set on this VM" grep -q '^spec: .*, disk 2G (set on this VM)$' "$T/err"
+check "it got to the start" grep -q "g1 failed to start" "$T/err"
+bx run --rm --name g2 --image big -- true
+expect_eq "run --image big: the default disk_size grows to hold it, exit 125" 125 "$RC"
+check "its spec: disk 1536M, grown to hold the image" grep -q '^spec: .*, disk 1536M (grown to hold image big (default: config.toml:5))$' "$T/err"
+bx run --rm --name g3 --image big --disk 1G -- true
+expect_eq "run --image big --disk 1G: refused, exit 2" 2 "$RC"
+check "it says the disk is smaller than the image" \
+	grep -q "image big refused: disk_size 1G (set on this VM) is smaller than image 'big' (1536M)" "$T/err"
+check "no VM is left by the three" no_vms
+rm -r "$T/home/state/images/big"
+
 # ---- a failed start (the fake kernel: QEMU exits at once)
 bx run --name f1 --vcpu 2 -- true
 expect_eq "a failed start exits 125" 125 "$RC"

@@ -217,4 +217,30 @@ check "mkdir with a 2 GiB image works" mkdir "$MNT/vms/big"
 expect_eq "its disk_size defaults to the image size" 2G "$(cat "$MNT/vms/big/disk_size")"
 check "rmdir vms/big" rmdir "$MNT/vms/big"
 
+# an image larger than the configured disk_size (1G), written to a VM's
+# image: a disk_size from the defaults grows to hold it; one written on the
+# VM is refused (EINVAL, with the reason), and so is a disk_size written
+# smaller than the image
+truncate -s 64M "$T/home/state/images/tiny/rootfs.ext4"
+mkdir -p "$T/home/state/images/big"
+truncate -s 1536M "$T/home/state/images/big/rootfs.ext4"
+check "mkdir vms/g" mkdir "$MNT/vms/g"
+expect_eq "g: disk_size is the default" 1G "$(cat "$MNT/vms/g/disk_size")"
+check "echo big > image, disk_size from the defaults" sh -c "echo big > '$MNT/vms/g/image'"
+expect_eq "g: the image is big" big "$(cat "$MNT/vms/g/image")"
+expect_eq "g: disk_size grew to the image's size" 1536M "$(cat "$MNT/vms/g/disk_size")"
+check "g: spec says why" grep -qx "disk_size = 1536M  # grown to hold image big (default: config.toml:5)" "$MNT/vms/g/spec"
+check "g: logs say it grew" grep -q "banger: disk_size grows from 1G (the default) to 1536M to hold image big" "$MNT/vms/g/logs"
+expect_errno "g: a disk_size smaller than the image: EINVAL" EINVAL write "$MNT/vms/g/disk_size" 1G
+check "g: error says why" grep -qx "disk_size is smaller than image 'big' (1536M)" "$MNT/vms/g/error"
+expect_eq "g: disk_size unchanged" 1536M "$(cat "$MNT/vms/g/disk_size")"
+check "mkdir vms/h" mkdir "$MNT/vms/h"
+check "echo 1G > disk_size (set on the VM)" sh -c "echo 1G > '$MNT/vms/h/disk_size'"
+expect_errno "h: echo big > image with a smaller disk_size set: EINVAL" EINVAL write "$MNT/vms/h/image" big
+check "h: error says why" grep -qx "disk_size 1G (set on this VM) is smaller than image 'big' (1536M): write a larger disk_size first" "$MNT/vms/h/error"
+expect_eq "h: image and disk_size unchanged" "tiny 1G" "$(cat "$MNT/vms/h/image") $(cat "$MNT/vms/h/disk_size")"
+check "h: echo 2G > disk_size, then big > image" sh -c "echo 2G > '$MNT/vms/h/disk_size' && echo big > '$MNT/vms/h/image'"
+expect_eq "h: image big, disk_size 2G" "big 2G" "$(cat "$MNT/vms/h/image") $(cat "$MNT/vms/h/disk_size")"
+check "rmdir vms/g vms/h" rmdir "$MNT/vms/g" "$MNT/vms/h"
+
 finish
