@@ -257,12 +257,22 @@ check "it says qemu-system-x86_64 is MISSING, with the fix" \
 	grep -q '^MISSING .*qemu-system-x86_64: .*fix: apt-get install qemu-system-x86 qemu-utils' "$T/out"
 check "qemu-img too" grep -q '^MISSING .*qemu-img: .*fix: apt-get install qemu-system-x86 qemu-utils' "$T/out"
 BANGER_HOME=$T/empty bx doctor
+check "with the daemon up, doctor looks in the daemon's store (its config), not BANGER_HOME's" \
+	grep -q "^ok .*image tiny: $T/home/state/images/tiny/rootfs.ext4" "$T/out"
+mv "$T/home/state/images/tiny" "$T/tiny.away"
+bx doctor
+check "doctor without the default image: non-zero exit" test "$RC" != 0
+check "it says how to make the image" grep -q "^MISSING .*image tiny: not installed (images/tiny in $T/home/state); fix: tools/mkimage tiny, or a catalog that lists it" "$T/out"
+mv "$T/tiny.away" "$T/home/state/images/tiny"
+# with no daemon on the mount point, the store and cache bangerd would use
+mkdir -p "$T/nomnt"
+BANGER_MOUNT=$T/nomnt BANGER_HOME=$T/empty bx doctor
 check "doctor without an image: non-zero exit" test "$RC" != 0
-check "it says how to make the image" grep -q "^MISSING .*image tiny: not installed (images/tiny in $T/empty/state); fix: tools/mkimage tiny, or a catalog that lists it" "$T/out"
+check "it says how to make the image" grep -q "^MISSING .*image debian-bookworm: not installed and not in $T/empty/cache/catalog/catalog.json; fix: tools/setup" "$T/out"
 mkdir -p "$T/empty/cache/catalog"
-printf '{"format": 1, "images": [{"name": "tiny", "url": "t.tar.zst"}]}\n' >"$T/empty/cache/catalog/catalog.json"
-BANGER_HOME=$T/empty bx doctor
-check "an image the local catalog lists is fine" grep -q "^ok .*image tiny: not installed; listed in $T/empty/cache/catalog/catalog.json, pulled at the first start" "$T/out"
+printf '{"format": 1, "images": [{"name": "debian-bookworm", "url": "t.tar.zst"}]}\n' >"$T/empty/cache/catalog/catalog.json"
+BANGER_MOUNT=$T/nomnt BANGER_HOME=$T/empty bx doctor
+check "an image the local catalog lists is fine" grep -q "^ok .*image debian-bookworm: not installed; listed in $T/empty/cache/catalog/catalog.json, pulled at the first start" "$T/out"
 
 # ---- the daemon down: no VM names in completion, doctor says so
 stop_daemon
