@@ -106,7 +106,10 @@ static void render_spec(FILE *f, const struct vm_record *r, const struct vmm_set
 	fprintf(f, "memory_mib = %u  # ", r->memory_mib);
 	provenance(f, r, VM_SET_MEMORY, r->memory_mib == s->memory_mib, s->src_memory);
 	fprintf(f, "disk_size = %s  # ", disk);
-	provenance(f, r, VM_SET_DISK, r->disk_size >= s->disk_size, s->src_disk);
+	if (!(r->user_set & VM_SET_DISK) && r->disk_size > s->disk_size)
+		fprintf(f, "grown to hold image %s (default: %s)\n", r->image, s->src_disk);
+	else
+		provenance(f, r, VM_SET_DISK, r->disk_size == s->disk_size, s->src_disk);
 	fprintf(f, "image = %s  # ", r->image);
 	provenance(f, r, VM_SET_IMAGE, !strcmp(r->image, s->image), s->src_image);
 	fprintf(f, "kernel = %s  # ", r->kernel);

@@ -65,7 +65,9 @@ expect_errno() {
 	expect_eq "$desc" "$want" "$got"
 }
 
-# wait_for SECONDS CMD...: polls CMD every 0.1 s.
+# wait_for SECONDS CMD...: polls CMD every 0.1 s. SECONDS is a bound for a
+# failure, not a delay: be generous (a loaded 2-core machine running guests
+# under TCG is slow), it costs nothing when CMD succeeds.
 wait_for() {
 	local deadline=$(($(date +%s%N) / 1000000 + $1 * 1000))
 	shift
@@ -81,7 +83,27 @@ proc_gone() { [ ! -e "/proc/$1" ] || grep -q ') Z' "/proc/$1/stat" 2>/dev/null; 
 # settle_deletes: a deleted VM's files are renamed to state/vms/.del-ID and
 # removed by a worker; wait until that is done.
 settle_deletes() {
-	wait_for 20 sh -c "! ls -A '$T/home/state/vms' | grep -q '^\.del-'"
+	wait_for 60 sh -c "! ls -A '$T/home/state/vms' | grep -q '^\.del-'"
+}
+
+# events_now: what a new reader of events gets first (the events bangerd
+# keeps), without following: read with O_NONBLOCK until EAGAIN. Unlike
+# `timeout 1 cat events`, it cannot come back empty on a slow machine.
+events_now() {
+	python3 - "$MNT/events" <<'EOF'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK)
+out = b""
+while True:
+    try:
+        b = os.read(fd, 65536)
+    except BlockingIOError:
+        break
+    if not b:
+        break
+    out += b
+sys.stdout.buffer.write(out)
+EOF
 }
 
 # mounted and answering (a dead mount left by SIGKILL fails statfs)
@@ -92,7 +114,7 @@ is_mounted() { [ "$(stat -f -c %t "$MNT" 2>/dev/null)" = 65735546 ]; }
 start_daemon() {
 	BANGER_HOME=$T/home "$BANGERD" -f --mount "$MNT" >>"$T/bangerd.out" 2>&1 &
 	DAEMON_PID=$!
-	if ! wait_for 10 is_mounted; then
+	if ! wait_for 60 is_mounted; then
 		echo "bangerd did not mount; its output:" >&2
 		cat "$T/bangerd.out" >&2
 		return 1
@@ -182,7 +204,7 @@ pinned_ssh() {
 	shift
 	ssh -F none -i "$T/home/config/ssh/id_ed25519" -o IdentitiesOnly=yes -o BatchMode=yes \
 		-o StrictHostKeyChecking=yes -o UserKnownHostsFile="$kh" -o GlobalKnownHostsFile="$kh" \
-		-o ConnectTimeout=10 "root@$addr" "$@" 2>>"$T/ssh.err"
+		-o ConnectTimeout=30 "root@$addr" "$@" 2>>"$T/ssh.err"
 }
 
 # finish: stops the daemon, fails on any sanitizer report it printed (ASan

@@ -40,7 +40,7 @@ EOC
 # A registry front with anonymous bearer tokens: /v2/ without the token gets
 # a 401 challenge, /token hands the token out, the rest is passed on to the
 # registry. Blobs and manifests whose digest is listed in the file CORRUPT get one byte
-# flipped; blobs listed in CORRUPT.slow are answered after 10 s. Every
+# flipped; blobs listed in CORRUPT.slow are answered after 60 s. Every
 # request is logged as "METHOD PATH AUTH".
 import http.server, json, os, sys, time, urllib.request, urllib.error
 upstream, port, log, corrupt = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
@@ -73,7 +73,7 @@ class H(http.server.BaseHTTPRequestHandler):
             code, body, hdrs = e.code, e.read(), e.headers
         slow = open(corrupt + ".slow").read().split() if os.path.exists(corrupt + ".slow") else []
         if "/blobs/" in self.path and self.path.rsplit("/", 1)[1] in slow:
-            time.sleep(10)
+            time.sleep(60)
         bad = open(corrupt).read().split() if os.path.exists(corrupt) else []
         if self.path.rsplit("/", 1)[1] in bad and body:
             body = bytes([body[0] ^ 0xff]) + body[1:]
@@ -86,8 +86,8 @@ EOP
 	python3 "$OCI_DIR/proxy.py" "$REGISTRY" "${PROXY##*:}" "$OCI_DIR/proxy.log" "$OCI_DIR/corrupt" \
 		>"$OCI_DIR/proxy.err" 2>&1 &
 	PROXY_PID=$!
-	wait_for 20 curl -sf -o /dev/null "http://$REGISTRY/v2/" || { echo "registry did not start:" >&2; cat "$OCI_DIR/registry.log" >&2; return 1; }
-	wait_for 10 curl -s -o /dev/null "http://$PROXY/v2/" || { echo "proxy did not start" >&2; return 1; }
+	wait_for 60 curl -sf -o /dev/null "http://$REGISTRY/v2/" || { echo "registry did not start:" >&2; cat "$OCI_DIR/registry.log" >&2; return 1; }
+	wait_for 60 curl -s -o /dev/null "http://$PROXY/v2/" || { echo "proxy did not start" >&2; return 1; }
 }
 
 # oci_push_blob REPO FILE: uploads FILE (monolithic POST + PUT).

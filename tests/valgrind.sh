@@ -43,7 +43,7 @@ cat "$MNT/config" "$MNT/README" >/dev/null
 ls -lR "$MNT" >/dev/null
 rmdir "$MNT/vms/v1" "$MNT/vms/v2"
 mkdir "$MNT/images/vgimg"
-check "an image pull under valgrind" test "$(timeout 60 cat "$MNT/images/vgimg/wait")" = ready
+check "an image pull under valgrind" test "$(timeout 120 cat "$MNT/images/vgimg/wait")" = ready
 cat "$MNT"/images/vgimg/* "$MNT"/kernels/*/* "$MNT/images/import" >/dev/null
 $FSOP mkdir "$MNT/images/nosuch" >/dev/null
 $FSOP write "$MNT/images/import" "one" >/dev/null

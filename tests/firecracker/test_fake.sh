@@ -42,7 +42,7 @@ start_fake() {
 		>"$W/$name.out" 2>"$W/$name.err" </dev/null &
 	FPID=$!
 	FAKE_PIDS="$FAKE_PIDS $FPID"
-	wait_for 5 test -S "$W/$name.sock"
+	wait_for 30 test -S "$W/$name.sock"
 }
 
 # api NAME METHOD PATH [BODY]: prints "STATUS RESPONSE-BODY".
@@ -75,7 +75,7 @@ vsock() {
 	$PY - "$@" <<'EOF'
 import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(5)
+s.settimeout(30)
 s.connect(sys.argv[1])
 f = s.makefile("rb")
 def line():
@@ -216,7 +216,7 @@ expect_api "logger after boot: 400" 400 'not supported after starting the microV
 expect_api "PATCH /drives after boot" 204 '' vm PATCH /drives/work "{\"drive_id\":\"work\",\"path_on_host\":\"$W/img/work.ext4\"}"
 check "the console shows the kernel booting" grep -q '^\[    0.000000\] Linux version 6.1.0-fake' "$W/vm.out"
 check "the kernel command line gets root=/dev/vda rw" grep -q 'Command line: console=ttyS0 reboot=k panic=1 root=/dev/vda rw' "$W/vm.out"
-check "the guest gets ready" wait_for 5 grep -q '^banger-init: ready$' "$W/vm.out"
+check "the guest gets ready" wait_for 30 grep -q '^banger-init: ready$' "$W/vm.out"
 
 got=$(vsock "$W/v.sock" 'CONNECT 1024' 'ping id=7' 'authorize key=nonsense' \
 	'authorize key=ssh-ed25519:AAAAC3NzaC1lZDI1NTE5AAAAIHbt' '!frobnicate x=1' 'ping id=8')
@@ -242,7 +242,7 @@ check "the log has the errors" grep -q 'Received Error. Status code: 400 Bad Req
 # keep-alive: two requests on one connection; Connection: close ends it
 got=$($PY - "$W/vm.sock" <<'EOF'
 import socket, sys
-s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(5)
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(30)
 s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
           b"PUT /actions HTTP/1.1\r\nHost: localhost\r\nContent-Length: 31\r\nConnection: close\r\n\r\n"
           b'{"action_type":"FlushMetrics"}\n')
@@ -280,7 +280,7 @@ expect_eq "record: bodies as sent, every request counted" \
 	"console=ttyS0 reboot=k panic=1 $((SAVED + 1)) SendCtrlAltDel 204" "$(tail -1 <<<"$got")"
 
 # -- a bare instance: InstanceStart preconditions, missing boot_args ------------------------------
-start_fake bare FAKE_FC_BOOT_DELAY_MS=1500 FAKE_FC_HOSTKEY="ssh-ed25519:AAAA ecdsa-sha2-nistp256:BBBB"
+start_fake bare FAKE_FC_BOOT_DELAY_MS=5000 FAKE_FC_HOSTKEY="ssh-ed25519:AAAA ecdsa-sha2-nistp256:BBBB"
 BARE=$FPID
 expect_api "InstanceStart without a boot source: 400" 400 'Missing kernel configuration' \
 	bare PUT /actions '{"action_type":"InstanceStart"}'
@@ -293,8 +293,12 @@ expect_api "root drive" 204 '' bare PUT /drives/rootfs \
 	"{\"drive_id\":\"rootfs\",\"path_on_host\":\"$W/img/rootfs.ext4\",\"is_root_device\":true,\"is_read_only\":true}"
 expect_api "InstanceStart" 204 '' bare PUT /actions '{"action_type":"InstanceStart"}'
 expect_eq "before FAKE_FC_BOOT_DELAY_MS the agent does not listen" EOF "$(vsock "$W/bare.v" 'CONNECT 1024')"
-sleep 1.6
-got=$(vsock "$W/bare.v" 'CONNECT 1024' 'shutdown')
+# after it, it does: try until it answers
+for _ in $(seq 300); do
+	got=$(vsock "$W/bare.v" 'CONNECT 1024' 'shutdown')
+	[ "$got" = EOF ] || break
+	sleep 0.1
+done
 check "FAKE_FC_HOSTKEY: hostkey fields in the hello" \
 	grep -qE '^hello proto=2 .* hostkey=ssh-ed25519:AAAA hostkey=ecdsa-sha2-nistp256:BBBB$' <<<"$got"
 expect_eq "agent: shutdown -> ack" "ack verb=shutdown" "$(tail -1 <<<"$got")"
@@ -309,7 +313,7 @@ FAKE_FC_RECORD="$W/halt.rec" FAKE_FC_STRICT_UNKNOWN=1 FAKE_FC_POWEROFF=halt FAKE
 	"$FAKE" --api-sock "$W/halt.sock" --id halt >"$W/halt.out" 2>"$W/halt.err" <&7 &
 HALT=$!
 FAKE_PIDS="$FAKE_PIDS $HALT"
-check "a fake with a FIFO on stdin starts" wait_for 5 test -S "$W/halt.sock"
+check "a fake with a FIFO on stdin starts" wait_for 30 test -S "$W/halt.sock"
 expect_api "FAKE_FC_STRICT_UNKNOWN=1: an unknown field is refused" 400 'unknown field `colour`' halt PUT /vsock \
 	"{\"guest_cid\":3,\"uds_path\":\"$W/halt.v\",\"colour\":\"red\"}"
 expect_api "vsock" 204 '' halt PUT /vsock "{\"guest_cid\":3,\"uds_path\":\"$W/halt.v\"}"
@@ -317,13 +321,12 @@ expect_api "boot-source" 204 '' halt PUT /boot-source "{\"kernel_image_path\":\"
 expect_api "root drive" 204 '' halt PUT /drives/root "{\"drive_id\":\"root\",\"path_on_host\":\"$W/img/rootfs.ext4\",\"is_root_device\":true}"
 echo "typed before boot" >&7
 expect_api "InstanceStart" 204 '' halt PUT /actions '{"action_type":"InstanceStart"}'
-check "console input typed before boot is echoed once ready" wait_for 5 grep -qx 'typed before boot' "$W/halt.out"
+check "console input typed before boot is echoed once ready" wait_for 30 grep -qx 'typed before boot' "$W/halt.out"
 echo "echo hi" >&7
-check "console input after boot is echoed" wait_for 5 grep -qx 'echo hi' "$W/halt.out"
+check "console input after boot is echoed" wait_for 30 grep -qx 'echo hi' "$W/halt.out"
 got=$(vsock "$W/halt.v" 'CONNECT 1024' 'shutdown')
 expect_eq "FAKE_FC_POWEROFF=halt: shutdown -> ack" "ack verb=shutdown" "$(tail -1 <<<"$got")"
-sleep 0.5
-check "... the guest halts" grep -q 'reboot: System halted' "$W/halt.out"
+check "... the guest halts" wait_for 30 grep -q 'reboot: System halted' "$W/halt.out"
 check "... but the process keeps running" test -d "/proc/$HALT"
 expect_api "... and says Running" 200 '"state": "Running"' halt GET /
 expect_eq "... with nothing listening on the vsock" EOF "$(vsock "$W/halt.v" 'CONNECT 1024')"

@@ -5,7 +5,9 @@
 # QEMU's stderr, no QEMU is left, and the VM stays configurable.
 . "$(dirname "$0")/../lib.sh"
 
-export BANGER_BOOT_TIMEOUT=4
+# long enough for the checks made while a boot is in progress (section 3)
+# to fit in it on a loaded machine
+export BANGER_BOOT_TIMEOUT=10
 banger_setup fake || exit 1
 V=$MNT/vms/a
 STATE_VMS=$T/home/state/vms
@@ -22,12 +24,11 @@ one_line_reason() {
 check "mkdir vms/a" mkdir "$V"
 check "config says accel = tcg" grep -q '^accel = tcg' "$MNT/config"
 check "config says boot_timeout_s comes from BANGER_BOOT_TIMEOUT" \
-	grep -qx 'boot_timeout_s = 4  # BANGER_BOOT_TIMEOUT' "$MNT/config"
+	grep -qx 'boot_timeout_s = 10  # BANGER_BOOT_TIMEOUT' "$MNT/config"
 
 # 1. QEMU refuses the kernel and exits
-t0=$(date +%s)
 expect_errno "start with a bad kernel: EIO" EIO write "$V/state" start
-check "it failed fast (under 10 s)" test $(($(date +%s) - t0)) -lt 10
+check "it failed as QEMU exited, not at the boot timeout" sh -c "! grep -q 'timed out' '$V/error'"
 expect_eq "state reads error" "error" "$(cat "$V/state")"
 check "error holds one line, also in logs" one_line_reason
 check "error mentions the hypervisor exit" grep -Eq 'hypervisor exited with status [0-9]+ during boot' "$V/error"
@@ -39,8 +40,8 @@ expect_eq "pid is empty" "" "$(cat "$V/pid")"
 expect_eq "uptime is empty" "" "$(cat "$V/uptime")"
 expect_eq "ls -l size of state matches" "$(cat "$V/state" | wc -c)" "$(stat -c %s "$V/state")"
 expect_eq "ls -l size of error matches" "$(cat "$V/error" | wc -c)" "$(stat -c %s "$V/error")"
-expect_eq "console reads EOF at once" "0" "$(timeout 5 cat "$V/console" | wc -c)"
-ev=$(timeout 1 cat "$MNT/events")
+expect_eq "console reads EOF at once" "0" "$(timeout 30 cat "$V/console" | wc -c)"
+ev=$(events_now)
 check "events: a starting" grep -Eq 'Z a starting$' <<<"$ev"
 check "events: a failed" grep -Eq 'Z a failed$' <<<"$ev"
 check "a shell 'echo start > state' fails too" sh -c "! echo start > '$V/state' 2>/dev/null"
@@ -86,9 +87,9 @@ check "echo hang > kernel" sh -c "echo hang > '$H/kernel'"
 t0=$(date +%s)
 expect_errno "start of a silent guest: EIO after the timeout" EIO write "$H/state" start
 el=$(($(date +%s) - t0))
-check "it took about the boot timeout (${el} s)" test "$el" -ge 3 -a "$el" -le 15
+check "it took the boot timeout (${el} s), and it did end" test "$el" -ge 9 -a "$el" -le 60
 expect_eq "state reads error" "error" "$(cat "$H/state")"
-check "error says the boot timed out" grep -q 'boot timed out after 4 s' "$H/error"
+check "error says the boot timed out" grep -q 'boot timed out after 10 s' "$H/error"
 expect_eq "error is one line" "1" "$(cat "$H/error" | wc -l)"
 check "logs say the hypervisor was killed" grep -Eq 'banger: hypervisor \(pid [0-9]+\) was killed by signal 9' "$H/logs"
 check "no QEMU left after the timeout" no_qemu
@@ -96,7 +97,7 @@ check "no QEMU left after the timeout" no_qemu
 # while it boots: readers see it starting; Ctrl-C leaves it so; kill stops it
 $FSOP write "$H/state" start >"$T/start.out" 2>&1 &
 starter=$!
-check "state reads starting while it boots" wait_for 5 grep -qx starting "$H/state"
+check "state reads starting while it boots" wait_for 30 grep -qx starting "$H/state"
 pid=$(cat "$H/pid")
 check "pid is the running QEMU ($pid)" sh -c "test -n '$pid' && grep -q qemu /proc/$pid/cmdline"
 check "uptime is a number" grep -Eqx '[0-9]+' "$H/uptime"
@@ -109,19 +110,19 @@ expect_eq "that start ended with EIO (timeout)" "EIO" "$(cat "$T/start.out")"
 
 $FSOP write "$H/state" start >"$T/start.out" 2>&1 &
 starter=$!
-check "started again" wait_for 5 grep -qx starting "$H/state"
-sleep 0.2
+check "started again" wait_for 30 grep -qx starting "$H/state"
+# state reads starting once bangerd took the write: it is parked now
 kill -INT "$starter"
 wait "$starter"
 expect_eq "Ctrl-C on a parked start: EINTR" "EINTR" "$(cat "$T/start.out")"
 expect_eq "the VM is left starting" "starting" "$(cat "$H/state")"
 check "its QEMU still runs" test -n "$(test_vm_pids)"
-timeout 30 cat "$H/console" >"$T/console.out" 2>&1 &
+timeout 120 cat "$H/console" >"$T/console.out" 2>&1 &
 con=$!
 sleep 0.5
 check "a console reader follows while the VM lives (no EOF)" kill -0 "$con"
 expect_errno "kill then stops it" OK write "$H/state" kill
-check "the console reader ends (EOF) once the VM stopped" wait_for 5 proc_gone "$con"
+check "the console reader ends (EOF) once the VM stopped" wait_for 30 proc_gone "$con"
 wait "$con"
 expect_eq "and cat exits 0" 0 $?
 expect_eq "state reads stopped after kill" "stopped" "$(cat "$H/state")"
@@ -132,9 +133,9 @@ expect_eq "pid is empty after kill" "" "$(cat "$H/pid")"
 # file's inode lock for the whole write): kill cannot cut a boot short
 $FSOP write "$H/state" start >"$T/start.out" 2>&1 &
 starter=$!
-wait_for 5 grep -qx starting "$H/state"
+wait_for 30 grep -qx starting "$H/state"
 t0=$(date +%s%N)
-got=$(timeout 10 $FSOP write "$H/state" kill)
+got=$(timeout 60 $FSOP write "$H/state" kill)
 el=$((($(date +%s%N) - t0) / 1000000))
 log "a second writer's kill waited ${el} ms for the parked start (documented in docs/filesystem.md)"
 expect_eq "that kill succeeded in the end" OK "$got"
@@ -145,19 +146,19 @@ check "no QEMU left" no_qemu
 # rmdir while it boots: the start fails, everything goes
 $FSOP write "$H/state" start >"$T/start.out" 2>&1 &
 starter=$!
-wait_for 5 grep -qx starting "$H/state"
+wait_for 30 grep -qx starting "$H/state"
 id=$(ls "$STATE_VMS")
-timeout 30 cat "$H/console" >"$T/console.out" 2>&1 &
+timeout 120 cat "$H/console" >"$T/console.out" 2>&1 &
 con=$!
 check "rmdir of a starting VM works" rmdir "$H"
 wait "$starter"
-check "a console reader ends once the VM is deleted" wait_for 5 proc_gone "$con"
+check "a console reader ends once the VM is deleted" wait_for 30 proc_gone "$con"
 wait "$con"
 check "the parked start ended with EIO or ENOENT" grep -Eqx 'EIO|ENOENT' "$T/start.out"
 check "no QEMU left after rmdir" no_qemu
 check "the VM is gone" test ! -e "$H"
 check "its state dir is gone" test ! -e "$STATE_VMS/$id"
-ev=$(timeout 1 cat "$MNT/events")
+ev=$(events_now)
 check "events: h deleted" grep -Eq 'Z h deleted$' <<<"$ev"
 check "the daemon is alive" kill -0 "$DAEMON_PID"
 

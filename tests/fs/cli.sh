@@ -95,6 +95,24 @@ expect_eq "run --image nope: exit 125" 125 "$RC"
 check "it says the image is not installed" grep -q "image 'nope' is not installed" "$T/err"
 check "the half-made VM is gone (image)" no_vms
 
+# ---- sizes go before the image: an image larger than the configured
+# disk_size (1G) with --disk, without it, and with a --disk too small
+mkdir -p "$T/home/state/images/big"
+truncate -s 1536M "$T/home/state/images/big/rootfs.ext4"
+bx run --rm --name g1 --image big --disk 2G -- true
+expect_eq "run --image big --disk 2G: only the (fake) boot fails, exit 125" 125 "$RC"
+check "its spec: disk 2G, set on this VM" grep -q '^spec: .*, disk 2G (set on this VM)$' "$T/err"
+check "it got to the start" grep -q "g1 failed to start" "$T/err"
+bx run --rm --name g2 --image big -- true
+expect_eq "run --image big: the default disk_size grows to hold it, exit 125" 125 "$RC"
+check "its spec: disk 1536M, grown to hold the image" grep -q '^spec: .*, disk 1536M (grown to hold image big (default: config.toml:5))$' "$T/err"
+bx run --rm --name g3 --image big --disk 1G -- true
+expect_eq "run --image big --disk 1G: refused, exit 2" 2 "$RC"
+check "it says the disk is smaller than the image" \
+	grep -q "image big refused: disk_size 1G (set on this VM) is smaller than image 'big' (1536M)" "$T/err"
+check "no VM is left by the three" no_vms
+rm -r "$T/home/state/images/big"
+
 # ---- a failed start (the fake kernel: QEMU exits at once)
 bx run --name f1 --vcpu 2 -- true
 expect_eq "a failed start exits 125" 125 "$RC"
@@ -126,9 +144,12 @@ check "ls: alpha stopped" grep -Eq '^alpha +stopped +172\.16\.0\.[0-9]+ +tiny +-
 expect_eq "ls: one line per VM" 4 "$(wc -l <"$T/out")"
 bx logs f1
 check "logs prints the VM's log" sh -c "test $RC = 0 && grep -q 'banger: starting (qemu' '$T/out'"
-timeout 2 "$BANGER" logs -f f1 >"$T/follow" 2>&1
-expect_eq "logs -f keeps following (ended by timeout)" 124 "$?"
-check "logs -f printed the whole log first" grep -q 'banger: starting (qemu' "$T/follow"
+"$BANGER" logs -f f1 >"$T/follow" 2>&1 &
+follower=$!
+check "logs -f printed the whole log first" wait_for 60 grep -q 'banger: starting (qemu' "$T/follow"
+check "logs -f keeps following" kill -0 "$follower"
+kill "$follower"
+wait "$follower" 2>/dev/null
 bx logs nosuch
 check "logs of no VM: exit 1, one line" test "$RC" = 1 -a "$ERR" = "banger: no such VM: nosuch"
 bx start alpha
@@ -161,23 +182,33 @@ fish_complete() { # LINE
 	fish -c 'source $argv[1]; complete -C $argv[2]' "$COMP/banger.fish" "$1" | cut -f1 | tr '\n' ' ' | sed 's/ $//'
 }
 # zsh completes only inside its line editor: drive an interactive zsh on a
-# pseudo-terminal (zpty), press Tab, and collect what it lists.
-zsh_complete() { # LINE
-	timeout 30 zsh -f -c '
+# pseudo-terminal (zpty), press Tab, and collect what it lists: until every
+# WORD is there (at most 30 s), or with no WORD until 3 s pass without output.
+zsh_complete() { # LINE [WORD...]
+	timeout 60 zsh -f -c '
 		zmodload zsh/zpty || exit 1
+		zmodload zsh/datetime || exit 1
 		zpty z "zsh -f -i"
 		zpty -w z "PROMPT=\"> \"; fpath=($1 \$fpath); autoload -U compinit; compinit -u -D; unsetopt beep"
 		# wait until compinit is done: only the command prints R2EADY
 		zpty -w z "print R\$((1+1))EADY"
 		zpty -r -m z line "*R2EADY*" || exit 1
 		zpty -w -n z "$2"$'"'\t'"'
-		out="" quiet=0
-		while (( quiet < 10 )); do
+		shift 2
+		out="" quiet=0 start=$EPOCHSECONDS
+		while (( EPOCHSECONDS - start < 30 )); do
 			if zpty -r -t z chunk 2>/dev/null; then out+=$chunk quiet=0; else sleep 0.1; (( quiet++ )); fi
+			if (( $# )); then
+				all=1
+				for w in "$@"; do [[ $out == *$w* ]] || all=0; done
+				(( all )) && break
+			elif (( quiet >= 30 )); then
+				break
+			fi
 		done
 		zpty -d z
 		print -r -- "$out"
-	' zsh "$COMP" "$1"
+	' zsh "$COMP" "$@"
 }
 has_words() { # TEXT WORDS...: TEXT holds every word
 	local t=$1 w
@@ -199,11 +230,11 @@ expect_eq "bash: banger ssh alpha <Tab>: no second VM" "" "$(bash_complete bange
 expect_eq "bash: banger run --r<Tab>" "--rm" "$(bash_complete banger run --r)"
 expect_eq "bash: banger completion <Tab>" "bash zsh fish" "$(bash_complete banger completion '')"
 check "zsh loads the script" zsh -n "$COMP/_banger"
-out=$(zsh_complete 'banger ssh ')
+out=$(zsh_complete 'banger ssh ' alpha beta)
 check "zsh: banger ssh <Tab> lists the VMs" has_words "$out" alpha beta
-out=$(zsh_complete 'banger ')
+out=$(zsh_complete 'banger ' run ssh console doctor)
 check "zsh: banger <Tab> lists the commands" has_words "$out" run ssh console doctor
-out=$(zsh_complete 'banger run --')
+out=$(zsh_complete 'banger run --' --rm --branch --from --vcpu)
 check "zsh: banger run --<Tab> lists its flags" has_words "$out" --rm --branch --from --vcpu
 check "fish loads the script" fish --no-execute "$COMP/banger.fish"
 expect_eq "fish: banger ssh <Tab> lists the VMs" "alpha beta" "$(fish_complete 'banger ssh ')"
@@ -239,16 +270,26 @@ check "it says qemu-system-x86_64 is MISSING, with the fix" \
 	grep -q '^MISSING .*qemu-system-x86_64: .*fix: apt-get install qemu-system-x86 qemu-utils' "$T/out"
 check "qemu-img too" grep -q '^MISSING .*qemu-img: .*fix: apt-get install qemu-system-x86 qemu-utils' "$T/out"
 BANGER_HOME=$T/empty bx doctor
+check "with the daemon up, doctor looks in the daemon's store (its config), not BANGER_HOME's" \
+	grep -q "^ok .*image tiny: $T/home/state/images/tiny/rootfs.ext4" "$T/out"
+mv "$T/home/state/images/tiny" "$T/tiny.away"
+bx doctor
+check "doctor without the default image: non-zero exit" test "$RC" != 0
+check "it says how to make the image" grep -q "^MISSING .*image tiny: not installed (images/tiny in $T/home/state); fix: tools/mkimage tiny, or a catalog that lists it" "$T/out"
+mv "$T/tiny.away" "$T/home/state/images/tiny"
+# with no daemon on the mount point, the store and cache bangerd would use
+mkdir -p "$T/nomnt"
+BANGER_MOUNT=$T/nomnt BANGER_HOME=$T/empty bx doctor
 check "doctor without an image: non-zero exit" test "$RC" != 0
-check "it says how to make the image" grep -q "^MISSING .*image tiny: not installed (images/tiny in $T/empty/state); fix: tools/mkimage tiny, or a catalog that lists it" "$T/out"
+check "it says how to make the image" grep -q "^MISSING .*image debian-bookworm: not installed and not in $T/empty/cache/catalog/catalog.json; fix: tools/setup" "$T/out"
 mkdir -p "$T/empty/cache/catalog"
-printf '{"format": 1, "images": [{"name": "tiny", "url": "t.tar.zst"}]}\n' >"$T/empty/cache/catalog/catalog.json"
-BANGER_HOME=$T/empty bx doctor
-check "an image the local catalog lists is fine" grep -q "^ok .*image tiny: not installed; listed in $T/empty/cache/catalog/catalog.json, pulled at the first start" "$T/out"
+printf '{"format": 1, "images": [{"name": "debian-bookworm", "url": "t.tar.zst"}]}\n' >"$T/empty/cache/catalog/catalog.json"
+BANGER_MOUNT=$T/nomnt BANGER_HOME=$T/empty bx doctor
+check "an image the local catalog lists is fine" grep -q "^ok .*image debian-bookworm: not installed; listed in $T/empty/cache/catalog/catalog.json, pulled at the first start" "$T/out"
 
 # ---- the daemon down: no VM names in completion, doctor says so
 stop_daemon
-check "the mount is gone" wait_for 5 sh -c "! grep -q ' $MNT fuse' /proc/mounts"
+check "the mount is gone" wait_for 30 sh -c "! grep -q ' $MNT fuse' /proc/mounts"
 # a plain directory where the mount was: nothing may come from it
 mkdir -p "$MNT/vms/ghost"
 expect_eq "bash: no names with the daemon down" "" "$(bash_complete banger ssh '')"
@@ -264,7 +305,7 @@ AUTO_PID=""
 stop_auto() {
 	[ -n "$AUTO_PID" ] || return 0
 	kill -TERM "$AUTO_PID" 2>/dev/null
-	wait_for 10 proc_gone "$AUTO_PID"
+	wait_for 60 proc_gone "$AUTO_PID"
 	AUTO_PID=""
 }
 trap 'stop_auto; cleanup' EXIT
@@ -289,7 +330,7 @@ check "--rm left the VM, and says where to look" sh -c "test -d '$MNT/vms/slow' 
 bx rm slow
 check "rm slow" test "$RC" = 0 -a ! -e "$MNT/vms/slow"
 stop_auto
-check "the auto-started daemon unmounted" wait_for 10 sh -c "! grep -q ' $MNT fuse' /proc/mounts"
+check "the auto-started daemon unmounted" wait_for 60 sh -c "! grep -q ' $MNT fuse' /proc/mounts"
 BANGERD=$T/nope bx ls
 expect_eq "no daemon and no bangerd: exit 1" 1 "$RC"
 check "it says so in one line" sh -c "grep -q 'bangerd is not running and not found' '$T/err' && test \$(wc -l <'$T/err') = 1"

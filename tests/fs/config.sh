@@ -109,7 +109,7 @@ bad_config() { # DESC EXPECTED-TEXT CONFIG-TEXT (printf format)
 	# shellcheck disable=SC2059 # the config text is a format on purpose
 	printf "$3" >"$CFG"
 	local out rc
-	out=$(BANGER_HOME=$T/home timeout 10 "$BANGERD" -f --mount "$MNT" 2>&1)
+	out=$(BANGER_HOME=$T/home timeout 60 "$BANGERD" -f --mount "$MNT" 2>&1)
 	rc=$?
 	check "$1: bangerd exits non-zero (rc $rc)" test "$rc" -ne 0 -a "$rc" -ne 124
 	check "$1: '$2'" grep -qF "$2" <<<"$out"

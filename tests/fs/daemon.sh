@@ -35,19 +35,19 @@ B_ERROR=$(cat "$MNT/vms/b/error")
 expect_eq "the lock file holds the daemon's pid" "$DAEMON_PID" "$(cat "$STATE/bangerd.lock")"
 
 # a second daemon on the same state directory
-out=$(BANGER_HOME=$T/home timeout 10 "$BANGERD" -f --mount "$MNT2" 2>&1)
+out=$(BANGER_HOME=$T/home timeout 60 "$BANGERD" -f --mount "$MNT2" 2>&1)
 rc=$?
 check "a second bangerd exits non-zero (rc $rc)" test "$rc" -ne 0 -a "$rc" -ne 124
 sed 's/^/# /' <<<"$out"
 check "it says why, naming the first" grep -q "another bangerd (pid $DAEMON_PID) is running" <<<"$out"
 check "it did not mount" sh -c "! grep -q ' $MNT2 fuse' /proc/mounts"
-out=$(BANGER_HOME=$T/home timeout 10 "$BANGERD" --mount "$MNT2" 2>&1)
+out=$(BANGER_HOME=$T/home timeout 60 "$BANGERD" --mount "$MNT2" 2>&1)
 rc=$?
 check "daemonized, it fails the same way (rc $rc)" test "$rc" -ne 0 -a "$rc" -ne 124
 check "with the same message" grep -q "another bangerd (pid $DAEMON_PID) is running" <<<"$out"
 # another state directory on the same mount point
 mkdir -p "$T/home2"
-out=$(BANGER_HOME=$T/home2 timeout 10 "$BANGERD" -f --mount "$MNT" 2>&1)
+out=$(BANGER_HOME=$T/home2 timeout 60 "$BANGERD" -f --mount "$MNT" 2>&1)
 rc=$?
 check "a bangerd on a mount point in use exits non-zero (rc $rc)" test "$rc" -ne 0 -a "$rc" -ne 124
 sed 's/^/# /' <<<"$out"
@@ -117,21 +117,19 @@ check "rmdir vms/foo" rmdir "$MNT/vms/foo"
 stop_daemon
 
 # without -f: daemonizes, returns once the mount answers
-t0=$(date +%s)
 BANGER_HOME=$T/home "$BANGERD" --mount "$MNT" >"$T/daemonize.out" 2>&1
 rc=$?
 expect_eq "bangerd (no -f) returns 0" 0 "$rc"
 expect_eq "it printed nothing" "" "$(cat "$T/daemonize.out")"
 expect_eq "the mount answers at once" "a b" "$(ls "$MNT/vms" 2>&1 | tr '\n' ' ' | sed 's/ $//')"
-check "it returned quickly" test $(($(date +%s) - t0)) -lt 10
 bg_pid=$(cat "$STATE/bangerd.lock")
 check "the lock file names the daemon ($bg_pid)" sh -c "test -n '$bg_pid' && grep -q bangerd /proc/$bg_pid/cmdline"
 DAEMON_PID=$bg_pid # so the cleanup trap ends it
 check "it left the session (setsid)" test "$(ps -o sid= -p "$bg_pid" | tr -d ' ')" = "$bg_pid"
 check "it serves writes" sh -c "echo 2 > '$MNT/vms/b/vcpu'"
 kill -TERM "$bg_pid"
-check "SIGTERM ends the daemonized bangerd" wait_for 10 proc_gone "$bg_pid"
-check "and its mount is gone" wait_for 5 sh -c "! grep -q ' $MNT fuse' /proc/mounts"
+check "SIGTERM ends the daemonized bangerd" wait_for 60 proc_gone "$bg_pid"
+check "and its mount is gone" wait_for 30 sh -c "! grep -q ' $MNT fuse' /proc/mounts"
 DAEMON_PID=""
 
 # a hypervisor outlives bangerd, which adopts it again
@@ -140,7 +138,7 @@ check "restart (foreground)" start_daemon
 check "echo hang > a/kernel" sh -c "echo hang > '$MNT/vms/a/kernel'"
 $FSOP write "$MNT/vms/a/state" start >"$T/start.out" 2>&1 &
 starter=$!
-check "a is starting" wait_for 5 grep -qx starting "$MNT/vms/a/state"
+check "a is starting" wait_for 30 grep -qx starting "$MNT/vms/a/state"
 qpid=$(cat "$MNT/vms/a/pid")
 kill -TERM "$DAEMON_PID"
 wait "$DAEMON_PID"
@@ -165,12 +163,12 @@ check "no QEMU left" no_qemu
 # a hypervisor that died while bangerd was down
 $FSOP write "$MNT/vms/a/state" start >"$T/start.out" 2>&1 &
 starter=$!
-check "a is starting again" wait_for 5 grep -qx starting "$MNT/vms/a/state"
+check "a is starting again" wait_for 30 grep -qx starting "$MNT/vms/a/state"
 qpid=$(cat "$MNT/vms/a/pid")
 stop_daemon
 wait "$starter"
 kill -KILL "$qpid"
-check "QEMU is gone" wait_for 5 proc_gone "$qpid"
+check "QEMU is gone" wait_for 30 proc_gone "$qpid"
 check "restart" start_daemon
 expect_eq "a is stopped after its QEMU died unseen" stopped "$(cat "$MNT/vms/a/state")"
 check "error says it exited while bangerd was down" grep -q "exited while bangerd was not running" "$MNT/vms/a/error"

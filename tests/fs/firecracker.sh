@@ -28,7 +28,7 @@ expect_errno "start: configured over the API, InstanceStart, agent hello over vs
 log "start took $((($(date +%s%N) - t0) / 1000000)) ms"
 expect_eq "running" running "$(cat "$V/state")"
 check "logs have the agent's hello" grep -q "agent: hello proto=2 agent=0.2.0-fake" "$V/logs"
-check "console (the process's stdout) shows the guest" wait_for 5 grep -aq "Linux version" "$D/console.log"
+check "console (the process's stdout) shows the guest" wait_for 30 grep -aq "Linux version" "$D/console.log"
 paths=$(python3 -c 'import json,sys; print(" ".join(json.loads(l)["method"]+" "+json.loads(l)["path"] for l in open(sys.argv[1])))' "$FAKE_FC_RECORD")
 expect_eq "the request sequence" "PUT /logger PUT /machine-config PUT /boot-source PUT /drives/rootfs PUT /vsock PUT /actions" "$paths"
 bad=0
@@ -85,26 +85,27 @@ expect_errno "start again" OK write "$V/state" start
 pid=$(cat "$V/pid")
 kill_daemon
 start_daemon
-check "re-adopted: still running" wait_for 10 grep -qx running "$V/state"
+check "re-adopted: still running" wait_for 60 grep -qx running "$V/state"
 expect_eq "same process" "$pid" "$(cat "$V/pid")"
-check "the agent said hello again" wait_for 10 sh -c "[ \$(grep -c 'agent: hello' '$V/logs') -ge 4 ]"
+check "the agent said hello again" wait_for 60 sh -c "[ \$(grep -c 'agent: hello' '$V/logs') -ge 4 ]"
 # bridge mode: a persistent tap Firecracker opens by name, on the bridge
 # while the VM runs, gone when it stops. (The stand-in runs no sshd, so the
-# start fails at the ssh check after a short boot timeout; that is enough.)
+# start fails at the ssh check after the boot timeout; that is enough. The
+# tap is looked for while the VM lives: the timeout is that window.)
 expect_errno "stop" OK write "$V/state" stop
 stop_daemon
 sed -i 's/^network = "none"/network = "bridge"/' "$T/home/config/config.toml"
-BANGER_BOOT_TIMEOUT=6 start_daemon
+BANGER_BOOT_TIMEOUT=15 start_daemon
 : >"$FAKE_FC_RECORD"
 $FSOP write "$V/state" start >"$T/start.out" 2>&1 &
 writer=$!
-check "a persistent tap bgr1 appears on the bridge" wait_for 10 sh -c "ip -o link show bgr1 2>/dev/null | grep -q 'master banger0'"
-check "Firecracker got it by name, with the VM's MAC" wait_for 10 \
+check "a persistent tap bgr1 appears on the bridge" wait_for 15 sh -c "ip -o link show bgr1 2>/dev/null | grep -q 'master banger0'"
+check "Firecracker got it by name, with the VM's MAC" wait_for 30 \
 	grep -q '"iface_id": "eth0", "host_dev_name": "bgr1", "guest_mac": "52:54:00:10:00:02"}, "status": 204' \
 	"$FAKE_FC_RECORD"
 wait "$writer"
 expect_eq "without sshd the start fails at the ssh check (EIO)" EIO "$(cat "$T/start.out")"
-check "the tap is gone once the VM stopped" wait_for 10 sh -c "! ip link show bgr1 2>/dev/null"
+check "the tap is gone once the VM stopped" wait_for 30 sh -c "! ip link show bgr1 2>/dev/null"
 stop_daemon
 sed -i 's/^network = "bridge"/network = "none"/' "$T/home/config/config.toml"
 start_daemon
@@ -119,9 +120,9 @@ stop_daemon
 FAKE_FC_POWEROFF=halt start_daemon
 expect_errno "start (a guest that halts on power-off)" OK write "$V/state" start
 : >"$FAKE_FC_RECORD"
-t0=$(date +%s)
+kills=$(grep -c "hypervisor still running; killing it" "$V/logs")
 expect_errno "stop: SendCtrlAltDel ends the process" OK write "$V/state" stop
-check "quickly (under 10 s)" test $(($(date +%s) - t0)) -lt 10
+expect_eq "by itself, not killed after the stop timeout" "$kills" "$(grep -c "hypervisor still running; killing it" "$V/logs")"
 check "SendCtrlAltDel was sent" grep -q '"action_type": "SendCtrlAltDel"' "$FAKE_FC_RECORD"
 stop_daemon
 FAKE_FC_POWEROFF=halt FAKE_FC_IGNORE_CTRLALTDEL=1 start_daemon

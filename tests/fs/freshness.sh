@@ -77,11 +77,12 @@ echo 3 >"$V/vcpu"
 m1=$(stat -c %Y "$V/logs")
 check "logs mtime moved with the new line ($m0 -> $m1)" test "$m1" -gt "$m0"
 expect_eq "logs mtime is the log's on disk" "$(stat -c %Y "$T/home/state/vms/1/vm.log")" "$m1"
-timeout 5 tail -f "$V/logs" >"$T/tail.out" 2>&1 &
+tail -f "$V/logs" >"$T/tail.out" 2>&1 &
 tailer=$!
-sleep 1
+# the new line must come after tail printed what was there (it follows)
+check "tail -f logs prints the log" wait_for 30 grep -q 'banger: vcpu set to 3' "$T/tail.out"
 echo 4 >"$V/vcpu"
-check "tail -f logs shows the new line" wait_for 3 grep -q 'banger: vcpu set to 4' "$T/tail.out"
+check "tail -f logs shows the new line" wait_for 30 grep -q 'banger: vcpu set to 4' "$T/tail.out"
 kill "$tailer" 2>/dev/null
 wait "$tailer" 2>/dev/null
 

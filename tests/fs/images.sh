@@ -39,7 +39,7 @@ python3 "$REPO/tests/craft_bundle.py" "$T/evil.tar" dotdot evil && zstd -q --rm 
 
 python3 "$REPO/tests/bundle_server.py" "$T/www" "$T/requests.log" "$T/port" 2>"$T/server.err" &
 SERVER_PID=$!
-wait_for 10 test -s "$T/port"
+wait_for 60 test -s "$T/port"
 URL=http://127.0.0.1:$(cat "$T/port")
 
 entry() { # NAME URL [SHA]
@@ -70,17 +70,16 @@ expect_eq "images/tiny/status" ready "$(cat "$MNT/images/tiny/status")"
 expect_eq "images/tiny/size: its files' bytes" "$((64 << 20))" "$(cat "$MNT/images/tiny/size")"
 expect_eq "images/tiny/source: built locally" local "$(cat "$MNT/images/tiny/source")"
 expect_eq "images/tiny/kernel" tiny "$(cat "$MNT/images/tiny/kernel")"
-expect_eq "images/tiny/wait returns at once when ready" ready "$(timeout 5 cat "$MNT/images/tiny/wait")"
+expect_eq "images/tiny/wait returns at once when ready" ready "$(timeout 30 cat "$MNT/images/tiny/wait")"
 check "kernels have no kernel file" test ! -e "$MNT/kernels/tiny/kernel"
 check "images/tiny/created is a UTC time" grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$' "$MNT/images/tiny/created"
 
 # --- a pull ---------------------------------------------------------------------
-start=$(date +%s%N)
+# (that mkdir returns before the pull ends is checked with the slow server
+# below, whose download takes seconds)
 check "mkdir images/small" mkdir "$MNT/images/small"
-took_ms=$((($(date +%s%N) - start) / 1000000))
-check "mkdir returns at once (${took_ms} ms)" test "$took_ms" -lt 3000
 check "status says pulling or ready" grep -qE '^(pulling|ready)' "$MNT/images/small/status"
-expect_eq "wait blocks until ready" ready "$(timeout 30 cat "$MNT/images/small/wait")"
+expect_eq "wait blocks until ready" ready "$(timeout 120 cat "$MNT/images/small/wait")"
 expect_eq "status: ready" ready "$(cat "$MNT/images/small/status")"
 expect_eq "the rootfs is the bundle's" "$(sha "$T/src/images/small/rootfs.ext4")" "$(sha "$STATE/images/small/rootfs.ext4")"
 expect_eq "source: the bundle URL" "$URL/plain/small.tar.zst" "$(cat "$MNT/images/small/source")"
@@ -90,7 +89,7 @@ check "the bundle's kernel came along" test -f "$STATE/kernels/small/vmlinuz"
 check "kernels/ lists it" test -d "$MNT/kernels/small"
 check "the downloaded bundle is not kept" sh -c "! ls '$CACHE/bundles' | grep -q ."
 check "no temp dir left" sh -c "! ls -a '$STATE' | grep -q '^\.pull-'"
-check "events tell the pull" grep -q "images/small ready" <(timeout 2 cat "$MNT/events")
+check "events tell the pull" grep -q "images/small ready" <(events_now)
 expect_errno "mkdir of an installed image: EEXIST" EEXIST mkdir "$MNT/images/small"
 
 # --- refusals: nothing changes ------------------------------------------------------
@@ -103,15 +102,15 @@ expect_errno "mkdir elsewhere: EPERM" EPERM mkdir "$MNT/images/small/x"
 
 check "mkdir images/badsha starts" mkdir "$MNT/images/badsha"
 expect_eq "a wrong sha256 fails" "error: sha256 mismatch: want $WRONG, got $(sha "$T/www/badsha.tar.zst")" \
-	"$(timeout 30 cat "$MNT/images/badsha/wait")"
+	"$(timeout 120 cat "$MNT/images/badsha/wait")"
 check "status keeps the error" grep -q '^error: sha256 mismatch' "$MNT/images/badsha/status"
 check "the failure is in bangerd.log" grep -q "images/badsha: pull failed: sha256 mismatch" "$STATE/bangerd.log"
 
 check "mkdir images/evil starts" mkdir "$MNT/images/evil"
-check "a ../ entry is refused" grep -q "^error: refusing ../rootfs.ext4" <(timeout 30 cat "$MNT/images/evil/wait")
+check "a ../ entry is refused" grep -q "^error: refusing ../rootfs.ext4" <(timeout 120 cat "$MNT/images/evil/wait")
 
 check "mkdir images/cutimg starts" mkdir "$MNT/images/cutimg"
-check "a download cut half-way fails" grep -q "^error: download failed after" <(timeout 30 cat "$MNT/images/cutimg/wait")
+check "a download cut half-way fails" grep -q "^error: download failed after" <(timeout 120 cat "$MNT/images/cutimg/wait")
 expect_eq "the store is unchanged after the failures" "$before" "$(ls -a "$STATE/images" "$STATE/kernels")"
 check "a partial download is kept to resume" test -s "$CACHE/bundles/$(sha "$T/www/cutimg.tar.zst").bundle.part"
 check "a bundle that cannot install is not kept" test ! -e "$CACHE/bundles/$(sha "$T/www/evil.tar.zst").bundle"
@@ -120,14 +119,14 @@ check "it is gone from the listing" sh -c "! ls '$MNT/images' | grep -qx evil"
 expect_errno "mkdir over a failed entry: EEXIST" EEXIST mkdir "$MNT/images/cutimg"
 check "rmdir the failed entry" rmdir "$MNT/images/cutimg"
 check "mkdir again (resumes)" mkdir "$MNT/images/cutimg"
-expect_eq "the resumed pull is ready" ready "$(timeout 30 cat "$MNT/images/cutimg/wait")"
+expect_eq "the resumed pull is ready" ready "$(timeout 120 cat "$MNT/images/cutimg/wait")"
 HALF=$(($(stat -c %s "$T/www/cutimg.tar.zst") / 2))
 check "it resumed with a Range request" grep -qx "/cut/cutimg.tar.zst bytes=$HALF-" "$T/requests.log"
 
 # --- kernels ------------------------------------------------------------------------
 check "rmdir kernels/small" rmdir "$MNT/kernels/small"
 check "mkdir kernels/small pulls the kernel entry" mkdir "$MNT/kernels/small"
-expect_eq "the kernel is ready" ready "$(timeout 30 cat "$MNT/kernels/small/wait")"
+expect_eq "the kernel is ready" ready "$(timeout 120 cat "$MNT/kernels/small/wait")"
 expect_eq "its source is the kernel bundle" "$URL/plain/kernel-small.tar.gz" "$(cat "$MNT/kernels/small/source")"
 
 # --- in use: EBUSY ---------------------------------------------------------------------
@@ -165,18 +164,20 @@ expect_errno "import with a bad name: EINVAL" EINVAL write "$MNT/images/import" 
 check "reading import explains it" grep -q 'NAME REF' "$MNT/images/import"
 
 # --- bangerd killed mid-pull: no half image, the download resumes -------------------------
-check "mkdir images/slowimg (a slow server)" mkdir "$MNT/images/slowimg"
+check "mkdir images/slowimg (a slow server: 16 KiB every 0.1 s)" mkdir "$MNT/images/slowimg"
+check "mkdir returned while the download goes on" grep -q '^pulling' "$MNT/images/slowimg/status"
 check "status shows progress" wait_for 10 grep -qE '^pulling [1-9][0-9]*% [0-9.]+[KMB]+/[0-9.]+M [0-9.]+[BKM]+/s$' "$MNT/images/slowimg/status"
 kill_daemon
 umount -l "$MNT" 2>/dev/null || fusermount3 -u -z "$MNT"
-sleep 1 # the helper dies of SIGPIPE at its next progress line
+# the helper dies of SIGPIPE at its next progress line
+check "the pull helper ended with the daemon" wait_for 60 sh -c "! pgrep -f '[b]anger-pull fetch .*$T/' >/dev/null"
 check "no image was installed" test ! -e "$STATE/images/slowimg"
 start_daemon
 check "no temp dir after the restart" sh -c "! ls -a '$STATE' | grep -q '^\.pull-'"
 check "slowimg is not listed" test ! -e "$MNT/images/slowimg"
 check "the partial download is kept" test -s "$CACHE/bundles/$(sha "$T/www/slowimg.tar.zst").bundle.part"
 check "mkdir images/slowimg again" mkdir "$MNT/images/slowimg"
-expect_eq "it completes" ready "$(timeout 60 cat "$MNT/images/slowimg/wait")"
+expect_eq "it completes" ready "$(timeout 120 cat "$MNT/images/slowimg/wait")"
 check "the second download resumed" grep -qE "^/slow/slowimg.tar.zst bytes=[1-9][0-9]*-$" "$T/requests.log"
 expect_eq "the image is whole" "$(sha "$T/src/images/slowimg/rootfs.ext4")" "$(sha "$STATE/images/slowimg/rootfs.ext4")"
 
@@ -212,7 +213,7 @@ done
 # shellcheck disable=SC2086 # a list of pids
 wait $pids
 expect_eq "one mkdir of four succeeds, three get EEXIST" "EEXIST EEXIST EEXIST OK" "$(cat "$T"/race.* | sort | tr '\n' ' ' | sed 's/ $//')"
-expect_eq "and the pull completes once" ready "$(timeout 30 cat "$MNT/images/small/wait")"
+expect_eq "and the pull completes once" ready "$(timeout 120 cat "$MNT/images/small/wait")"
 expect_eq "one download" $((before + 1)) "$(grep -c "^/plain/small.tar.zst " "$T/requests.log")"
 
 # --- a restart keeps everything --------------------------------------------------------------
@@ -227,6 +228,6 @@ wait "$SERVER_PID" 2>/dev/null
 SERVER_PID=""
 touch -d '10 minutes ago' "$CACHE"/catalogs/*.json
 check "mkdir images/badsha with the catalog server down (the cached catalog answers)" mkdir "$MNT/images/badsha"
-out=$(timeout 30 cat "$MNT/images/badsha/wait")
+out=$(timeout 120 cat "$MNT/images/badsha/wait")
 check "the download fails cleanly" grep -q "^error: download failed" <<<"$out"
 finish

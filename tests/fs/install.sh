@@ -45,7 +45,7 @@ check "mkdir works" mkdir "$MNT/vms/inst"
 pid=$DAEMON_PID
 out=$(BANGER_HOME=$T/home "$P/lib/banger/uninstall" 2>&1)
 sed 's/^/# /' <<<"$out"
-check "uninstall stopped the daemon" wait_for 10 proc_gone "$pid"
+check "uninstall stopped the daemon" wait_for 60 proc_gone "$pid"
 DAEMON_PID=""
 check "and unmounted" sh -c "! grep -q ' $MNT fuse' /proc/mounts"
 check "it printed the state path" grep -q "$T/home/state" <<<"$out"

@@ -17,7 +17,7 @@ expect_eq "MACs are distinct" 5 "$(cat "$MNT"/vms/v*/mac | sort -u | wc -l)"
 expect_errno "a sixth VM: ENOSPC (the pool is empty)" ENOSPC mkdir "$MNT/vms/v6"
 check "nothing was created for it" test ! -e "$MNT/vms/v6"
 check "bangerd's log says why" grep -q "no free address left in 10.77.0.0/29" "$T/home/state/bangerd.log"
-expect_eq "dig v3.vm (a stopped VM keeps its address)" 10.77.0.4 "$(dig +short +tries=1 +time=2 @10.77.0.1 v3.vm)"
+expect_eq "dig v3.vm (a stopped VM keeps its address)" 10.77.0.4 "$(dig +short +tries=3 +time=5 @10.77.0.1 v3.vm)"
 
 # a second bangerd (another BANGER_HOME) on the same bridge stops before it
 # touches anything: the first one's bridge and DNS stay up
@@ -32,7 +32,7 @@ check "the first one still answers the tree" test -d "$MNT/vms/v3"
 check "nothing was mounted on the second mount point" sh -c "! grep -q ' $T/mnt2 fuse' /proc/mounts"
 
 check "rmdir v3 frees its address" rmdir "$MNT/vms/v3"
-check "dig v3.vm: NXDOMAIN" sh -c "dig +tries=1 +time=2 @10.77.0.1 v3.vm | grep -q 'status: NXDOMAIN'"
+check "dig v3.vm: NXDOMAIN" sh -c "dig +tries=3 +time=5 @10.77.0.1 v3.vm | grep -q 'status: NXDOMAIN'"
 check "mkdir v6 now works" mkdir "$MNT/vms/v6"
 expect_eq "it takes the freed address" 10.77.0.4 "$(cat "$MNT/vms/v6/ip")"
 
@@ -49,7 +49,7 @@ expect_eq "no address is held twice in the store" "" \
 stop_daemon
 bad_setting() { # DESC VAR=VALUE EXPECTED-TEXT
 	local out rc
-	out=$(env "$2" BANGER_HOME="$T/home" timeout 10 "$BANGERD" -f --mount "$MNT" 2>&1)
+	out=$(env "$2" BANGER_HOME="$T/home" timeout 60 "$BANGERD" -f --mount "$MNT" 2>&1)
 	rc=$?
 	check "$1: bangerd exits non-zero (rc $rc)" test "$rc" -ne 0 -a "$rc" -ne 124
 	check "$1: it says '$3'" grep -qF "$3" <<<"$out"

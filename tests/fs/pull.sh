@@ -46,7 +46,7 @@ BUNDLE_SIZE=$(stat -c %s "$T/www/tiny.tar.zst")
 # answer half-way, /norange/ ignores Range; it logs "PATH RANGE" per request
 python3 "$REPO/tests/bundle_server.py" "$T/www" "$T/requests.log" "$T/port" 2>"$T/server.err" &
 SERVER_PID=$!
-wait_for 10 test -s "$T/port"
+wait_for 60 test -s "$T/port"
 URL=http://127.0.0.1:$(cat "$T/port")
 
 # --- fetch -----------------------------------------------------------------

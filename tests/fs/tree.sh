@@ -62,7 +62,7 @@ expect_eq "ip is the first pool address (bridge mode in the test's namespace)" "
 expect_eq "mac is derived from it" "52:54:00:10:00:02" "$(cat "$V/mac")"
 expect_eq "known_hosts is empty before the first start" "" "$(cat "$V/known_hosts")"
 check "ssh_config says there is no endpoint yet" grep -q "no ssh endpoint yet" "$V/ssh_config"
-expect_eq "console of a stopped VM reads EOF at once" "" "$(timeout 5 cat "$V/console"; echo "rc=$?" | grep -v rc=0)"
+expect_eq "console of a stopped VM reads EOF at once" "" "$(timeout 30 cat "$V/console"; echo "rc=$?" | grep -v rc=0)"
 check "created is an ISO-8601 UTC time" grep -Eqx '[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z' "$V/created"
 created_s=$(date -d "$(cat "$V/created")" +%s)
 check "created is now (within a minute)" test $(($(date +%s) - created_s)) -lt 60
@@ -138,7 +138,7 @@ expect_eq "vms is empty" "" "$(ls "$MNT/vms")"
 expect_eq "no VM state dirs are left" "" "$(ls -A "$T/home/state/vms")"
 
 # events: one line per lifecycle event (cat follows, so cut it short)
-ev=$(timeout 1 cat "$MNT/events")
+ev=$(events_now)
 check "events has 'a created'" grep -Eq '^[0-9T:-]+Z a created$' <<<"$ev"
 check "events has 'b-2 created'" grep -Eq '^[0-9T:-]+Z b-2 created$' <<<"$ev"
 check "events has 'a deleted'" grep -Eq '^[0-9T:-]+Z a deleted$' <<<"$ev"
@@ -155,12 +155,12 @@ def later(cmd):
 fd = os.open(m + "/events", os.O_RDONLY)
 p = select.poll()
 p.register(fd, select.POLLIN)
-print("ready at open:", bool(p.poll(1000)))
+print("ready at open:", bool(p.poll(30000)))
 while p.poll(0):
     os.read(fd, 65536)
 print("ready once drained:", bool(p.poll(300)))
 w = later("mkdir " + m + "/vms/s1")
-print("poll wakes on a new event:", bool(p.poll(5000)))
+print("poll wakes on a new event:", bool(p.poll(30000)))
 w.wait()
 line = b""
 while not line.endswith(b"\n"):
@@ -216,5 +216,31 @@ truncate -s 2G "$T/home/state/images/tiny/rootfs.ext4"
 check "mkdir with a 2 GiB image works" mkdir "$MNT/vms/big"
 expect_eq "its disk_size defaults to the image size" 2G "$(cat "$MNT/vms/big/disk_size")"
 check "rmdir vms/big" rmdir "$MNT/vms/big"
+
+# an image larger than the configured disk_size (1G), written to a VM's
+# image: a disk_size from the defaults grows to hold it; one written on the
+# VM is refused (EINVAL, with the reason), and so is a disk_size written
+# smaller than the image
+truncate -s 64M "$T/home/state/images/tiny/rootfs.ext4"
+mkdir -p "$T/home/state/images/big"
+truncate -s 1536M "$T/home/state/images/big/rootfs.ext4"
+check "mkdir vms/g" mkdir "$MNT/vms/g"
+expect_eq "g: disk_size is the default" 1G "$(cat "$MNT/vms/g/disk_size")"
+check "echo big > image, disk_size from the defaults" sh -c "echo big > '$MNT/vms/g/image'"
+expect_eq "g: the image is big" big "$(cat "$MNT/vms/g/image")"
+expect_eq "g: disk_size grew to the image's size" 1536M "$(cat "$MNT/vms/g/disk_size")"
+check "g: spec says why" grep -qx "disk_size = 1536M  # grown to hold image big (default: config.toml:5)" "$MNT/vms/g/spec"
+check "g: logs say it grew" grep -q "banger: disk_size grows from 1G (the default) to 1536M to hold image big" "$MNT/vms/g/logs"
+expect_errno "g: a disk_size smaller than the image: EINVAL" EINVAL write "$MNT/vms/g/disk_size" 1G
+check "g: error says why" grep -qx "disk_size is smaller than image 'big' (1536M)" "$MNT/vms/g/error"
+expect_eq "g: disk_size unchanged" 1536M "$(cat "$MNT/vms/g/disk_size")"
+check "mkdir vms/h" mkdir "$MNT/vms/h"
+check "echo 1G > disk_size (set on the VM)" sh -c "echo 1G > '$MNT/vms/h/disk_size'"
+expect_errno "h: echo big > image with a smaller disk_size set: EINVAL" EINVAL write "$MNT/vms/h/image" big
+check "h: error says why" grep -qx "disk_size 1G (set on this VM) is smaller than image 'big' (1536M): write a larger disk_size first" "$MNT/vms/h/error"
+expect_eq "h: image and disk_size unchanged" "tiny 1G" "$(cat "$MNT/vms/h/image") $(cat "$MNT/vms/h/disk_size")"
+check "h: echo 2G > disk_size, then big > image" sh -c "echo 2G > '$MNT/vms/h/disk_size' && echo big > '$MNT/vms/h/image'"
+expect_eq "h: image big, disk_size 2G" "big 2G" "$(cat "$MNT/vms/h/image") $(cat "$MNT/vms/h/disk_size")"
+check "rmdir vms/g vms/h" rmdir "$MNT/vms/g" "$MNT/vms/h"
 
 finish

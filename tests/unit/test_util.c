@@ -252,7 +252,7 @@ static void test_proc_spawn(void)
 	tap_ok(pid > 0, "proc_spawn sleep 30 (%d)", (int)pid);
 	if (pid <= 0)
 		return;
-	for (int i = 0; i < 200 && getsid(pid) != pid; i++)
+	for (int i = 0; i < 3000 && getsid(pid) != pid; i++)
 		usleep(10000);
 	is_int(getsid(pid), pid, "it leads its own session");
 	pidfd = proc_pidfd_open(pid);

@@ -52,7 +52,7 @@ int main(void)
 	is_int(workers_new(loop, 2, &w), 0, "a pool of two workers");
 	for (int i = 0; i < JOBS; i++)
 		workers_submit(w, work, on_done, NULL);
-	t = loop_timer_add(loop, 10000, timeout, NULL);
+	t = loop_timer_add(loop, 30000, timeout, NULL); /* a bound, not a delay */
 	loop_run(loop);
 	loop_timer_cancel(loop, t);
 	is_int(atomic_load(&worked), JOBS, "every job's work ran");

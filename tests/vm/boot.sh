@@ -19,15 +19,16 @@ check "console shows the guest init" grep -aq "banger-init: ready" "$(ls -d "$T"
 check "logs say running" grep -q "running (boot took" "$V/logs"
 check "logs hold the agent's hello" grep -q "hello proto=2" "$V/logs"
 check "uptime is a number" grep -Eq '^[0-9]+$' "$V/uptime"
-check "events has the start" sh -c "timeout 1 cat '$MNT/events' | grep -q 'box running'"
+check "events has the start" grep -q 'box running' <(events_now)
 expect_eq "error is empty" "" "$(cat "$V/error")"
 
 # follow the console while sending it a command; the shell prints 42
 cat "$V/console" >"$T/follow" &
 follower=$!
-sleep 0.5
+# the follower has read what was there (the boot): it follows from now on
+check "a console reader gets the output so far" wait_for 60 test -s "$T/follow"
 echo 'echo answer-$((6*7))' >"$V/console"
-check "a following reader sees the answer to console input" wait_for 20 grep -aq "answer-42" "$T/follow"
+check "a following reader sees the answer to console input" wait_for 60 grep -aq "answer-42" "$T/follow"
 check "the follower is still waiting while the VM runs" kill -0 "$follower"
 
 # GNU tail seeks to the end and reads the last lines back (a pipe it would
@@ -69,14 +70,15 @@ log "stop took $((($(date +%s%N) - t0) / 1000000)) ms"
 expect_eq "state reads stopped" stopped "$(cat "$V/state")"
 expect_eq "pid is empty" "" "$(cat "$V/pid")"
 check "qemu is gone" proc_gone "$pid"
-check "the console follower got EOF at stop" wait_for 5 proc_gone "$follower"
-check "a stopped VM's console reads to EOF" sh -c "timeout 5 cat '$V/console' >/dev/null"
+check "the console follower got EOF at stop" wait_for 30 proc_gone "$follower"
+check "a stopped VM's console reads to EOF" sh -c "timeout 30 cat '$V/console' >/dev/null"
 
 expect_errno "writing the state it is in succeeds" OK write "$V/state" stop
 expect_errno "vcpu can change while stopped" OK write "$V/vcpu" 2
 expect_errno "second boot (2 vCPUs) works" OK write "$V/state" start
 expect_eq "running again" running "$(cat "$V/state")"
-check "the guest sees 2 CPUs" sh -c "echo 'echo cpus=\$(grep -c ^processor /proc/cpuinfo)' > '$V/console'; sleep 1; grep -aq 'cpus=2' '$V/console'"
+# a console read follows while the VM runs: grep -q ends at the answer
+check "the guest sees 2 CPUs" sh -c "echo 'echo cpus=\$(grep -c ^processor /proc/cpuinfo)' > '$V/console' && timeout 60 grep -aq 'cpus=2' '$V/console'"
 expect_errno "start while running succeeds and does nothing" OK write "$V/state" start
 pid=$(cat "$V/pid")
 expect_errno "kill" OK write "$V/state" kill
@@ -90,6 +92,6 @@ expect_eq "running after second restart" running "$(cat "$V/state")"
 check "the pid changed across restart" sh -c "[ '$(cat "$V/pid")' != '$pid' ]"
 
 check "rmdir removes the VM" rmdir "$V"
-check "no VM files are left" wait_for 20 sh -c "[ -z \"\$(ls -A '$T/home/state/vms')\" ]"
+check "no VM files are left" wait_for 60 sh -c "[ -z \"\$(ls -A '$T/home/state/vms')\" ]"
 expect_eq "no qemu of this test is left" "" "$(test_vm_pids)"
 finish

@@ -78,12 +78,16 @@ bx ls
 check "ls: ws running, with its address and image" grep -Eq '^ws +running +172\.16\.0\.2 +tiny +[0-9]+[smhd]' "$T/out"
 bx logs ws
 check "logs: the boot" grep -q "running (boot took" "$T/out"
-{
-	sleep 1
-	echo 'echo console-$((6*7))'
-	sleep 3
-} | "$BANGER" console ws >"$T/console" 2>&1
-check "console: input reaches the serial shell, output comes back" grep -aq "console-42" "$T/console"
+# stdin stays open until the answer is back (banger console ends with stdin)
+mkfifo "$T/console.in"
+"$BANGER" console ws <"$T/console.in" >"$T/console" 2>&1 &
+cpid=$!
+exec 8>"$T/console.in"
+echo 'echo console-$((6*7))' >&8
+check "console: input reaches the serial shell, output comes back" wait_for 60 grep -aq "console-42" "$T/console"
+exec 8>&-
+wait "$cpid"
+expect_eq "console: ends with its stdin, exit 0" 0 "$?"
 
 # ---- 4. stop, start, rm
 bx stop ws
@@ -133,11 +137,11 @@ mkfifo "$T/bare.in"
 script -qec "'$BANGER' run --rm" /dev/null <"$T/bare.in" >"$T/bare.out" 2>&1 &
 spid=$!
 exec 7>"$T/bare.in"
-check "bare run: a shell prompt appears" wait_for 120 grep -aq '~# ' "$T/bare.out"
+check "bare run: a shell prompt appears" wait_for 240 grep -aq '~# ' "$T/bare.out"
 bare=$(grep -ao 'run-[a-z0-9]\{6\}' "$T/bare.out" | head -n 1)
 check "the default name is run- and 6 characters" test -n "$bare"
 printf 'echo bare-$((6*7)) $(hostname) $(tty)\n' >&7
-check "the shell runs commands, on a pty" wait_for 20 grep -aq "bare-42 $bare /dev/pts/" "$T/bare.out"
+check "the shell runs commands, on a pty" wait_for 60 grep -aq "bare-42 $bare /dev/pts/" "$T/bare.out"
 printf 'exit 3\n' >&7
 wait "$spid"
 expect_eq "the session's exit status comes back" 3 "$?"

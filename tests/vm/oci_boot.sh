@@ -44,14 +44,14 @@ ln -s "$KIT" "$T/home/state/kit"
 t0=$(date +%s%N)
 expect_errno "echo 'ocibox $PROXY/test:boot' > images/import" OK write "$MNT/images/import" "ocibox $PROXY/test:boot"
 check "images/ocibox appears at once" test -d "$MNT/images/ocibox"
-expect_eq "wait: ready" ready "$(timeout 120 cat "$MNT/images/ocibox/wait")"
+expect_eq "wait: ready" ready "$(timeout 300 cat "$MNT/images/ocibox/wait")"
 log "import took $((($(date +%s%N) - t0) / 1000000)) ms"
 expect_eq "source: the reference" "oci:$PROXY/test:boot" "$(cat "$MNT/images/ocibox/source")"
 check "sha256: the manifest digest" grep -qE '^[0-9a-f]{64}$' "$MNT/images/ocibox/sha256"
 expect_eq "kernel: the default one" tiny "$(cat "$MNT/images/ocibox/kernel")"
-check "the import is in the events" grep -q "images/ocibox ready" <(timeout 2 cat "$MNT/events")
+check "the import is in the events" grep -q "images/ocibox ready" <(events_now)
 expect_errno "importing an unknown tag: the write starts it" OK write "$MNT/images/import" "nosuchtag $PROXY/test:nosuch"
-check "and ends in an error status naming the tag" grep -q "^error: .*nosuch" <(timeout 60 cat "$MNT/images/nosuchtag/wait")
+check "and ends in an error status naming the tag" grep -q "^error: .*nosuch" <(timeout 120 cat "$MNT/images/nosuchtag/wait")
 check "nothing installed for it" test ! -e "$T/home/state/images/nosuchtag"
 
 V=$MNT/vms/ocivm

@@ -29,7 +29,7 @@ check "two reaches one by name (ssh two -> ping one.vm)" sh -c "$(declare -f gss
 expect_errno "stop one" OK write "$MNT/vms/one/state" stop
 expect_eq "one stopped" stopped "$(cat "$MNT/vms/one/state")"
 expect_eq "two still running" running "$(cat "$MNT/vms/two/state")"
-check "two still answers on its console" sh -c "echo 'echo still-\$((40+2))' > '$MNT/vms/two/console'; sleep 1; grep -aq still-42 '$MNT/vms/two/console'"
+check "two still answers on its console" sh -c "echo 'echo still-\$((40+2))' > '$MNT/vms/two/console' && timeout 60 grep -aq still-42 '$MNT/vms/two/console'"
 check "rmdir both" rmdir "$MNT/vms/one" "$MNT/vms/two"
 expect_eq "no qemu of this test is left" "" "$(test_vm_pids)"
 finish

@@ -45,7 +45,7 @@ user_errno() { # DESC ERRNO OP PATH [VALUE]
 setpriv --reuid="$UID_N" --regid="$UID_N" --clear-groups --inh-caps=-all \
 	env HOME="$T/uhome" BANGER_HOME="$T/home" "$BANGERD" -f --mount "$MNT" >>"$T/bangerd.out" 2>&1 &
 DAEMON_PID=$!
-if ! wait_for 10 is_mounted; then
+if ! wait_for 60 is_mounted; then
 	cat "$T/bangerd.out" >&2
 	fail "bangerd did not mount as an unprivileged user"
 	finish
@@ -81,9 +81,9 @@ user_errno "stop u1" OK write "$V/state" stop
 python3 -c "
 import socket, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('127.0.0.1', $port)); s.listen(1); time.sleep(120)" &
+s.bind(('127.0.0.1', $port)); s.listen(1); time.sleep(600)" &
 holder=$!
-sleep 0.3
+check "the old port is held" wait_for 30 sh -c "ss -Hltnp | grep '127.0.0.1:$port ' | grep -q 'pid=$holder,'"
 user_errno "start u1 again" OK write "$V/state" start
 port2=$(user_read "$V/ssh_config" | awk '$1 == "Port" { print $2 }')
 check "it got another port ($port -> $port2)" test "$port2" != "$port"

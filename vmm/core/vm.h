@@ -131,6 +131,8 @@ void vm_artifact_ready(struct vmm *m, enum art_kind kind, const char *name, int 
 int vm_prepare_artifacts(struct vmm *m, struct vm *vm, bgr_error *err);
 int vm_make_root_disk(struct vmm *m, struct vm *vm, const char *dest, bgr_error *err);
 uint64_t vm_image_min_disk(struct vmm *m, const char *image);
+/* Grows a default disk_size to hold IMAGE; EINVAL when it was set on the VM. */
+int vm_disk_fit_image(struct vmm *m, struct vm *vm, const char *image, bgr_error *err);
 void vm_cancel_pull_wait(struct vmm *m, struct vm *vm);
 /* 0 when image is installed, being pulled or in a catalog (kernel: the one
  * it boots by default, "" when unknown); ENOENT with a reason otherwise. */

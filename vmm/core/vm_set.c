@@ -29,6 +29,18 @@ static int resize_disk(struct vm *vm, uint64_t size, bgr_error *err)
 	return 0;
 }
 
+/* A disk_size written on the VM must hold its (installed) image whole. */
+static int disk_holds_image(struct vmm *m, struct vm *vm, uint64_t size, bgr_error *err)
+{
+	uint64_t min = vm_image_min_disk(m, vm->rec.image);
+	char need[32];
+
+	if (size >= min)
+		return 0;
+	size_format(min, need, sizeof(need));
+	return bgr_fail(err, EINVAL, "disk_size is smaller than image '%s' (%s)", vm->rec.image, need);
+}
+
 /* A new image means a new root disk: build it aside, then swap it in. */
 static int replace_root_disk(struct vmm *m, struct vm *vm, const char *image, bgr_error *err)
 {
@@ -74,7 +86,9 @@ static int set_artifact(struct vmm *m, struct vm *vm, enum vm_field field, const
 	if (r < 0 || strcmp(value, vm->rec.image) == 0)
 		goto out;
 	if (art_installed(m, ART_IMAGE, value)) {
-		r = replace_root_disk(m, vm, value, err);
+		r = vm_disk_fit_image(m, vm, value, err);
+		if (r == 0)
+			r = replace_root_disk(m, vm, value, err);
 	} else if (unlink(vm->root_disk) < 0 && errno != ENOENT) {
 		/* the disk is made from the image once it is pulled, at start */
 		r = bgr_fail(err, errno, "cannot remove the old root disk: %s", strerror(errno));
@@ -109,6 +123,8 @@ int vmm_vm_set(struct vmm *m, struct vm *vm, enum vm_field field, const char *va
 		break;
 	case VM_FIELD_DISK:
 		r = parse_disk_size(value, &size, err);
+		if (r == 0)
+			r = disk_holds_image(m, vm, size, err);
 		if (r == 0 && size != vm->rec.disk_size)
 			r = resize_disk(vm, size, err);
 		if (r == 0)

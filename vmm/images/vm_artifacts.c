@@ -45,14 +45,32 @@ uint64_t vm_image_min_disk(struct vmm *m, const char *image)
 	return ((uint64_t)st.st_size + (1 << 20) - 1) & ~((uint64_t)(1 << 20) - 1);
 }
 
+/* A root disk holds the whole image: a disk_size that came from the
+ * defaults grows to the image's size; one written on this VM is refused. */
+int vm_disk_fit_image(struct vmm *m, struct vm *vm, const char *image, bgr_error *err)
+{
+	uint64_t min = vm_image_min_disk(m, image);
+	char have[32], need[32];
+
+	if (min <= vm->rec.disk_size)
+		return 0;
+	size_format(vm->rec.disk_size, have, sizeof(have));
+	size_format(min, need, sizeof(need));
+	if (vm->rec.user_set & VM_SET_DISK)
+		return bgr_fail(err, EINVAL,
+				"disk_size %s (set on this VM) is smaller than image '%s' (%s): write a larger disk_size first",
+				have, image, need);
+	vmm_vm_log(m, vm, "disk_size grows from %s (the default) to %s to hold image %s", have, need, image);
+	vm->rec.disk_size = min;
+	return 0;
+}
+
 int vm_make_root_disk(struct vmm *m, struct vm *vm, const char *dest, bgr_error *err)
 {
-	uint64_t min = vm_image_min_disk(m, vm->rec.image);
+	int r = vm_disk_fit_image(m, vm, vm->rec.image, err);
 
-	if (min > vm->rec.disk_size) {
-		vmm_vm_log(m, vm, "disk_size grows to %" PRIu64 " bytes to hold image %s", min, vm->rec.image);
-		vm->rec.disk_size = min;
-	}
+	if (r < 0)
+		return r;
 	return m->driver->raw_disks ? disk_create_raw_root(m->paths->images_dir, vm->rec.image, vm->rec.disk_size, dest, err)
 				    : disk_create_root(m->paths->images_dir, vm->rec.image, vm->rec.disk_size, dest, err);
 }
