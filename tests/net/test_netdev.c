@@ -195,6 +195,8 @@ static void test_bridge_up(void)
 	is_int(ipv4_addrs(BRIDGE, addr, mask), 1, "one IPv4 address after two bridge_up");
 	is_str(addr, "10.77.0.1", "the gateway address");
 	is_str(mask, "255.255.255.0", "with its prefix");
+	tap_ok(strstr(command_output("ip -d link show " BRIDGE), "group 1650945650") != NULL,
+	       "it is in banger's interface group (NAT's forward guard knows it by that)");
 }
 
 static void test_bridge_clash(void)
@@ -310,12 +312,21 @@ static void test_nat(void)
 	tap_ok(strstr(rules, "ip saddr 10.77.0.0/24 oifname != \"" BRIDGE "\" masquerade") != NULL,
 	       "it masquerades the subnet");
 	tap_ok(strstr(rules, "hook forward") != NULL, "it has a forward chain");
+	tap_ok(strstr(rules, "iifgroup != 1650945650 oifgroup != 1650945650 drop") != NULL,
+	       "forwarding was off: only banger bridges' traffic is forwarded (the guard drops the rest)");
 	is_ret(nat_enable(BRIDGE, ip("10.77.0.0"), 24, &err), 0, "nat_enable again", &err);
 	is_int(ip_forward(), 1, "ip_forward is still 1");
 	is_ret(nat_disable(BRIDGE, &err), 0, "nat_disable", &err);
 	tap_ok(!has_table("banger_" BRIDGE), "the table is gone");
 	is_int(ip_forward(), 0, "ip_forward is back to 0");
 	is_ret(nat_disable(BRIDGE, &err), 0, "nat_disable again is fine", &err);
+	set_ip_forward(1);
+	is_ret(nat_enable(BRIDGE, ip("10.77.0.0"), 24, &err), 0, "nat_enable with forwarding already on", &err);
+	tap_ok(!strstr(command_output(NFT "list table ip banger_" BRIDGE), "iifgroup"),
+	       "forwarding was on: the host's other forwarding is left alone (no guard)");
+	is_ret(nat_disable(BRIDGE, &err), 0, "nat_disable", &err);
+	is_int(ip_forward(), 1, "ip_forward stays 1");
+	set_ip_forward(0);
 	is_ret(nat_enable("br\"x", ip("10.77.0.0"), 24, &err), -EINVAL, "nat_enable refuses a quote in the name", &err);
 }
 

@@ -173,14 +173,21 @@ static int forward_before(const char *nft, const char *table)
 
 /* Declaring the table first makes the delete succeed when it is missing; nft
  * applies the whole script as one transaction. The forward chain's accepts
- * cannot overrule a drop in another table (e.g. iptables' FORWARD policy). */
+ * cannot overrule a drop in another table (e.g. iptables' FORWARD policy).
+ * ip_forward is host-wide: when it was off before banger, the guard drops
+ * every forwarded packet that neither enters nor leaves a banger bridge (all
+ * of them are in NETDEV_BANGER_GROUP), so turning it on forwards the
+ * guests' traffic and nothing else. */
 static char *nat_ruleset(const char *table, const char *bridge, uint32_t subnet, int prefix, int forward_before)
 {
 	uint32_t host_mask = 0xffffffffu << (32 - prefix);
 	uint32_t network = htonl(ntohl(subnet) & host_mask);
-	char net_text[INET_ADDRSTRLEN];
+	char net_text[INET_ADDRSTRLEN], guard[128] = "";
 
 	inet_ntop(AF_INET, &network, net_text, sizeof(net_text));
+	if (forward_before == 0)
+		snprintf(guard, sizeof(guard), "\t\tmeta iifgroup != %u meta oifgroup != %u drop\n",
+			 NETDEV_BANGER_GROUP, NETDEV_BANGER_GROUP);
 	return xasprintf("table ip %s\n"
 			 "delete table ip %s\n"
 			 "table ip %s {\n"
@@ -193,10 +200,11 @@ static char *nat_ruleset(const char *table, const char *bridge, uint32_t subnet,
 			 "\t\ttype filter hook forward priority filter; policy accept;\n"
 			 "\t\tiifname \"%s\" oifname != \"%s\" accept\n"
 			 "\t\tiifname != \"%s\" oifname \"%s\" ct state established,related accept\n"
+			 "%s"
 			 "\t}\n"
 			 "}\n",
 			 table, table, table, forward_before, net_text, prefix, bridge, bridge, bridge, bridge,
-			 bridge);
+			 bridge, guard);
 }
 
 /* Checks the bridge name, finds nft and names the table. */

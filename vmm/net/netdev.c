@@ -204,6 +204,28 @@ static int addr_add(int ifindex, uint32_t addr, int prefix)
 	return r == -EEXIST ? 0 : r;
 }
 
+/* Puts ifindex in interface group `group` (what nat.c's forward guard
+ * knows every banger bridge by). */
+static int link_set_group(int ifindex, uint32_t group)
+{
+	struct {
+		struct nlmsghdr hdr;
+		struct ifinfomsg ifi;
+		char attrs[RTA_SPACE(sizeof(uint32_t))];
+	} req = {
+		.hdr = {
+			.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg)),
+			.nlmsg_type = RTM_NEWLINK,
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK,
+			.nlmsg_seq = 1,
+		},
+		.ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex },
+	};
+
+	nl_put_u32(&req.hdr, IFLA_GROUP, group);
+	return nl_request(&req.hdr, NULL, NULL);
+}
+
 static int bridge_create(int sock, const char *name, bgr_error *err)
 {
 	/* SIOCBRADDBR copies IFNAMSIZ-1 bytes whatever the string's length */
@@ -240,6 +262,9 @@ int netdev_bridge_up(const char *name, uint32_t gw, int prefix, bgr_error *err)
 	index = if_index(sock, name);
 	if (index < 0)
 		return bgr_fail(err, -index, "bridge %s: vanished: %s", name, strerror(-index));
+	r = link_set_group(index, NETDEV_BANGER_GROUP);
+	if (r < 0)
+		return bgr_fail(err, -r, "bridge %s: cannot set its interface group: %s", name, strerror(-r));
 	r = addr_add(index, gw, prefix);
 	if (r < 0) {
 		inet_ntop(AF_INET, &gw, gw_text, sizeof(gw_text));

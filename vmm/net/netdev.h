@@ -10,6 +10,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* The interface group of every banger bridge ("bgnr"): NAT's forward guard
+ * lets through what enters or leaves one, and nothing else it enabled. */
+#define NETDEV_BANGER_GROUP 0x62676e72u
+
 /* Creates bridge `name` if absent, adds gw/prefix (IPv4, gw in network byte
  * order) unless that address is already there, and sets it up. Idempotent.
  * Fails with EEXIST when `name` exists but is not a bridge. */
