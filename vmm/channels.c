@@ -82,6 +82,7 @@ static void agent_readable(void *data, int fd, uint32_t events)
 		if (n < 0 && errno == EAGAIN)
 			return;
 		close_fd(m, &vm->agent_fd);
+		vm->authorize_sent = false; /* a new connection, a new agent: it says hello again */
 		reconnect_later(m, vm);
 		return;
 	}

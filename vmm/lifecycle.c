@@ -160,7 +160,7 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 	vm->rec.error[0] = '\0';
 	free(vm->hello);
 	vm->hello = NULL;
-	vm->verifying = vm->authorized = false;
+	vm->verifying = vm->authorized = vm->authorize_sent = false;
 	vmm_vm_log(m, vm, "starting (%s, %s, vcpu %u, memory %u MiB, network %s%s%s)", m->driver->name, l.accel,
 		   l.vcpu, l.memory_mib, vm->rec.net_mode, vm->rec.ip[0] && l.net_mode == NET_BRIDGE ? " " : "",
 		   l.net_mode == NET_BRIDGE ? vm->rec.ip : "");
@@ -218,8 +218,8 @@ void vm_hello_received(struct vmm *m, struct vm *vm, const char *line)
 	free(vm->hello);
 	vm->hello = xstrdup(line);
 	vmm_vm_log(m, vm, "agent: %s", line);
-	if (vm->rec.state != VM_STARTING || vm->verifying || vm->authorized)
-		return;
+	if (vm->rec.state != VM_STARTING || vm->verifying || vm->authorized || vm->authorize_sent)
+		return; /* a repeated hello: the authorize already went out on this connection */
 	if (strcmp(vm->rec.net_mode, "none") == 0) {
 		boot_completed(m, vm); /* no network, so no ssh to wait for */
 		return;
@@ -232,13 +232,23 @@ void vm_hello_received(struct vmm *m, struct vm *vm, const char *line)
 	msg = xasprintf("authorize key=%s:%s\n", m->ssh_pub.type, m->ssh_pub.b64);
 	if (vm_agent_send(vm, msg) < 0)
 		boot_failed(m, vm, "cannot send banger's ssh key to the guest agent");
+	else
+		vm->authorize_sent = true;
 	free(msg);
 }
 
+/* The agent's answer to our authorize. It counts only after a hello and
+ * an authorize sent on this connection in this boot: anything else comes
+ * from a confused or hostile guest (and the ssh check needs the hello's
+ * keys), so it is logged and ignored. */
 void vm_agent_authorize_result(struct vmm *m, struct vm *vm, bool ok, const char *line)
 {
 	if (vm->rec.state != VM_STARTING || vm->verifying || vm->authorized)
 		return;
+	if (!vm->hello || !vm->authorize_sent) {
+		vmm_vm_log(m, vm, "agent: ignored '%.80s': no authorize was sent in this boot", line);
+		return;
+	}
 	if (!ok) {
 		_cleanup_free_ char *msg = xasprintf("the guest agent could not install banger's ssh key: %.200s", line);
 		boot_failed(m, vm, msg);
@@ -329,7 +339,7 @@ static void process_gone(struct vmm *m, struct vm *vm, const char *how)
 	}
 	cancel_timer(m, &vm->boot_timer);
 	cancel_timer(m, &vm->stop_timer);
-	vm->verifying = vm->authorized = false;
+	vm->verifying = vm->authorized = vm->authorize_sent = false;
 	vm_channels_close(m, vm);
 	remove_sockets(vm);
 	network_boot_ended(m, vm);

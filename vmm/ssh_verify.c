@@ -113,16 +113,24 @@ static void push(char **argv, int *n, char *arg)
 void vm_ssh_verify(struct vmm *m, struct vm *vm)
 {
 	struct verify_job *j = xcalloc(1, sizeof(*j));
-	char keys[HELLO_KEYS_MAX][BANGER_AGENT_LINE_MAX / 2], hosts[2][96], host[16];
-	int port, bad, n_keys = hello_host_keys(vm->hello, keys, &bad), n = 1;
-	int n_hosts = network_pin_hosts(vm, hosts);
+	char keys[HELLO_KEYS_MAX][BANGER_AGENT_LINE_MAX / 2], hosts[2][96], host[16] = "";
+	int port = 0, bad, n_keys, n = 1, n_hosts;
 	long long left = vm->rec.started_at + m->settings.boot_timeout_s * 1000LL - now_real_ms();
 
+	if (!vm->hello || network_ssh_endpoint(vm, host, &port) < 0) {
+		/* no hello, or no network (network = none ends a boot at the
+		 * hello): nothing to check against, nowhere to connect */
+		free(j);
+		vm_ssh_verified(m, vm, -EIO, "no ssh check is possible for this boot (no agent hello or no network)",
+				false, 0);
+		return;
+	}
+	n_keys = hello_host_keys(vm->hello, keys, &bad);
+	n_hosts = network_pin_hosts(vm, hosts);
 	if (bad)
 		vmm_vm_log(m, vm, "warning: %d host key(s) in the agent's hello could not be read", bad);
 	if (n_keys == 0 && !bad)
 		vmm_vm_log(m, vm, "the agent reported no ssh host keys: trusting the first key sshd shows (TOFU)");
-	network_ssh_endpoint(vm, host, &port);
 	j->m = m;
 	j->vm_id = vm->rec.id;
 	j->boot = vm->rec.started_at;

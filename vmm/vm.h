@@ -45,6 +45,7 @@ struct vm {
 	int prev_ssh_port; /* user mode: the port of the boot before, whose pin goes */
 	bool verifying; /* the ssh check of this boot is running on a worker */
 	bool authorized; /* the agent acked our key in this boot */
+	bool authorize_sent; /* our key went to the agent on this connection of this boot */
 	enum vm_after_stop after_stop;
 	bool awaiting_pull;   /* a start waits for its image or kernel to be pulled */
 	long long pull_logged_ms;
