@@ -213,7 +213,7 @@ static void boot_failed(struct vmm *m, struct vm *vm, const char *msg)
 
 void vm_hello_received(struct vmm *m, struct vm *vm, const char *line)
 {
-	char proto[16], *msg;
+	char proto[16], reason[BGR_ERROR_MAX], *msg;
 
 	free(vm->hello);
 	vm->hello = xstrdup(line);
@@ -227,6 +227,10 @@ void vm_hello_received(struct vmm *m, struct vm *vm, const char *line)
 	if (banger_agent_field(line, "proto", proto, sizeof(proto)) < 0 || atoi(proto) < 2) {
 		boot_failed(m, vm, "the guest agent is too old (protocol < 2, no ssh key support): rebuild the "
 				   "image (tools/mkimage)");
+		return;
+	}
+	if (hello_host_keys_check(line, reason, sizeof(reason)) < 0) {
+		boot_failed(m, vm, reason); /* before our key goes to such a guest */
 		return;
 	}
 	msg = xasprintf("authorize key=%s:%s\n", m->ssh_pub.type, m->ssh_pub.b64);

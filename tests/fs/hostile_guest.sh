@@ -38,10 +38,24 @@ alive() {
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$DAEMON_PID/status" 2>/dev/null || echo 0; }
 size() { stat -c %s "$1" 2>/dev/null || echo 0; }
 count_lines() { grep -c "$1" "$2" 2>/dev/null || true; }
+# has_pins REGEX N: known_hosts has N lines matching REGEX
+has_pins() { [ "$(count_lines "$1" "$KH")" = "$2" ]; }
 # start NAME: a start write in the background, its result in $T/NAME.start
 start_bg() {
 	$FSOP write "$MNT/vms/$1/state" start >"$T/$1.start" 2>&1 &
 	eval "STARTER_$1=$!"
+}
+# kill_vm NAME: Ctrl-C on its parked start (a second writer of state waits
+# behind it), then kill; the errno name of the kill in $KILLED
+kill_vm() {
+	local p
+	eval "p=\${STARTER_$1:-}"
+	if [ -n "$p" ]; then
+		kill -INT "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	fi
+	eval "STARTER_$1="
+	KILLED=$($FSOP write "$MNT/vms/$1/state" kill 2>&1)
 }
 port_of() { awk '$1 == "Port" { print $2 }' "$MNT/vms/$1/ssh_config"; }
 
@@ -65,11 +79,13 @@ expect_eq "the VM still reads starting" starting "$(timeout 5 cat "$MNT/vms/earl
 check "no ssh check was run for it" sh -c "! grep -q 'early.vm' '$T/helper.args' 2>/dev/null"
 stop_daemon
 wait "$STARTER_early"
+STARTER_early=""
 check "a restarted bangerd mounts" start_daemon
 check "it re-adopted the VM, whose agent sent the early ack again" wait_for 30 grep -qx 2 "$F/early.sent"
 check "bangerd is alive after the re-adoption" alive
 expect_eq "the VM still reads starting" starting "$(timeout 5 cat "$MNT/vms/early/state")"
-expect_errno "kill it" OK write "$MNT/vms/early/state" kill
+kill_vm early
+expect_eq "kill it" OK "$KILLED"
 
 # 2. more host keys than allowed: refused before anything is sent
 many="$HELLO kernel=fake"
@@ -90,10 +106,10 @@ printf 'line %s\nwait-authorize 30\nline ack verb=authorize\n' "$hello16" >"$F/k
 check "mkdir vms/keys" mkdir "$MNT/vms/keys"
 start_bg keys
 port1=$(wait_for 10 grep -q Port "$MNT/vms/keys/ssh_config" && port_of keys)
-check "16 pins for keys.vm" wait_for 30 test "$(count_lines '^keys\.vm ' "$KH")" = 16
-check "16 pins for [127.0.0.1]:$port1" wait_for 5 test "$(count_lines "^\[127\.0\.0\.1\]:$port1 " "$KH")" = 16
-expect_errno "kill it" OK write "$MNT/vms/keys/state" kill
-wait "$STARTER_keys"
+check "16 pins for keys.vm" wait_for 30 has_pins '^keys\.vm ' 16
+check "16 pins for [127.0.0.1]:$port1" wait_for 5 has_pins "^\[127\.0\.0\.1\]:$port1 " 16
+kill_vm keys
+expect_eq "kill it" OK "$KILLED"
 # keep port1 taken, so the next boot gets another port and drops port1's pins
 python3 -c 'import socket, sys, time
 s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(600)' "$port1" &
@@ -101,14 +117,15 @@ HOLDER=$!
 start_bg keys
 check "the second boot has another port" wait_for 10 sh -c "p=\$(awk '\$1 == \"Port\" { print \$2 }' '$MNT/vms/keys/ssh_config'); test -n \"\$p\" -a \"\$p\" != '$port1'"
 port2=$(port_of keys)
-check "16 pins for [127.0.0.1]:$port2" wait_for 30 test "$(count_lines "^\[127\.0\.0\.1\]:$port2 " "$KH")" = 16
-check "the old port's pins are gone" test "$(count_lines "^\[127\.0\.0\.1\]:$port1 " "$KH")" = 0
+check "16 pins for [127.0.0.1]:$port2" wait_for 30 has_pins "^\[127\.0\.0\.1\]:$port2 " 16
+check "the old port's pins are gone" has_pins "^\[127\.0\.0\.1\]:$port1 " 0
+check "still 16 pins for keys.vm" has_pins '^keys\.vm ' 16
 args=$(grep -- "--drop \[127.0.0.1\]:$port1 " "$T/helper.args" | tail -n 1)
 expect_eq "the helper got 16 --agent-key" 16 "$(grep -o -- '--agent-key ' <<<"$args" | wc -l)"
 check "the helper's arguments end with --timeout-ms N" grep -Eq -- '--timeout-ms [0-9]+$' <<<"$args"
 check "bangerd is alive" alive
-expect_errno "kill it" OK write "$MNT/vms/keys/state" kill
-wait "$STARTER_keys"
+kill_vm keys
+expect_eq "kill it" OK "$KILLED"
 kill "$HOLDER" 2>/dev/null
 wait "$HOLDER" 2>/dev/null
 HOLDER=""
@@ -130,8 +147,8 @@ check "known_hosts holds nothing injected" sh -c "! grep -q injected '$KH'"
 check "every known_hosts line is HOST TYPE BASE64" \
 	sh -c "! grep -Evq '^[a-z0-9.]+\.vm ssh-ed25519 [A-Za-z0-9+/]+=*$|^\[127\.0\.0\.1\]:[0-9]+ ssh-ed25519 [A-Za-z0-9+/]+=*$' '$KH'"
 check "ssh_config holds nothing injected" sh -c "! grep -q injected '$MNT/vms/inject/ssh_config' '$T/home/state/ssh/config'"
-expect_errno "kill it" OK write "$MNT/vms/inject/state" kill
-wait "$STARTER_inject"
+kill_vm inject
+expect_eq "kill it" OK "$KILLED"
 
 # 5. oversized lines, a line smuggled behind one, escape sequences, a NUL
 x4095=$(head -c 4095 /dev/zero | tr '\0' x)
@@ -157,8 +174,8 @@ check "logs say an oversized line was dropped" grep -q "agent: dropped a line lo
 expect_eq "once for the 2 MB line, once for the smuggling one" 2 "$(count_lines 'longer than 4096' "$G")"
 check "logs say lines with other bytes were dropped" grep -q "agent: dropped a line that is not printable ASCII" "$G"
 check "bangerd is alive" alive
-expect_errno "kill it" OK write "$MNT/vms/garbage/state" kill
-wait "$STARTER_garbage"
+kill_vm garbage
+expect_eq "kill it" OK "$KILLED"
 
 # 6. a flood: 20000 hellos (30 MB) as fast as the socket takes them
 pad=$(head -c 1400 /dev/zero | tr '\0' p)
@@ -179,8 +196,8 @@ check "the VM's log stayed under 256 KiB ($vmlog bytes)" test "$vmlog" -lt 26214
 check "bangerd.log grew by under 256 KiB ($dlog bytes)" test "$dlog" -lt 262144
 check "logs say agent lines were not logged" wait_for 5 grep -q "agent lines not logged" "$MNT/vms/flood/logs"
 expect_eq "one authorize went out, not one per hello" 1 "$(count_lines '^authorize ' "$F/flood.in")"
-expect_errno "kill it" OK write "$MNT/vms/flood/state" kill
-wait "$STARTER_flood"
+kill_vm flood
+expect_eq "kill it" OK "$KILLED"
 
 # 7. network none: a start returns at the hello; an ack before it is ignored
 stop_daemon
