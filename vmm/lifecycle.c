@@ -161,6 +161,9 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 	free(vm->hello);
 	vm->hello = NULL;
 	vm->verifying = vm->authorized = vm->authorize_sent = false;
+	vm->agent_log_ms = 0; /* each boot's first agent lines are logged */
+	vm->agent_log_dropped = 0;
+	vm->agent_log_muted = false;
 	vmm_vm_log(m, vm, "starting (%s, %s, vcpu %u, memory %u MiB, network %s%s%s)", m->driver->name, l.accel,
 		   l.vcpu, l.memory_mib, vm->rec.net_mode, vm->rec.ip[0] && l.net_mode == NET_BRIDGE ? " " : "",
 		   l.net_mode == NET_BRIDGE ? vm->rec.ip : "");
@@ -215,9 +218,10 @@ void vm_hello_received(struct vmm *m, struct vm *vm, const char *line)
 {
 	char proto[16], reason[BGR_ERROR_MAX], *msg;
 
-	free(vm->hello);
-	vm->hello = xstrdup(line);
-	vmm_vm_log(m, vm, "agent: %s", line);
+	if (!vm->hello)
+		vm->hello = xcalloc(1, BANGER_AGENT_LINE_MAX);
+	snprintf(vm->hello, BANGER_AGENT_LINE_MAX, "%s", line); /* the reader's lines fit */
+	vm_agent_log(m, vm, "agent: %s", line);
 	if (vm->rec.state != VM_STARTING || vm->verifying || vm->authorized || vm->authorize_sent)
 		return; /* a repeated hello: the authorize already went out on this connection */
 	if (strcmp(vm->rec.net_mode, "none") == 0) {
@@ -250,7 +254,7 @@ void vm_agent_authorize_result(struct vmm *m, struct vm *vm, bool ok, const char
 	if (vm->rec.state != VM_STARTING || vm->verifying || vm->authorized)
 		return;
 	if (!vm->hello || !vm->authorize_sent) {
-		vmm_vm_log(m, vm, "agent: ignored '%.80s': no authorize was sent in this boot", line);
+		vm_agent_log(m, vm, "agent: ignored '%.80s': no authorize was sent in this boot", line);
 		return;
 	}
 	if (!ok) {

@@ -35,7 +35,14 @@ struct vm {
 	int agent_fd, console_fd, inotify_wd;
 	char *agent_buf; /* BANGER_AGENT_LINE_MAX bytes while the channels are open */
 	size_t agent_len;
-	char *hello;     /* the last hello line, NULL before the first (heap: most VMs are stopped) */
+	bool agent_discard; /* inside a line longer than the protocol allows: skip to its '\n' */
+	/* the agent's lines in logs: a burst, then one a second (vm_agent_log) */
+	long long agent_log_ms;
+	int agent_log_tokens;
+	unsigned agent_log_dropped;
+	bool agent_log_muted;
+	char *hello;     /* the last hello line, NULL before the first (heap: most VMs are stopped);
+			    BANGER_AGENT_LINE_MAX bytes, reused by each hello */
 	struct loop_timer *boot_timer, *stop_timer, *connect_timer;
 	enum vm_stop_phase stop_phase;
 	bool stop_is_kill;
@@ -106,6 +113,9 @@ void vm_artifact_progress(struct vmm *m, enum art_kind kind, const char *name);
 void vm_channels_open(struct vmm *m, struct vm *vm);
 void vm_channels_close(struct vmm *m, struct vm *vm);
 int vm_agent_send(struct vm *vm, const char *line);
+/* Logs a line about what the agent sent, rate-limited: a guest cannot fill
+ * the disk through logs by talking. */
+void vm_agent_log(struct vmm *m, struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void vm_hello_received(struct vmm *m, struct vm *vm, const char *line); /* lifecycle.c */
 void vm_agent_authorize_result(struct vmm *m, struct vm *vm, bool ok, const char *line); /* lifecycle.c */
 /* The verdict of the ssh check (ssh_verify.c) of the current boot. */
