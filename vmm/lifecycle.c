@@ -324,10 +324,9 @@ void vm_kill(struct vmm *m, struct vm *vm)
 	vm->stop_is_kill = true;
 	vm->stop_phase = STOP_KILL;
 	cancel_timer(m, &vm->stop_timer);
-	if (vm->rec.state != VM_ERROR) {
+	if (vm->rec.state != VM_ERROR)
 		vm->rec.state = VM_STOPPING;
-		vm_save(m, vm, &err);
-	}
+	vm_save(m, vm, &err); /* a failed boot reads error at once, even while the process exits */
 	if (vm->pidfd >= 0)
 		proc_pidfd_kill(vm->pidfd, SIGKILL);
 	else
@@ -434,6 +433,11 @@ int vmm_vm_action(struct vmm *m, struct vm *vm, const char *word, vmm_done_fn fn
 			return 0;
 		if (s == VM_STOPPING)
 			return bgr_fail(err, EBUSY, "the VM is stopping; start it once it has stopped");
+		if (down && vm->pidfd >= 0) /* a failed boot's hypervisor, killed, not gone yet */
+			return bgr_fail(err, EBUSY,
+					"the hypervisor of the last boot (pid %d) is still exiting; start the VM once "
+					"it is gone",
+					vm->rec.pid);
 		if (down) {
 			r = vm_prepare_artifacts(m, vm, err);
 			if (r == 1 && !vm->awaiting_pull) {
