@@ -52,6 +52,8 @@ static inline const char *banger_agent_find_value(const char *from, const char *
 	size_t klen = strlen(key);
 	const char *p;
 
+	if (!from)
+		return NULL;
 	for (p = strchr(from, ' '); p; p = strchr(p, ' ')) {
 		p++;
 		if (strncmp(p, key, klen) == 0 && p[klen] == '=') {

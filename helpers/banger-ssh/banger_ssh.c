@@ -81,6 +81,9 @@ static int add_agent_key(struct ssh_check *c, const char *arg)
 	*colon = '\0';
 	if (pubkey_from_text(copy, colon + 1, &c->agent_keys.key[c->agent_keys.n], &err) < 0)
 		return -1;
+	for (int i = 0; i < c->agent_keys.n; i++)
+		if (pubkey_equal(&c->agent_keys.key[i], &c->agent_keys.key[c->agent_keys.n]))
+			return 0; /* a key repeated: pinned once */
 	c->agent_keys.n++;
 	return 0;
 }

@@ -11,7 +11,7 @@
 #include "error.h"
 #include "sshkey.h"
 
-#define PINS_MAX 8
+#define PINS_MAX 16 /* = HELLO_KEYS_MAX (ssh_verify.h): a hello's keys all fit */
 
 struct pinset {
 	int n;

@@ -102,6 +102,15 @@ refuse "guest outside /root" "$T/sync/single.conf" "/etc/single.conf"
 refuse "guest escaping with .." "$T/sync/single.conf" "~/../etc/x"
 refuse "guest is /root itself" "$T/sync/single.conf" "/root/"
 refuse "missing host path" "$T/sync/nope" "~/nope"
+# names that would be more than a name in the debugfs script that makes the
+# copies root's (non-root daemons): a newline, a '"', a '\'
+mkdir -p "$T/evil-nl" "$T/evil-quote" "$T/evil-bs/sub"
+touch "$T/evil-nl/x"$'\n''sif "a" uid 1000' "$T/evil-quote/a\"b" "$T/evil-bs/sub/c\\d"
+refuse "a name with a newline in a synced dir" "$T/evil-nl" "~/nl"
+check "the log names the control character" grep -q "file_sync (config.toml:1): '$T/evil-nl/x?sif \"a\" uid 1000' has a name with a control character" "$T/home/state/bangerd.log"
+refuse "a name with a quote in a synced dir" "$T/evil-quote" "~/q"
+refuse "a name with a backslash deeper down" "$T/evil-bs" "~/bs"
+refuse "a guest path with a quote" "$T/sync/single.conf" '~/a\"b'
 
 # ---- bad config files stop bangerd with file:line: reason
 bad_config() { # DESC EXPECTED-TEXT CONFIG-TEXT (printf format)

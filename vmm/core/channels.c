@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
@@ -17,6 +18,9 @@
 
 #define CONNECT_RETRY_MS 50
 #define AGENT_HANDSHAKE_MAX 64
+/* agent lines logged: a burst of this many, then one per second */
+#define AGENT_LOG_BURST 20
+#define AGENT_LOG_EVERY_MS 1000
 
 static int connect_unix(const char *path)
 {
@@ -57,6 +61,44 @@ static void reconnect_later(struct vmm *m, struct vm *vm)
 		vm->connect_timer = loop_timer_add(m->loop, 200, connect_tick, vm);
 }
 
+void vm_agent_log(struct vmm *m, struct vm *vm, const char *fmt, ...)
+{
+	long long now = now_mono_ms(), gained;
+	char line[BGR_ERROR_MAX];
+	va_list ap;
+
+	if (vm->agent_log_ms == 0) {
+		vm->agent_log_ms = now;
+		vm->agent_log_tokens = AGENT_LOG_BURST;
+	}
+	gained = (now - vm->agent_log_ms) / AGENT_LOG_EVERY_MS;
+	if (gained > 0) {
+		vm->agent_log_ms += gained * AGENT_LOG_EVERY_MS;
+		vm->agent_log_tokens = gained >= AGENT_LOG_BURST - vm->agent_log_tokens
+					       ? AGENT_LOG_BURST
+					       : vm->agent_log_tokens + (int)gained;
+	}
+	if (vm->agent_log_tokens == 0) {
+		if (!vm->agent_log_muted)
+			vmm_vm_log(m, vm,
+				   "agent: more than %d agent lines in a burst: further agent lines not logged "
+				   "(one a second gets through)",
+				   AGENT_LOG_BURST);
+		vm->agent_log_muted = true;
+		vm->agent_log_dropped++;
+		return;
+	}
+	vm->agent_log_tokens--;
+	if (vm->agent_log_dropped)
+		vmm_vm_log(m, vm, "agent: %u agent lines not logged", vm->agent_log_dropped);
+	vm->agent_log_dropped = 0;
+	vm->agent_log_muted = false;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	vmm_vm_log(m, vm, "%s", line);
+}
+
 static void agent_readable(void *data, int fd, uint32_t events);
 
 static void agent_line(struct vmm *m, struct vm *vm, const char *line)
@@ -69,38 +111,68 @@ static void agent_line(struct vmm *m, struct vm *vm, const char *line)
 		 banger_agent_field(line, "verb", verb, sizeof(verb)) >= 0 && strcmp(verb, "authorize") == 0)
 		m->hooks.authorize_result(m, vm, banger_agent_is_verb(line, "ack"), line);
 	else if (banger_agent_is_verb(line, "ack") || banger_agent_is_verb(line, "pong"))
-		vmm_vm_log(m, vm, "agent: %s", line);
+		vm_agent_log(m, vm, "agent: %s", line);
 	else if (banger_agent_is_verb(line, "fail"))
-		vmm_vm_log(m, vm, "agent: %s", line);
+		vm_agent_log(m, vm, "agent: %s", line);
 }
 
+/* The protocol's lines are printable ASCII: anything else (NUL, escape
+ * sequences, binary) is not a line of it, and must not reach logs. */
+static bool printable(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return false;
+	return true;
+}
+
+/* Reads what the agent sent; hands each complete line of the protocol to
+ * agent_line. Bounded whatever comes: the buffer holds one line of at most
+ * BANGER_AGENT_LINE_MAX bytes with its '\n'; a longer one is dropped up to
+ * its end (its tail is not taken for a line), and so is a line with bytes
+ * other than printable ASCII. */
 static void agent_readable(void *data, int fd, uint32_t events)
 {
 	struct vm *vm = data;
 	struct vmm *m = vm->m;
-	ssize_t n = read(fd, vm->agent_buf + vm->agent_len, BANGER_AGENT_LINE_MAX - 1 - vm->agent_len);
-	char *nl;
+	ssize_t n = read(fd, vm->agent_buf + vm->agent_len, BANGER_AGENT_LINE_MAX - vm->agent_len);
+	size_t start = 0;
+	char *buf, *nl;
 
 	(void)events;
 	if (n <= 0) {
 		if (n < 0 && errno == EAGAIN)
 			return;
 		close_fd(m, &vm->agent_fd);
+		vm->authorize_sent = false; /* a new connection, a new agent: it says hello again */
+		vm->agent_len = 0;
+		vm->agent_discard = false;
 		reconnect_later(m, vm);
 		return;
 	}
 	vm->agent_len += (size_t)n;
-	vm->agent_buf[vm->agent_len] = '\0';
-	while ((nl = strchr(vm->agent_buf, '\n'))) {
-		*nl = '\0';
-		agent_line(m, vm, vm->agent_buf);
-		if (!vm->agent_buf)
-			return; /* handling the line closed the channels */
-		vm->agent_len -= (size_t)(nl + 1 - vm->agent_buf);
-		memmove(vm->agent_buf, nl + 1, vm->agent_len + 1);
+	buf = vm->agent_buf;
+	while ((nl = memchr(buf + start, '\n', vm->agent_len - start))) {
+		size_t len = (size_t)(nl - (buf + start));
+
+		if (vm->agent_discard) {
+			vm->agent_discard = false; /* the end of an oversized line */
+		} else if (!printable(buf + start, len)) {
+			vm_agent_log(m, vm, "agent: dropped a line that is not printable ASCII (%zu bytes)", len);
+		} else {
+			*nl = '\0';
+			agent_line(m, vm, buf + start);
+			if (!vm->agent_buf)
+				return; /* handling the line closed the channels */
+		}
+		start += len + 1;
 	}
-	if (vm->agent_len == BANGER_AGENT_LINE_MAX - 1) {
-		vmm_vm_log(m, vm, "agent: line too long, dropped");
+	vm->agent_len -= start;
+	memmove(buf, buf + start, vm->agent_len);
+	if (vm->agent_len == BANGER_AGENT_LINE_MAX) {
+		if (!vm->agent_discard)
+			vm_agent_log(m, vm, "agent: dropped a line longer than %d bytes", BANGER_AGENT_LINE_MAX);
+		vm->agent_discard = true;
 		vm->agent_len = 0;
 	}
 }
@@ -222,6 +294,7 @@ void vm_channels_open(struct vmm *m, struct vm *vm)
 	if (!vm->agent_buf)
 		vm->agent_buf = xcalloc(1, BANGER_AGENT_LINE_MAX);
 	vm->agent_len = 0;
+	vm->agent_discard = false;
 	vm->inotify_wd = inotify_add_watch(m->inotify_fd, vm->dir, IN_MODIFY | IN_CLOSE_WRITE);
 	connect_tick(vm);
 }
@@ -236,6 +309,7 @@ void vm_channels_close(struct vmm *m, struct vm *vm)
 	free(vm->agent_buf);
 	vm->agent_buf = NULL;
 	vm->agent_len = 0;
+	vm->agent_discard = false;
 	if (vm->inotify_wd >= 0)
 		inotify_rm_watch(m->inotify_fd, vm->inotify_wd);
 	vm->inotify_wd = -1;

@@ -1,6 +1,7 @@
 #include "file_sync.h"
 #include "proc.h"
 #include "util.h"
+#include "validate.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +50,64 @@ static char *guest_relative(const char *g)
 bad:
 	free(out);
 	return NULL;
+}
+
+/* debugfs (make_root_owned) reads one command a line, with names in '"':
+ * a control character (a newline ends the command), a '"' or a '\\' in a
+ * name could end it and run a command of the guest-side tree's choosing.
+ * Such names are refused, for every daemon (root's does not use debugfs,
+ * but the same config must behave the same). */
+static bool debugfs_safe(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '"' || *s == '\\')
+			return false;
+	return true;
+}
+
+/* the first name under a synced directory that is not debugfs_safe */
+static char unsafe_path[512];
+
+static int find_unsafe(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	if (ftw->level > 0 && !debugfs_safe(path + ftw->base)) {
+		snprintf(unsafe_path, sizeof(unsafe_path), "%s", path);
+		return 1;
+	}
+	return 0;
+}
+
+/* Everything that can be refused about an entry, before anything is copied. */
+static int check_entry(const struct file_sync *e, bgr_error *err)
+{
+	_cleanup_free_ char *host = host_path(e->host), *rel = guest_relative(e->guest);
+	char shown[256];
+	struct stat st;
+
+	if (!rel)
+		return bgr_fail(err, EINVAL, "file_sync (%s): guest path '%.100s' must be under ~/ or /root/, without '..'",
+				e->src, e->guest);
+	if (!debugfs_safe(rel)) {
+		printable_copy(e->guest, shown, sizeof(shown));
+		return bgr_fail(err, EINVAL,
+				"file_sync (%s): guest path '%.100s' holds a control character, '\"' or '\\': refused",
+				e->src, shown);
+	}
+	if (stat(host, &st) < 0)
+		return bgr_fail(err, EINVAL, "file_sync (%s): host path '%.100s': %s", e->src, host, strerror(errno));
+	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		return bgr_fail(err, EINVAL, "file_sync (%s): host path '%.100s' is neither a file nor a directory",
+				e->src, host);
+	if (S_ISDIR(st.st_mode) && nftw(host, find_unsafe, 16, FTW_PHYS) == 1) {
+		printable_copy(unsafe_path, shown, sizeof(shown));
+		return bgr_fail(err, EINVAL,
+				"file_sync (%s): '%.200s' has a name with a control character (a newline), '\"' or "
+				"'\\': refused, nothing copied",
+				e->src, shown);
+	}
+	return 0;
 }
 
 static int file_mode = 0600;
@@ -147,6 +206,8 @@ int file_sync_build(const struct vmm_settings *s, const char *vm_dir, bgr_error 
 	rm_rf(stage);
 	if (mkdir(stage, 0700) < 0)
 		return bgr_fail(err, errno, "file_sync: cannot create %s: %s", stage, strerror(errno));
+	for (size_t i = 0; i < s->n_sync && r == 0; i++)
+		r = check_entry(&s->sync[i], err);
 	for (size_t i = 0; i < s->n_sync && r == 0; i++)
 		r = stage_entry(&s->sync[i], stage, err);
 	if (r < 0)

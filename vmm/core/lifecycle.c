@@ -196,7 +196,10 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 	vm->rec.error[0] = '\0';
 	free(vm->hello);
 	vm->hello = NULL;
-	vm->verifying = vm->authorized = false;
+	vm->verifying = vm->authorized = vm->authorize_sent = false;
+	vm->agent_log_ms = 0; /* each boot's first agent lines are logged */
+	vm->agent_log_dropped = 0;
+	vm->agent_log_muted = false;
 	vmm_vm_log(m, vm, "starting (%s, %s, vcpu %u, memory %u MiB, network %s%s%s)", m->driver->name, l.accel,
 		   l.vcpu, l.memory_mib, vm->rec.net_mode, vm->rec.ip[0] && l.net_mode == NET_BRIDGE ? " " : "",
 		   l.net_mode == NET_BRIDGE ? vm->rec.ip : "");
@@ -254,13 +257,14 @@ static void boot_failed(struct vmm *m, struct vm *vm, const char *msg)
 
 void vm_hello_received(struct vmm *m, struct vm *vm, const char *line)
 {
-	char proto[16], *msg;
+	char proto[16], reason[BGR_ERROR_MAX], *msg;
 
-	free(vm->hello);
-	vm->hello = xstrdup(line);
-	vmm_vm_log(m, vm, "agent: %s", line);
-	if (vm->rec.state != VM_STARTING || vm->verifying || vm->authorized)
-		return;
+	if (!vm->hello)
+		vm->hello = xcalloc(1, BANGER_AGENT_LINE_MAX);
+	snprintf(vm->hello, BANGER_AGENT_LINE_MAX, "%s", line); /* the reader's lines fit */
+	vm_agent_log(m, vm, "agent: %s", line);
+	if (vm->rec.state != VM_STARTING || vm->verifying || vm->authorized || vm->authorize_sent)
+		return; /* a repeated hello: the authorize already went out on this connection */
 	if (strcmp(vm->rec.net_mode, "none") == 0) {
 		boot_completed(m, vm); /* no network, so no ssh to wait for */
 		return;
@@ -270,16 +274,30 @@ void vm_hello_received(struct vmm *m, struct vm *vm, const char *line)
 				   "image (tools/mkimage)");
 		return;
 	}
+	if (hello_host_keys_check(line, reason, sizeof(reason)) < 0) {
+		boot_failed(m, vm, reason); /* before our key goes to such a guest */
+		return;
+	}
 	msg = xasprintf("authorize key=%s:%s\n", m->ssh_pub.type, m->ssh_pub.b64);
 	if (vm_agent_send(vm, msg) < 0)
 		boot_failed(m, vm, "cannot send banger's ssh key to the guest agent");
+	else
+		vm->authorize_sent = true;
 	free(msg);
 }
 
+/* The agent's answer to our authorize. It counts only after a hello and
+ * an authorize sent on this connection in this boot: anything else comes
+ * from a confused or hostile guest (and the ssh check needs the hello's
+ * keys), so it is logged and ignored. */
 void vm_agent_authorize_result(struct vmm *m, struct vm *vm, bool ok, const char *line)
 {
 	if (vm->rec.state != VM_STARTING || vm->verifying || vm->authorized)
 		return;
+	if (!vm->hello || !vm->authorize_sent) {
+		vm_agent_log(m, vm, "agent: ignored '%.80s': no authorize was sent in this boot", line);
+		return;
+	}
 	if (!ok) {
 		_cleanup_free_ char *msg = xasprintf("the guest agent could not install banger's ssh key: %.200s", line);
 		boot_failed(m, vm, msg);
@@ -345,10 +363,9 @@ void vm_kill(struct vmm *m, struct vm *vm)
 	vm->stop_is_kill = true;
 	vm->stop_phase = STOP_KILL;
 	cancel_timer(m, &vm->stop_timer);
-	if (vm->rec.state != VM_ERROR) {
+	if (vm->rec.state != VM_ERROR)
 		vm->rec.state = VM_STOPPING;
-		save_or_note(m, vm, false);
-	}
+	save_or_note(m, vm, false); /* a failed boot reads error at once, even while the process exits */
 	if (vm->pidfd >= 0)
 		proc_pidfd_kill(vm->pidfd, SIGKILL);
 	else
@@ -368,7 +385,7 @@ static void process_gone(struct vmm *m, struct vm *vm, const char *how)
 	}
 	cancel_timer(m, &vm->boot_timer);
 	cancel_timer(m, &vm->stop_timer);
-	vm->verifying = vm->authorized = false;
+	vm->verifying = vm->authorized = vm->authorize_sent = false;
 	vm_channels_close(m, vm);
 	remove_sockets(vm);
 	network_boot_ended(m, vm);
@@ -478,6 +495,11 @@ int vmm_vm_action(struct vmm *m, struct vm *vm, const char *word, vmm_done_fn fn
 			return 0;
 		if (s == VM_STOPPING)
 			return bgr_fail(err, EBUSY, "the VM is stopping; start it once it has stopped");
+		if (down && vm->pidfd >= 0) /* a failed boot's hypervisor, killed, not gone yet */
+			return bgr_fail(err, EBUSY,
+					"the hypervisor of the last boot (pid %d) is still exiting; start the VM once "
+					"it is gone",
+					vm->rec.pid);
 		if (down) {
 			r = vm_prepare_artifacts(m, vm, err);
 			if (r == 1 && !vm->awaiting_pull) {

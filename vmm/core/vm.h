@@ -44,7 +44,14 @@ struct vm {
 	size_t agent_len;
 	bool console_unbounded; /* console.log could not be bounded (said once) */
 	bool agent_handshaking; /* agent_fd waits for the driver's handshake reply (channels.c) */
-	char *hello;     /* the last hello line, NULL before the first (heap: most VMs are stopped) */
+	bool agent_discard; /* inside a line longer than the protocol allows: skip to its '\n' */
+	/* the agent's lines in logs: a burst, then one a second (vm_agent_log) */
+	long long agent_log_ms;
+	int agent_log_tokens;
+	unsigned agent_log_dropped;
+	bool agent_log_muted;
+	char *hello;     /* the last hello line, NULL before the first (heap: most VMs are stopped);
+			    BANGER_AGENT_LINE_MAX bytes, reused by each hello */
 	struct loop_timer *boot_timer, *stop_timer, *connect_timer;
 	enum vm_stop_phase stop_phase;
 	bool stop_is_kill;
@@ -54,6 +61,7 @@ struct vm {
 	int prev_ssh_port; /* user mode: the port of the boot before, whose pin goes */
 	bool verifying; /* the ssh check of this boot is running on a worker */
 	bool authorized; /* the agent acked our key in this boot */
+	bool authorize_sent; /* our key went to the agent on this connection of this boot */
 	enum vm_after_stop after_stop;
 	bool awaiting_pull;   /* a start waits for its image or kernel to be pulled */
 	long long pull_logged_ms;
@@ -146,6 +154,9 @@ bool vm_waits_for_artifact(const struct vm *vm, enum art_kind kind, const char *
 void vm_channels_open(struct vmm *m, struct vm *vm);
 void vm_channels_close(struct vmm *m, struct vm *vm);
 int vm_agent_send(struct vm *vm, const char *line);
+/* Logs a line about what the agent sent, rate-limited: a guest cannot fill
+ * the disk through logs by talking. */
+void vm_agent_log(struct vmm *m, struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Rewrites state/ssh/config, the Host blocks of every VM (ssh_config.c). */
 void ssh_config_refresh(struct vmm *m);
 void vmm_inotify_event(void *data, int fd, uint32_t events);

@@ -21,19 +21,48 @@ struct verify_job {
 	long long took_ms;
 };
 
-int hello_host_keys(const char *hello, char keys[HELLO_KEYS_MAX][BANGER_AGENT_LINE_MAX / 2], int *bad)
+int hello_host_key_count(const char *hello)
 {
-	const char *pos = NULL;
-	char value[BANGER_AGENT_LINE_MAX / 2];
+	const char *v = hello;
+	size_t len;
+	int n = 0;
+
+	while ((v = banger_agent_find_value(v, "hostkey", &len))) {
+		n++;
+		v += len;
+	}
+	return n;
+}
+
+int hello_host_keys_check(const char *hello, char *msg, size_t size)
+{
+	int n = hello_host_key_count(hello);
+
+	if (n <= HELLO_KEYS_MAX)
+		return 0;
+	snprintf(msg, size,
+		 "the guest agent reported %d ssh host keys, more than %d: refusing them (a broken or hostile "
+		 "guest; nothing was pinned)",
+		 n, HELLO_KEYS_MAX);
+	return -EINVAL;
+}
+
+int hello_host_keys(const char *hello, char *keys[HELLO_KEYS_MAX], int *bad)
+{
+	const char *v = hello;
+	size_t len;
 	int n = 0;
 
 	*bad = 0;
-	while ((pos = banger_agent_field_next(hello, "hostkey", pos, value, sizeof(value)))) {
+	while ((v = banger_agent_find_value(v, "hostkey", &len))) {
+		_cleanup_free_ char *value = xasprintf("%.*s", (int)len, v);
+
+		v += len;
 		if (n == HELLO_KEYS_MAX || !banger_agent_key_valid(value)) {
 			(*bad)++;
 			continue;
 		}
-		snprintf(keys[n++], sizeof(keys[0]), "%s", value);
+		keys[n++] = steal_ptr(&value);
 	}
 	return n;
 }
@@ -105,54 +134,74 @@ static void verify_done(void *data)
 	free_job(j);
 }
 
-static void push(char **argv, int *n, char *arg)
+/* argv has room for cap entries, the NULL that ends it included */
+static void push(char **argv, int cap, int *n, char *arg)
 {
+	if (*n >= cap - 1)
+		abort(); /* the count below is wrong: never write past argv */
 	argv[(*n)++] = arg;
 }
 
 void vm_ssh_verify(struct vmm *m, struct vm *vm)
 {
-	struct verify_job *j = xcalloc(1, sizeof(*j));
-	char keys[HELLO_KEYS_MAX][BANGER_AGENT_LINE_MAX / 2], hosts[2][96], host[16];
-	int port, bad, n_keys = hello_host_keys(vm->hello, keys, &bad), n = 1;
-	int n_hosts = network_pin_hosts(vm, hosts);
+	struct verify_job *j;
+	char *keys[HELLO_KEYS_MAX], hosts[2][96], host[16] = "", msg[BGR_ERROR_MAX];
+	int port = 0, bad, n_keys, n = 1, n_hosts, cap;
+	bool drop;
 	long long left = vm->rec.started_at + m->settings.boot_timeout_s * 1000LL - now_real_ms();
 
+	if (!vm->hello || network_ssh_endpoint(vm, host, &port) < 0) {
+		/* no hello, or no network (network = none ends a boot at the
+		 * hello): nothing to check against, nowhere to connect */
+		m->hooks.ssh_verified(m, vm, -EIO, "no ssh check is possible for this boot (no agent hello or no network)",
+				false, 0);
+		return;
+	}
+	if (hello_host_keys_check(vm->hello, msg, sizeof(msg)) < 0) {
+		m->hooks.ssh_verified(m, vm, -EIO, msg, false, 0);
+		return;
+	}
+	n_keys = hello_host_keys(vm->hello, keys, &bad);
+	n_hosts = network_pin_hosts(vm, hosts);
+	drop = vm->prev_ssh_port && vm->prev_ssh_port != vm->rec.ssh_port;
 	if (bad)
 		vmm_vm_log(m, vm, "warning: %d host key(s) in the agent's hello could not be read", bad);
 	if (n_keys == 0 && !bad)
 		vmm_vm_log(m, vm, "the agent reported no ssh host keys: trusting the first key sshd shows (TOFU)");
-	network_ssh_endpoint(vm, host, &port);
+	j = xcalloc(1, sizeof(*j));
 	j->m = m;
 	j->vm_id = vm->rec.id;
 	j->boot = vm->rec.started_at;
 	j->known_hosts = xstrdup(m->paths->known_hosts);
-	j->argv = xcalloc(32, sizeof(char *));
-	push(j->argv, &n, xstrdup("check"));
-	push(j->argv, &n, xstrdup("--known-hosts"));
-	push(j->argv, &n, xstrdup(m->paths->known_hosts));
-	push(j->argv, &n, xstrdup("--key"));
-	push(j->argv, &n, xstrdup(m->paths->ssh_key));
-	push(j->argv, &n, xstrdup("--host"));
-	push(j->argv, &n, xstrdup(host));
-	push(j->argv, &n, xstrdup("--port"));
-	push(j->argv, &n, xasprintf("%d", port));
+	/* argv[0] (the helper), "check", 4 options with values, the pins, the
+	 * drop, the keys, the timeout and the NULL: sized from the counts */
+	cap = 1 + 1 + 8 + 2 * n_hosts + (drop ? 2 : 0) + 2 * n_keys + 2 + 1;
+	j->argv = xcalloc((size_t)cap, sizeof(char *));
+	push(j->argv, cap, &n, xstrdup("check"));
+	push(j->argv, cap, &n, xstrdup("--known-hosts"));
+	push(j->argv, cap, &n, xstrdup(m->paths->known_hosts));
+	push(j->argv, cap, &n, xstrdup("--key"));
+	push(j->argv, cap, &n, xstrdup(m->paths->ssh_key));
+	push(j->argv, cap, &n, xstrdup("--host"));
+	push(j->argv, cap, &n, xstrdup(host));
+	push(j->argv, cap, &n, xstrdup("--port"));
+	push(j->argv, cap, &n, xasprintf("%d", port));
 	for (int i = 0; i < n_hosts; i++) {
-		push(j->argv, &n, xstrdup("--pin"));
-		push(j->argv, &n, xstrdup(hosts[i]));
+		push(j->argv, cap, &n, xstrdup("--pin"));
+		push(j->argv, cap, &n, xstrdup(hosts[i]));
 		j->drop_hosts[j->n_drop++] = xstrdup(hosts[i]);
 	}
-	if (vm->prev_ssh_port && vm->prev_ssh_port != vm->rec.ssh_port) {
-		push(j->argv, &n, xstrdup("--drop"));
-		push(j->argv, &n, xasprintf("[127.0.0.1]:%d", vm->prev_ssh_port));
+	if (drop) {
+		push(j->argv, cap, &n, xstrdup("--drop"));
+		push(j->argv, cap, &n, xasprintf("[127.0.0.1]:%d", vm->prev_ssh_port));
 		j->drop_hosts[j->n_drop++] = xasprintf("[127.0.0.1]:%d", vm->prev_ssh_port);
 	}
 	for (int i = 0; i < n_keys; i++) {
-		push(j->argv, &n, xstrdup("--agent-key"));
-		push(j->argv, &n, xstrdup(keys[i]));
+		push(j->argv, cap, &n, xstrdup("--agent-key"));
+		push(j->argv, cap, &n, keys[i]);
 	}
-	push(j->argv, &n, xstrdup("--timeout-ms"));
-	push(j->argv, &n, xasprintf("%lld", left > 1000 ? left : 1000));
+	push(j->argv, cap, &n, xstrdup("--timeout-ms"));
+	push(j->argv, cap, &n, xasprintf("%lld", left > 1000 ? left : 1000));
 	vm->verifying = true;
 	workers_submit(m->workers, verify_work, verify_done, j);
 }

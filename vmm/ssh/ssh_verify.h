@@ -8,11 +8,22 @@
 
 #include "vm.h"
 
-#define HELLO_KEYS_MAX 8
+/* The most host keys a hello may carry (a real guest has three or four
+ * types); one with more is refused, not cut. banger-ssh takes as many
+ * (PINS_MAX). */
+#define HELLO_KEYS_MAX 16
+
+/* How many hostkey= values a hello has, well-formed or not. */
+int hello_host_key_count(const char *hello);
+
+/* 0, or -EINVAL with the reason in msg when the hello carries more than
+ * HELLO_KEYS_MAX host keys. */
+int hello_host_keys_check(const char *hello, char *msg, size_t size);
 
 /* The hostkey= values of a hello ("TYPE:BASE64", syntax-checked only: the
- * helper imports them). Returns how many; *bad counts malformed ones. */
-int hello_host_keys(const char *hello, char keys[HELLO_KEYS_MAX][BANGER_AGENT_LINE_MAX / 2], int *bad);
+ * helper imports them), at most HELLO_KEYS_MAX, each a heap string. Returns
+ * how many; *bad counts malformed ones and those past the limit. */
+int hello_host_keys(const char *hello, char *keys[HELLO_KEYS_MAX], int *bad);
 
 /* Queues the check for vm's current boot. */
 void vm_ssh_verify(struct vmm *m, struct vm *vm);
