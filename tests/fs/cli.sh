@@ -167,6 +167,17 @@ check "rm f1" test "$RC" = 0 -a ! -d "$MNT/vms/f1"
 bx rm f1
 check "rm of no VM: exit 1, one line" test "$RC" = 1 -a "$ERR" = "banger: no such VM: f1"
 
+# ---- image ls, kernel ls: every column holds what its header says (the
+# fake store: images and kernels tiny and debian-bookworm, built here)
+bx image ls
+expect_eq "image ls: header" "NAME STATUS SIZE KERNEL SOURCE" "$(head -n 1 "$T/out" | tr -s ' ')"
+check "image ls: tiny, ready, its size, its kernel, local" grep -Eq '^tiny +ready +64\.0M +tiny +local$' "$T/out"
+bx kernel ls
+expect_eq "kernel ls: header, no KERNEL column" "NAME STATUS SIZE SOURCE" "$(head -n 1 "$T/out" | tr -s ' ')"
+check "kernel ls: tiny, ready, its size, local" grep -Eq '^tiny +ready +27B +local$' "$T/out"
+expect_eq "kernel ls: one line per kernel, as many fields as the header" "4 4 4" \
+	"$(awk '{ printf "%s%d", (NR > 1 ? " " : ""), NF }' "$T/out")"
+
 # ---- completion scripts: VM names from the live mount
 bx completion bash
 check "completion bash prints tools/completions/banger.bash" cmp -s "$T/out" "$COMP/banger.bash"
