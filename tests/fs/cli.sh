@@ -263,7 +263,9 @@ expect_eq "doctor: every check line says ok, WARN or MISSING" "" "$(sed '/^$/,$d
 if [ -e /sys/module/kvm_pvm ]; then
 	check "doctor: kvm_pvm is a WARN, not a failure" grep -q '^WARN .*kvm_pvm (nested PVM) cannot run stock kernels; guests use TCG' "$T/out"
 fi
-check "doctor: bridge mode (root)" grep -q '^ok .*network: CAP_NET_ADMIN: bridge mode' "$T/out"
+check "doctor: the daemon's network mode, bridge" grep -q '^ok .*network: bridge mode (a bridge, NAME.vm DNS, ' "$T/out"
+check "doctor: NAT as the daemon has it (off: BANGER_NAT=false)" \
+	grep -q '^ok .*network: bridge mode (.*NAT off (nat = false: BANGER_NAT))$' "$T/out"
 check "doctor: the image under BANGER_HOME" grep -q "^ok .*image tiny: $T/home/state/images/tiny/rootfs.ext4" "$T/out"
 check "doctor: the daemon runs" grep -q "^ok .*bangerd: running, mounted at $MNT" "$T/out"
 check "doctor: the effective settings, with provenance" grep -q '^  vcpu = 1  # ' "$T/out"
@@ -309,6 +311,8 @@ expect_eq "fish: no names with the daemon down" "" "$(fish_complete 'banger ssh 
 bx doctor
 check "doctor with the daemon down says so" grep -q "^WARN .*bangerd: not running" "$T/out"
 expect_eq "doctor: that is no failure" 0 "$RC"
+check "doctor with the daemon down claims no NAT setting" \
+	grep -q '^ok .*network: CAP_NET_ADMIN: bridge mode (.*NAT as the nat setting says' "$T/out"
 rm -rf "${MNT:?}/vms"
 
 # ---- auto-start: no daemon on a scratch mount; banger ls mounts it
