@@ -61,7 +61,7 @@ bad_usage "ls with an argument" ls extra
 bad_usage "doctor with an argument" doctor extra
 bad_usage "completion without a shell" completion
 bad_usage "completion for an unknown shell" completion tcsh
-bad_usage "run --name with an invalid name (the daemon's EINVAL)" run --name Bad_Name -- true
+bad_usage "run --name with an invalid name" run --name Bad_Name -- true
 check "nothing was created by the usage errors" no_vms
 
 # ---- --branch/--from outside workspace mode, and bad branches
@@ -167,6 +167,17 @@ check "rm f1" test "$RC" = 0 -a ! -d "$MNT/vms/f1"
 bx rm f1
 check "rm of no VM: exit 1, one line" test "$RC" = 1 -a "$ERR" = "banger: no such VM: f1"
 
+# ---- image ls, kernel ls: every column holds what its header says (the
+# fake store: images and kernels tiny and debian-bookworm, built here)
+bx image ls
+expect_eq "image ls: header" "NAME STATUS SIZE KERNEL SOURCE" "$(head -n 1 "$T/out" | tr -s ' ')"
+check "image ls: tiny, ready, its size, its kernel, local" grep -Eq '^tiny +ready +64\.0M +tiny +local$' "$T/out"
+bx kernel ls
+expect_eq "kernel ls: header, no KERNEL column" "NAME STATUS SIZE SOURCE" "$(head -n 1 "$T/out" | tr -s ' ')"
+check "kernel ls: tiny, ready, its size, local" grep -Eq '^tiny +ready +27B +local$' "$T/out"
+expect_eq "kernel ls: one line per kernel, as many fields as the header" "4 4 4" \
+	"$(awk '{ printf "%s%d", (NR > 1 ? " " : ""), NF }' "$T/out")"
+
 # ---- completion scripts: VM names from the live mount
 bx completion bash
 check "completion bash prints tools/completions/banger.bash" cmp -s "$T/out" "$COMP/banger.bash"
@@ -227,6 +238,9 @@ expect_eq "bash: subcommands" "run ssh ls start stop rm logs console image kerne
 expect_eq "bash: banger ssh <Tab> lists the VMs" "alpha beta" "$(bash_complete banger ssh '')"
 expect_eq "bash: banger rm a<Tab>" "alpha" "$(bash_complete banger rm a)"
 expect_eq "bash: banger ssh alpha <Tab>: no second VM" "" "$(bash_complete banger ssh alpha '')"
+expect_eq "bash: banger ssh --<Tab>: its option" "--help" "$(bash_complete banger ssh --)"
+expect_eq "bash: banger ssh alpha --<Tab>: no option after the name (the guest's command)" "--" "$(bash_complete banger ssh alpha --)"
+expect_eq "bash: banger console -<Tab>: no --" "--help" "$(bash_complete banger console -)"
 expect_eq "bash: banger run --r<Tab>" "--rm" "$(bash_complete banger run --r)"
 expect_eq "bash: banger completion <Tab>" "bash zsh fish" "$(bash_complete banger completion '')"
 check "zsh loads the script" zsh -n "$COMP/_banger"
@@ -239,6 +253,8 @@ check "zsh: banger run --<Tab> lists its flags" has_words "$out" --rm --branch -
 check "fish loads the script" fish --no-execute "$COMP/banger.fish"
 expect_eq "fish: banger ssh <Tab> lists the VMs" "alpha beta" "$(fish_complete 'banger ssh ')"
 expect_eq "fish: banger stop alpha <Tab>: more VMs" "alpha beta" "$(fish_complete 'banger stop alpha ')"
+check "fish: banger ssh -<Tab> offers --help" has_words "$(fish_complete 'banger ssh -')" --help
+check "fish: banger ssh alpha -<Tab> does not (the guest's command)" lacks_words "$(fish_complete 'banger ssh alpha -')" --help
 check "fish: banger <Tab> lists the commands" has_words "$(fish_complete 'banger ')" run ssh console doctor completion
 check "fish: banger run --<Tab> lists its flags" has_words "$(fish_complete 'banger run --')" --rm --branch --from --vcpu --memory --disk
 
@@ -252,7 +268,9 @@ expect_eq "doctor: every check line says ok, WARN or MISSING" "" "$(sed '/^$/,$d
 if [ -e /sys/module/kvm_pvm ]; then
 	check "doctor: kvm_pvm is a WARN, not a failure" grep -q '^WARN .*kvm_pvm (nested PVM) cannot run stock kernels; guests use TCG' "$T/out"
 fi
-check "doctor: bridge mode (root)" grep -q '^ok .*network: CAP_NET_ADMIN: bridge mode' "$T/out"
+check "doctor: the daemon's network mode, bridge" grep -q '^ok .*network: bridge mode (a bridge, NAME.vm DNS, ' "$T/out"
+check "doctor: NAT as the daemon has it (off: BANGER_NAT=false)" \
+	grep -q '^ok .*network: bridge mode (.*NAT off (nat = false: BANGER_NAT))$' "$T/out"
 check "doctor: the image under BANGER_HOME" grep -q "^ok .*image tiny: $T/home/state/images/tiny/rootfs.ext4" "$T/out"
 check "doctor: the daemon runs" grep -q "^ok .*bangerd: running, mounted at $MNT" "$T/out"
 check "doctor: the effective settings, with provenance" grep -q '^  vcpu = 1  # ' "$T/out"
@@ -298,7 +316,115 @@ expect_eq "fish: no names with the daemon down" "" "$(fish_complete 'banger ssh 
 bx doctor
 check "doctor with the daemon down says so" grep -q "^WARN .*bangerd: not running" "$T/out"
 expect_eq "doctor: that is no failure" 0 "$RC"
+check "doctor with the daemon down claims no NAT setting" \
+	grep -q '^ok .*network: CAP_NET_ADMIN: bridge mode (.*NAT as the nat setting says' "$T/out"
 rm -rf "${MNT:?}/vms"
+
+# ---- the daemon down: help, completion, doctor and every usage error
+# leave it down. A command that started one (the bug) is failed, and the
+# daemon it started is ended (found by its command line, which names this
+# test's mount point).
+end_started() {
+	local pid
+	for pid in $(pgrep -f "bangerd --mount $MNT\$"); do
+		kill -TERM "$pid" 2>/dev/null
+		wait_for 60 proc_gone "$pid"
+	done
+	wait_for 60 sh -c "! grep -q ' $MNT fuse' /proc/mounts"
+}
+started() { is_mounted || grep -q 'started bangerd' "$T/err" || pgrep -f "bangerd --mount $MNT\$" >/dev/null; }
+# no_start RC DESC ARGS...: banger ARGS exits RC and starts no daemon; with
+# RC 2, it prints one line
+no_start() {
+	local want=$1 desc=$2
+	shift 2
+	bx "$@"
+	if started; then
+		fail "$desc: it started bangerd (rc $RC: $ERR)"
+		end_started
+	elif [ "$RC" != "$want" ] || { [ "$want" = 2 ] && ! one_banger_line; }; then
+		fail "$desc: exit $want, no daemon (rc $RC: $ERR)"
+	else
+		ok "$desc: exit $want, no daemon"
+	fi
+}
+check "the daemon is down" sh -c "! grep -q ' $MNT fuse' /proc/mounts"
+no_start 0 "banger --help" --help
+no_start 0 "banger help image" help image
+no_start 0 "banger image --help" image --help
+no_start 0 "banger run --help" run --name x --bogus --help
+no_start 0 "banger --version" --version
+no_start 0 "banger completion bash" completion bash
+no_start 0 "banger doctor" doctor
+typo() { no_start 2 "$@"; }
+typo "banger lss" lss
+typo "banger --bogus" --bogus
+typo "banger help lss" help lss
+typo "banger help run ls" help run ls
+typo "banger --version x" --version x
+typo "banger image lss" image lss
+typo "banger images lss" images lss
+typo "banger image" image
+typo "banger image ls x" image ls x
+typo "banger image pull" image pull
+typo "banger image pull -x" image pull -x
+typo "banger image pull Bad_Name" image pull Bad_Name
+typo "banger image import one" image import one
+typo "banger image import a b c" image import a b c
+typo "banger image import a 'b c'" image import a 'b c'
+typo "banger image import a 'b<newline>c'" image import a "$(printf 'b\nc')"
+typo "banger image rm" image rm
+typo "banger image rm a/b" image rm a/b
+typo "banger kernel lss" kernel lss
+typo "banger kernel import a b" kernel import a b
+typo "banger kernel pull" kernel pull
+typo "banger kernel rm -f a" kernel rm -f a
+typo "banger run --bogus" run --bogus
+typo "banger run --cpus x" run --cpus x
+typo "banger run --rm=yes" run --rm=yes
+typo "banger run --vcpu" run --vcpu
+typo "banger run --vcpu x" run --vcpu x
+typo "banger run --vcpu 0" run --vcpu 0
+typo "banger run --vcpu=-1" run --vcpu=-1
+typo "banger run --memory lots" run --memory lots
+typo "banger run --memory 63" run --memory 63
+typo "banger run --disk 8X" run --disk 8X
+typo "banger run --disk 1M" run --disk 1M
+typo "banger run --disk 17T" run --disk 17T
+typo "banger run --disk 99999999999999999999G" run --disk 99999999999999999999G
+typo "banger run --disk 67108865 (not a multiple of 512)" run --disk 67108865
+typo "banger run --name Bad_Name" run --name Bad_Name
+typo "banger run --name -x" run --name -x
+typo "banger run --name= (empty)" run --name=
+typo "banger run --image a/b" run --image a/b
+typo "banger run a b" run "$T" "$T"
+typo "banger run --" run --
+typo "banger run --branch x" run --branch x -- true
+typo "banger ssh" ssh
+typo "banger ssh -x a" ssh -x a
+typo "banger ssh Bad_Name" ssh Bad_Name
+typo "banger ssh -- a" ssh -- a
+typo "banger ls x" ls x
+typo "banger ls -l" ls -l
+typo "banger start" start
+typo "banger start -x a" start -x a
+typo "banger start Bad_Name" start Bad_Name
+typo "banger stop" stop
+typo "banger stop a -f" stop a -f
+typo "banger rm" rm
+typo "banger rm a..b" rm a..b
+typo "banger logs" logs
+typo "banger logs a b" logs a b
+typo "banger logs -x a" logs -x a
+typo "banger logs -f Bad_Name" logs -f Bad_Name
+typo "banger console" console
+typo "banger console a b" console a b
+typo "banger console Bad_Name" console Bad_Name
+typo "banger doctor x" doctor x
+typo "banger completion" completion
+typo "banger completion tcsh" completion tcsh
+typo "banger completion bash zsh" completion bash zsh
+check "still no daemon, nothing mounted" sh -c "! grep -q ' $MNT fuse' /proc/mounts"
 
 # ---- auto-start: no daemon on a scratch mount; banger ls mounts it
 AUTO_PID=""

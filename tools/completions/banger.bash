@@ -64,9 +64,21 @@ _banger() {
 			mapfile -t COMPREPLY < <(compgen -d -- "$cur")
 		fi
 		;;
-	ssh | console)
+	ssh)
+		# banger's options come before NAME; after it, the guest's command
+		if [ "$nargs" -eq 0 ]; then
+			if [[ $cur == -* ]]; then
+				mapfile -t COMPREPLY < <(compgen -W "--help" -- "$cur")
+			else
+				mapfile -t COMPREPLY < <(compgen -W "$(_banger_vms)" -- "$cur")
+			fi
+		elif [ "$nargs" -eq 1 ] && [[ $cur == -* ]]; then
+			mapfile -t COMPREPLY < <(compgen -W "--" -- "$cur")
+		fi
+		;;
+	console)
 		if [[ $cur == -* ]]; then
-			mapfile -t COMPREPLY < <(compgen -W "--help --" -- "$cur")
+			mapfile -t COMPREPLY < <(compgen -W "--help" -- "$cur")
 		elif [ "$nargs" -eq 0 ]; then
 			mapfile -t COMPREPLY < <(compgen -W "$(_banger_vms)" -- "$cur")
 		fi

@@ -39,6 +39,12 @@ function __banger_no_dashdash
     not contains -- -- (commandline -opc)
 end
 
+# true after "banger ssh NAME": the rest is the guest's command, not banger's
+function __banger_ssh_command
+    set -l words (commandline -opc)
+    test (count $words) -ge 3; and test "$words[2]" = ssh
+end
+
 set -l cmds run ssh ls start stop rm logs console image kernel doctor completion help
 complete -c banger -f
 complete -c banger -n "not __fish_seen_subcommand_from $cmds" -l help -d 'show help'
@@ -81,4 +87,4 @@ complete -c banger -n '__fish_seen_subcommand_from kernel; and __fish_seen_subco
 
 complete -c banger -n '__banger_nth_arg completion 0' -a 'bash zsh fish'
 complete -c banger -n '__banger_nth_arg help 0' -a "$cmds"
-complete -c banger -n "__fish_seen_subcommand_from $cmds" -s h -l help -d 'show help'
+complete -c banger -n "__fish_seen_subcommand_from $cmds; and not __banger_ssh_command" -s h -l help -d 'show help'
