@@ -18,7 +18,7 @@ trap '[ -n "$HOLDER" ] && kill "$HOLDER" 2>/dev/null; cleanup' EXIT
 mkdir -p "$T/bin" "$T/fake"
 ln -s "$REPO/tests/fs/fake-qemu" "$T/bin/qemu-system-x86_64"
 # the ssh helper through a wrapper that records its arguments
-printf '#!/bin/sh\nprintf "%%s\\n" "$*" >>"%s"\nexec "%s" "$@"\n' "$T/helper.args" "$BUILD/fs/banger-ssh" \
+printf '#!/bin/sh\nprintf "%%s\\n" "$*" >>"%s"\nexec "%s" "$@"\n' "$T/helper.args" "$(helper_bin banger-ssh)" \
 	>"$T/bin/banger-ssh"
 chmod +x "$T/bin/banger-ssh"
 export PATH=$T/bin:$PATH FAKE_QEMU_DIR=$T/fake BANGER_SSH_HELPER=$T/bin/banger-ssh
