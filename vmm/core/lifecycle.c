@@ -410,6 +410,8 @@ int vmm_vm_action(struct vmm *m, struct vm *vm, const char *word, vmm_done_fn fn
 
 	if (parse_action(word, &act) < 0)
 		return bgr_fail(err, EINVAL, "unknown state request '%.40s': write start, stop, restart or kill", word);
+	if (vm->applying && (act == ACT_START || act == ACT_RESTART))
+		return bgr_fail(err, EBUSY, "a change of its disk, image or kernel is being applied; start once it returned");
 	switch (act) {
 	case ACT_START:
 		if (s == VM_RUNNING)

@@ -47,6 +47,7 @@ struct vm {
 	bool authorized; /* the agent acked our key in this boot */
 	enum vm_after_stop after_stop;
 	bool awaiting_pull;   /* a start waits for its image or kernel to be pulled */
+	bool applying;        /* a change of its disk, image or kernel is in progress (vm_set.c) */
 	long long pull_logged_ms;
 };
 
@@ -69,9 +70,16 @@ struct vmm {
 	struct artifact **arts; /* images and kernels, artifacts.c */
 	size_t n_arts, cap_arts;
 	int64_t last_art_id;
+	struct catalog_remote *catalog; /* an http(s) catalog's copy, catalog_remote.c */
+	struct vmm_create *creates;     /* creates in progress, create.c */
+	struct pins_cache *pins;        /* known_hosts in memory, pins_cache.c */
 };
 
 /* manager.c */
+struct vm *vm_alloc(struct vmm *m, const struct vm_record *rec);
+void vms_append(struct vmm *m, struct vm *vm);
+/* A new VM's record with the default settings. */
+void init_record(struct vmm *m, const char *name, struct vm_record *rec);
 int vm_save(struct vmm *m, struct vm *vm, bgr_error *err);
 void vm_changed(struct vmm *m, struct vm *vm);
 void vm_set_error(struct vmm *m, struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -81,6 +89,9 @@ void vm_remove(struct vmm *m, struct vm *vm);
 /* waiter lists (manager.c) */
 struct vmm_waiter *waiter_add(struct vmm_waiter **list, vmm_done_fn fn, void *ctx);
 void waiters_complete(struct vmm_waiter **list, int result);
+
+/* create.c: calls fn with the address of every create in progress */
+void vm_creates_each_ip(struct vmm *m, void (*fn)(void *ctx, const char *ip), void *ctx);
 
 /* lifecycle.c */
 int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err);

@@ -16,10 +16,33 @@
 
 static const char *kind_word(enum art_kind kind) { return kind == ART_IMAGE ? "image" : "kernel"; }
 
-/* 0 installed, 1 being pulled (started now if need be), -errno when it
- * can be had from nowhere. */
+struct catalog_wait {
+	struct vmm *m;
+	int64_t vm_id;
+};
+
+static void retry_start(struct vmm *m, struct vm *vm);
+
+/* The catalog's first copy came (or its fetch failed): a start that
+ * waited for it looks its image up now. */
+static void catalog_waited(void *ctx, int result)
+{
+	struct catalog_wait *w = ctx;
+	struct vmm *m = w->m;
+	struct vm *vm = vmm_vm_by_id(m, w->vm_id);
+
+	(void)result;
+	free(w);
+	if (!atomic_load(&m->quitting) && vm && vm->awaiting_pull)
+		retry_start(m, vm);
+}
+
+/* 0 installed, 1 being pulled (started now if need be) or waiting for the
+ * catalog, -errno when it can be had from nowhere. */
 static int need(struct vmm *m, struct vm *vm, enum art_kind kind, const char *name, bgr_error *err)
 {
+	struct catalog_wait *w;
+	struct vmm_waiter *waiter;
 	struct artifact *a;
 	int r;
 
@@ -28,7 +51,14 @@ static int need(struct vmm *m, struct vm *vm, enum art_kind kind, const char *na
 	a = vmm_art_by_name(m, kind, name);
 	if (a && a->state == ART_PULLING)
 		return 1;
-	r = vmm_art_pull(m, kind, name, &a, err);
+	w = xcalloc(1, sizeof(*w));
+	*w = (struct catalog_wait){ m, vm->rec.id };
+	r = vmm_art_pull(m, kind, name, catalog_waited, w, &waiter, &a, err);
+	if (r == 1) {
+		vmm_vm_log(m, vm, "%s %s is not installed: fetching the catalog first", kind_word(kind), name);
+		return 1;
+	}
+	free(w);
 	if (r < 0)
 		return bgr_wrap(err, "%s '%s' is not installed", kind_word(kind), name);
 	vmm_vm_log(m, vm, "%s %s is not installed: pulling it", kind_word(kind), name);
@@ -54,7 +84,8 @@ int vm_make_root_disk(struct vmm *m, struct vm *vm, const char *dest, bgr_error 
 		vmm_vm_log(m, vm, "disk_size grows to %" PRIu64 " bytes to hold image %s", min, vm->rec.image);
 		vm->rec.disk_size = min;
 	}
-	return m->driver->raw_disks ? disk_create_raw_root(m->paths->images_dir, vm->rec.image, vm->rec.disk_size, dest, err)
+	return m->driver->raw_disks ? disk_create_raw_root(m->paths->images_dir, vm->rec.image, vm->rec.disk_size, dest,
+									    NULL, NULL, err)
 				    : disk_create_root(m->paths->images_dir, vm->rec.image, vm->rec.disk_size, dest, err);
 }
 
@@ -108,12 +139,27 @@ static void start_failed(struct vmm *m, struct vm *vm, int result, const char *r
 	waiters_complete(&vm->start_waiters, result);
 }
 
+/* A start that waited goes on: it boots, waits for the next pull, or fails. */
+static void retry_start(struct vmm *m, struct vm *vm)
+{
+	bgr_error err = { 0 };
+	int r = vm_prepare_artifacts(m, vm, &err);
+
+	if (r == 1)
+		return;
+	if (r == 0)
+		r = vm_boot(m, vm, &err);
+	if (r < 0)
+		start_failed(m, vm, r, err.msg);
+	else
+		vm->awaiting_pull = false;
+}
+
 void vm_artifact_ready(struct vmm *m, enum art_kind kind, const char *name, int result, const char *reason)
 {
 	for (size_t i = 0; i < m->n_vms; i++) {
 		struct vm *vm = m->vms[i];
 		bgr_error err = { 0 };
-		int r;
 
 		if (!waits_for(vm, kind, name))
 			continue;
@@ -123,15 +169,7 @@ void vm_artifact_ready(struct vmm *m, enum art_kind kind, const char *name, int 
 			continue;
 		}
 		vmm_vm_log(m, vm, "%s %s: ready", kind_word(kind), name);
-		r = vm_prepare_artifacts(m, vm, &err);
-		if (r == 1)
-			continue;
-		if (r == 0)
-			r = vm_boot(m, vm, &err);
-		if (r < 0)
-			start_failed(m, vm, r, err.msg);
-		else
-			vm->awaiting_pull = false;
+		retry_start(m, vm);
 	}
 }
 
