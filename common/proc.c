@@ -125,7 +125,8 @@ int proc_run(char *const argv[], int out_fd)
 
 int proc_run_cancel(char *const argv[], bool (*cancel)(void *), void *ctx)
 {
-	pid_t pid = spawn(argv, -1, -1, false, -1);
+	/* a session of its own: a cancel kills whatever it started too */
+	pid_t pid = spawn(argv, -1, -1, cancel != NULL, -1);
 	int status, pidfd;
 
 	if (pid < 0)
@@ -139,7 +140,7 @@ int proc_run_cancel(char *const argv[], bool (*cancel)(void *), void *ctx)
 		if (r > 0)
 			break; /* it exited */
 		if (cancel(ctx)) {
-			proc_pidfd_kill(pidfd, SIGKILL);
+			kill(-pid, SIGKILL); /* its process group; not reaped yet, so not reused */
 			break;
 		}
 	}

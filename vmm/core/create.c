@@ -74,7 +74,12 @@ static void create_free(struct vmm_create *c)
 static void finish(struct vmm_create *c, struct vm *vm, const bgr_error *err)
 {
 	struct vmm *m = c->m;
+	bgr_error stopping;
 
+	if (!vm && atomic_load(&m->quitting) && err->code == ECANCELED) {
+		bgr_fail(&stopping, ESHUTDOWN, "bangerd is stopping");
+		err = &stopping;
+	}
 	for (struct vmm_create **pp = &m->creates; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
 			*pp = c->next;
