@@ -48,6 +48,7 @@ struct vm {
 	enum vm_after_stop after_stop;
 	bool awaiting_pull;   /* a start waits for its image or kernel to be pulled */
 	bool applying;        /* a change of its disk, image or kernel is in progress (vm_set.c) */
+	bool making_disk;     /* a start's root disk is being made on a worker (vm_artifacts.c) */
 	long long pull_logged_ms;
 };
 
@@ -101,9 +102,9 @@ void vm_adopt(struct vmm *m, struct vm *vm);
 /* A pull ended (result 0 or -errno): VMs waiting for it to start go on. */
 void vm_artifact_ready(struct vmm *m, enum art_kind kind, const char *name, int result, const char *reason);
 /* vm_artifacts.c: 0 when the image, kernel and root disk are there, 1 when
- * a pull runs first (vm_artifact_ready goes on), -errno. */
+ * a pull, the catalog's first fetch or the root disk (on a worker) comes
+ * first (and the start goes on by itself afterwards), -errno. */
 int vm_prepare_artifacts(struct vmm *m, struct vm *vm, bgr_error *err);
-int vm_make_root_disk(struct vmm *m, struct vm *vm, const char *dest, bgr_error *err);
 uint64_t vm_image_min_disk(struct vmm *m, const char *image);
 void vm_cancel_pull_wait(struct vmm *m, struct vm *vm);
 /* 0 when image is installed, being pulled or in a catalog (kernel: the one

@@ -22,6 +22,7 @@ struct catalog_wait {
 };
 
 static void retry_start(struct vmm *m, struct vm *vm);
+static void start_failed(struct vmm *m, struct vm *vm, int result, const char *reason);
 
 /* The catalog's first copy came (or its fetch failed): a start that
  * waited for it looks its image up now. */
@@ -76,17 +77,82 @@ uint64_t vm_image_min_disk(struct vmm *m, const char *image)
 	return ((uint64_t)st.st_size + (1 << 20) - 1) & ~((uint64_t)(1 << 20) - 1);
 }
 
-int vm_make_root_disk(struct vmm *m, struct vm *vm, const char *dest, bgr_error *err)
+/* The root disk of a VM whose image came after its mkdir, made on a
+ * worker (a raw copy may take long): built aside, then renamed in. */
+struct disk_job {
+	struct vmm *m;
+	int64_t vm_id;
+	char *images_dir, *image, *dest, *tmp;
+	uint64_t size;
+	bool raw;
+	int result;
+	bgr_error err;
+};
+
+static void disk_work(void *data)
+{
+	struct disk_job *j = data;
+
+	unlink(j->tmp);
+	j->result = j->raw ? disk_create_raw_root(j->images_dir, j->image, j->size, j->tmp, NULL, NULL, &j->err)
+			   : disk_create_root(j->images_dir, j->image, j->size, j->tmp, &j->err);
+	if (j->result == 0 && rename(j->tmp, j->dest) < 0) {
+		j->result = bgr_fail(&j->err, errno, "cannot create root disk %s: %s", j->dest, strerror(errno));
+		unlink(j->tmp);
+	}
+}
+
+static void disk_done(void *data)
+{
+	struct disk_job *j = data;
+	struct vm *vm = vmm_vm_by_id(j->m, j->vm_id);
+	bgr_error ignore;
+
+	if (vm) {
+		vm->making_disk = false;
+		if (j->result == 0) {
+			vm->rec.disk_size = j->size;
+			vm_save(j->m, vm, &ignore);
+		}
+		/* a start that was cancelled meanwhile leaves the disk for the next */
+		if (vm->awaiting_pull && !atomic_load(&j->m->quitting)) {
+			if (j->result < 0)
+				start_failed(j->m, vm, j->result, j->err.msg);
+			else
+				retry_start(j->m, vm);
+		}
+	}
+	free(j->images_dir);
+	free(j->image);
+	free(j->dest);
+	free(j->tmp);
+	free(j);
+}
+
+/* 1: the disk is being made (a start waits for it like for a pull). */
+static int make_root_disk(struct vmm *m, struct vm *vm)
 {
 	uint64_t min = vm_image_min_disk(m, vm->rec.image);
+	struct disk_job *j;
 
-	if (min > vm->rec.disk_size) {
+	if (vm->making_disk)
+		return 1;
+	j = xcalloc(1, sizeof(*j));
+	j->m = m;
+	j->vm_id = vm->rec.id;
+	j->images_dir = xstrdup(m->paths->images_dir);
+	j->image = xstrdup(vm->rec.image);
+	j->dest = xstrdup(vm->root_disk);
+	j->tmp = xasprintf("%s.new", vm->root_disk);
+	j->size = vm->rec.disk_size;
+	j->raw = m->driver->raw_disks;
+	if (min > j->size) {
 		vmm_vm_log(m, vm, "disk_size grows to %" PRIu64 " bytes to hold image %s", min, vm->rec.image);
-		vm->rec.disk_size = min;
+		j->size = min;
 	}
-	return m->driver->raw_disks ? disk_create_raw_root(m->paths->images_dir, vm->rec.image, vm->rec.disk_size, dest,
-									    NULL, NULL, err)
-				    : disk_create_root(m->paths->images_dir, vm->rec.image, vm->rec.disk_size, dest, err);
+	vm->making_disk = true;
+	workers_submit(m->workers, disk_work, disk_done, j);
+	return 1;
 }
 
 int vm_prepare_artifacts(struct vmm *m, struct vm *vm, bgr_error *err)
@@ -101,12 +167,7 @@ int vm_prepare_artifacts(struct vmm *m, struct vm *vm, bgr_error *err)
 		return r;
 	if (access(vm->root_disk, F_OK) == 0)
 		return 0;
-	r = vm_make_root_disk(m, vm, vm->root_disk, err);
-	if (r == 0) {
-		vm_save(m, vm, err);
-		vm_changed(m, vm);
-	}
-	return r;
+	return make_root_disk(m, vm);
 }
 
 static bool waits_for(const struct vm *vm, enum art_kind kind, const char *name)
