@@ -123,6 +123,38 @@ int proc_run(char *const argv[], int out_fd)
 	return 128 + WTERMSIG(status);
 }
 
+int proc_run_cancel(char *const argv[], bool (*cancel)(void *), void *ctx)
+{
+	/* a session of its own: a cancel kills whatever it started too */
+	pid_t pid = spawn(argv, -1, -1, cancel != NULL, -1);
+	int status, pidfd;
+
+	if (pid < 0)
+		return pid;
+	pidfd = cancel ? proc_pidfd_open(pid) : -1;
+	while (pidfd >= 0) {
+		struct pollfd p = { .fd = pidfd, .events = POLLIN };
+		int r = poll(&p, 1, 100);
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r > 0)
+			break; /* it exited */
+		if (cancel(ctx)) {
+			kill(-pid, SIGKILL); /* its process group; not reaped yet, so not reused */
+			break;
+		}
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}
+
 int proc_capture(char *const argv[], char **out, bool (*cancel)(void *), void *ctx)
 {
 	int fds[2];

@@ -22,6 +22,11 @@ pid_t proc_spawn_stdio(char *const argv[], int in_fd, int out_fd, int err_fd);
 /* Runs argv to completion (stdout/stderr to out_fd, or /dev/null when -1).
  * Returns its exit status, or -errno when it could not run. */
 int proc_run(char *const argv[], int out_fd);
+/* proc_run with stdout and stderr on /dev/null, for workers: cancel, when
+ * given, is polled every 100 ms and kills the child and its process group
+ * (SIGKILL; it runs in a session of its own) when it returns true.
+ * Returns the exit status (128 + signal), or -errno. */
+int proc_run_cancel(char *const argv[], bool (*cancel)(void *), void *ctx);
 /* Runs argv to completion with its stdout collected into *out (stderr is
  * ours: a helper's complaints land in bangerd's log)
  * (caller frees). cancel, when given, is polled every 100 ms and kills the

@@ -30,6 +30,7 @@ struct fs {
 	struct pending *pendings; /* parked state writes and rmdirs */
 	bool interrupts;          /* some parked request was interrupted */
 	bool no_opendir;          /* the kernel caches directories without opendir */
+	bool pins_again;          /* running a request that waited for known_hosts: it waits no more */
 	struct snapshot **snapshots; /* published contents, see snapshots.h */
 	struct fuse_buf buf;      /* the request being processed */
 };
@@ -44,6 +45,19 @@ struct artifact *fs_node_art(struct fs *fs, const struct node *n);
  * shown as '?'. */
 void fs_refuse(struct fs *fs, fuse_req_t req, struct vm *vm, int err, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
+void fs_reply_entry(fuse_req_t req, struct fs *fs, uint64_t ino, struct vm *vm);
+/* "OP DIR/NAME: reason" in bangerd.log, on one line. */
+void fs_log_failure(const char *op, const char *dir, const char *name, const bgr_error *err);
+/* mkdir images/NAME or kernels/NAME; again: after waiting for the catalog
+ * (never waits twice). */
+void fs_mkdir_artifact(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name, bool again);
+/* pins_wait.c: a lookup, getattr or read of a known_hosts file while the
+ * copy in memory is older than the file: the request waits for a refresh
+ * (off the loop) and is run again then. True when it was taken. */
+bool fs_pins_wait_lookup(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name);
+bool fs_pins_wait_getattr(struct fs *fs, fuse_req_t req, fuse_ino_t ino);
+bool fs_pins_wait_read(struct fs *fs, fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       const struct fuse_file_info *fi);
 
 /* io.c */
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
@@ -61,6 +75,12 @@ struct pending *pending_new(struct fs *fs, fuse_req_t req, size_t write_size);
 /* A read of n (images/NAME/wait) answered with its content once done. */
 struct pending *pending_new_read(struct fs *fs, fuse_req_t req, const struct node *n, size_t size);
 void pending_done(void *ctx, int result);
+/* A mkdir: of a VM (vms/), parked with pending_park_create and answered by
+ * pending_created; of an image or kernel, parked like the others while it
+ * waits for the catalog, then asked again (fs_mkdir_artifact). */
+struct pending *pending_new_mkdir(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name);
+void pending_park_create(struct fs *fs, struct pending *p, struct vmm_create *c);
+void pending_created(void *ctx, struct vm *vm, const bgr_error *err);
 void pending_settle(struct fs *fs, struct pending *p, int r, struct vmm_waiter *w, struct vm *vm,
 		    const bgr_error *err);
 void fs_answer_interrupts(struct fs *fs);

@@ -69,6 +69,8 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 	struct vm *vm = NULL;
 	size_t len;
 
+	if (fs_pins_wait_read(fs, req, ino, size, off, fi))
+		return;
 	if (!node_resolve(ino, &n) || (n.vm_id && !(vm = fs_node_vm(fs, &n))))
 		{ fuse_reply_err(req, ENOENT); return; }
 	if (n.def->flags & NODE_STREAM)
@@ -153,9 +155,11 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 	if (n.kind == VMF_STATE)
 		{ write_state(fs, req, vm, value, size); return; }
 	field = node_vm_field(n.kind);
-	if (vmm_vm_set(fs->vmm, vm, (enum vm_field)field, value, &err) < 0)
-		{ fs_refuse(fs, req, vm, err.code, "%s", err.msg); return; }
-	notify_reply_write(fs->notifier, req, size);
+	/* parked while a disk changes or the catalog is fetched */
+	struct pending *p = pending_new(fs, req, size);
+	struct vmm_waiter *w = NULL;
+	int r = vmm_vm_set(fs->vmm, vm, (enum vm_field)field, value, pending_done, p, &w, &err);
+	pending_settle(fs, p, r, w, vm, &err);
 }
 
 void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

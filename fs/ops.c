@@ -132,7 +132,7 @@ static double attr_timeout(const struct node *n)
 	return (n->def->flags & NODE_VOLATILE) || node_is_console(n) ? 0.0 : CACHE_TIMEOUT;
 }
 
-static void reply_entry(fuse_req_t req, struct fs *fs, uint64_t ino, struct vm *vm)
+void fs_reply_entry(fuse_req_t req, struct fs *fs, uint64_t ino, struct vm *vm)
 {
 	struct fuse_entry_param e = { .ino = ino, .entry_timeout = CACHE_TIMEOUT };
 	struct node n;
@@ -150,7 +150,7 @@ static void reply_art_entry(fuse_req_t req, struct fs *fs, struct artifact *a, e
 	struct art_info ai;
 
 	vmm_art_info(a, &ai);
-	reply_entry(req, fs, art_ino(ai.id, f), NULL);
+	fs_reply_entry(req, fs, art_ino(ai.id, f), NULL);
 }
 
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -160,14 +160,16 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct vm *vm;
 	struct artifact *art;
 
+	if (fs_pins_wait_lookup(fs, req, parent, name))
+		return;
 	if (!node_resolve(parent, &p))
 		goto noent;
 	if (parent == INO_ROOT) {
 		for (uint64_t i = INO_README; i < INO_ROOT_END; i++)
 			if (strcmp(name, top_nodes[i].name) == 0)
-				{ reply_entry(req, fs, i, NULL); return; }
+				{ fs_reply_entry(req, fs, i, NULL); return; }
 	} else if (parent == INO_IMAGES && strcmp(name, top_nodes[INO_IMPORT].name) == 0) {
-		reply_entry(req, fs, INO_IMPORT, NULL);
+		fs_reply_entry(req, fs, INO_IMPORT, NULL);
 		return;
 	} else if (parent == INO_IMAGES || parent == INO_KERNELS) {
 		struct artifact *a = vmm_art_by_name(fs->vmm, dir_kind(parent), name);
@@ -186,11 +188,11 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	} else if (parent == INO_VMS) {
 		vm = vmm_vm_by_name(fs->vmm, name);
 		if (vm)
-			{ reply_entry(req, fs, vm_ino(vm_record(vm)->id, VMF_DIR), vm); return; }
+			{ fs_reply_entry(req, fs, vm_ino(vm_record(vm)->id, VMF_DIR), vm); return; }
 	} else if (p.vm_id && p.kind == VMF_DIR && (vm = fs_node_vm(fs, &p))) {
 		for (int k = VMF_DIR + 1; k < VMF_END; k++)
 			if (strcmp(name, vm_nodes[k].name) == 0)
-				{ reply_entry(req, fs, vm_ino(p.vm_id, (enum vm_file)k), vm); return; }
+				{ fs_reply_entry(req, fs, vm_ino(p.vm_id, (enum vm_file)k), vm); return; }
 	}
 noent:
 	fuse_reply_err(req, ENOENT);
@@ -202,6 +204,8 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct node n;
 	struct stat st;
 
+	if (fs_pins_wait_getattr(fs, req, ino))
+		return;
 	if (!node_resolve(ino, &n) || !fs_fill_attr(fs, &n, fs_node_vm(fs, &n), &st))
 		{ fuse_reply_err(req, ENOENT); return; }
 	if (fi && node_is_console(&n)) /* lseek(SEEK_END) asks with the handle */
@@ -328,7 +332,7 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 }
 
 /* No VM to hold the reason: it goes to bangerd.log, on one line. */
-static void log_failure(const char *op, const char *dir, const char *name, const bgr_error *err)
+void fs_log_failure(const char *op, const char *dir, const char *name, const bgr_error *err)
 {
 	char line[BGR_ERROR_MAX + 96];
 
@@ -337,15 +341,27 @@ static void log_failure(const char *op, const char *dir, const char *name, const
 	log_msg("%s", line);
 }
 
-static void mkdir_artifact(fuse_req_t req, struct fs *fs, fuse_ino_t parent, const char *name)
+/* Parked while an http(s) catalog is fetched for the first time. */
+void fs_mkdir_artifact(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name, bool again)
 {
+	struct pending *p = NULL;
+	struct vmm_waiter *w = NULL;
 	struct artifact *a;
 	bgr_error err;
+	int r;
 
 	if (parent == INO_IMAGES && strcmp(name, top_nodes[INO_IMPORT].name) == 0)
 		{ fs_refuse(fs, req, NULL, EEXIST, "images/import is the OCI import file, not an image name"); return; }
-	if (vmm_art_pull(fs->vmm, dir_kind(parent), name, &a, &err) < 0)
-		{ log_failure("mkdir", top_nodes[parent].name, name, &err); fuse_reply_err(req, err.code); return; }
+	if (!again)
+		p = pending_new_mkdir(fs, req, parent, name);
+	r = vmm_art_pull(fs->vmm, dir_kind(parent), name, p ? pending_done : NULL, p, &w, &a, &err);
+	if (r == 1 && p)
+		{ pending_settle(fs, p, 1, w, NULL, NULL); return; }
+	free(p);
+	if (r == 1)
+		{ fs_refuse(fs, req, NULL, EAGAIN, "mkdir %s/%.80s: the catalog is still being fetched", top_nodes[parent].name, name); return; }
+	if (r < 0)
+		{ fs_log_failure("mkdir", top_nodes[parent].name, name, &err); fuse_reply_err(req, err.code); return; }
 	reply_art_entry(req, fs, a, AF_DIR);
 }
 
@@ -361,7 +377,7 @@ static void rmdir_artifact(fuse_req_t req, struct fs *fs, fuse_ino_t parent, con
 	if (!a)
 		{ fuse_reply_err(req, ENOENT); return; }
 	if (vmm_art_remove(fs->vmm, a, &err) < 0)
-		{ log_failure("rmdir", top_nodes[parent].name, name, &err); fuse_reply_err(req, err.code); return; }
+		{ fs_log_failure("rmdir", top_nodes[parent].name, name, &err); fuse_reply_err(req, err.code); return; }
 	fuse_reply_err(req, 0);
 }
 
@@ -369,20 +385,27 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 {
 	struct fs *fs = req_fs(req);
 	struct node p;
-	struct vm *vm = NULL;
+	struct pending *pend;
+	struct vmm_create *c;
 	bgr_error err;
 
 	(void)mode;
 	if (!node_resolve(parent, &p))
 		{ fuse_reply_err(req, ENOENT); return; }
 	if (parent == INO_IMAGES || parent == INO_KERNELS)
-		{ mkdir_artifact(req, fs, parent, name); return; }
+		{ fs_mkdir_artifact(fs, req, parent, name, false); return; }
 	if (parent != INO_VMS)
 		{ fs_refuse(fs, req, fs_node_vm(fs, &p), EPERM,
 				 "cannot create '%.80s' here: only vms/, images/ and kernels/ take new directories", name); return; }
-	if (vmm_vm_create(fs->vmm, name, &vm, &err) < 0)
-		{ log_failure("mkdir", "vms", name, &err); fuse_reply_err(req, err.code); return; }
-	reply_entry(req, fs, vm_ino(vm_record(vm)->id, VMF_DIR), vm);
+	/* parked until the VM's disks are made, off the loop (pending_created) */
+	pend = pending_new_mkdir(fs, req, INO_VMS, name);
+	if (vmm_vm_create(fs->vmm, name, pending_created, pend, &c, &err) < 0) {
+		free(pend);
+		fs_log_failure("mkdir", "vms", name, &err);
+		fuse_reply_err(req, err.code);
+		return;
+	}
+	pending_park_create(fs, pend, c);
 }
 
 static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)

@@ -1,6 +1,9 @@
 /* Requests parked until the vmm finishes: a `start` write waits for the
- * guest, an rmdir for the hypervisor to exit. They hold no thread; Ctrl-C
- * (FUSE_INTERRUPT) answers them with EINTR and leaves the VM as it is. */
+ * guest, an rmdir for the hypervisor to exit, a write of disk_size for its
+ * resize, a mkdir of a VM for its disks, an mkdir of an image for the
+ * catalog's first copy. They hold no thread; Ctrl-C (FUSE_INTERRUPT)
+ * answers them with EINTR and leaves the VM as it is, except a VM's mkdir:
+ * that one is undone first, and answered once nothing of it is left. */
 #include "fs.h"
 #include "log.h"
 #include "util.h"
@@ -10,6 +13,10 @@
 struct pending {
 	struct fs *fs;
 	fuse_req_t req;
+	struct vmm_create *create; /* a mkdir of a VM */
+	bool cancel_sent;          /* ... interrupted: its undoing was asked for */
+	fuse_ino_t art_parent;     /* a mkdir of an image or kernel, asked again once the catalog is there */
+	char name[256];
 	size_t write_size; /* 0: answer with an errno (rmdir) */
 	struct node read_node; /* a parked read of images/NAME/wait (art_id != 0) */
 	size_t read_size;
@@ -60,6 +67,11 @@ static void answer(struct pending *p, int result)
 {
 	if (p->read_node.art_id)
 		return answer_read(p);
+	if (p->art_parent) {
+		fs_mkdir_artifact(p->fs, p->req, p->art_parent, p->name, true);
+		free(p);
+		return;
+	}
 	if (result == 0 && p->write_size)
 		notify_reply_write(p->fs->notifier, p->req, p->write_size);
 	else
@@ -75,6 +87,45 @@ static void unlink_pending(struct fs *fs, struct pending *p)
 			return;
 		}
 	}
+}
+
+struct pending *pending_new_mkdir(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct pending *p = pending_new(fs, req, 0);
+
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	if (parent != INO_VMS)
+		p->art_parent = parent;
+	return p;
+}
+
+static void unlink_pending(struct fs *fs, struct pending *p);
+
+void pending_created(void *ctx, struct vm *vm, const bgr_error *err)
+{
+	struct pending *p = ctx;
+
+	unlink_pending(p->fs, p);
+	fuse_req_interrupt_func(p->req, NULL, NULL);
+	if (vm) {
+		fs_reply_entry(p->req, p->fs, vm_ino(vm_record(vm)->id, VMF_DIR), vm);
+	} else {
+		if (!p->cancel_sent)
+			fs_log_failure("mkdir", "vms", p->name, err);
+		fuse_reply_err(p->req, p->cancel_sent ? EINTR : err->code);
+	}
+	free(p);
+}
+
+static void pending_interrupted(fuse_req_t req, void *data);
+
+void pending_park_create(struct fs *fs, struct pending *p, struct vmm_create *c)
+{
+	p->create = c;
+	p->parked = true;
+	p->next = fs->pendings;
+	fs->pendings = p;
+	fuse_req_interrupt_func(p->req, pending_interrupted, p);
 }
 
 void pending_done(void *ctx, int result)
@@ -134,6 +185,17 @@ void fs_answer_interrupts(struct fs *fs)
 		struct pending *p = *pp;
 		if (!p->interrupted) {
 			pp = &p->next;
+			continue;
+		}
+		if (p->create) {
+			/* answered by pending_created once the create is undone,
+			 * maybe right here: start over after it */
+			p->interrupted = false;
+			if (!p->cancel_sent) {
+				p->cancel_sent = true;
+				vmm_vm_create_cancel(p->create);
+			}
+			pp = &fs->pendings;
 			continue;
 		}
 		*pp = p->next;

@@ -204,16 +204,6 @@ static void render_art_file(FILE *f, enum art_file kind, const struct artifact *
 	}
 }
 
-static void render_file(FILE *f, const char *path)
-{
-	_cleanup_fclose_ FILE *in = fopen(path, "re");
-	char buf[4096];
-	size_t n;
-
-	while (in && (n = fread(buf, 1, sizeof(buf), in)) > 0)
-		fwrite(buf, 1, n, f);
-}
-
 char *render_node(const struct render_ctx *ctx, const struct node *n, struct vm *vm, size_t *ret_len)
 {
 	char *buf = NULL;
@@ -235,7 +225,7 @@ char *render_node(const struct render_ctx *ctx, const struct node *n, struct vm 
 		else if (n->ino == INO_CONFIG)
 			render_config(f, ctx);
 		else if (n->ino == INO_KNOWN_HOSTS)
-			render_file(f, vmm_paths(ctx->vmm)->known_hosts);
+			fputs(vmm_known_hosts(ctx->vmm), f);
 	} else if (vm) {
 		render_vm_file(f, n->kind, ctx, vm);
 	}

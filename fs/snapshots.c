@@ -12,6 +12,7 @@ struct snapshot {
 	size_t len;
 	bool published;
 	uint64_t inval_seq; /* the last invalidation queued for ino */
+	uint64_t first_seq; /* the first one queued since it was published, 0: none */
 	struct snapshot *next;
 };
 
@@ -42,10 +43,17 @@ const char *snapshot_get(struct fs *fs, const struct node *n, struct vm *vm, siz
 {
 	struct snapshot *s = find(fs, n->ino, true);
 
-	if (!s->published || notify_done_seq(fs->notifier) >= s->inval_seq) {
+	/* Once an invalidation queued after the publication has reached the
+	 * kernel, nothing it caches comes from that publication: a newer
+	 * value may go out even while later invalidations are on their way
+	 * (otherwise a second change right after a first would keep the
+	 * value from before both until the second is sent). */
+	uint64_t done = notify_done_seq(fs->notifier);
+	if (!s->published || done >= s->inval_seq || (s->first_seq && done >= s->first_seq)) {
 		free(s->data);
 		s->data = render_node(&fs->render, n, vm, &s->len);
 		s->published = true;
+		s->first_seq = 0;
 	}
 	*ret_len = s->len;
 	return s->data;
@@ -56,8 +64,11 @@ void snapshot_invalidating(struct fs *fs, uint64_t ino, uint64_t seq)
 	struct snapshot *s = find(fs, ino, false);
 
 	/* no snapshot: the kernel never saw this file, nothing to protect */
-	if (s)
+	if (s) {
 		s->inval_seq = seq;
+		if (!s->first_seq)
+			s->first_seq = seq;
+	}
 }
 
 static void free_chain_if(struct snapshot **b, int64_t vm_id, bool all)

@@ -1,6 +1,8 @@
 """A loopback HTTP server for bundle tests: serves files of ROOT by basename.
 /plain/NAME honours Range, /cut/NAME closes its first answer half-way,
-/norange/NAME ignores Range, /slow/NAME sends 16 KiB every 0.1 s. Asked as
+/norange/NAME ignores Range, /slow/NAME sends 16 KiB every 0.1 s, /hold/NAME
+logs "held PATH" and answers only once ROOT/release exists (a stalled
+server, released by the test; after 600 s at the latest). Asked as
 an HTTP proxy (GET http://HOST/MODE/NAME), it serves the same and logs
 "proxied URL". Logs "PATH RANGE" per request into LOG and
 writes its port into PORTFILE.
@@ -20,6 +22,12 @@ class H(http.server.BaseHTTPRequestHandler):
         mode, _, name = path.lstrip("/").partition("/")
         rng = self.headers.get("Range", "-")
         with open(log, "a") as f: f.write(f"{self.path} {rng}\n")
+        if mode == "hold":
+            with open(log, "a") as f: f.write(f"held {self.path}\n")
+            end = time.time() + 600
+            while not os.path.exists(os.path.join(root, "release")) and time.time() < end:
+                time.sleep(0.1)
+            with open(log, "a") as f: f.write(f"released {self.path}\n")
         try: data = open(os.path.join(root, os.path.basename(name)), "rb").read()
         except OSError: return self.send_error(404)
         start = 0

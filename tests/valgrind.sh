@@ -39,7 +39,7 @@ $FSOP write "$MNT/vms/v1/disk_size" 2G >/dev/null
 $FSOP create "$MNT/vms/v1/x" >/dev/null
 $FSOP mkdir "$MNT/vms/BAD" >/dev/null
 timeout 2 cat "$MNT/events" >/dev/null
-cat "$MNT/config" "$MNT/README" >/dev/null
+cat "$MNT/config" "$MNT/README" "$MNT/known_hosts" >/dev/null
 ls -lR "$MNT" >/dev/null
 rmdir "$MNT/vms/v1" "$MNT/vms/v2"
 mkdir "$MNT/images/vgimg"

@@ -44,9 +44,12 @@ void vmm_art_info(const struct artifact *a, struct art_info *ret);
 /* The status line: "ready", "pulling 41% 120M/290M 12M/s", "error: …". */
 void vmm_art_status(const struct artifact *a, char *out, size_t size);
 
-/* mkdir images/NAME: starts pulling NAME from the catalog and returns at
- * once. EEXIST when present, ENOENT when no catalog lists it. */
-int vmm_art_pull(struct vmm *m, enum art_kind kind, const char *name, struct artifact **ret, bgr_error *err);
+/* mkdir images/NAME: starts pulling NAME from the catalog and returns 0
+ * at once. EEXIST when present, ENOENT when no catalog lists it. 1 when
+ * the http(s) catalog has no copy yet and is being fetched: fn(ctx, ...)
+ * is called once it is (fn may be NULL), and the caller asks again. */
+int vmm_art_pull(struct vmm *m, enum art_kind kind, const char *name, vmm_done_fn fn, void *ctx,
+		 struct vmm_waiter **ret_waiter, struct artifact **ret, bgr_error *err);
 /* images/import "NAME REF": imports the OCI image REF as NAME. */
 int vmm_art_import(struct vmm *m, const char *name, const char *ref, struct artifact **ret, bgr_error *err);
 /* rmdir: EBUSY while pulling or while a VM uses it. */

@@ -83,6 +83,7 @@ struct vmm_settings {
 	int boot_timeout_s;
 	int stop_timeout_s;
 	char catalog[1024]; /* path or URL of a catalog consulted first, "" for none */
+	int catalog_timeout_s; /* a fetch of an http(s) catalog gives up after this */
 	setting_src src_vmm, src_firecracker, src_accel, src_vcpu, src_memory, src_disk, src_image, src_ssh_key;
 	setting_src src_boot_timeout, src_catalog;
 	struct vmm_net_settings net;
@@ -113,11 +114,30 @@ const char *vm_agent_hello(const struct vm *vm);
 
 /* The VM's ssh_config Host block (caller frees). */
 char *vmm_vm_ssh_config(struct vmm *m, const struct vm *vm);
-/* The VM's lines of banger's known_hosts (caller frees); "" when none. */
+/* banger's known_hosts, from memory (pins_cache.c): all of it, and the
+ * VM's lines (caller frees; "" when none). Fresh when vmm_pins_fresh says
+ * so; otherwise a front waits for vmm_pins_refresh first. */
+const char *vmm_known_hosts(struct vmm *m);
 char *vmm_vm_known_hosts(struct vmm *m, const struct vm *vm);
+/* Whether the copy in memory is the file as it is now (one stat). */
+bool vmm_pins_fresh(struct vmm *m);
+/* Reads the file again, off the loop; fn(ctx, 0) once the copy is at
+ * least as new as the file was at this call (fn may be NULL). */
+void vmm_pins_refresh(struct vmm *m, vmm_done_fn fn, void *ctx, struct vmm_waiter **ret_waiter);
 
-/* Creates a stopped VM (record + directory + root disk) or nothing. */
-int vmm_vm_create(struct vmm *m, const char *name, struct vm **ret, bgr_error *err);
+/* mkdir vms/NAME: creates a stopped VM (record + directory + root disk +
+ * file_sync work disk) or nothing. The name is reserved at once (EEXIST
+ * for another create of it); the slow parts run off the loop, and the VM
+ * appears (in vmm_vm_by_name and the store, with its directory) only when
+ * all is done. Returns 1, and fn is called once, later: with the new VM,
+ * or with NULL and why. Or -errno at once (a bad or taken name). */
+struct vmm_create;
+typedef void (*vmm_create_fn)(void *ctx, struct vm *vm, const bgr_error *err);
+int vmm_vm_create(struct vmm *m, const char *name, vmm_create_fn fn, void *ctx, struct vmm_create **ret,
+		  bgr_error *err);
+/* The caller gave up (Ctrl-C): the create is undone; fn is still called,
+ * with ECANCELED, once nothing of it is left (maybe before this returns). */
+void vmm_vm_create_cancel(struct vmm_create *c);
 
 
 /* Each returns 0 when done at once, 1 when done_fn will be called later
@@ -130,8 +150,14 @@ int vmm_vm_action(struct vmm *m, struct vm *vm, const char *word, vmm_done_fn fn
  * interrupted); the operation itself goes on. */
 void vmm_waiter_cancel(struct vmm_waiter *w);
 
-/* Sets a sizing value; EBUSY unless the VM is stopped. */
-int vmm_vm_set(struct vmm *m, struct vm *vm, enum vm_field field, const char *value, bgr_error *err);
+/* Sets a sizing value, image or kernel; EBUSY unless the VM is stopped
+ * (or while another change of it is being applied). 0 when done at once;
+ * 1 when fn is called later: a grown disk_size (qemu-img resize) or a new
+ * image's root disk is made on a worker, and an image or kernel only the
+ * http(s) catalog may list waits for that catalog's first copy; a failure
+ * then is recorded in the VM's error and logs. -errno. */
+int vmm_vm_set(struct vmm *m, struct vm *vm, enum vm_field field, const char *value, vmm_done_fn fn, void *ctx,
+	       struct vmm_waiter **ret_waiter, bgr_error *err);
 /* Records a failed operation on vm: its error file and its log. */
 void vmm_vm_fail(struct vmm *m, struct vm *vm, const bgr_error *err);
 /* Appends a line to vm's log. */

@@ -6,8 +6,9 @@
  *       downloads into DEST.part (resuming one left by an earlier try),
  *       printing "progress DONE TOTAL BYTES_PER_S" lines, checks the sha256
  *       and renames DEST.part to DEST.
- *   banger-pull get URL DEST [--max-bytes N]
- *       downloads a small file (a catalog) whole, without a checksum.
+ *   banger-pull get URL DEST [--max-bytes N] [--timeout S]
+ *       downloads a small file (a catalog) whole, without a checksum, in at
+ *       most S seconds (default 10).
  *   banger-pull install BUNDLE STATE_DIR [--max-bytes N] [--only image|kernel]
  *                       [--name NAME] [--source TEXT] [--sha256 HEX]
  *       unpacks and checks BUNDLE, then installs STATE_DIR/images/NAME and/or
@@ -28,7 +29,7 @@
 static int usage(void)
 {
 	printf("usage: banger-pull fetch URL SHA256 DEST [--size N]\n"
-	       "       banger-pull get URL DEST [--max-bytes N]\n"
+	       "       banger-pull get URL DEST [--max-bytes N] [--timeout S]\n"
 	       "       banger-pull install BUNDLE STATE_DIR [--max-bytes N] [--only image|kernel] [--name NAME]\n"
 	       "                           [--source TEXT] [--sha256 HEX]\n");
 	return 2;
@@ -84,11 +85,18 @@ int main(int argc, char **argv)
 		if (r == 0)
 			printf("ok\n");
 	} else if (argc >= 4 && !strcmp(argv[1], "get")) {
+		uint64_t timeout = 0;
 		number = MANIFEST_MAX_BYTES * 4ULL;
-		if (optional_number(argc, argv, 4, "--max-bytes", &number))
+		for (int i = 4; i < argc; i += 2) {
+			const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+			if (v && !strcmp(argv[i], "--max-bytes") && parse_u64(v, &number) == 0)
+				continue;
+			if (v && !strcmp(argv[i], "--timeout") && parse_u64(v, &timeout) == 0 && timeout <= 3600)
+				continue;
 			return usage();
+		}
 		curl_global_init(CURL_GLOBAL_DEFAULT);
-		r = pull_get(argv[2], argv[3], number, &err);
+		r = pull_get(argv[2], argv[3], number, (long)timeout, &err);
 		curl_global_cleanup();
 		if (r == 0)
 			printf("ok\n");

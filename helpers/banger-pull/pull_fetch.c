@@ -225,7 +225,7 @@ int pull_fetch(const char *url, const char *sha256, const char *dest, uint64_t e
 }
 
 /* A whole small file, no resume: max_bytes bounds it. */
-int pull_get(const char *url, const char *dest, uint64_t max_bytes, bgr_error *err)
+int pull_get(const char *url, const char *dest, uint64_t max_bytes, long timeout_s, bgr_error *err)
 {
 	_cleanup_free_ char *part = xasprintf("%s.part.%d", dest, (int)getpid());
 	_cleanup_close_ int fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -233,7 +233,7 @@ int pull_get(const char *url, const char *dest, uint64_t max_bytes, bgr_error *e
 
 	if (fd < 0)
 		return bgr_fail(err, errno, "%s: %s", part, strerror(errno));
-	r = download_once(url, fd, 0, max_bytes, GET_TIMEOUT_S, err);
+	r = download_once(url, fd, 0, max_bytes, timeout_s > 0 ? timeout_s : GET_TIMEOUT_S, err);
 	if (r == 0 && (fsync(fd) < 0 || rename(part, dest) < 0))
 		r = bgr_fail(err, errno, "%s: %s", dest, strerror(errno));
 	if (r < 0)

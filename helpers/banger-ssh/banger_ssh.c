@@ -5,6 +5,8 @@
  *
  *   banger-ssh key PATH                  ensure the key pair; prints "TYPE BASE64"
  *   banger-ssh lines FILE HOST...        prints FILE's pins for any HOST
+ *   banger-ssh groups FILE H1,H2 ...     the same for many groups of hosts at
+ *                                        once: "INDEX LINE" per pin of group INDEX
  *   banger-ssh drop FILE HOST...         removes FILE's pins for every HOST
  *   banger-ssh check OPTIONS             the ssh check of a boot (ssh_check.h);
  *       --known-hosts F --key K --host H --port P --pin HOST (1-2x)
@@ -24,7 +26,8 @@
 
 static int usage(void)
 {
-	fputs("usage: banger-ssh key PATH | lines FILE HOST... | drop FILE HOST... | check OPTIONS\n", stdout);
+	fputs("usage: banger-ssh key PATH | lines FILE HOST... | groups FILE HOSTS... | drop FILE HOST... | check OPTIONS\n",
+	      stdout);
 	return 2;
 }
 
@@ -54,6 +57,18 @@ static int cmd_lines(int argc, char **argv)
 	if (argc < 2)
 		return usage();
 	text = pins_lines(argv[0], (const char *const *)argv + 1, (size_t)argc - 1);
+	fputs(text, stdout);
+	free(text);
+	return 0;
+}
+
+static int cmd_groups(int argc, char **argv)
+{
+	char *text;
+
+	if (argc < 2)
+		return usage();
+	text = pins_groups(argv[0], (const char *const *)argv + 1, (size_t)argc - 1);
 	fputs(text, stdout);
 	free(text);
 	return 0;
@@ -144,6 +159,8 @@ int main(int argc, char **argv)
 		return cmd_key(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "lines"))
 		return cmd_lines(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "groups"))
+		return cmd_groups(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "drop"))
 		return cmd_drop(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "check"))

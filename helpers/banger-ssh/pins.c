@@ -93,6 +93,38 @@ char *pins_lines(const char *file, const char *const *hosts, size_t n)
 	return out;
 }
 
+char *pins_groups(const char *file, const char *const *groups, size_t n_groups)
+{
+	int missing;
+	_cleanup_free_ char *all = read_all(file, &missing);
+	char *out = NULL, *save = NULL, *line, **copies = xcalloc(n_groups + 1, sizeof(*copies));
+	const char ***hosts = xcalloc(n_groups + 1, sizeof(*hosts));
+	size_t *n_hosts = xcalloc(n_groups + 1, sizeof(*n_hosts)), len = 0;
+	FILE *mem = open_memstream(&out, &len);
+
+	for (size_t g = 0; g < n_groups; g++) {
+		char *s = NULL, *h;
+		copies[g] = xstrdup(groups[g]);
+		hosts[g] = xcalloc(strlen(groups[g]) + 1, sizeof(**hosts));
+		for (h = strtok_r(copies[g], ",", &s); h; h = strtok_r(NULL, ",", &s))
+			hosts[g][n_hosts[g]++] = h;
+	}
+	for (line = all && mem ? strtok_r(all, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save))
+		for (size_t g = 0; g < n_groups; g++)
+			if (matches_any(line, hosts[g], n_hosts[g]))
+				fprintf(mem, "%zu %s\n", g, line);
+	if (mem)
+		fclose(mem);
+	for (size_t g = 0; g < n_groups; g++) {
+		free(copies[g]);
+		free(hosts[g]);
+	}
+	free(copies);
+	free(hosts);
+	free(n_hosts);
+	return out ? out : xstrdup("");
+}
+
 static int lock_pins(const char *file, bgr_error *err)
 {
 	_cleanup_free_ char *lockpath = xasprintf("%s.lock", file);

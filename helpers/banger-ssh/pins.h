@@ -31,5 +31,9 @@ int pins_update(const char *file, const char *const *drop, size_t n_drop, const 
 
 /* The file's lines for any of hosts[], joined (caller frees); "" if none. */
 char *pins_lines(const char *file, const char *const *hosts, size_t n);
+/* pins_lines for many groups in one pass: each group is a comma-separated
+ * host list; every line of the file that belongs to group G comes out as
+ * "G LINE" (caller frees), in the file's order. */
+char *pins_groups(const char *file, const char *const *groups, size_t n_groups);
 
 #endif

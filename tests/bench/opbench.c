@@ -10,6 +10,12 @@
  *   opbench mkdir DIR COUNT      warm-up mkdir+rmdir of DIR/warmup, then
  *                                mkdir DIR/b0 .. DIR/b{COUNT-1}
  *                                -> "<creates/s> creates/s first_ms=<ms>"
+ *   opbench latency FILE ITER    stat + open + read + close of FILE, each one
+ *                                timed apart
+ *   opbench latency-until FILE STOPFILE   the same until STOPFILE exists
+ *                                (looked for every 16 operations)
+ *                                -> "<max µs> max_us <mean µs> mean_us
+ *                                    <p99 µs> p99_us <n> ops <p99.9 µs> p999_us"
  *
  * Exits 1 with a message on stderr when an operation fails.
  */
@@ -140,6 +146,56 @@ static int mkdirs(const char *dir, long count)
 	return 0;
 }
 
+struct samples {
+	double *v;
+	size_t n, cap;
+};
+
+static void add_sample(struct samples *s, double us)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 4096;
+		s->v = realloc(s->v, s->cap * sizeof(*s->v));
+		if (!s->v)
+			exit(3);
+	}
+	s->v[s->n++] = us;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* iter > 0: that many; else until stop exists */
+static int latency(const char *file, long iter, const char *stop)
+{
+	struct samples s = { 0 };
+	double sum = 0;
+
+	for (long i = 0; i < 100; i++)
+		statread_once(file);
+	for (long i = 0; iter > 0 ? i < iter : 1; i++) {
+		if (iter <= 0 && i % 16 == 0 && access(stop, F_OK) == 0)
+			break;
+		double t0 = now_s();
+		statread_once(file);
+		double us = (now_s() - t0) * 1e6;
+		add_sample(&s, us);
+		sum += us;
+	}
+	if (!s.n) {
+		fprintf(stderr, "opbench: no operation timed\n");
+		return 1;
+	}
+	qsort(s.v, s.n, sizeof(*s.v), cmp_double);
+	printf("%.0f max_us %.1f mean_us %.0f p99_us %zu ops %.0f p999_us\n", s.v[s.n - 1], sum / (double)s.n,
+	       s.v[(size_t)((double)(s.n - 1) * 0.99)], s.n, s.v[(size_t)((double)(s.n - 1) * 0.999)]);
+	free(s.v);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && strcmp(argv[1], "statread") == 0)
@@ -148,6 +204,11 @@ int main(int argc, char **argv)
 		return lsstat(argv[2], parse_count(argv[3]));
 	if (argc == 4 && strcmp(argv[1], "mkdir") == 0)
 		return mkdirs(argv[2], parse_count(argv[3]));
-	fprintf(stderr, "usage: opbench statread FILE ITER | lsstat DIR ITER | mkdir DIR COUNT\n");
+	if (argc == 4 && strcmp(argv[1], "latency") == 0)
+		return latency(argv[2], parse_count(argv[3]), NULL);
+	if (argc == 4 && strcmp(argv[1], "latency-until") == 0)
+		return latency(argv[2], 0, argv[3]);
+	fprintf(stderr, "usage: opbench statread FILE ITER | lsstat DIR ITER | mkdir DIR COUNT | latency FILE ITER |"
+			" latency-until FILE STOPFILE\n");
 	return 2;
 }

@@ -462,13 +462,36 @@ static void error_has(const char *name, const char *want, const char *what)
 	tap_ok(strstr(e, want) != NULL, "%s (error: '%s')", what, e);
 }
 
+struct created {
+	bool done;
+	bool ok;
+	char why[BGR_ERROR_MAX];
+};
+
+static void on_created(void *ctx, struct vm *vm, const bgr_error *err)
+{
+	struct created *c = ctx;
+
+	c->done = true;
+	c->ok = vm != NULL;
+	if (!vm)
+		snprintf(c->why, sizeof(c->why), "%s", err ? err->msg : "?");
+}
+
+/* mkdir vms/NAME: the create finishes on workers; the loop runs until then. */
 static void create(const char *name)
 {
-	struct vm *vm = NULL;
+	struct created c = { 0 };
+	struct vmm_create *handle = NULL;
 	bgr_error err = { 0 };
 
-	if (vmm_vm_create(m, name, &vm, &err) < 0)
+	if (vmm_vm_create(m, name, on_created, &c, &handle, &err) < 0) {
 		tap_ok(false, "create %s: %s", name, err.msg);
+		return;
+	}
+	WAIT(c.done);
+	if (!c.ok)
+		tap_ok(false, "create %s: %s", name, c.why);
 }
 
 /* The guest agent says hello on its current connection. */

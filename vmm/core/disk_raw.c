@@ -10,12 +10,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define CHUNK (64 << 20) /* a cancel is noticed between chunks */
+
+struct cancel {
+	bool (*fn)(void *);
+	void *ctx;
+};
+
 /* Copies [off, off + len) of in to the same place in out. */
-static int copy_range(int in, int out, off_t off, off_t len)
+static int copy_range(int in, int out, off_t off, off_t len, const struct cancel *c)
 {
 	while (len > 0) {
 		loff_t a = off, b = off;
-		ssize_t n = copy_file_range(in, &a, out, &b, (size_t)len, 0);
+		if (c->fn && c->fn(c->ctx))
+			return -ECANCELED;
+		ssize_t n = copy_file_range(in, &a, out, &b, (size_t)(len < CHUNK ? len : CHUNK), 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -26,7 +35,7 @@ static int copy_range(int in, int out, off_t off, off_t len)
 	return 0;
 }
 
-static int copy_extents(int in, int out, off_t size)
+static int copy_extents(int in, int out, off_t size, const struct cancel *c)
 {
 	off_t data = 0, hole;
 	int r;
@@ -38,14 +47,14 @@ static int copy_extents(int in, int out, off_t size)
 		hole = lseek(in, data, SEEK_HOLE);
 		if (hole < 0)
 			hole = size;
-		r = copy_range(in, out, data, hole - data);
+		r = copy_range(in, out, data, hole - data, c);
 		if (r < 0)
 			return r;
 		data = hole;
 	}
 }
 
-int disk_copy_sparse(const char *src, const char *dest, bool *reflinked)
+static int copy_sparse(const char *src, const char *dest, bool *reflinked, const struct cancel *c)
 {
 	_cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
 	_cleanup_close_ int out = -1;
@@ -62,14 +71,19 @@ int disk_copy_sparse(const char *src, const char *dest, bool *reflinked)
 		*reflinked = true;
 		return 0;
 	}
-	r = ftruncate(out, st.st_size) < 0 ? -errno : copy_extents(in, out, st.st_size);
+	r = ftruncate(out, st.st_size) < 0 ? -errno : copy_extents(in, out, st.st_size, c);
 	if (r < 0)
 		unlink(dest);
 	return r;
 }
 
+int disk_copy_sparse(const char *src, const char *dest, bool *reflinked)
+{
+	return copy_sparse(src, dest, reflinked, &(struct cancel){ NULL, NULL });
+}
+
 int disk_create_raw_root(const char *images_dir, const char *image, uint64_t size, const char *dest,
-			 bgr_error *err)
+			 bool (*cancel)(void *), void *ctx, bgr_error *err)
 {
 	_cleanup_free_ char *base = NULL;
 	bool reflinked;
@@ -78,7 +92,7 @@ int disk_create_raw_root(const char *images_dir, const char *image, uint64_t siz
 
 	if (r < 0)
 		return r;
-	r = disk_copy_sparse(base, dest, &reflinked);
+	r = copy_sparse(base, dest, &reflinked, &(struct cancel){ cancel, ctx });
 	if (r < 0)
 		return bgr_fail(err, -r, "cannot create root disk %s: %s", dest, strerror(-r));
 	if (stat(dest, &st) == 0 && (uint64_t)st.st_size < size && truncate(dest, (off_t)size) < 0) {

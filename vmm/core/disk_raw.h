@@ -14,8 +14,9 @@
  * Returns 0 or -errno (dest removed on failure). */
 int disk_copy_sparse(const char *src, const char *dest, bool *reflinked);
 
-/* dest = a copy of image's rootfs grown (sparsely) to size bytes. */
+/* dest = a copy of image's rootfs grown (sparsely) to size bytes. cancel,
+ * when given, is asked between 64 MiB chunks of a copy (ECANCELED). */
 int disk_create_raw_root(const char *images_dir, const char *image, uint64_t size, const char *dest,
-			 bgr_error *err);
+			 bool (*cancel)(void *), void *ctx, bgr_error *err);
 
 #endif

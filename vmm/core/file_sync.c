@@ -66,7 +66,7 @@ static bool debugfs_safe(const char *s)
 }
 
 /* the first name under a synced directory that is not debugfs_safe */
-static char unsafe_path[512];
+static _Thread_local char unsafe_path[512];
 
 static int find_unsafe(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
@@ -110,7 +110,8 @@ static int check_entry(const struct file_sync *e, bgr_error *err)
 	return 0;
 }
 
-static int file_mode = 0600;
+/* nftw callbacks take no context: per thread, as builds run on workers */
+static _Thread_local int file_mode = 0600;
 
 static int set_modes(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
@@ -122,7 +123,22 @@ static int set_modes(const char *path, const struct stat *st, int type, struct F
 	return 0;
 }
 
-static int stage_entry(const struct file_sync *e, const char *stage, bgr_error *err)
+struct cancel {
+	bool (*fn)(void *);
+	void *ctx;
+};
+
+static bool cancelled(const struct cancel *c)
+{
+	return c->fn && c->fn(c->ctx);
+}
+
+static int run(char **argv, const struct cancel *c)
+{
+	return proc_run_cancel(argv, c->fn, c->ctx);
+}
+
+static int stage_entry(const struct file_sync *e, const char *stage, const struct cancel *c, bgr_error *err)
 {
 	_cleanup_free_ char *host = host_path(e->host), *rel = guest_relative(e->guest), *dest = NULL, *parent = NULL;
 	struct stat st;
@@ -143,14 +159,15 @@ static int stage_entry(const struct file_sync *e, const char *stage, bgr_error *
 	if (r < 0)
 		return bgr_fail(err, -r, "file_sync: cannot create %s: %s", parent, strerror(-r));
 	char *argv[] = { "cp", "-R", "--no-preserve=mode,ownership", "--", host, dest, NULL };
-	if (proc_run(argv, -1) != 0)
-		return bgr_fail(err, EIO, "file_sync (%s): copying %.100s failed", e->src, host);
+	if (run(argv, c) != 0)
+		return cancelled(c) ? bgr_fail(err, ECANCELED, "file_sync: cancelled")
+				    : bgr_fail(err, EIO, "file_sync (%s): copying %.100s failed", e->src, host);
 	file_mode = e->mode >= 0 ? e->mode : 0600;
 	nftw(dest, set_modes, 16, FTW_PHYS);
 	return 0;
 }
 
-static uint64_t tree_bytes;
+static _Thread_local uint64_t tree_bytes;
 
 static int add_size(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
@@ -163,8 +180,8 @@ static int add_size(const char *path, const struct stat *st, int type, struct FT
 
 /* Non-root daemons stage files they own: make them root's inside the image
  * (sshd and friends insist on it). */
-static int debugfs_lines_fd = -1;
-static size_t stage_len;
+static _Thread_local int debugfs_lines_fd = -1;
+static _Thread_local size_t stage_len;
 
 static int owner_line(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
@@ -176,7 +193,8 @@ static int owner_line(const char *path, const struct stat *st, int type, struct 
 	return 0;
 }
 
-static int make_root_owned(const char *stage, const char *image, const char *vm_dir, bgr_error *err)
+static int make_root_owned(const char *stage, const char *image, const char *vm_dir, const struct cancel *c,
+			   bgr_error *err)
 {
 	_cleanup_free_ char *cmds = xasprintf("%s/work.debugfs", vm_dir);
 	int fd = open(cmds, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), r;
@@ -188,13 +206,17 @@ static int make_root_owned(const char *stage, const char *image, const char *vm_
 	nftw(stage, owner_line, 16, FTW_PHYS);
 	close(fd);
 	char *argv[] = { "debugfs", "-w", "-f", cmds, (char *)image, NULL };
-	r = proc_run(argv, -1);
+	r = run(argv, c);
 	unlink(cmds);
+	if (r != 0 && cancelled(c))
+		return bgr_fail(err, ECANCELED, "file_sync: cancelled");
 	return r == 0 ? 0 : bgr_fail(err, EIO, "file_sync: debugfs could not set owners in %s", image);
 }
 
-int file_sync_build(const struct vmm_settings *s, const char *vm_dir, bgr_error *err)
+int file_sync_build(const struct vmm_settings *s, const char *vm_dir, bool (*cancel)(void *), void *ctx,
+		    bgr_error *err)
 {
+	const struct cancel c = { cancel, ctx };
 	_cleanup_free_ char *stage = NULL, *image = NULL, *size_arg = NULL;
 	uint64_t size;
 	int r = 0;
@@ -209,7 +231,7 @@ int file_sync_build(const struct vmm_settings *s, const char *vm_dir, bgr_error 
 	for (size_t i = 0; i < s->n_sync && r == 0; i++)
 		r = check_entry(&s->sync[i], err);
 	for (size_t i = 0; i < s->n_sync && r == 0; i++)
-		r = stage_entry(&s->sync[i], stage, err);
+		r = stage_entry(&s->sync[i], stage, &c, err);
 	if (r < 0)
 		goto out;
 	chmod(stage, 0700);
@@ -220,12 +242,13 @@ int file_sync_build(const struct vmm_settings *s, const char *vm_dir, bgr_error 
 	size_arg = xasprintf("%lluk", (unsigned long long)(size >> 10));
 	char *argv[] = { "mke2fs", "-q", "-F", "-t", "ext4", "-m", "0", "-L", "banger-work", "-d", stage, image, size_arg,
 			 NULL };
-	if (proc_run(argv, -1) != 0) {
-		r = bgr_fail(err, EIO, "file_sync: mke2fs could not build the work disk %s", image);
+	if (run(argv, &c) != 0) {
+		r = cancelled(&c) ? bgr_fail(err, ECANCELED, "file_sync: cancelled")
+				  : bgr_fail(err, EIO, "file_sync: mke2fs could not build the work disk %s", image);
 		goto out;
 	}
 	if (geteuid() != 0)
-		r = make_root_owned(stage, image, vm_dir, err);
+		r = make_root_owned(stage, image, vm_dir, &c, err);
 out:
 	rm_rf(stage);
 	if (r < 0)

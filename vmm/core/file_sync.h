@@ -10,7 +10,11 @@
 
 /* Builds vm_dir/work.img from the entries, or does nothing when there are
  * none. A guest path outside ~/ or /root/, a ".." in it, or a missing host
- * path is EINVAL with the entry's config line in the reason. */
-int file_sync_build(const struct vmm_settings *s, const char *vm_dir, bgr_error *err);
+ * path is EINVAL with the entry's config line in the reason. Runs on a
+ * worker (several at once are fine); cancel, when given, is polled while
+ * cp, mke2fs and debugfs run, and a true answer ends the build with
+ * ECANCELED. */
+int file_sync_build(const struct vmm_settings *s, const char *vm_dir, bool (*cancel)(void *), void *ctx,
+		    bgr_error *err);
 
 #endif

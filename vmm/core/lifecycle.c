@@ -489,6 +489,8 @@ int vmm_vm_action(struct vmm *m, struct vm *vm, const char *word, vmm_done_fn fn
 
 	if (parse_action(word, &act) < 0)
 		return bgr_fail(err, EINVAL, "unknown state request '%.40s': write start, stop, restart or kill", word);
+	if (vm->applying && (act == ACT_START || act == ACT_RESTART))
+		return bgr_fail(err, EBUSY, "a change of its disk, image or kernel is being applied; start once it returned");
 	switch (act) {
 	case ACT_START:
 		if (s == VM_RUNNING)
@@ -547,12 +549,28 @@ static void start_failed(struct vmm *m, struct vm *vm, int result, const char *r
 	waiters_complete(&vm->start_waiters, result);
 }
 
+/* A start that waited goes on: it boots, waits for the next pull or disk, or
+ * fails. */
+static void retry_start(struct vmm *m, struct vm *vm)
+{
+	bgr_error err = { 0 };
+	int r = vm_prepare_artifacts(m, vm, &err);
+
+	if (r == 1)
+		return;
+	if (r == 0)
+		r = vm_boot(m, vm, &err);
+	if (r < 0)
+		start_failed(m, vm, r, err.msg);
+	else
+		vm->awaiting_pull = false;
+}
+
 void vm_artifact_ready(struct vmm *m, enum art_kind kind, const char *name, int result, const char *reason)
 {
 	for (size_t i = 0; i < m->n_vms; i++) {
 		struct vm *vm = m->vms[i];
 		bgr_error err = { 0 };
-		int r;
 
 		if (!vm_waits_for_artifact(vm, kind, name))
 			continue;
@@ -562,14 +580,14 @@ void vm_artifact_ready(struct vmm *m, enum art_kind kind, const char *name, int 
 			continue;
 		}
 		vmm_vm_log(m, vm, "%s %s: ready", art_kind_word(kind), name);
-		r = vm_prepare_artifacts(m, vm, &err);
-		if (r == 1)
-			continue;
-		if (r == 0)
-			r = vm_boot(m, vm, &err);
-		if (r < 0)
-			start_failed(m, vm, r, err.msg);
-		else
-			vm->awaiting_pull = false;
+		retry_start(m, vm);
 	}
+}
+
+void vm_start_waited(struct vmm *m, struct vm *vm, int result, const char *reason)
+{
+	if (result < 0)
+		start_failed(m, vm, result, reason);
+	else
+		retry_start(m, vm);
 }

@@ -2,12 +2,11 @@
 #include "art.h"
 #include "vm.h"
 #include "disk.h"
-#include "disk_raw.h"
-#include "file_sync.h"
 #include "log.h"
 #include "settings.h"
 #include "network.h"
 #include "ssh_helper.h"
+#include "pins_cache.h"
 #include "proc.h"
 #include "util.h"
 
@@ -18,23 +17,6 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
-
-static struct vm *vm_alloc(struct vmm *m, const struct vm_record *rec)
-{
-	struct vm *vm = xcalloc(1, sizeof(*vm));
-
-	vm->m = m;
-	vm->rec = *rec;
-	vm->pidfd = vm->agent_fd = vm->console_fd = vm->inotify_wd = -1;
-	vm->dir = xasprintf("%s/%lld", m->paths->vms_dir, (long long)rec->id);
-	vm->console_log = xasprintf("%s/console.log", vm->dir);
-	vm->log_path = xasprintf("%s/vm.log", vm->dir);
-	vm->root_disk = xasprintf("%s/%s", vm->dir, m->driver->root_disk_name);
-	vm->qmp_sock = xasprintf("%s/%s", vm->dir, m->driver->control_sock_name);
-	vm->console_sock = xasprintf("%s/%s", vm->dir, m->driver->console_name);
-	vm->agent_sock = xasprintf("%s/agent.sock", vm->dir);
-	return vm;
-}
 
 static void vm_free(struct vm *vm)
 {
@@ -48,17 +30,6 @@ static void vm_free(struct vm *vm)
 	free(vm->agent_buf);
 	free(vm->hello);
 	free(vm);
-}
-
-static void vms_append(struct vmm *m, struct vm *vm)
-{
-	if (m->n_vms == m->cap_vms) {
-		m->cap_vms = m->cap_vms ? m->cap_vms * 2 : 16;
-		m->vms = realloc(m->vms, m->cap_vms * sizeof(*m->vms));
-		if (!m->vms)
-			abort();
-	}
-	m->vms[m->n_vms++] = vm;
 }
 
 static int load_one(void *ctx, const struct vm_record *rec)
@@ -92,7 +63,6 @@ static void sweep_orphans(struct vmm *m)
 	}
 }
 
-static uint64_t default_disk_size(struct vmm *m, const char *image);
 static int drop_pins(struct vmm *m, const struct vm_record *rec, bgr_error *err);
 
 struct template_job {
@@ -154,6 +124,8 @@ int vmm_new(struct loop *loop, struct bgr_paths *paths, const struct vmm_observe
 		.ssh_verified = vm_ssh_verified,
 		.artifact_ready = vm_artifact_ready,
 		.artifact_progress = vm_artifact_progress,
+		.start_waited = vm_start_waited,
+		.creates_each_ip = vm_creates_each_ip,
 		.stopped_for_delete = vm_remove,
 	};
 	r = settings_load(&m->settings, paths, err);
@@ -216,6 +188,7 @@ void vmm_free(struct vmm *m)
 		return;
 	atomic_store(&m->quitting, true);
 	workers_free(m->workers); /* finishes deletes in progress */
+	pins_cache_free(m);
 	art_free_all(m);
 	for (size_t i = 0; i < m->n_vms; i++) {
 		struct vm *vm = m->vms[i];
@@ -245,101 +218,6 @@ void vmm_free(struct vmm *m)
 const struct vmm_settings *vmm_settings(struct vmm *m) { return &m->settings; }
 const struct bgr_paths *vmm_paths(struct vmm *m) { return m->paths; }
 size_t vmm_vm_count(struct vmm *m) { return m->n_vms; }
-/* The default disk holds at least the whole image (rounded up to 1 MiB). */
-static uint64_t default_disk_size(struct vmm *m, const char *image)
-{
-	uint64_t min = vm_image_min_disk(m, image);
-
-	return min > m->settings.disk_size ? min : m->settings.disk_size;
-}
-
-static void init_record(struct vmm *m, const char *name, struct vm_record *rec)
-{
-	const struct vmm_settings *s = &m->settings;
-
-	memset(rec, 0, sizeof(*rec));
-	snprintf(rec->name, sizeof(rec->name), "%s", name);
-	rec->state = VM_STOPPED;
-	rec->vcpu = s->vcpu;
-	rec->memory_mib = s->memory_mib;
-	snprintf(rec->image, sizeof(rec->image), "%s", s->image);
-	rec->disk_size = default_disk_size(m, rec->image);
-	snprintf(rec->kernel, sizeof(rec->kernel), "%s", s->kernel);
-	rec->created = time(NULL);
-}
-
-/* record + directory + root disk, all or nothing: the directory is built
- * under a temporary name and renamed inside the insert's transaction; a
- * crash leaves at most a directory without a record, swept at start-up. */
-int vmm_vm_create(struct vmm *m, const char *name, struct vm **ret, bgr_error *err)
-{
-	struct vm_record rec;
-	_cleanup_free_ char *tmp = NULL, *disk = NULL, *final = NULL;
-	char kernel[64];
-	struct vm *vm;
-	int r;
-
-	r = vm_name_check(name, err);
-	if (r < 0)
-		return r;
-	if (vmm_vm_by_name(m, name))
-		return bgr_fail(err, EEXIST, "a VM named '%s' already exists", name);
-	init_record(m, name, &rec);
-	r = vm_image_available(m, rec.image, kernel, err);
-	if (r < 0)
-		return r;
-	if (kernel[0])
-		snprintf(rec.kernel, sizeof(rec.kernel), "%s", kernel);
-	r = network_assign(m, &rec, err);
-	if (r < 0)
-		return r;
-	r = drop_pins(m, &rec, err);
-	if (r < 0)
-		return r;
-	tmp = xasprintf("%s/.new-%s", m->paths->vms_dir, name);
-	rm_rf(tmp);
-	if (mkdir(tmp, 0700) < 0)
-		return bgr_fail(err, errno, "cannot create %s: %s", tmp, strerror(errno));
-	disk = xasprintf("%s/%s", tmp, m->driver->root_disk_name);
-	/* an image still to be pulled gets its disk at the first start */
-	r = !art_installed(m, ART_IMAGE, rec.image) ? 0
-	    : m->driver->raw_disks ? disk_create_raw_root(m->paths->images_dir, rec.image, rec.disk_size, disk, err)
-				   : disk_create_root(m->paths->images_dir, rec.image, rec.disk_size, disk, err);
-	if (r < 0)
-		goto fail;
-	r = file_sync_build(&m->settings, tmp, err);
-	if (r < 0)
-		goto fail;
-	r = store_begin(m->store, err);
-	if (r < 0)
-		goto fail;
-	r = store_vm_insert(m->store, &rec, err);
-	if (r < 0)
-		goto rollback;
-	final = xasprintf("%s/%lld", m->paths->vms_dir, (long long)rec.id);
-	if (rename(tmp, final) < 0) {
-		r = bgr_fail(err, errno, "cannot create %s: %s", final, strerror(errno));
-		goto rollback;
-	}
-	r = store_commit(m->store, err);
-	if (r < 0) {
-		rename(final, tmp);
-		goto fail;
-	}
-	vm = vm_alloc(m, &rec);
-	vms_append(m, vm);
-	vmm_vm_log(m, vm, "created (vcpu %u, memory %u MiB, image %s, address %s)", rec.vcpu, rec.memory_mib,
-		   rec.image, rec.ip);
-	vm_event(m, vm, "created");
-	*ret = vm;
-	return 0;
-rollback:
-	store_rollback(m->store);
-fail:
-	rm_rf(tmp);
-	return r;
-}
-
 /* Removes every pin the VM's names or addresses may have; a new VM that
  * reuses them starts clean. Skips the rewrite when none is in the file. */
 static int drop_pins(struct vmm *m, const struct vm_record *rec, bgr_error *err)
@@ -353,19 +231,6 @@ static int drop_pins(struct vmm *m, const struct vm_record *rec, bgr_error *err)
 	if (!pins_may_hold(m->paths->known_hosts, list, (size_t)n))
 		return 0;
 	return ssh_helper_drop(m->paths->known_hosts, list, (size_t)n, err);
-}
-
-char *vmm_vm_known_hosts(struct vmm *m, const struct vm *vm)
-{
-	char hosts[3][96];
-	const char *list[3];
-	int n = network_all_pin_hosts(&vm->rec, hosts);
-
-	for (int i = 0; i < n; i++)
-		list[i] = hosts[i];
-	if (!pins_may_hold(m->paths->known_hosts, list, (size_t)n))
-		return xstrdup("");
-	return ssh_helper_lines(m->paths->known_hosts, list, (size_t)n);
 }
 
 static void rm_rf_job(void *path)

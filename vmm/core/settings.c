@@ -37,6 +37,7 @@ static void defaults(struct vmm_settings *s)
 	setting_src_set(s->src_image, BUILTIN);
 	setting_src_set(s->src_ssh_key, BUILTIN);
 	s->boot_timeout_s = 90;
+	s->catalog_timeout_s = 10;
 	setting_src_set(s->src_boot_timeout, BUILTIN);
 	setting_src_set(s->src_catalog, BUILTIN);
 	s->stop_timeout_s = 15;
@@ -104,6 +105,13 @@ static int apply_env(struct vmm_settings *s, struct bgr_paths *paths, bgr_error 
 	}
 	if ((v = getenv("BANGER_CATALOG")) && *v && (r = setting_catalog(s, v, "BANGER_CATALOG", err)) < 0)
 		return bgr_wrap(err, "BANGER_CATALOG");
+	if ((v = getenv("BANGER_CATALOG_TIMEOUT")) && *v) {
+		char *end;
+		long t = strtol(v, &end, 10);
+		if (*end || t < 1 || t > 3600)
+			return bgr_fail(err, EINVAL, "BANGER_CATALOG_TIMEOUT '%.20s': want 1 to 3600 seconds", v);
+		s->catalog_timeout_s = (int)t;
+	}
 	if ((v = getenv("BANGER_DNS_PORT")) && *v) {
 		char *end;
 		long p = strtol(v, &end, 10);

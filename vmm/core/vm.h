@@ -1,6 +1,6 @@
 /* vmm/core: the VM manager's heart, and its private view of a VM and of
  * itself (not for fronts). The core owns the VM records and their set
- * (manager.c: create, delete, load; vm_set.c: sizing), the state machine
+ * (manager.c: load, delete; create.c: mkdir; vm_set.c: sizing), the state machine
  * (lifecycle.c), the low-level services every part calls (vm_services.c:
  * lookups, save, log, error, events, waiters), the agent and console
  * channels, the SQLite store, the epoll loop and the worker pool, settings
@@ -64,6 +64,8 @@ struct vm {
 	bool authorize_sent; /* our key went to the agent on this connection of this boot */
 	enum vm_after_stop after_stop;
 	bool awaiting_pull;   /* a start waits for its image or kernel to be pulled */
+	bool applying;        /* a change of its disk, image or kernel is in progress (vm_set.c) */
+	bool making_disk;     /* a start's root disk is being made on a worker (vm_artifacts.c) */
 	long long pull_logged_ms;
 };
 
@@ -78,6 +80,12 @@ struct vm_hooks {
 	/* a pull ended (result 0 or -errno) or made progress (artifacts.c) */
 	void (*artifact_ready)(struct vmm *m, enum art_kind kind, const char *name, int result, const char *reason);
 	void (*artifact_progress)(struct vmm *m, enum art_kind kind, const char *name);
+	/* what a waiting start needed (a root disk made on a worker, the
+	 * catalog's first copy) is there (0), or failed (-errno, the reason;
+	 * vm_artifacts.c): it goes on, or fails */
+	void (*start_waited)(struct vmm *m, struct vm *vm, int result, const char *reason);
+	/* the addresses creates in progress hold (create.c), for network.c's pick */
+	void (*creates_each_ip)(struct vmm *m, void (*fn)(void *ctx, const char *ip), void *ctx);
 	/* a stop whose VM was being deleted has ended (lifecycle.c) */
 	void (*stopped_for_delete)(struct vmm *m, struct vm *vm);
 };
@@ -103,9 +111,19 @@ struct vmm {
 	struct artifact **arts; /* images and kernels, artifacts.c */
 	size_t n_arts, cap_arts;
 	int64_t last_art_id;
+	struct catalog_remote *catalog; /* an http(s) catalog's copy, catalog_remote.c */
+	struct vmm_create *creates;     /* creates in progress, create.c */
+	struct pins_cache *pins;        /* known_hosts in memory, pins_cache.c */
 };
 
 /* vm_services.c: the low-level services (and vmm.h's lookups, log, events) */
+/* create.c */
+struct vm *vm_alloc(struct vmm *m, const struct vm_record *rec);
+void vms_append(struct vmm *m, struct vm *vm);
+/* A new VM's record with the default settings. */
+void init_record(struct vmm *m, const char *name, struct vm_record *rec);
+/* The default disk_size for image: the setting, or the whole image when larger. */
+uint64_t default_disk_size(struct vmm *m, const char *image);
 int vm_save(struct vmm *m, struct vm *vm, bgr_error *err);
 void vm_changed(struct vmm *m, struct vm *vm);
 void vm_set_error(struct vmm *m, struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -118,6 +136,8 @@ void vm_remove(struct vmm *m, struct vm *vm);
 /* Tests: the driver every later vmm_new uses instead of the configured one
  * (NULL: the configured one again). */
 void vmm_set_driver_for_test(const struct vm_driver *driver);
+/* create.c: calls fn with the address of every create in progress */
+void vm_creates_each_ip(struct vmm *m, void (*fn)(void *ctx, const char *ip), void *ctx);
 
 /* lifecycle.c */
 int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err);
@@ -133,11 +153,12 @@ void vm_agent_authorize_result(struct vmm *m, struct vm *vm, bool ok, const char
 void vm_ssh_verified(struct vmm *m, struct vm *vm, int result, const char *msg, bool tofu, long long took_ms);
 /* A pull ended (result 0 or -errno): VMs waiting for it to start go on. */
 void vm_artifact_ready(struct vmm *m, enum art_kind kind, const char *name, int result, const char *reason);
+void vm_start_waited(struct vmm *m, struct vm *vm, int result, const char *reason);
 
 /* vm_artifacts.c: 0 when the image, kernel and root disk are there, 1 when
- * a pull runs first (vm_artifact_ready goes on), -errno. */
+ * a pull, the catalog's first fetch or the root disk (on a worker) comes
+ * first (and the start goes on by itself afterwards), -errno. */
 int vm_prepare_artifacts(struct vmm *m, struct vm *vm, bgr_error *err);
-int vm_make_root_disk(struct vmm *m, struct vm *vm, const char *dest, bgr_error *err);
 uint64_t vm_image_min_disk(struct vmm *m, const char *image);
 /* Grows a default disk_size to hold IMAGE; EINVAL when it was set on the VM. */
 int vm_disk_fit_image(struct vmm *m, struct vm *vm, const char *image, bgr_error *err);

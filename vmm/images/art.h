@@ -38,9 +38,21 @@ bool art_installed(struct vmm *m, enum art_kind kind, const char *name);
 void art_free_all(struct vmm *m);
 /* Removes leftovers of pulls interrupted by a crash ($state/.pull-*). */
 void art_sweep(struct vmm *m);
-/* The catalog entry for name, from the catalogs the settings name. */
+/* The catalog entry for name, from the catalogs the settings name (the
+ * http(s) one from its copy in memory). */
 int art_catalog_find(struct vmm *m, enum art_kind kind, const char *name, struct catalog_entry *ret,
 		     bgr_error *err);
+
+/* catalog_remote.c: 0 when art_catalog_find may run now; 1 when the
+ * http(s) catalog has no copy yet and its fetch runs: fn(ctx, 0 or -EIO)
+ * is called once it ends (*ret_waiter lets the caller stop listening; fn
+ * may be NULL), and the caller looks up then. A stale copy is refreshed in
+ * the background and serves meanwhile; a failed fetch is not retried for
+ * 30 s, so a lookup after one answers at once (with its reason). */
+int art_catalog_ready(struct vmm *m, vmm_done_fn fn, void *ctx, struct vmm_waiter **ret_waiter);
+void art_catalog_sources(struct vmm *m, struct catalog_sources *src);
+/* Stops a fetch; waiters get -ECANCELED. */
+void art_catalog_free(struct vmm *m);
 
 /* pull_job.c: runs banger-pull (fetch, then install) or banger-oci, and
  * reports through these (artifacts.c's). */

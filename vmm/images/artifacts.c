@@ -217,13 +217,9 @@ void vmm_art_status(const struct artifact *a, char *out, size_t size)
 int art_catalog_find(struct vmm *m, enum art_kind kind, const char *name, struct catalog_entry *ret,
 		     bgr_error *err)
 {
-	char helper[PATH_MAX + 64];
-	struct catalog_sources src = {
-		.setting = m->settings.catalog,
-		.cache_dir = m->paths->cache_dir,
-		.pull_helper = helper_path("banger-pull", "BANGER_PULL", helper),
-	};
+	struct catalog_sources src;
 
+	art_catalog_sources(m, &src);
 	return catalog_find(&src, kind == ART_IMAGE ? CATALOG_IMAGE : CATALOG_KERNEL, name, ret, err);
 }
 
@@ -300,7 +296,8 @@ static void art_pull_progress(struct artifact *a)
 
 static const struct pull_job_events pull_events = { .progress = art_pull_progress, .finished = art_pull_finished };
 
-int vmm_art_pull(struct vmm *m, enum art_kind kind, const char *name, struct artifact **ret, bgr_error *err)
+int vmm_art_pull(struct vmm *m, enum art_kind kind, const char *name, vmm_done_fn fn, void *ctx,
+		 struct vmm_waiter **ret_waiter, struct artifact **ret, bgr_error *err)
 {
 	struct catalog_entry e;
 	struct artifact *a, *failed;
@@ -308,6 +305,8 @@ int vmm_art_pull(struct vmm *m, enum art_kind kind, const char *name, struct art
 
 	if (r < 0)
 		return r;
+	if (art_catalog_ready(m, fn, ctx, ret_waiter) == 1)
+		return 1;
 	r = art_catalog_find(m, kind, name, &e, err);
 	if (r < 0)
 		return r;
@@ -414,6 +413,7 @@ void art_free_all(struct vmm *m)
 	free(m->arts);
 	m->arts = NULL;
 	m->n_arts = m->cap_arts = 0;
+	art_catalog_free(m);
 }
 
 static void sweep_dir(const char *dir, const char *prefix)

@@ -1,16 +1,11 @@
 #include "catalog.h"
-#include "proc.h"
 #include "util.h"
 #include "validate.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-
-#define CATALOG_MAX_BYTES (4u << 20)
-#define REFETCH_AFTER_S 300
+#include <unistd.h>
 
 static const char *str_field(const cJSON *e, const char *key)
 {
@@ -97,47 +92,9 @@ out:
 	return r;
 }
 
-static bool is_remote(const char *loc)
+bool catalog_is_remote(const char *loc)
 {
 	return !strncmp(loc, "http://", 7) || !strncmp(loc, "https://", 8);
-}
-
-static uint64_t fnv1a(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
-/* An http(s) catalog is fetched into $cache/catalogs/ at most every few
- * minutes; a stale copy serves when the server cannot be reached. */
-static char *fetch_remote(const struct catalog_sources *src, const char *url, bgr_error *err)
-{
-	_cleanup_free_ char *dir = xasprintf("%s/catalogs", src->cache_dir);
-	_cleanup_free_ char *dest = xasprintf("%s/%016llx.json", dir, (unsigned long long)fnv1a(url));
-	_cleanup_free_ char *out = NULL;
-	struct stat st;
-	char *text;
-
-	if (stat(dest, &st) == 0 && time(NULL) - st.st_mtime < REFETCH_AFTER_S)
-		return read_text_file(dest);
-	mkdir_p(dir, 0700);
-	char max[24];
-	snprintf(max, sizeof(max), "%u", CATALOG_MAX_BYTES);
-	char *argv[] = { (char *)src->pull_helper, "get", (char *)url, dest, "--max-bytes", max, NULL };
-	int status = proc_capture(argv, &out, NULL, NULL);
-	if (status != 0) {
-		char *e = out ? strstr(out, "error: ") : NULL;
-		if (e)
-			e[strcspn(e, "\n")] = '\0';
-		text = read_text_file(dest);
-		if (!text)
-			bgr_fail(err, EIO, "cannot fetch catalog %s: %s", url, e ? e + 7 : "banger-pull failed");
-		return text;
-	}
-	return read_text_file(dest);
 }
 
 /* The text of a catalog at loc (a path, file:// or http(s) URL) and the
@@ -146,9 +103,13 @@ static char *load(const struct catalog_sources *src, const char *loc, char **ret
 {
 	char *text;
 
-	if (is_remote(loc)) {
+	if (catalog_is_remote(loc)) {
+		/* fetched by a job of the loop (catalog_remote.c), never here */
 		*ret_base = xstrdup(loc);
-		return fetch_remote(src, loc, err);
+		if (!src->remote_text)
+			bgr_fail(err, EIO, "cannot fetch catalog %s: %s", loc,
+				 src->remote_error && *src->remote_error ? src->remote_error : "not fetched yet");
+		return src->remote_text ? xstrdup(src->remote_text) : NULL;
 	}
 	if (!strncmp(loc, "file://", 7))
 		loc += 7;

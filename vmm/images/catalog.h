@@ -5,6 +5,7 @@
 #ifndef BANGER_CATALOG_H
 #define BANGER_CATALOG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -29,13 +30,18 @@ extern const char catalog_builtin_json[];
 int catalog_parse_find(const char *json, const char *base, enum catalog_kind kind, const char *name,
 		       struct catalog_entry *ret, bgr_error *err);
 
+/* Whether loc is an http(s) URL, fetched apart (catalog_remote.c). */
+bool catalog_is_remote(const char *loc);
+
 struct catalog_sources {
 	const char *setting;   /* path or URL, "" for none */
-	const char *cache_dir; /* $cache: local catalog and fetched copies */
-	const char *pull_helper; /* banger-pull, to fetch http(s) catalogs */
+	const char *cache_dir; /* $cache: the local catalog */
+	/* an http(s) setting: the copy in memory (NULL: none) and, without
+	 * one, why the last fetch failed */
+	const char *remote_text, *remote_error;
 };
 
-/* Looks name up in every catalog in order. ENOENT with a reason naming the
+/* Looks name up in every catalog in order; reads local files only. ENOENT with a reason naming the
  * catalogs searched when none lists it; other errors for unreadable or bad
  * catalogs (a catalog that cannot be read is skipped when a later one has
  * the name). */

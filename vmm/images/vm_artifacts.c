@@ -14,11 +14,31 @@
 
 #define PROGRESS_LOG_EVERY_MS 5000
 
+struct catalog_wait {
+	struct vmm *m;
+	int64_t vm_id;
+};
 
-/* 0 installed, 1 being pulled (started now if need be), -errno when it
- * can be had from nowhere. */
+/* The catalog's first copy came (or its fetch failed): a start that
+ * waited for it looks its image up now. */
+static void catalog_waited(void *ctx, int result)
+{
+	struct catalog_wait *w = ctx;
+	struct vmm *m = w->m;
+	struct vm *vm = vmm_vm_by_id(m, w->vm_id);
+
+	(void)result;
+	free(w);
+	if (!atomic_load(&m->quitting) && vm && vm->awaiting_pull)
+		m->hooks.start_waited(m, vm, 0, NULL);
+}
+
+/* 0 installed, 1 being pulled (started now if need be) or waiting for the
+ * catalog, -errno when it can be had from nowhere. */
 static int need(struct vmm *m, struct vm *vm, enum art_kind kind, const char *name, bgr_error *err)
 {
+	struct catalog_wait *w;
+	struct vmm_waiter *waiter;
 	struct artifact *a;
 	int r;
 
@@ -27,7 +47,14 @@ static int need(struct vmm *m, struct vm *vm, enum art_kind kind, const char *na
 	a = vmm_art_by_name(m, kind, name);
 	if (a && a->state == ART_PULLING)
 		return 1;
-	r = vmm_art_pull(m, kind, name, &a, err);
+	w = xcalloc(1, sizeof(*w));
+	*w = (struct catalog_wait){ m, vm->rec.id };
+	r = vmm_art_pull(m, kind, name, catalog_waited, w, &waiter, &a, err);
+	if (r == 1) {
+		vmm_vm_log(m, vm, "%s %s is not installed: fetching the catalog first", art_kind_word(kind), name);
+		return 1;
+	}
+	free(w);
 	if (r < 0)
 		return bgr_wrap(err, "%s '%s' is not installed", art_kind_word(kind), name);
 	vmm_vm_log(m, vm, "%s %s is not installed: pulling it", art_kind_word(kind), name);
@@ -65,14 +92,78 @@ int vm_disk_fit_image(struct vmm *m, struct vm *vm, const char *image, bgr_error
 	return 0;
 }
 
-int vm_make_root_disk(struct vmm *m, struct vm *vm, const char *dest, bgr_error *err)
-{
-	int r = vm_disk_fit_image(m, vm, vm->rec.image, err);
+/* The root disk of a VM whose image came after its mkdir, made on a
+ * worker (a raw copy may take long): built aside, then renamed in. */
+struct disk_job {
+	struct vmm *m;
+	int64_t vm_id;
+	char *images_dir, *image, *dest, *tmp;
+	uint64_t size;
+	bool raw;
+	int result;
+	bgr_error err;
+};
 
+static void disk_work(void *data)
+{
+	struct disk_job *j = data;
+
+	unlink(j->tmp);
+	j->result = j->raw ? disk_create_raw_root(j->images_dir, j->image, j->size, j->tmp, NULL, NULL, &j->err)
+			   : disk_create_root(j->images_dir, j->image, j->size, j->tmp, &j->err);
+	if (j->result == 0 && rename(j->tmp, j->dest) < 0) {
+		j->result = bgr_fail(&j->err, errno, "cannot create root disk %s: %s", j->dest, strerror(errno));
+		unlink(j->tmp);
+	}
+}
+
+static void disk_done(void *data)
+{
+	struct disk_job *j = data;
+	struct vm *vm = vmm_vm_by_id(j->m, j->vm_id);
+	bgr_error ignore;
+
+	if (vm) {
+		vm->making_disk = false;
+		if (j->result == 0) {
+			vm->rec.disk_size = j->size;
+			vm_save(j->m, vm, &ignore);
+		}
+		/* a start that was cancelled meanwhile leaves the disk for the next */
+		if (vm->awaiting_pull && !atomic_load(&j->m->quitting))
+			j->m->hooks.start_waited(j->m, vm, j->result, j->err.msg);
+	}
+	free(j->images_dir);
+	free(j->image);
+	free(j->dest);
+	free(j->tmp);
+	free(j);
+}
+
+/* 1: the disk is being made (a start waits for it like for a pull), or
+ * -errno when disk_size cannot hold the image. */
+static int make_root_disk(struct vmm *m, struct vm *vm, bgr_error *err)
+{
+	struct disk_job *j;
+	int r;
+
+	if (vm->making_disk)
+		return 1;
+	r = vm_disk_fit_image(m, vm, vm->rec.image, err); /* saved once the disk is made */
 	if (r < 0)
 		return r;
-	return m->driver->raw_disks ? disk_create_raw_root(m->paths->images_dir, vm->rec.image, vm->rec.disk_size, dest, err)
-				    : disk_create_root(m->paths->images_dir, vm->rec.image, vm->rec.disk_size, dest, err);
+	j = xcalloc(1, sizeof(*j));
+	j->m = m;
+	j->vm_id = vm->rec.id;
+	j->images_dir = xstrdup(m->paths->images_dir);
+	j->image = xstrdup(vm->rec.image);
+	j->dest = xstrdup(vm->root_disk);
+	j->tmp = xasprintf("%s.new", vm->root_disk);
+	j->size = vm->rec.disk_size;
+	j->raw = m->driver->raw_disks;
+	vm->making_disk = true;
+	workers_submit(m->workers, disk_work, disk_done, j);
+	return 1;
 }
 
 int vm_prepare_artifacts(struct vmm *m, struct vm *vm, bgr_error *err)
@@ -87,14 +178,7 @@ int vm_prepare_artifacts(struct vmm *m, struct vm *vm, bgr_error *err)
 		return r;
 	if (access(vm->root_disk, F_OK) == 0)
 		return 0;
-	r = vm_make_root_disk(m, vm, vm->root_disk, err);
-	if (r == 0) {
-		/* disk_size may have grown: a start that cannot record it fails
-		 * (the disk stays; the next start records the size) */
-		r = vm_save(m, vm, err);
-		vm_changed(m, vm);
-	}
-	return r;
+	return make_root_disk(m, vm, err);
 }
 
 bool vm_waits_for_artifact(const struct vm *vm, enum art_kind kind, const char *name)

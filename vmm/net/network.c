@@ -120,6 +120,17 @@ static bool address_used(void *ctx, uint32_t addr)
 	return u->bits[i / 8] & (1u << (i % 8));
 }
 
+static void mark_used(void *ctx, const char *ip)
+{
+	const struct used_map *u = ctx;
+	uint32_t addr;
+
+	if (ip_parse(ip, &addr) == 0 && ippool_contains(u->pool, addr)) {
+		uint32_t bit = addr - u->pool->net;
+		u->bits[bit / 8] |= (uint8_t)(1u << (bit % 8));
+	}
+}
+
 int network_assign(struct vmm *m, struct vm_record *rec, bgr_error *err)
 {
 	const struct ippool *pool = &m->settings.net.pool;
@@ -127,12 +138,9 @@ int network_assign(struct vmm *m, struct vm_record *rec, bgr_error *err)
 	struct used_map u = { pool, xcalloc(size / 8 + 1, 1) };
 	int r;
 
-	for (size_t i = 0; i < m->n_vms; i++) {
-		if (ip_parse(m->vms[i]->rec.ip, &addr) == 0 && ippool_contains(pool, addr)) {
-			uint32_t bit = addr - pool->net;
-			u.bits[bit / 8] |= (uint8_t)(1u << (bit % 8));
-		}
-	}
+	for (size_t i = 0; i < m->n_vms; i++)
+		mark_used(&u, m->vms[i]->rec.ip);
+	m->hooks.creates_each_ip(m, mark_used, &u); /* creates in progress hold theirs */
 	r = ippool_pick(pool, address_used, &u, &addr, err);
 	free(u.bits);
 	if (r < 0)

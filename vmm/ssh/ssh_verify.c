@@ -120,6 +120,9 @@ static void verify_done(void *data)
 	struct verify_job *j = data;
 	struct vm *vm = vmm_vm_by_id(j->m, j->vm_id);
 
+	/* the check pinned (or dropped) keys: known_hosts in memory follows */
+	vmm_pins_refresh(j->m, NULL, NULL, NULL);
+
 	if (atomic_load(&j->m->quitting)) {
 		/* bangerd is going away mid-check: leave the VM as it is; the next
 		 * bangerd re-adopts it and checks again */
