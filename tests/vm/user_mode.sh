@@ -2,7 +2,8 @@
 # User mode: bangerd run as an unprivileged user (no CAP_NET_ADMIN) picks
 # QEMU user networking with the guest's :22 forwarded from 127.0.0.1; the
 # pins carry the port, ssh works with strict checking, and a new port on the
-# next start replaces the old pin line.
+# next start replaces the old pin line. A stopped VM has no Host block (its
+# port may go to another VM).
 . "$(dirname "$0")/../lib.sh"
 
 UID_N=65534
@@ -77,6 +78,12 @@ expect_eq "ssh -F vms/u1/ssh_config u1.vm works" "u1" \
 
 # the next start may get another port: the pin follows it
 user_errno "stop u1" OK write "$V/state" stop
+# a stopped VM's port may go to another VM: no Host block leads there
+ucfg=$(user_read "$V/ssh_config")
+check "a stopped VM's ssh_config has no Host block" test -z "$(grep -E '^Host |Port ' <<<"$ucfg")"
+check "it says why" grep -q "^# u1.vm is not running" <<<"$ucfg"
+check "state/ssh/config has no block for u1.vm" sh -c "! grep -q '^Host u1.vm' '$T/home/state/ssh/config'"
+check "nor its port" sh -c "! grep -q 'Port $port\$' '$T/home/state/ssh/config'"
 # hold the old port so the next start must pick another one
 python3 -c "
 import socket, time
@@ -91,6 +98,8 @@ pins2=$(user_read "$V/known_hosts")
 check "pinned for the new port" grep -q "^\[127.0.0.1\]:$port2 " <<<"$pins2"
 check "the old port's line is gone" sh -c "! grep -q '^\[127.0.0.1\]:$port ' '$KH'"
 expect_eq "the key is the same" "$(grep '^u1.vm' <<<"$pins")" "$(grep '^u1.vm' <<<"$pins2")"
+check "state/ssh/config has u1.vm's block again, with the new port" \
+	sh -c "grep -A2 '^Host u1.vm' '$T/home/state/ssh/config' | grep -q 'Port $port2\$'"
 kill "$holder" 2>/dev/null
 wait "$holder" 2>/dev/null
 
