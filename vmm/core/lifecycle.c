@@ -405,6 +405,8 @@ static void process_gone(struct vmm *m, struct vm *vm, const char *how)
 	if (was == VM_ERROR)
 		vm->rec.state = VM_ERROR;
 	save_or_note(m, vm, reason_set); /* a stale pid in the store: adoption finds it gone */
+	if (strcmp(vm->rec.net_mode, "user") == 0)
+		ssh_config_refresh(m); /* its forwarded port ended with the boot */
 	vm_event(m, vm, vm->rec.state == VM_ERROR ? "failed" : "stopped");
 	waiters_complete(&vm->start_waiters, -EIO);
 

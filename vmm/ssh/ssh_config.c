@@ -10,11 +10,26 @@
 #include <stdio.h>
 #include <string.h>
 
+/* A user-mode VM's forwarded port is its boot's only: once the boot ends,
+ * another VM (or any local process) may get that port, so its block goes. */
+static bool stale_user_port(const struct vm *vm)
+{
+	return strcmp(vm->rec.net_mode, "user") == 0 && vm->rec.pid == 0;
+}
+
 static void block(FILE *f, struct vmm *m, const struct vm *vm, bool all)
 {
 	char host[16];
 	int port;
 
+	if (stale_user_port(vm) && network_ssh_endpoint(vm, host, &port) == 0) {
+		if (!all)
+			fprintf(f,
+				"# %s.vm is not running: in user mode its ssh port is given at each start (this block "
+				"comes back then)\n",
+				vm->rec.name);
+		return;
+	}
 	if (network_ssh_endpoint(vm, host, &port) < 0) {
 		if (!all)
 			fprintf(f, "# %s.vm has no ssh endpoint yet: it gets one when it starts with a network\n",
