@@ -1,5 +1,8 @@
 /* bangerd's side of banger-ssh (vmm/banger_ssh.c): finds the helper and
- * runs it. Only the helper links libssh. */
+ * runs it. Only the helper links libssh. Each call waits for the helper:
+ * call them from workers (or at start-up), never from a loop callback;
+ * vm_remove's pin removal and ssh_verify's clean-up of a vanished VM are
+ * the exceptions left. */
 #ifndef BANGER_SSH_HELPER_H
 #define BANGER_SSH_HELPER_H
 
@@ -16,8 +19,6 @@ const char *ssh_helper_path(void);
 
 /* Makes sure the key pair exists; fills pub. */
 int ssh_helper_key(const char *key_path, struct pubkey *pub, bgr_error *err);
-/* Lines of file for any of hosts (caller frees); "" when none or on error. */
-char *ssh_helper_lines(const char *file, const char *const *hosts, size_t n);
 /* Removes the lines of file for every one of hosts. */
 int ssh_helper_drop(const char *file, const char *const *hosts, size_t n, bgr_error *err);
 /* A cheap pre-check before running the helper: false when none of hosts
