@@ -151,6 +151,7 @@ check "echo small > image" sh -c "echo small > '$MNT/vms/user/image'"
 expect_eq "the VM follows the image's kernel" small "$(cat "$MNT/vms/user/kernel")"
 check "rmdir images/tiny once unused" rmdir "$MNT/images/tiny"
 check "its files are gone" test ! -e "$STATE/images/tiny"
+check "and deleted on a worker soon after" wait_for 60 sh -c "! ls -a '$STATE/images' | grep -q '^\.rm-'"
 expect_errno "rmdir images/nosuch: ENOENT" ENOENT rmdir "$MNT/images/nosuch"
 expect_errno "rmdir images/import: ENOTDIR" ENOTDIR rmdir "$MNT/images/import"
 

@@ -372,6 +372,11 @@ int vmm_art_import(struct vmm *m, const char *name, const char *ref, struct arti
 	return 0;
 }
 
+static void rm_trash(void *path)
+{
+	rm_rf(path);
+}
+
 int vmm_art_remove(struct vmm *m, struct artifact *a, bgr_error *err)
 {
 	_cleanup_free_ char *dir = NULL, *trash = NULL;
@@ -391,7 +396,9 @@ int vmm_art_remove(struct vmm *m, struct artifact *a, bgr_error *err)
 		/* one rename, so the store never holds half an image */
 		if (rename(dir, trash) < 0 && errno != ENOENT)
 			return bgr_fail(err, errno, "cannot remove %s: %s", dir, strerror(errno));
-		rm_rf(trash);
+		/* a rootfs is gigabytes: its deletion is no work for the loop (a
+		 * crash meanwhile leaves .rm-*, which start-up sweeps) */
+		workers_submit(m->workers, rm_trash, free, steal_ptr(&trash));
 		log_msg("%ss/%s: removed", art_kind_word(a->kind), a->name);
 	}
 	art_event(m, a, "removed");
