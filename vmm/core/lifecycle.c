@@ -134,9 +134,9 @@ static void remove_sockets(struct vm *vm)
 
 static int open_log(struct vm *vm, bgr_error *err)
 {
-	int fd = open(vm->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	int fd = open(vm->log_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return bgr_fail(err, errno, "cannot open %s: %s", vm->log_path, strerror(errno));
+		return bgr_fail(err, errno, "cannot open %s: %s", vm->log_path, open_strerror(errno));
 	return fd;
 }
 

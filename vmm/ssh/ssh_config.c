@@ -69,13 +69,19 @@ char *vmm_vm_ssh_config(struct vmm *m, const struct vm *vm)
 void ssh_config_refresh(struct vmm *m)
 {
 	_cleanup_free_ char *tmp = xasprintf("%s.tmp", m->paths->ssh_config);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	int fd;
+	FILE *f;
 
+	/* a stale temp file, or a symlink planted in its place, is removed
+	 * (unlink takes the link, never what it points at); then only a file
+	 * of ours is written */
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
 	if (!f) {
 		if (fd >= 0)
 			close(fd);
-		log_msg("warning: cannot write %s: %s", tmp, strerror(errno));
+		log_msg("warning: cannot write %s: %s", tmp, open_strerror(errno));
 		return;
 	}
 	fprintf(f, "# Written by bangerd; do not edit. Use it from ~/.ssh/config with:\n#   Include %s\n",
