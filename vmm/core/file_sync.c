@@ -133,18 +133,10 @@ static int check_entry(const struct file_sync *e, bgr_error *err)
 				"file_sync (%s): guest path '%.100s' holds a control character, '\"' or '\\': refused",
 				e->src, shown);
 	}
-	if (lstat(host, &st) < 0)
+	/* the path named in config.toml is followed when it is a link (a
+	 * dotfile kept by stow): the user named it; links under it are not */
+	if (stat(host, &st) < 0)
 		return bgr_fail(err, EINVAL, "file_sync (%s): host path '%.100s': %s", e->src, host, strerror(errno));
-	if (S_ISLNK(st.st_mode)) {
-		char target[256] = "";
-		ssize_t n = readlink(host, target, sizeof(target) - 1);
-		target[n > 0 ? n : 0] = '\0';
-		printable_copy(target, shown, sizeof(shown));
-		return bgr_fail(err, EINVAL,
-				"file_sync (%s): host path '%.100s' is a symbolic link (to '%.100s'): links are not "
-				"followed, name what it points at",
-				e->src, host, shown);
-	}
 	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
 		return bgr_fail(err, EINVAL, "file_sync (%s): host path '%.100s' is neither a file nor a directory",
 				e->src, host);
@@ -158,7 +150,7 @@ static int check_entry(const struct file_sync *e, bgr_error *err)
 		tree_root = root;
 		tree_src = e->src;
 		tree_err = err;
-		r = nftw(host, check_tree_name, 16, FTW_PHYS);
+		r = nftw(root, check_tree_name, 16, FTW_PHYS);
 		tree_root = NULL;
 		if (r == 1)
 			return -err->code;
@@ -230,7 +222,7 @@ static int stage_entry(const struct file_sync *e, const char *stage, const struc
 	if (!rel)
 		return bgr_fail(err, EINVAL, "file_sync (%s): guest path '%.100s' must be under ~/ or /root/, without '..'",
 				e->src, e->guest);
-	if (lstat(host, &st) < 0)
+	if (stat(host, &st) < 0)
 		return bgr_fail(err, EINVAL, "file_sync (%s): host path '%.100s': %s", e->src, host, strerror(errno));
 	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
 		return bgr_fail(err, EINVAL, "file_sync (%s): host path '%.100s' is neither a file nor a directory",
@@ -246,10 +238,11 @@ static int stage_entry(const struct file_sync *e, const char *stage, const struc
 	r = mkdir_p(parent, 0700);
 	if (r < 0)
 		return bgr_fail(err, -r, "file_sync: cannot create %s: %s", parent, strerror(-r));
-	/* -P: links are copied as links, never followed (check_entry allowed
-	 * only links that stay inside the tree; one swapped in since is still
-	 * only a link in the guest) */
-	char *argv[] = { "cp", "-R", "-P", "--no-preserve=mode,ownership", "--", host, dest, NULL };
+	/* -H: the path named in config.toml is followed; links under it are
+	 * copied as links, never followed (check_entry allowed only links that
+	 * stay inside the tree; one swapped in since is still only a link in
+	 * the guest) */
+	char *argv[] = { "cp", "-R", "-H", "--no-preserve=mode,ownership", "--", host, dest, NULL };
 	if (run(argv, c) != 0)
 		return cancelled(c) ? bgr_fail(err, ECANCELED, "file_sync: cancelled")
 				    : bgr_fail(err, EIO, "file_sync (%s): copying %.100s failed", e->src, host);
