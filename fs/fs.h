@@ -3,7 +3,6 @@
 #ifndef BANGER_FS_H
 #define BANGER_FS_H
 
-
 #include <fuse_lowlevel.h>
 #include <stdbool.h>
 
@@ -26,13 +25,13 @@ struct fs {
 	uid_t uid;
 	gid_t gid;
 	time_t started;
-	struct stream *streams;   /* open console/events handles */
-	struct pending *pendings; /* parked state writes and rmdirs */
-	bool interrupts;          /* some parked request was interrupted */
-	bool no_opendir;          /* the kernel caches directories without opendir */
-	bool pins_again;          /* running a request that waited for known_hosts: it waits no more */
+	struct stream *streams;      /* open console/events handles */
+	struct pending *pendings;    /* parked state writes and rmdirs */
+	bool interrupts;             /* some parked request was interrupted */
+	bool no_opendir;             /* the kernel caches directories without opendir */
+	bool pins_again;             /* running a request that waited for known_hosts: it waits no more */
 	struct snapshot **snapshots; /* published contents, see snapshots.h */
-	struct fuse_buf buf;      /* the request being processed */
+	struct fuse_buf buf;         /* the request being processed */
 };
 
 extern const struct fuse_lowlevel_ops fs_ops;
@@ -62,8 +61,7 @@ bool fs_pins_wait_read(struct fs *fs, fuse_req_t req, fuse_ino_t ino, size_t siz
 /* io.c */
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
-void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
-	      struct fuse_file_info *fi);
+void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi);
 void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph);
 /* A request parked until the vmm completes an operation:
@@ -81,8 +79,7 @@ void pending_done(void *ctx, int result);
 struct pending *pending_new_mkdir(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name);
 void pending_park_create(struct fs *fs, struct pending *p, struct vmm_create *c);
 void pending_created(void *ctx, struct vm *vm, const bgr_error *err);
-void pending_settle(struct fs *fs, struct pending *p, int r, struct vmm_waiter *w, struct vm *vm,
-		    const bgr_error *err);
+void pending_settle(struct fs *fs, struct pending *p, int r, struct vmm_waiter *w, struct vm *vm, const bgr_error *err);
 void fs_answer_interrupts(struct fs *fs);
 
 /* streams.c */

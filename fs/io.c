@@ -9,7 +9,10 @@
 
 #define VALUE_MAX 256
 
-static struct fs *req_fs(fuse_req_t req) { return fuse_req_userdata(req); }
+static struct fs *req_fs(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
 
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -18,14 +21,20 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct node n;
 	struct vm *vm = NULL;
 
-	if (!node_resolve(ino, &n) || (n.vm_id && !(vm = fs_node_vm(fs, &n))) || (n.art_id && !fs_node_art(fs, &n)))
-		{ fuse_reply_err(req, ENOENT); return; }
+	if (!node_resolve(ino, &n) || (n.vm_id && !(vm = fs_node_vm(fs, &n))) || (n.art_id && !fs_node_art(fs, &n))) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
 	if (!n.vm_id)
 		vm = NULL;
-	if (n.def->flags & NODE_DIR)
-		{ fuse_reply_err(req, EISDIR); return; }
-	if (writing && !(n.def->flags & NODE_WRITABLE))
-		{ fs_refuse(fs, req, vm, EACCES, "%s is read-only", n.def->name); return; }
+	if (n.def->flags & NODE_DIR) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	if (writing && !(n.def->flags & NODE_WRITABLE)) {
+		fs_refuse(fs, req, vm, EACCES, "%s is read-only", n.def->name);
+		return;
+	}
 	fi->noflush = 1;
 	if (n.def->flags & NODE_STREAM) {
 		fi->fh = (uint64_t)(uintptr_t)stream_open(fs, &n, vm);
@@ -71,20 +80,30 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 
 	if (fs_pins_wait_read(fs, req, ino, size, off, fi))
 		return;
-	if (!node_resolve(ino, &n) || (n.vm_id && !(vm = fs_node_vm(fs, &n))))
-		{ fuse_reply_err(req, ENOENT); return; }
-	if (n.def->flags & NODE_STREAM)
-		{ stream_read(fs, (struct stream *)(uintptr_t)fi->fh, req, size, off, fi->flags & O_NONBLOCK); return; }
-	if (n.def->flags & NODE_GROWING)
-		{ read_log(req, vm, size, off); return; }
-	if ((n.def->flags & NODE_WAIT) && off == 0)
-		{ read_wait(fs, req, &n, size); return; }
+	if (!node_resolve(ino, &n) || (n.vm_id && !(vm = fs_node_vm(fs, &n)))) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (n.def->flags & NODE_STREAM) {
+		stream_read(fs, (struct stream *)(uintptr_t)fi->fh, req, size, off, fi->flags & O_NONBLOCK);
+		return;
+	}
+	if (n.def->flags & NODE_GROWING) {
+		read_log(req, vm, size, off);
+		return;
+	}
+	if ((n.def->flags & NODE_WAIT) && off == 0) {
+		read_wait(fs, req, &n, size);
+		return;
+	}
 	if (n.def->flags & NODE_VOLATILE)
 		content = text = render_node(&fs->render, &n, vm, &len);
 	else
 		content = snapshot_get(fs, &n, vm, &len);
-	if ((size_t)off >= len)
-		{ fuse_reply_buf(req, NULL, 0); return; }
+	if ((size_t)off >= len) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
 	fuse_reply_buf(req, content + off, len - (size_t)off < size ? len - (size_t)off : size);
 }
 
@@ -95,10 +114,15 @@ static void write_import(struct fs *fs, fuse_req_t req, char *value, size_t size
 	struct artifact *a;
 	bgr_error err;
 
-	if (!name || !ref || strtok_r(NULL, " \t", &save))
-		{ fs_refuse(fs, req, NULL, EINVAL, "import: write \"NAME REF\", e.g. \"deb docker.io/library/debian:bookworm\""); return; }
-	if (vmm_art_import(fs->vmm, name, ref, &a, &err) < 0)
-		{ fs_refuse(fs, req, NULL, err.code, "import %.64s: %s", name, err.msg); return; }
+	if (!name || !ref || strtok_r(NULL, " \t", &save)) {
+		fs_refuse(fs, req, NULL, EINVAL,
+			  "import: write \"NAME REF\", e.g. \"deb docker.io/library/debian:bookworm\"");
+		return;
+	}
+	if (vmm_art_import(fs->vmm, name, ref, &a, &err) < 0) {
+		fs_refuse(fs, req, NULL, err.code, "import %.64s: %s", name, err.msg);
+		return;
+	}
 	fuse_reply_write(req, size);
 }
 
@@ -117,15 +141,16 @@ static void write_console(struct fs *fs, fuse_req_t req, struct vm *vm, const ch
 	bgr_error err;
 	ssize_t n = vmm_console_write(fs->vmm, vm, buf, size, &err);
 
-	if (n < 0)
-		{ fs_refuse(fs, req, vm, err.code, "console: %s", err.msg); return; }
+	if (n < 0) {
+		fs_refuse(fs, req, vm, err.code, "console: %s", err.msg);
+		return;
+	}
 	fuse_reply_write(req, (size_t)n);
 }
 
 /* Every write is a whole value ("echo 2 > vcpu"); the offset is ignored so
  * that `>>` works too. */
-void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
-	      struct fuse_file_info *fi)
+void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
 	char value[VALUE_MAX];
@@ -136,24 +161,38 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 
 	(void)off;
 	(void)fi;
-	if (!node_resolve(ino, &n) || (n.vm_id && !(vm = fs_node_vm(fs, &n))))
-		{ fuse_reply_err(req, ENOENT); return; }
+	if (!node_resolve(ino, &n) || (n.vm_id && !(vm = fs_node_vm(fs, &n)))) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
 	if (n.ino == INO_IMPORT) {
-		if (value_trim(buf, size, value, sizeof(value), &err) < 0)
-			{ fs_refuse(fs, req, NULL, err.code, "import: %s", err.msg); return; }
+		if (value_trim(buf, size, value, sizeof(value), &err) < 0) {
+			fs_refuse(fs, req, NULL, err.code, "import: %s", err.msg);
+			return;
+		}
 		write_import(fs, req, value, size);
 		return;
 	}
-	if (!vm)
-		{ fs_refuse(fs, req, NULL, EACCES, "%s is read-only", n.def->name); return; }
-	if (node_is_console(&n))
-		{ write_console(fs, req, vm, buf, size); return; }
-	if (!(n.def->flags & NODE_WRITABLE))
-		{ fs_refuse(fs, req, vm, EACCES, "%s is read-only", n.def->name); return; }
-	if (value_trim(buf, size, value, sizeof(value), &err) < 0)
-		{ fs_refuse(fs, req, vm, err.code, "%s: %s", n.def->name, err.msg); return; }
-	if (n.kind == VMF_STATE)
-		{ write_state(fs, req, vm, value, size); return; }
+	if (!vm) {
+		fs_refuse(fs, req, NULL, EACCES, "%s is read-only", n.def->name);
+		return;
+	}
+	if (node_is_console(&n)) {
+		write_console(fs, req, vm, buf, size);
+		return;
+	}
+	if (!(n.def->flags & NODE_WRITABLE)) {
+		fs_refuse(fs, req, vm, EACCES, "%s is read-only", n.def->name);
+		return;
+	}
+	if (value_trim(buf, size, value, sizeof(value), &err) < 0) {
+		fs_refuse(fs, req, vm, err.code, "%s: %s", n.def->name, err.msg);
+		return;
+	}
+	if (n.kind == VMF_STATE) {
+		write_state(fs, req, vm, value, size);
+		return;
+	}
 	field = node_vm_field(n.kind);
 	/* parked while a disk changes or the catalog is fetched */
 	struct pending *p = pending_new(fs, req, size);
@@ -181,7 +220,10 @@ void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct f
 		/* regular files are always ready, like on any disk file system */
 		if (ph)
 			fuse_pollhandle_destroy(ph);
-		{ fuse_reply_poll(req, POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM); return; }
+		{
+			fuse_reply_poll(req, POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM);
+			return;
+		}
 	}
 	stream_poll(fs, (struct stream *)(uintptr_t)fi->fh, req, ph);
 }

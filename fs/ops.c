@@ -9,7 +9,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static struct fs *req_fs(fuse_req_t req) { return fuse_req_userdata(req); }
+static struct fs *req_fs(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
 
 struct vm *fs_node_vm(struct fs *fs, const struct node *n)
 {
@@ -21,7 +24,10 @@ struct artifact *fs_node_art(struct fs *fs, const struct node *n)
 	return n->art_id ? vmm_art_by_id(fs->vmm, n->art_id) : NULL;
 }
 
-static enum art_kind dir_kind(uint64_t ino) { return ino == INO_IMAGES ? ART_IMAGE : ART_KERNEL; }
+static enum art_kind dir_kind(uint64_t ino)
+{
+	return ino == INO_IMAGES ? ART_IMAGE : ART_KERNEL;
+}
 
 void fs_refuse(struct fs *fs, fuse_req_t req, struct vm *vm, int err, const char *fmt, ...)
 {
@@ -166,8 +172,10 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		goto noent;
 	if (parent == INO_ROOT) {
 		for (uint64_t i = INO_README; i < INO_ROOT_END; i++)
-			if (strcmp(name, top_nodes[i].name) == 0)
-				{ fs_reply_entry(req, fs, i, NULL); return; }
+			if (strcmp(name, top_nodes[i].name) == 0) {
+				fs_reply_entry(req, fs, i, NULL);
+				return;
+			}
 	} else if (parent == INO_IMAGES && strcmp(name, top_nodes[INO_IMPORT].name) == 0) {
 		fs_reply_entry(req, fs, INO_IMPORT, NULL);
 		return;
@@ -177,22 +185,30 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			vmm_art_rescan(fs->vmm, dir_kind(parent));
 			a = vmm_art_by_name(fs->vmm, dir_kind(parent), name);
 		}
-		if (a)
-			{ reply_art_entry(req, fs, a, AF_DIR); return; }
+		if (a) {
+			reply_art_entry(req, fs, a, AF_DIR);
+			return;
+		}
 	} else if (p.art_id && p.akind == AF_DIR && (art = fs_node_art(fs, &p))) {
 		struct art_info ai;
 		vmm_art_info(art, &ai);
 		for (int k = AF_DIR + 1; k < AF_END; k++)
-			if (strcmp(name, art_nodes[k].name) == 0 && art_has_file(ai.kind, (enum art_file)k))
-				{ reply_art_entry(req, fs, art, (enum art_file)k); return; }
+			if (strcmp(name, art_nodes[k].name) == 0 && art_has_file(ai.kind, (enum art_file)k)) {
+				reply_art_entry(req, fs, art, (enum art_file)k);
+				return;
+			}
 	} else if (parent == INO_VMS) {
 		vm = vmm_vm_by_name(fs->vmm, name);
-		if (vm)
-			{ fs_reply_entry(req, fs, vm_ino(vm_record(vm)->id, VMF_DIR), vm); return; }
+		if (vm) {
+			fs_reply_entry(req, fs, vm_ino(vm_record(vm)->id, VMF_DIR), vm);
+			return;
+		}
 	} else if (p.vm_id && p.kind == VMF_DIR && (vm = fs_node_vm(fs, &p))) {
 		for (int k = VMF_DIR + 1; k < VMF_END; k++)
-			if (strcmp(name, vm_nodes[k].name) == 0)
-				{ fs_reply_entry(req, fs, vm_ino(p.vm_id, (enum vm_file)k), vm); return; }
+			if (strcmp(name, vm_nodes[k].name) == 0) {
+				fs_reply_entry(req, fs, vm_ino(p.vm_id, (enum vm_file)k), vm);
+				return;
+			}
 	}
 noent:
 	fuse_reply_err(req, ENOENT);
@@ -206,8 +222,10 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	if (fs_pins_wait_getattr(fs, req, ino))
 		return;
-	if (!node_resolve(ino, &n) || !fs_fill_attr(fs, &n, fs_node_vm(fs, &n), &st))
-		{ fuse_reply_err(req, ENOENT); return; }
+	if (!node_resolve(ino, &n) || !fs_fill_attr(fs, &n, fs_node_vm(fs, &n), &st)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
 	if (fi && node_is_console(&n)) /* lseek(SEEK_END) asks with the handle */
 		st.st_size = stream_size(fs, (struct stream *)(uintptr_t)fi->fh);
 	fuse_reply_attr(req, &st, attr_timeout(&n));
@@ -223,21 +241,27 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 
 	(void)attr;
 	(void)fi;
-	if (!node_resolve(ino, &n) || !fs_fill_attr(fs, &n, vm = fs_node_vm(fs, &n), &st))
-		{ fuse_reply_err(req, ENOENT); return; }
+	if (!node_resolve(ino, &n) || !fs_fill_attr(fs, &n, vm = fs_node_vm(fs, &n), &st)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
 	if (to_set & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
-		       FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME))
-		{ fs_refuse(fs, req, vm, EPERM, "%s: owner, group and mode are fixed", n.def->name); return; }
-	if ((to_set & FUSE_SET_ATTR_SIZE) && !(n.def->flags & NODE_WRITABLE))
-		{ fs_refuse(fs, req, vm, EACCES, "%s is read-only", n.def->name); return; }
+		       FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)) {
+		fs_refuse(fs, req, vm, EPERM, "%s: owner, group and mode are fixed", n.def->name);
+		return;
+	}
+	if ((to_set & FUSE_SET_ATTR_SIZE) && !(n.def->flags & NODE_WRITABLE)) {
+		fs_refuse(fs, req, vm, EACCES, "%s is read-only", n.def->name);
+		return;
+	}
 	fuse_reply_attr(req, &st, attr_timeout(&n));
 }
 
 struct dir_buf {
 	char *data;
 	size_t len, cap;
-	off_t next;   /* offset of the entry being added */
-	off_t start;  /* entries before this offset are skipped */
+	off_t next;  /* offset of the entry being added */
+	off_t start; /* entries before this offset are skipped */
 };
 
 /* Adds an entry if it is at or past start; false once the buffer is full. */
@@ -268,10 +292,14 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 	struct art_info ai;
 
 	(void)fi;
-	if (!node_resolve(ino, &n) || (n.vm_id && !fs_node_vm(fs, &n)) || (n.art_id && !(art = fs_node_art(fs, &n))))
-		{ fuse_reply_err(req, ENOENT); return; }
-	if (!(n.def->flags & NODE_DIR))
-		{ fuse_reply_err(req, ENOTDIR); return; }
+	if (!node_resolve(ino, &n) || (n.vm_id && !fs_node_vm(fs, &n)) || (n.art_id && !(art = fs_node_art(fs, &n)))) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (!(n.def->flags & NODE_DIR)) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
 	parent = n.vm_id ? INO_VMS : INO_ROOT;
 	if (art) {
 		vmm_art_info(art, &ai);
@@ -286,7 +314,8 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 	} else if (ino == INO_IMAGES || ino == INO_KERNELS) {
 		if (off == 0) /* a fresh listing sees what tools/mkimage installed meanwhile */
 			vmm_art_rescan(fs->vmm, dir_kind(ino));
-		if (ino == INO_IMAGES && !dir_add(req, &b, top_nodes[INO_IMPORT].name, INO_IMPORT, top_nodes[INO_IMPORT].mode))
+		if (ino == INO_IMAGES &&
+		    !dir_add(req, &b, top_nodes[INO_IMPORT].name, INO_IMPORT, top_nodes[INO_IMPORT].mode))
 			goto out;
 		for (size_t i = 0; i < vmm_art_count(fs->vmm, dir_kind(ino)); i++) {
 			vmm_art_info(vmm_art_at(fs->vmm, dir_kind(ino), i), &ai);
@@ -322,10 +351,14 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct fs *fs = req_fs(req);
 	struct node n;
 
-	if (fs->no_opendir)
-		{ fuse_reply_err(req, ENOSYS); return; }
-	if (!node_resolve(ino, &n) || (n.vm_id && !fs_node_vm(fs, &n)) || (n.art_id && !fs_node_art(fs, &n)))
-		{ fuse_reply_err(req, ENOENT); return; }
+	if (fs->no_opendir) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	if (!node_resolve(ino, &n) || (n.vm_id && !fs_node_vm(fs, &n)) || (n.art_id && !fs_node_art(fs, &n))) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
 	fi->cache_readdir = 1;
 	fi->keep_cache = 1;
 	fuse_reply_open(req, fi);
@@ -350,18 +383,28 @@ void fs_mkdir_artifact(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const c
 	bgr_error err;
 	int r;
 
-	if (parent == INO_IMAGES && strcmp(name, top_nodes[INO_IMPORT].name) == 0)
-		{ fs_refuse(fs, req, NULL, EEXIST, "images/import is the OCI import file, not an image name"); return; }
+	if (parent == INO_IMAGES && strcmp(name, top_nodes[INO_IMPORT].name) == 0) {
+		fs_refuse(fs, req, NULL, EEXIST, "images/import is the OCI import file, not an image name");
+		return;
+	}
 	if (!again)
 		p = pending_new_mkdir(fs, req, parent, name);
 	r = vmm_art_pull(fs->vmm, dir_kind(parent), name, p ? pending_done : NULL, p, &w, &a, &err);
-	if (r == 1 && p)
-		{ pending_settle(fs, p, 1, w, NULL, NULL); return; }
+	if (r == 1 && p) {
+		pending_settle(fs, p, 1, w, NULL, NULL);
+		return;
+	}
 	free(p);
-	if (r == 1)
-		{ fs_refuse(fs, req, NULL, EAGAIN, "mkdir %s/%.80s: the catalog is still being fetched", top_nodes[parent].name, name); return; }
-	if (r < 0)
-		{ fs_log_failure("mkdir", top_nodes[parent].name, name, &err); fuse_reply_err(req, err.code); return; }
+	if (r == 1) {
+		fs_refuse(fs, req, NULL, EAGAIN, "mkdir %s/%.80s: the catalog is still being fetched",
+			  top_nodes[parent].name, name);
+		return;
+	}
+	if (r < 0) {
+		fs_log_failure("mkdir", top_nodes[parent].name, name, &err);
+		fuse_reply_err(req, err.code);
+		return;
+	}
 	reply_art_entry(req, fs, a, AF_DIR);
 }
 
@@ -370,14 +413,21 @@ static void rmdir_artifact(fuse_req_t req, struct fs *fs, fuse_ino_t parent, con
 	struct artifact *a;
 	bgr_error err;
 
-	if (parent == INO_IMAGES && strcmp(name, top_nodes[INO_IMPORT].name) == 0)
-		{ fs_refuse(fs, req, NULL, ENOTDIR, "images/import is a file of the tree"); return; }
+	if (parent == INO_IMAGES && strcmp(name, top_nodes[INO_IMPORT].name) == 0) {
+		fs_refuse(fs, req, NULL, ENOTDIR, "images/import is a file of the tree");
+		return;
+	}
 	vmm_art_rescan(fs->vmm, dir_kind(parent));
 	a = vmm_art_by_name(fs->vmm, dir_kind(parent), name);
-	if (!a)
-		{ fuse_reply_err(req, ENOENT); return; }
-	if (vmm_art_remove(fs->vmm, a, &err) < 0)
-		{ fs_log_failure("rmdir", top_nodes[parent].name, name, &err); fuse_reply_err(req, err.code); return; }
+	if (!a) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (vmm_art_remove(fs->vmm, a, &err) < 0) {
+		fs_log_failure("rmdir", top_nodes[parent].name, name, &err);
+		fuse_reply_err(req, err.code);
+		return;
+	}
 	fuse_reply_err(req, 0);
 }
 
@@ -390,13 +440,19 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	bgr_error err;
 
 	(void)mode;
-	if (!node_resolve(parent, &p))
-		{ fuse_reply_err(req, ENOENT); return; }
-	if (parent == INO_IMAGES || parent == INO_KERNELS)
-		{ fs_mkdir_artifact(fs, req, parent, name, false); return; }
-	if (parent != INO_VMS)
-		{ fs_refuse(fs, req, fs_node_vm(fs, &p), EPERM,
-				 "cannot create '%.80s' here: only vms/, images/ and kernels/ take new directories", name); return; }
+	if (!node_resolve(parent, &p)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (parent == INO_IMAGES || parent == INO_KERNELS) {
+		fs_mkdir_artifact(fs, req, parent, name, false);
+		return;
+	}
+	if (parent != INO_VMS) {
+		fs_refuse(fs, req, fs_node_vm(fs, &p), EPERM,
+			  "cannot create '%.80s' here: only vms/, images/ and kernels/ take new directories", name);
+		return;
+	}
 	/* parked until the VM's disks are made, off the loop (pending_created) */
 	pend = pending_new_mkdir(fs, req, INO_VMS, name);
 	if (vmm_vm_create(fs->vmm, name, pending_created, pend, &c, &err) < 0) {
@@ -418,15 +474,23 @@ static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	bgr_error err;
 	int r;
 
-	if (!node_resolve(parent, &p))
-		{ fuse_reply_err(req, ENOENT); return; }
-	if (parent == INO_IMAGES || parent == INO_KERNELS)
-		{ rmdir_artifact(req, fs, parent, name); return; }
-	if (parent != INO_VMS)
-		{ fs_refuse(fs, req, fs_node_vm(fs, &p), EPERM, "cannot remove '%.80s': the tree is fixed", name); return; }
+	if (!node_resolve(parent, &p)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (parent == INO_IMAGES || parent == INO_KERNELS) {
+		rmdir_artifact(req, fs, parent, name);
+		return;
+	}
+	if (parent != INO_VMS) {
+		fs_refuse(fs, req, fs_node_vm(fs, &p), EPERM, "cannot remove '%.80s': the tree is fixed", name);
+		return;
+	}
 	vm = vmm_vm_by_name(fs->vmm, name);
-	if (!vm)
-		{ fuse_reply_err(req, ENOENT); return; }
+	if (!vm) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
 	pend = pending_new(fs, req, 0);
 	r = vmm_vm_delete(fs->vmm, vm, pending_done, pend, &w, &err);
 	pending_settle(fs, pend, r, w, NULL, &err);
@@ -441,7 +505,8 @@ static struct vm *parent_vm(struct fs *fs, fuse_ino_t parent)
 static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = req_fs(req);
-	fs_refuse(fs, req, parent_vm(fs, parent), EPERM, "cannot remove '%.80s': the files of the tree are fixed", name);
+	fs_refuse(fs, req, parent_vm(fs, parent), EPERM, "cannot remove '%.80s': the files of the tree are fixed",
+		  name);
 }
 
 static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi)
@@ -449,7 +514,8 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct fs *fs = req_fs(req);
 	(void)mode;
 	(void)fi;
-	fs_refuse(fs, req, parent_vm(fs, parent), EPERM, "cannot create '%.80s': the files of the tree are fixed", name);
+	fs_refuse(fs, req, parent_vm(fs, parent), EPERM, "cannot create '%.80s': the files of the tree are fixed",
+		  name);
 }
 
 static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
@@ -470,8 +536,8 @@ static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const cha
 	fs_create(req, parent, name, 0, NULL);
 }
 
-static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
-		      const char *newname, unsigned int flags)
+static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent, const char *newname,
+		      unsigned int flags)
 {
 	struct fs *fs = req_fs(req);
 	(void)newparent;

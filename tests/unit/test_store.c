@@ -279,8 +279,7 @@ static void test_reopen(int64_t last_id)
 	is_str(seen.recs[0].name, "x1", "x1 first");
 	is_str(seen.recs[2].name, "x2", "x2 last");
 	is_int(store_vm_insert(st, &n, &err), 0, "insert after reopen");
-	tap_ok(n.id > last_id, "ids keep growing across a reopen (%lld > %lld)", (long long)n.id,
-	       (long long)last_id);
+	tap_ok(n.id > last_id, "ids keep growing across a reopen (%lld > %lld)", (long long)n.id, (long long)last_id);
 	store_close(st);
 }
 

@@ -4,11 +4,8 @@
 #include <string.h>
 
 static const char *const state_names[] = {
-	[VM_STOPPED] = "stopped",
-	[VM_STARTING] = "starting",
-	[VM_RUNNING] = "running",
-	[VM_STOPPING] = "stopping",
-	[VM_ERROR] = "error",
+	[VM_STOPPED] = "stopped",   [VM_STARTING] = "starting", [VM_RUNNING] = "running",
+	[VM_STOPPING] = "stopping", [VM_ERROR] = "error",
 };
 
 const char *vm_state_name(enum vm_state s)

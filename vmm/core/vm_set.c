@@ -23,11 +23,11 @@ struct set_op {
 	struct vmm *m;
 	int64_t vm_id;
 	enum vm_field field;
-	char value[VM_NAME_MAX + 1]; /* a name (checked) or a size (parsed) */
+	char value[VM_NAME_MAX + 1];       /* a name (checked) or a size (parsed) */
 	struct vmm_waiter *waiters;        /* the front's */
 	struct vmm_waiter *catalog_waiter; /* while waiting for the catalog */
 	/* the disk job */
-	bool resize;     /* qemu-img resize (or truncate) to size; else a new disk from image */
+	bool resize; /* qemu-img resize (or truncate) to size; else a new disk from image */
 	uint64_t size;
 	char *disk, *images_dir;
 	char image[VM_NAME_MAX + 1], kernel[64];
@@ -42,8 +42,9 @@ static int resize_disk(const char *disk, bool raw, uint64_t size, bgr_error *err
 	char *argv[] = { "qemu-img", "resize", "-q", "-f", "qcow2", (char *)disk, arg, NULL };
 
 	if (raw) /* sparse: growing the file is enough, the guest grows its fs */
-		return truncate(disk, (off_t)size) < 0 ? bgr_fail(err, errno, "cannot grow %s: %s", disk, strerror(errno))
-						       : 0;
+		return truncate(disk, (off_t)size) < 0
+			       ? bgr_fail(err, errno, "cannot grow %s: %s", disk, strerror(errno))
+			       : 0;
 	if (proc_run(argv, -1) != 0)
 		return bgr_fail(err, EIO, "qemu-img resize of %s failed", disk);
 	return 0;
@@ -109,8 +110,8 @@ static void disk_work(void *data)
 {
 	struct set_op *op = data;
 
-	op->result = op->resize ? resize_disk(op->disk, op->raw_disks, op->size, &op->err)
-				: replace_root_disk(op, &op->err);
+	op->result =
+		op->resize ? resize_disk(op->disk, op->raw_disks, op->size, &op->err) : replace_root_disk(op, &op->err);
 }
 
 static void disk_done(void *data)
@@ -164,7 +165,8 @@ static int set_artifact(struct set_op *op, struct vm *vm, bgr_error *err)
 	if (op->field == VM_FIELD_KERNEL) {
 		r = 0;
 		if (!art_installed(m, ART_KERNEL, value) &&
-		    !(vmm_art_by_name(m, ART_KERNEL, value) && vmm_art_by_name(m, ART_KERNEL, value)->state == ART_PULLING)) {
+		    !(vmm_art_by_name(m, ART_KERNEL, value) &&
+		      vmm_art_by_name(m, ART_KERNEL, value)->state == ART_PULLING)) {
 			struct catalog_entry e;
 			r = art_catalog_find(m, ART_KERNEL, value, &e, err);
 			if (r < 0)
