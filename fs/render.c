@@ -35,6 +35,8 @@ static const char readme[] =
 	"  images/NAME/size source sha256 created kernel      what it is and where from\n"
 	"  images/import         write \"NAME REF\" to import an OCI image as NAME\n"
 	"  kernels/      likewise for kernels (status size source sha256 created wait)\n"
+	"  templates/    booted snapshots starts restore from; rmdir KEY drops one\n"
+	"  templates/KEY/status size created used_by source   (read-only)\n"
 	"\n"
 	"Full reference: docs/filesystem.md\n";
 
@@ -52,6 +54,7 @@ static void render_network(FILE *f, const struct vmm_settings *s, const struct b
 	fprintf(f, "nat = %s  # %s\n", n->nat ? "true" : "false", n->src_nat);
 	fprintf(f, "dns = %s  # .vm names answered by bangerd\n",
 		n->mode == NET_BRIDGE ? "on the bridge address, port 53" : "off (no bridge)");
+	fprintf(f, "snapshots = %s  # %s\n", s->snapshots ? "on" : "off", s->src_snapshots);
 	fprintf(f, "ssh_key_path = %s  # %s\n", p->ssh_key, s->src_ssh_key);
 	fprintf(f, "known_hosts = %s  # banger's pins; ~/.ssh/known_hosts is never used\n", p->known_hosts);
 	fprintf(f, "ssh_config = %s  # Include it from ~/.ssh/config for ssh NAME.vm\n", p->ssh_config);

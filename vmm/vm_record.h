@@ -38,6 +38,9 @@ struct vm_record {
 	char net_mode[8]; /* "bridge", "user" or "none" for the current boot */
 	int ssh_port;     /* host port forwarded to guest :22 (user mode) */
 	char pin_mode[8]; /* how the host key got pinned: "agent" or "tofu" */
+	char template_key[24]; /* snapshots: the template its root disk is backed by, "" none */
+	char clone_state[16];  /* "restoring", "identifying" until a clone has its own identity */
+	int booted;            /* its root disk has been booted (0: fresh, a start may restore a template) */
 };
 
 const char *vm_state_name(enum vm_state s);

@@ -32,6 +32,7 @@ struct vmm_observer {
 	void (*vm_removed)(void *ctx, struct vm *vm); /* just before it is freed */
 	void (*event)(void *ctx);
 	void (*art_listing_changed)(void *ctx, enum art_kind kind); /* images/ or kernels/ gained or lost an entry */
+	void (*templates_changed)(void *ctx); /* templates/ gained or lost an entry (may be NULL) */
 };
 
 enum vm_field { VM_FIELD_VCPU, VM_FIELD_MEMORY, VM_FIELD_DISK, VM_FIELD_IMAGE, VM_FIELD_KERNEL };
@@ -85,7 +86,8 @@ struct vmm_settings {
 	char catalog[1024];    /* path or URL of a catalog consulted first, "" for none */
 	int catalog_timeout_s; /* a fetch of an http(s) catalog gives up after this */
 	setting_src src_vmm, src_firecracker, src_accel, src_vcpu, src_memory, src_disk, src_image, src_ssh_key;
-	setting_src src_boot_timeout, src_catalog;
+	setting_src src_boot_timeout, src_catalog, src_snapshots;
+	bool snapshots; /* restore starts from templates (docs/snapshots.md) */
 	struct vmm_net_settings net;
 	struct file_sync *sync;
 	size_t n_sync;

@@ -80,6 +80,7 @@ static bool is_root_key(const char *key)
 					     "bridge_name",
 					     "subnet",
 					     "nat",
+					     "snapshots",
 					     "catalog" };
 
 	for (size_t i = 0; i < ARRAY_SIZE(known); i++)
@@ -98,13 +99,25 @@ static int apply_root_key(struct ctx *c, const struct toml_kv *kv)
 	if (!is_root_key(kv->key))
 		return at(c, kv->line,
 			  "unknown key '%.40s' (known: default_image_name, ssh_key_path, firecracker_bin, vmm, accel, "
-			  "network, bridge_name, subnet, nat, catalog, [vm_defaults], [[file_sync]])",
+			  "network, bridge_name, subnet, nat, snapshots, catalog, [vm_defaults], [[file_sync]])",
 			  kv->key);
 	if (!strcmp(kv->key, "nat")) {
 		if (want(c, kv, TOML_BOOL) < 0)
 			return -EINVAL;
 		s->net.nat = kv->v.b;
 		snprintf(s->net.src_nat, SETTING_SRC_MAX, "%s", src);
+		return 0;
+	}
+	if (!strcmp(kv->key, "snapshots")) {
+		/* on|off, or a bool */
+		if (kv->v.type == TOML_BOOL) {
+			s->snapshots = kv->v.b;
+		} else if (kv->v.type == TOML_STRING && (!strcmp(kv->v.str, "on") || !strcmp(kv->v.str, "off"))) {
+			s->snapshots = !strcmp(kv->v.str, "on");
+		} else {
+			return at(c, kv->line, "snapshots: want \"on\" or \"off\" (or true/false)");
+		}
+		snprintf(s->src_snapshots, SETTING_SRC_MAX, "%s", src);
 		return 0;
 	}
 	if (want(c, kv, TOML_STRING) < 0)

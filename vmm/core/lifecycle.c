@@ -8,9 +8,11 @@
 #include "network.h"
 #include "ssh_verify.h"
 #include "proc.h"
+#include "snapshots.h"
 #include "util.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -162,6 +164,7 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 {
 	_cleanup_free_ char *vmlinuz = NULL, *initrd = NULL, *net_args = NULL, *cmdline = NULL;
 	_cleanup_free_ char *work = xasprintf("%s/" WORK_DISK_NAME, vm->dir);
+	_cleanup_free_ char *tpl_memory = NULL;
 	_cleanup_close_ int log_fd = -1, tap_fd = -1;
 	struct vm_launch l = {
 		.name = vm->rec.name,
@@ -189,6 +192,25 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 	l.kernel = vmlinuz;
 	l.initrd = initrd;
 	l.work_disk = access(work, F_OK) == 0 ? work : NULL;
+	if (vm->snap == SNAP_CLONE) {
+		struct template *t = template_find(m, vm->snap_key);
+		if (!t || t->status != TPL_READY)
+			return bgr_fail(err, EIO, "template %s is gone; delete and re-create the VM", vm->snap_key);
+		tpl_memory = xasprintf("%s/" TPL_MEMORY, t->dir);
+		l.snapshot_shape = true;
+		l.mem_path = tpl_memory;
+		l.mem_share = false; /* a private copy-on-write mapping of the template's RAM */
+		l.incoming = true;
+	} else if (vm->snap == SNAP_MAKE && m->runtime_dir) {
+		free(vm->mem_path);
+		vm->mem_path = xasprintf("%s/vm-%" PRId64 ".ram", m->runtime_dir, vm->rec.id);
+		unlink(vm->mem_path);
+		l.snapshot_shape = true;
+		l.mem_path = vm->mem_path;
+		l.mem_share = true; /* the RAM is the file: the save copies it */
+	} else {
+		vm->snap = SNAP_NONE;
+	}
 	l.log_fd = log_fd;
 	r = network_prepare_boot(m, vm, &l, &net_args, &tap_fd, err);
 	if (r < 0)
@@ -200,6 +222,10 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 	if (cmdline)
 		l.cmdline = cmdline;
 	remove_sockets(vm);
+	free(vm->net_args);
+	vm->net_args = net_args ? xstrdup(net_args) : NULL;
+	vm->boot_gen++;
+	vm->saving = vm->restore_fallback = vm->identify_sent = vm->identified = false;
 	vm->rec.error[0] = '\0';
 	free(vm->hello);
 	vm->hello = NULL;
@@ -217,6 +243,8 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 	vm->rec.pid_start = proc_start_time(pid);
 	vm->rec.started_at = now_real_ms();
 	vm->rec.state = VM_STARTING;
+	vm->rec.booted = 1;
+	snprintf(vm->rec.clone_state, sizeof(vm->rec.clone_state), "%s", vm->snap == SNAP_CLONE ? "restoring" : "");
 	vm->is_child = true;
 	vm->stop_phase = STOP_NONE;
 	vm->stop_is_kill = false;
@@ -236,7 +264,18 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 		err->code = EIO; /* the boot failed, whatever the store's errno */
 		return -EIO;
 	}
-	vm_channels_open(m, vm);
+	if (vm->snap == SNAP_CLONE) {
+		/* the channels open once the state is loaded (vm_restore_done) */
+		vm->restore_ms = now_mono_ms();
+		vmm_vm_log(m, vm, "snapshots: restoring template %s", vm->snap_key);
+		snap_restore_start(m, vm, l.work_disk);
+	} else {
+		if (vm->snap == SNAP_MAKE)
+			vmm_vm_log(m, vm, "snapshots: no template for this shape yet (key %s): a cold boot that saves one",
+				   vm->snap_key);
+		vm_channels_open(m, vm);
+	}
+	cancel_timer(m, &vm->boot_timer);
 	vm->boot_timer = loop_timer_add(m->loop, m->settings.boot_timeout_s * 1000LL, boot_timed_out, vm);
 	vm_event(m, vm, "starting");
 	return 0;
@@ -262,9 +301,85 @@ static void boot_failed(struct vmm *m, struct vm *vm, const char *msg)
 	vm_kill(m, vm);
 }
 
+static void hello_go_on(struct vmm *m, struct vm *vm);
+
+static void send_identify(struct vmm *m, struct vm *vm)
+{
+	_cleanup_free_ char *work = xasprintf("%s/" WORK_DISK_NAME, vm->dir);
+	_cleanup_free_ char *line = identify_line(m, vm, access(work, F_OK) == 0);
+
+	if (!line || vm_agent_send(vm, line) < 0) {
+		boot_failed(m, vm, "cannot send the clone's identity to the guest agent");
+		return;
+	}
+	vm->identify_sent = true;
+	vmm_vm_log(m, vm, "snapshots: sent the clone its identity (name, network, host keys, machine-id, RNG, clock)");
+}
+
+void vm_agent_connected(struct vmm *m, struct vm *vm)
+{
+	vm->identify_sent = false; /* a new connection: it goes again */
+	if (vm->rec.state == VM_STARTING && vm->snap == SNAP_CLONE && !vm->identified)
+		send_identify(m, vm);
+}
+
+void vm_identify_result(struct vmm *m, struct vm *vm, bool ok, const char *line)
+{
+	bgr_error err;
+
+	if (vm->rec.state != VM_STARTING || vm->snap != SNAP_CLONE || vm->identified || !vm->identify_sent) {
+		vm_agent_log(m, vm, "agent: ignored '%.80s': no identify was sent in this boot", line);
+		return;
+	}
+	if (!ok) {
+		_cleanup_free_ char *msg = xasprintf("the clone's agent could not take its identity: %.200s", line);
+		boot_failed(m, vm, msg);
+		return;
+	}
+	vm->identified = true;
+	vm->rec.clone_state[0] = '\0';
+	if (vm_save(m, vm, &err) < 0)
+		vmm_vm_log(m, vm, "cannot save the VM's record: %s", err.msg);
+	vmm_vm_log(m, vm, "snapshots: the clone has its identity; its next hello's host keys get pinned");
+}
+
+void vm_template_saved(struct vmm *m, struct vm *vm, int result, const char *msg)
+{
+	(void)result;
+	vm->saving = false;
+	vmm_vm_log(m, vm, "snapshots: %s", msg);
+	if (vm->rec.state != VM_STARTING || vm->authorize_sent || vm->verifying || vm->authorized || !vm->hello ||
+	    vm->agent_fd < 0)
+		return; /* gone, or a new hello comes on the next connection */
+	hello_go_on(m, vm);
+}
+
+void vm_restore_done(struct vmm *m, struct vm *vm, int result, const char *msg)
+{
+	struct template *t;
+
+	if (vm->rec.state != VM_STARTING || vm->pidfd < 0 || vm->snap != SNAP_CLONE)
+		return;
+	if (result < 0) {
+		vmm_vm_log(m, vm, "snapshots: restoring template %s failed: %s; falling back to a cold boot",
+			   vm->snap_key, msg);
+		vm->rec.template_key[0] = '\0'; /* its overlay goes with the clone's QEMU */
+		if ((t = template_find(m, vm->snap_key)))
+			template_failed(m, t, msg);
+		vm->restore_fallback = true;
+		proc_pidfd_kill(vm->pidfd, SIGKILL);
+		return;
+	}
+	vmm_vm_log(m, vm, "snapshots: restored from template %s in %lld ms", vm->snap_key,
+		   now_mono_ms() - vm->restore_ms);
+	snprintf(vm->rec.clone_state, sizeof(vm->rec.clone_state), "identifying");
+	save_or_note(m, vm, false);
+	vm_channels_open(m, vm);
+}
+
 void vm_hello_received(struct vmm *m, struct vm *vm, const char *line)
 {
-	char proto[16], reason[BGR_ERROR_MAX], *msg;
+	char proto[16];
 
 	if (!vm->hello)
 		vm->hello = xcalloc(1, BANGER_AGENT_LINE_MAX);
@@ -272,6 +387,33 @@ void vm_hello_received(struct vmm *m, struct vm *vm, const char *line)
 	vm_agent_log(m, vm, "agent: %s", line);
 	if (vm->rec.state != VM_STARTING || vm->verifying || vm->authorized || vm->authorize_sent)
 		return; /* a repeated hello: the authorize already went out on this connection */
+	if (vm->saving)
+		return; /* the template's save goes on; its end sends the authorize */
+	if (vm->snap == SNAP_CLONE && !vm->identified) {
+		/* the template's agent, with the template's host keys: never
+		 * pinned; the clone's own identity comes first */
+		if (!vm->identify_sent)
+			send_identify(m, vm);
+		return;
+	}
+	if (vm->snap == SNAP_MAKE) {
+		if (banger_agent_field(line, "proto", proto, sizeof(proto)) < 0 || atoi(proto) < 3) {
+			vmm_vm_log(m, vm, "snapshots: the guest agent has no identify verb (protocol < 3): no template");
+			vm->snap = SNAP_NONE;
+		} else if (snap_save_start(m, vm) == 1) {
+			return;
+		}
+	}
+	hello_go_on(m, vm);
+}
+
+/* The rest of a hello: banger's key goes to the guest, or a guest without
+ * network is ready. */
+static void hello_go_on(struct vmm *m, struct vm *vm)
+{
+	const char *line = vm->hello;
+	char proto[16], reason[BGR_ERROR_MAX], *msg;
+
 	if (strcmp(vm->rec.net_mode, "none") == 0) {
 		boot_completed(m, vm); /* no network, so no ssh to wait for */
 		return;
@@ -380,6 +522,47 @@ void vm_kill(struct vmm *m, struct vm *vm)
 		process_gone(m, vm, "was not running");
 }
 
+static void retry_start(struct vmm *m, struct vm *vm);
+
+/* What a boot leaves behind for snapshots: the RAM file of a template boot,
+ * the plan of this start. */
+static void snap_boot_ended(struct vm *vm)
+{
+	if (vm->mem_path) {
+		unlink(vm->mem_path);
+		free(vm->mem_path);
+		vm->mem_path = NULL;
+	}
+	vm->snap = SNAP_NONE;
+	vm->snap_planned = false;
+	vm->saving = vm->identify_sent = vm->identified = false;
+	vm->rec.clone_state[0] = '\0';
+}
+
+/* A clone whose restore failed is gone (vm_restore_done killed it): its
+ * overlay goes, and the start goes on as a cold boot of a fresh disk. */
+static void restore_fell_back(struct vmm *m, struct vm *vm, const char *how)
+{
+	cancel_timer(m, &vm->boot_timer);
+	vm_channels_close(m, vm);
+	remove_sockets(vm);
+	network_boot_ended(m, vm);
+	vmm_vm_log(m, vm, "hypervisor (pid %d) of the failed restore %s", vm->rec.pid, how);
+	vm->restore_fallback = false;
+	snap_boot_ended(vm);
+	vm->snap_planned = true; /* no second try at a template in this start */
+	unlink(vm->root_disk);  /* the overlay on the template: a fresh disk of the image comes */
+	vm->rec.template_key[0] = '\0';
+	vm->rec.booted = 1;      /* a cold boot, even when another template appears meanwhile */
+	vm->rec.pid = 0;
+	vm->rec.pid_start = 0;
+	vm->rec.started_at = 0;
+	vm->rec.state = VM_STOPPED;
+	save_or_note(m, vm, false);
+	vm->awaiting_pull = true; /* the start's waiters wait for the disk like for a pull */
+	retry_start(m, vm);
+}
+
 static void process_gone(struct vmm *m, struct vm *vm, const char *how)
 {
 	enum vm_state was = vm->rec.state;
@@ -391,6 +574,12 @@ static void process_gone(struct vmm *m, struct vm *vm, const char *how)
 		close(vm->pidfd);
 		vm->pidfd = -1;
 	}
+	if (vm->restore_fallback && was == VM_STARTING && vm->after_stop == AFTER_NOTHING) {
+		restore_fell_back(m, vm, how);
+		return;
+	}
+	vm->restore_fallback = false;
+	snap_boot_ended(vm);
 	cancel_timer(m, &vm->boot_timer);
 	cancel_timer(m, &vm->stop_timer);
 	vm->verifying = vm->authorized = vm->authorize_sent = false;
@@ -443,6 +632,24 @@ void vm_adopt(struct vmm *m, struct vm *vm)
 	enum vm_state was = vm->rec.state;
 	bgr_error err;
 
+	if (vm->rec.pid && vm->rec.clone_state[0] && proc_is(vm->rec.pid, vm->rec.pid_start)) {
+		/* it may still have the template's identity (host keys): it
+		 * must not run, nor its disk boot again */
+		kill(vm->rec.pid, SIGKILL);
+		vm_set_error(m, vm, "a clone whose restore was unfinished (%s) when bangerd stopped: killed",
+			     vm->rec.clone_state);
+		unlink(vm->root_disk);
+		vm->rec.template_key[0] = '\0';
+		vm->rec.clone_state[0] = '\0';
+		vm->rec.booted = 0;
+		vm->rec.pid = 0;
+		vm->rec.pid_start = 0;
+		vm->rec.started_at = 0;
+		vm->rec.state = VM_STOPPED;
+		remove_sockets(vm);
+		save_or_note(m, vm, true);
+		return;
+	}
 	if (vm->rec.pid && proc_is(vm->rec.pid, vm->rec.pid_start) && watch_process(m, vm, &err) == 0) {
 		vm->is_child = false;
 		if (m->driver->adopt(m->loop, vm->qmp_sock, &err) < 0)
@@ -515,6 +722,8 @@ int vmm_vm_action(struct vmm *m, struct vm *vm, const char *word, vmm_done_fn fn
 					"it is gone",
 					vm->rec.pid);
 		if (down) {
+			if (!vm->awaiting_pull && !vm->making_disk)
+				vm->snap_planned = false; /* a new start decides again */
 			r = vm_prepare_artifacts(m, vm, err);
 			if (r == 1 && !vm->awaiting_pull) {
 				vm->awaiting_pull = true;

@@ -8,7 +8,12 @@
 #include "ssh_helper.h"
 #include "pins_cache.h"
 #include "proc.h"
+#include "snapshots.h"
 #include "util.h"
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include <errno.h>
 #include <stdarg.h>
@@ -29,6 +34,8 @@ static void vm_free(struct vm *vm)
 	free(vm->agent_sock);
 	free(vm->agent_buf);
 	free(vm->hello);
+	free(vm->mem_path);
+	free(vm->net_args);
 	free(vm);
 }
 
@@ -99,6 +106,43 @@ static void warm_default_template(struct vmm *m)
 	workers_submit(m->workers, warm_template, free_template_job, j);
 }
 
+/* Snapshots' start-up: the hypervisor's version (part of every template's
+ * key), the runtime directory for template boots' RAM files (a tmpfs: guest
+ * RAM is never written back to the state disk), the templates. */
+static int snapshots_init(struct vmm *m, bgr_error *err)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	char hash[24];
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (const char *p = m->paths->state_dir; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+	snprintf(hash, sizeof(hash), "%016" PRIx64, h);
+	if (m->driver == &qemu_driver) {
+		char *argv[] = { "qemu-system-x86_64", "--version", NULL };
+		char buf[256] = "";
+		int fds[2];
+		if (pipe2(fds, O_CLOEXEC) == 0) {
+			/* before the loop runs, like the driver's prepare */
+			proc_run(argv, fds[1]);
+			close(fds[1]);
+			ssize_t n = read(fds[0], buf, sizeof(buf) - 1);
+			close(fds[0]);
+			buf[n > 0 ? n : 0] = '\0';
+			buf[strcspn(buf, "\n")] = '\0';
+		}
+		m->qemu_version = xstrdup(buf[0] ? buf : "unknown");
+	}
+	m->runtime_dir = xdg && xdg[0] == '/' ? xasprintf("%s/banger-%s", xdg, hash)
+					       : xasprintf("/dev/shm/banger-%u-%s", (unsigned)getuid(), hash);
+	if (mkdir_p(m->runtime_dir, 0700) < 0) {
+		log_msg("warning: cannot create %s (%s): no templates are made", m->runtime_dir, strerror(errno));
+		free(m->runtime_dir);
+		m->runtime_dir = NULL;
+	}
+	return templates_load(m, err);
+}
+
 static const struct vm_driver *driver_for_test;
 
 void vmm_set_driver_for_test(const struct vm_driver *driver)
@@ -125,6 +169,10 @@ int vmm_new(struct loop *loop, struct bgr_paths *paths, const struct vmm_observe
 		.start_waited = vm_start_waited,
 		.creates_each_ip = vm_creates_each_ip,
 		.stopped_for_delete = vm_remove,
+		.template_saved = vm_template_saved,
+		.restore_done = vm_restore_done,
+		.agent_connected = vm_agent_connected,
+		.identify_result = vm_identify_result,
 	};
 	r = settings_load(&m->settings, paths, err);
 	if (r < 0)
@@ -163,8 +211,12 @@ int vmm_new(struct loop *loop, struct bgr_paths *paths, const struct vmm_observe
 	r = network_up(m, err);
 	if (r < 0)
 		goto fail;
+	r = snapshots_init(m, err);
+	if (r < 0)
+		goto fail;
 	for (size_t i = 0; i < m->n_vms; i++)
 		vm_adopt(m, m->vms[i]);
+	templates_gc(m);
 	ssh_config_refresh(m);
 	log_msg("loaded %zu VMs; accel %s (%s)", m->n_vms, m->settings.accel.accel, m->settings.accel.why);
 	if (!m->driver->raw_disks)
@@ -186,6 +238,10 @@ void vmm_free(struct vmm *m)
 		return;
 	atomic_store(&m->quitting, true);
 	workers_free(m->workers); /* finishes deletes in progress */
+	templates_free(m);
+	free(m->templates_dir);
+	free(m->runtime_dir);
+	free(m->qemu_version);
 	pins_cache_free(m);
 	art_free_all(m);
 	for (size_t i = 0; i < m->n_vms; i++) {
@@ -318,7 +374,10 @@ void vm_remove(struct vmm *m, struct vm *vm)
 	waiters_complete(&vm->start_waiters, -ENOENT);
 	waiters_complete(&vm->stop_waiters, 0);
 	bool had_endpoint = vm->rec.net_mode[0] && strcmp(vm->rec.net_mode, "none") != 0;
+	bool had_template = vm->rec.template_key[0] != '\0';
 	vm_free(vm);
+	if (had_template)
+		templates_gc(m); /* a stale template that was kept for it goes now */
 	if (had_endpoint)
 		ssh_config_refresh(m);
 }

@@ -50,6 +50,8 @@ static void defaults(struct vmm_settings *s)
 	s->net.nat = true;
 	setting_src_set(s->net.src_nat, BUILTIN);
 	s->net.dns_port = 53;
+	s->snapshots = true;
+	setting_src_set(s->src_snapshots, BUILTIN);
 }
 
 static int parse_bool(const char *v, bool *ret)
@@ -87,6 +89,15 @@ static int apply_env(struct vmm_settings *s, struct bgr_paths *paths, bgr_error 
 		if (parse_bool(v, &s->net.nat) < 0)
 			return bgr_fail(err, EINVAL, "BANGER_NAT: nat '%.20s': want true or false", v);
 		setting_src_set(s->net.src_nat, "BANGER_NAT");
+	}
+	if ((v = getenv("BANGER_SNAPSHOTS")) && *v) {
+		if (!strcmp(v, "on"))
+			s->snapshots = true;
+		else if (!strcmp(v, "off"))
+			s->snapshots = false;
+		else if (parse_bool(v, &s->snapshots) < 0)
+			return bgr_fail(err, EINVAL, "BANGER_SNAPSHOTS: snapshots '%.20s': want on or off", v);
+		setting_src_set(s->src_snapshots, "BANGER_SNAPSHOTS");
 	}
 	if ((v = getenv("BANGER_SSH_KEY")) && *v) {
 		if (v[0] != '/')

@@ -67,6 +67,19 @@ struct vm {
 	bool applying;      /* a change of its disk, image or kernel is in progress (vm_set.c) */
 	bool making_disk;   /* a start's root disk is being made on a worker (vm_artifacts.c) */
 	long long pull_logged_ms;
+
+	/* snapshots (vmm/snapshots/, docs/snapshots.md) */
+	int snap;              /* enum vm_snap: how the current start goes */
+	bool snap_planned;     /* snap is decided for this start (vm_artifacts.c) */
+	char snap_key[24];     /* its template's key (SNAP_MAKE, SNAP_CLONE) */
+	unsigned boot_gen;     /* a job started by one boot is ignored by the next */
+	bool saving;           /* the template's save runs: the hello waits for it */
+	bool restore_fallback; /* the restore failed: once the clone's QEMU is gone, boot cold */
+	bool identify_sent;    /* the clone's identify went out on this connection */
+	bool identified;       /* the clone's agent acked its identify */
+	char *mem_path;        /* a template boot's RAM file (runtime dir), NULL when none */
+	char *net_args;        /* the kernel's ip= of this boot (identify sends it again) */
+	long long restore_ms;  /* when the restore began (monotonic), for the log */
 };
 
 /* What the parts below the lifecycle report upward. They call nothing above
@@ -88,6 +101,15 @@ struct vm_hooks {
 	void (*creates_each_ip)(struct vmm *m, void (*fn)(void *ctx, const char *ip), void *ctx);
 	/* a stop whose VM was being deleted has ended (lifecycle.c) */
 	void (*stopped_for_delete)(struct vmm *m, struct vm *vm);
+	/* snapshots: a template's save ended (0 or -errno; the boot goes on
+	 * either way), a clone's restore ended (0: running; -errno: the reason,
+	 * and the boot falls back to a cold one) (vmm/snapshots/) */
+	void (*template_saved)(struct vmm *m, struct vm *vm, int result, const char *msg);
+	void (*restore_done)(struct vmm *m, struct vm *vm, int result, const char *msg);
+	/* the agent's socket is connected (channels.c), and an identify's
+	 * answer came (channels.c) */
+	void (*agent_connected)(struct vmm *m, struct vm *vm);
+	void (*identify_result)(struct vmm *m, struct vm *vm, bool ok, const char *line);
 };
 
 struct vmm {
@@ -114,6 +136,12 @@ struct vmm {
 	struct catalog_remote *catalog; /* an http(s) catalog's copy, catalog_remote.c */
 	struct vmm_create *creates;     /* creates in progress, create.c */
 	struct pins_cache *pins;        /* known_hosts in memory, pins_cache.c */
+	struct template **tpls;         /* snapshots: the templates, template.c */
+	size_t n_tpls, cap_tpls;
+	int64_t last_tpl_id;
+	char *templates_dir; /* state/templates */
+	char *runtime_dir;   /* a tmpfs for template boots' RAM files */
+	char *qemu_version;  /* `qemu-system-x86_64 --version`, read once at start-up */
 };
 
 /* vm_services.c: the low-level services (and vmm.h's lookups, log, events) */
@@ -151,6 +179,10 @@ void vm_cancel_restart(struct vmm *m, struct vm *vm, const char *by);
 void vm_hello_received(struct vmm *m, struct vm *vm, const char *line);
 void vm_agent_authorize_result(struct vmm *m, struct vm *vm, bool ok, const char *line);
 void vm_ssh_verified(struct vmm *m, struct vm *vm, int result, const char *msg, bool tofu, long long took_ms);
+void vm_template_saved(struct vmm *m, struct vm *vm, int result, const char *msg);
+void vm_restore_done(struct vmm *m, struct vm *vm, int result, const char *msg);
+void vm_agent_connected(struct vmm *m, struct vm *vm);
+void vm_identify_result(struct vmm *m, struct vm *vm, bool ok, const char *line);
 /* A pull ended (result 0 or -errno): VMs waiting for it to start go on. */
 void vm_artifact_ready(struct vmm *m, enum art_kind kind, const char *name, int result, const char *reason);
 void vm_start_waited(struct vmm *m, struct vm *vm, int result, const char *reason);

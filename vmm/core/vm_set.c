@@ -129,6 +129,8 @@ static void disk_done(void *data)
 		} else {
 			snprintf(vm->rec.image, sizeof(vm->rec.image), "%s", op->image);
 			vm->rec.user_set |= VM_SET_IMAGE;
+			vm->rec.booted = 0; /* a fresh disk: its next start may restore a template */
+			vm->rec.template_key[0] = '\0';
 			if (op->kernel[0] && !(vm->rec.user_set & VM_SET_KERNEL))
 				snprintf(vm->rec.kernel, sizeof(vm->rec.kernel), "%s", op->kernel);
 		}
@@ -198,6 +200,8 @@ out:
 	if (r == 0) {
 		snprintf(vm->rec.image, sizeof(vm->rec.image), "%s", value);
 		vm->rec.user_set |= VM_SET_IMAGE;
+		vm->rec.booted = 0;
+		vm->rec.template_key[0] = '\0';
 	}
 	return r;
 }

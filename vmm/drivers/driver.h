@@ -38,6 +38,15 @@ struct vm_launch {
 	const char *tap_name; /* bridge: its name (Firecracker opens it itself) */
 	int ssh_port;         /* user: host 127.0.0.1 port forwarded to :22 */
 	bool outbound;        /* user: may the guest reach out (nat = true)? */
+	/* snapshots (QEMU, docs/snapshots.md): the shape templates and clones
+	 * share. RAM in the file mem_path (a template's boot: share=on; a clone:
+	 * share=off, a private copy-on-write mapping of the template's memory),
+	 * a vmgenid device, a PCIe root port for the hot-plugged work disk (never
+	 * on the command line then), and for a clone -incoming defer. */
+	bool snapshot_shape;
+	const char *mem_path;
+	bool mem_share;
+	bool incoming;
 };
 
 struct vm_driver {
@@ -73,6 +82,8 @@ struct vm_driver {
 };
 
 extern const struct vm_driver qemu_driver;
+/* The PCIe root port a clone's work disk is hot-plugged into. */
+#define QEMU_HOTPLUG_PORT "hp0"
 extern const struct vm_driver firecracker_driver;
 /* The Firecracker binary the driver runs (config firecracker_bin). */
 void firecracker_set_binary(const char *path);

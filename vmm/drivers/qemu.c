@@ -64,7 +64,12 @@ static void build_argv(struct argv_builder *b, const struct vm_launch *l)
 	add(b, xstrdup("-name"));
 	add(b, xasprintf("banger-%s", l->name));
 	add(b, xstrdup("-M"));
-	add(b, xstrdup("q35"));
+	add(b, xstrdup(l->snapshot_shape ? "q35,memory-backend=ram0" : "q35"));
+	if (l->snapshot_shape) {
+		add(b, xstrdup("-object"));
+		add(b, xasprintf("memory-backend-file,id=ram0,size=%uM,mem-path=%s,share=%s", l->memory_mib,
+				 l->mem_path, l->mem_share ? "on" : "off"));
+	}
 	add(b, xstrdup("-accel"));
 	add(b, xstrdup(kvm ? "kvm" : l->vcpu > 1 ? "tcg,thread=multi" : "tcg"));
 	add(b, xstrdup("-cpu"));
@@ -89,7 +94,7 @@ static void build_argv(struct argv_builder *b, const struct vm_launch *l)
 	add(b, xasprintf("file=%s,if=none,id=root,format=qcow2,discard=unmap", l->root_disk));
 	add(b, xstrdup("-device"));
 	add(b, xstrdup("virtio-blk-pci,drive=root"));
-	if (l->work_disk) { /* the second disk: /dev/vdb, mounted on /root */
+	if (l->work_disk && !l->snapshot_shape) { /* the second disk: /dev/vdb, mounted on /root */
 		add(b, xstrdup("-drive"));
 		add(b, xasprintf("file=%s,if=none,id=work,format=raw,discard=unmap", l->work_disk));
 		add(b, xstrdup("-device"));
@@ -110,6 +115,16 @@ static void build_argv(struct argv_builder *b, const struct vm_launch *l)
 	add(b, xasprintf("unix:%s,server=on,wait=off", l->qmp_sock));
 	add(b, xstrdup("-device"));
 	add(b, xstrdup("virtio-rng-pci"));
+	if (l->snapshot_shape) {
+		add(b, xstrdup("-device"));
+		add(b, xstrdup("vmgenid,guid=auto"));
+		add(b, xstrdup("-device"));
+		add(b, xstrdup("pcie-root-port,id=" QEMU_HOTPLUG_PORT ",chassis=1"));
+	}
+	if (l->incoming) {
+		add(b, xstrdup("-incoming"));
+		add(b, xstrdup("defer"));
+	}
 	b->args[b->n] = NULL;
 }
 
@@ -136,9 +151,12 @@ static int qemu_quit(struct loop *loop, const char *sock, bgr_error *err)
 	return qmp_call(loop, sock, "quit", err);
 }
 
+/* "cont": it answers like query-status, and resumes a guest that a daemon
+ * stopped for a template's snapshot and then died (docs/snapshots.md); a
+ * running guest is unaffected. */
 static int qemu_adopt(struct loop *loop, const char *sock, bgr_error *err)
 {
-	return qmp_call(loop, sock, "query-status", err);
+	return qmp_call(loop, sock, "cont", err);
 }
 
 const struct vm_driver qemu_driver = {

@@ -4,6 +4,7 @@
 #include "art.h"
 #include "disk.h"
 #include "disk_raw.h"
+#include "snapshots.h"
 #include "util.h"
 #include "vm.h"
 
@@ -99,6 +100,8 @@ struct disk_job {
 	struct vmm *m;
 	int64_t vm_id;
 	char *images_dir, *image, *dest, *tmp;
+	char *backing; /* a clone's: the template's disk, NULL for a disk of the image */
+	char key[24];
 	uint64_t size;
 	bool raw;
 	int result;
@@ -110,8 +113,12 @@ static void disk_work(void *data)
 	struct disk_job *j = data;
 
 	unlink(j->tmp);
-	j->result = j->raw ? disk_create_raw_root(j->images_dir, j->image, j->size, j->tmp, NULL, NULL, &j->err)
-			   : disk_create_root(j->images_dir, j->image, j->size, j->tmp, &j->err);
+	if (j->backing)
+		j->result = disk_create_overlay(j->backing, j->size, j->tmp, &j->err);
+	else
+		j->result = j->raw ? disk_create_raw_root(j->images_dir, j->image, j->size, j->tmp, NULL, NULL,
+							  &j->err)
+				   : disk_create_root(j->images_dir, j->image, j->size, j->tmp, &j->err);
 	if (j->result == 0 && rename(j->tmp, j->dest) < 0) {
 		j->result = bgr_fail(&j->err, errno, "cannot create root disk %s: %s", j->dest, strerror(errno));
 		unlink(j->tmp);
@@ -124,7 +131,19 @@ static void disk_done(void *data)
 	struct vm *vm = vmm_vm_by_id(j->m, j->vm_id);
 	bgr_error ignore;
 
-	if (vm) {
+	if (vm && j->backing) {
+		vm->making_disk = false;
+		if (j->result == 0) {
+			snprintf(vm->rec.template_key, sizeof(vm->rec.template_key), "%s", j->key);
+			vm_save(j->m, vm, &ignore);
+		} else {
+			/* the fresh disk of the image is still there: boot it cold */
+			vmm_vm_log(j->m, vm, "snapshots: cannot make the clone's disk (%s); booting cold", j->err.msg);
+			vm->snap = SNAP_NONE;
+		}
+		if (vm->awaiting_pull && !atomic_load(&j->m->quitting))
+			j->m->hooks.start_waited(j->m, vm, 0, "");
+	} else if (vm) {
 		vm->making_disk = false;
 		if (j->result == 0) {
 			vm->rec.disk_size = j->size;
@@ -138,7 +157,44 @@ static void disk_done(void *data)
 	free(j->image);
 	free(j->dest);
 	free(j->tmp);
+	free(j->backing);
 	free(j);
+}
+
+/* A fresh VM's start that restores template t: its root disk becomes an
+ * overlay on t's disk (made on a worker, renamed over the fresh one). */
+static int make_clone_disk(struct vmm *m, struct vm *vm, const struct template *t)
+{
+	struct disk_job *j = xcalloc(1, sizeof(*j));
+
+	j->m = m;
+	j->vm_id = vm->rec.id;
+	j->dest = xstrdup(vm->root_disk);
+	j->tmp = xasprintf("%s.new", vm->root_disk);
+	j->size = t->in.disk_size;
+	j->backing = xasprintf("%s/" TPL_DISK, t->dir);
+	snprintf(j->key, sizeof(j->key), "%s", t->key);
+	vm->making_disk = true;
+	workers_submit(m->workers, disk_work, disk_done, j);
+	return 1;
+}
+
+/* Decides once per start whether it restores a template (a fresh VM
+ * only: a booted disk has a life of its own), makes one, or neither. */
+static int plan_snapshot(struct vmm *m, struct vm *vm)
+{
+	struct template *t;
+
+	if (vm->snap_planned)
+		return 0;
+	vm->snap_planned = true;
+	vm->snap = SNAP_NONE;
+	if (vm->rec.booted)
+		return 0;
+	vm->snap = templates_plan(m, vm, &t);
+	if (vm->snap == SNAP_CLONE)
+		return make_clone_disk(m, vm, t);
+	return 0;
 }
 
 /* 1: the disk is being made (a start waits for it like for a pull), or
@@ -177,8 +233,10 @@ int vm_prepare_artifacts(struct vmm *m, struct vm *vm, bgr_error *err)
 	r = need(m, vm, ART_KERNEL, vm->rec.kernel, err);
 	if (r != 0)
 		return r;
+	if (vm->making_disk)
+		return 1;
 	if (access(vm->root_disk, F_OK) == 0)
-		return 0;
+		return plan_snapshot(m, vm);
 	return make_root_disk(m, vm, err);
 }
 

@@ -1,0 +1,173 @@
+/* A clone's restore, on a worker: its QEMU was spawned with the template's
+ * arguments and -incoming defer (lifecycle.c); here, over QMP:
+ * x-ignore-shared, the template's device state from TEMPLATE/state (passed
+ * as a descriptor: the sandbox forbids exec:), wait for the migration's end,
+ * cont, then the work disk's hot-plug (blockdev-add + device_add into the
+ * root port) when the VM has one. The verdict goes to hooks.restore_done on
+ * the loop, which opens the channels or falls back to a cold boot. */
+#include "snapshots.h"
+#include "driver.h"
+#include "qmp_sync.h"
+#include "util.h"
+#include "vm.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define QMP_STEP_MS 10000
+#define RESTORE_MAX_MS 120000
+
+struct restore_job {
+	struct vmm *m;
+	int64_t vm_id;
+	unsigned gen;
+	char *qmp_sock, *state, *work_disk;
+	int result;
+	bgr_error err;
+};
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The run state QEMU reports ("inmigrate", "paused", "running", ...). */
+static int run_state(struct qmp_sync *q, char *out, size_t size, bgr_error *err)
+{
+	cJSON *ret;
+	int r = qmp_sync_cmd(q, "{\"execute\":\"query-status\"}", -1, &ret, QMP_STEP_MS, err);
+
+	if (r < 0)
+		return r;
+	cJSON *s = cJSON_GetObjectItemCaseSensitive(ret, "status");
+	snprintf(out, size, "%s", cJSON_IsString(s) ? s->valuestring : "");
+	cJSON_Delete(ret);
+	return 0;
+}
+
+static int migration_failed(struct qmp_sync *q, bgr_error *err)
+{
+	cJSON *ret;
+
+	if (qmp_sync_cmd(q, "{\"execute\":\"query-migrate\"}", -1, &ret, QMP_STEP_MS, err) < 0)
+		return -err->code;
+	cJSON *s = cJSON_GetObjectItemCaseSensitive(ret, "status");
+	int r = 0;
+	if (cJSON_IsString(s) && (!strcmp(s->valuestring, "failed") || !strcmp(s->valuestring, "cancelled"))) {
+		cJSON *e = cJSON_GetObjectItemCaseSensitive(ret, "error-desc");
+		r = bgr_fail(err, EIO, "loading the template's state failed: %s",
+			     cJSON_IsString(e) ? e->valuestring : "no reason given");
+	}
+	cJSON_Delete(ret);
+	return r;
+}
+
+static int restore(struct restore_job *j, struct qmp_sync *q)
+{
+	long long deadline = mono_ms() + RESTORE_MAX_MS;
+	_cleanup_close_ int fd = open(j->state, O_RDONLY | O_CLOEXEC);
+	char state[32];
+	int r;
+
+	if (fd < 0)
+		return bgr_fail(&j->err, errno, "cannot open %s: %s", j->state, strerror(errno));
+	r = qmp_sync_cmd(q,
+			 "{\"execute\":\"migrate-set-capabilities\",\"arguments\":{\"capabilities\":"
+			 "[{\"capability\":\"x-ignore-shared\",\"state\":true}]}}",
+			 -1, NULL, QMP_STEP_MS, &j->err);
+	if (r < 0)
+		return r;
+	r = qmp_sync_cmd(q, "{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"bgrload\"}}", fd, NULL, QMP_STEP_MS,
+			 &j->err);
+	if (r < 0)
+		return r;
+	r = qmp_sync_cmd(q, "{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"fd:bgrload\"}}", -1, NULL,
+			 QMP_STEP_MS, &j->err);
+	if (r < 0)
+		return r;
+	for (;;) {
+		if ((r = run_state(q, state, sizeof(state), &j->err)) < 0)
+			return r;
+		if (!strcmp(state, "paused") || !strcmp(state, "running"))
+			break;
+		if ((r = migration_failed(q, &j->err)) < 0)
+			return r;
+		if (strcmp(state, "inmigrate") != 0)
+			return bgr_fail(&j->err, EIO, "QEMU is '%s' after loading the template's state", state);
+		if (mono_ms() > deadline)
+			return bgr_fail(&j->err, ETIMEDOUT, "loading the template's state did not end in time");
+		usleep(5000);
+	}
+	if (!strcmp(state, "paused") &&
+	    (r = qmp_sync_cmd(q, "{\"execute\":\"cont\"}", -1, NULL, QMP_STEP_MS, &j->err)) < 0)
+		return r;
+	if (j->work_disk) {
+		cJSON *o = cJSON_CreateObject(), *a = cJSON_AddObjectToObject(o, "arguments"), *file;
+		cJSON_AddStringToObject(o, "execute", "blockdev-add");
+		cJSON_AddStringToObject(a, "driver", "raw");
+		cJSON_AddStringToObject(a, "node-name", "work");
+		cJSON_AddStringToObject(a, "discard", "unmap");
+		file = cJSON_AddObjectToObject(a, "file");
+		cJSON_AddStringToObject(file, "driver", "file");
+		cJSON_AddStringToObject(file, "filename", j->work_disk);
+		char *text = cJSON_PrintUnformatted(o);
+		cJSON_Delete(o);
+		r = qmp_sync_cmd(q, text, -1, NULL, QMP_STEP_MS, &j->err);
+		free(text);
+		if (r < 0)
+			return r;
+		r = qmp_sync_cmd(q,
+				 "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"virtio-blk-pci\","
+				 "\"drive\":\"work\",\"id\":\"workdisk\",\"bus\":\"" QEMU_HOTPLUG_PORT "\"}}",
+				 -1, NULL, QMP_STEP_MS, &j->err);
+		if (r < 0)
+			return bgr_wrap(&j->err, "hot-plugging the work disk");
+	}
+	return 0;
+}
+
+static void restore_work(void *data)
+{
+	struct restore_job *j = data;
+	struct qmp_sync q;
+
+	j->result = qmp_sync_open(&q, j->qmp_sock, QMP_STEP_MS, &j->err);
+	if (j->result < 0)
+		return;
+	j->result = restore(j, &q);
+	qmp_sync_close(&q);
+}
+
+static void restore_done(void *data)
+{
+	struct restore_job *j = data;
+	struct vm *vm = vmm_vm_by_id(j->m, j->vm_id);
+
+	if (vm && vm->boot_gen == j->gen)
+		j->m->hooks.restore_done(j->m, vm, j->result, j->err.msg);
+	free(j->qmp_sock);
+	free(j->state);
+	free(j->work_disk);
+	free(j);
+}
+
+void snap_restore_start(struct vmm *m, struct vm *vm, const char *work_disk)
+{
+	struct template *t = template_find(m, vm->snap_key);
+	struct restore_job *j = xcalloc(1, sizeof(*j));
+
+	j->m = m;
+	j->vm_id = vm->rec.id;
+	j->gen = vm->boot_gen;
+	j->qmp_sock = xstrdup(vm->qmp_sock);
+	j->state = t ? xasprintf("%s/" TPL_STATE, t->dir) : xstrdup("/nonexistent/template");
+	j->work_disk = work_disk ? xstrdup(work_disk) : NULL;
+	workers_submit(m->workers, restore_work, restore_done, j);
+}
