@@ -3,7 +3,8 @@
  * Runs inside the guest (started by the rootfs init, not PID 1). Says hello
  * every time the host side connects (with the SSH host keys), answers pings,
  * adds the host's public key to root's authorized_keys and powers the guest
- * off on request. The wire protocol is described in protocol.h.
+ * off on request; a guest restored from a template takes its own identity
+ * on request (identify.c). The wire protocol is described in protocol.h.
  *
  * Transport, chosen at start and re-checked every second until one works:
  * the virtio-serial port named org.banger.agent (QEMU) when it exists, else
@@ -21,6 +22,7 @@
 #include "authorize.h"
 #include "fileio.h"
 #include "hostkeys.h"
+#include "identify.h"
 #include "protocol.h"
 #include "transport.h"
 
@@ -183,6 +185,17 @@ static int handle_line(int fd, char *line)
 	}
 	if (banger_agent_is_verb(line, "authorize"))
 		return handle_authorize(fd, line);
+	if (banger_agent_is_verb(line, "identify")) {
+		char reason[256];
+		if (identify_apply(line, reason, sizeof(reason)) < 0) {
+			logmsg("identify failed: %s", reason);
+			return send_line(fd, "fail verb=identify reason=%s", reason);
+		}
+		logmsg("identify: this guest has its own identity now");
+		if (send_line(fd, "ack verb=identify") < 0)
+			return -1;
+		return send_hello(fd); /* with the new host keys */
+	}
 	return 0; /* unknown verbs are ignored */
 }
 

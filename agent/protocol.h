@@ -28,8 +28,19 @@
  *   authorize key=<key> make root's ~/.ssh/authorized_keys hold the line
  *                       "<type> <base64> banger" (other lines are kept, no
  *                       duplicates): ack verb=authorize, or fail verb=authorize
+ *   identify name=<hostname> [mac=<mac> ip=<addr/prefix> gw=<ip> dns=<ip>]
+ *            machine_id=<32 hex> entropy=<hex> time_ns=<unix ns> [work=1]
+ *                       (proto 3) a guest restored from a template becomes a
+ *                       machine of its own: clock set, entropy added to the
+ *                       kernel RNG (RNDADDENTROPY), /etc/machine-id, hostname
+ *                       and /etc/hosts, eth0's MAC and address (bridge mode),
+ *                       the hot-plugged work disk /dev/vdb mounted on /root
+ *                       (work=1), new SSH host keys with sshd restarted;
+ *                       then ack verb=identify and a fresh hello with the new
+ *                       keys (or fail verb=identify reason=...). The host
+ *                       pins only the keys of that later hello.
  *
- * Version 1 sent host key fingerprints ("<type>:SHA256:<b64>") and had no
+ * Version 2 had no identify verb. Version 1 sent host key fingerprints ("<type>:SHA256:<b64>") and had no
  * authorize verb; lines were at most 1024 bytes.
  */
 #ifndef BANGER_AGENT_PROTOCOL_H
@@ -38,8 +49,8 @@
 #include <stddef.h>
 #include <string.h>
 
-#define BANGER_AGENT_PROTO_VERSION 2
-#define BANGER_AGENT_VERSION "0.2.0"
+#define BANGER_AGENT_PROTO_VERSION 3
+#define BANGER_AGENT_VERSION "0.3.0"
 #define BANGER_AGENT_PORT_NAME "org.banger.agent"
 #define BANGER_AGENT_VSOCK_PORT 1024 /* the agent listens here when there is no serial port */
 #define BANGER_AGENT_LINE_MAX 4096

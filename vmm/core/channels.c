@@ -110,6 +110,12 @@ static void agent_line(struct vmm *m, struct vm *vm, const char *line)
 	else if ((banger_agent_is_verb(line, "ack") || banger_agent_is_verb(line, "fail")) &&
 		 banger_agent_field(line, "verb", verb, sizeof(verb)) >= 0 && strcmp(verb, "authorize") == 0)
 		m->hooks.authorize_result(m, vm, banger_agent_is_verb(line, "ack"), line);
+	else if ((banger_agent_is_verb(line, "ack") || banger_agent_is_verb(line, "fail")) &&
+		 banger_agent_field(line, "verb", verb, sizeof(verb)) >= 0 && strcmp(verb, "identify") == 0) {
+		vm_agent_log(m, vm, "agent: %s", line);
+		if (m->hooks.identify_result)
+			m->hooks.identify_result(m, vm, banger_agent_is_verb(line, "ack"), line);
+	}
 	else if (banger_agent_is_verb(line, "ack") || banger_agent_is_verb(line, "pong"))
 		vm_agent_log(m, vm, "agent: %s", line);
 	else if (banger_agent_is_verb(line, "fail"))
@@ -258,6 +264,8 @@ static bool try_connect(struct vmm *m, struct vm *vm, int *fd, const char *path,
 		return false;
 	}
 	*fd = c;
+	if (fn == agent_readable && m->hooks.agent_connected)
+		m->hooks.agent_connected(m, vm);
 	return true;
 }
 
