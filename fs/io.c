@@ -21,7 +21,10 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct node n;
 	struct vm *vm = NULL;
 
-	if (!node_resolve(ino, &n) || (n.vm_id && !(vm = fs_node_vm(fs, &n))) || (n.art_id && !fs_node_art(fs, &n))) {
+	struct template_info ti;
+
+	if (!node_resolve(ino, &n) || (n.vm_id && !(vm = fs_node_vm(fs, &n))) || (n.art_id && !fs_node_art(fs, &n)) ||
+	    (n.tpl_id && !vmm_template_info(fs->vmm, n.tpl_id, &ti))) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}

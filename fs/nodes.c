@@ -15,6 +15,7 @@ const struct node_def top_nodes[INO_TOP_END] = {
 	[INO_VMS] = { "vms", DIR, NODE_DIR },
 	[INO_IMAGES] = { "images", DIR, NODE_DIR },
 	[INO_KERNELS] = { "kernels", DIR, NODE_DIR },
+	[INO_TEMPLATES] = { "templates", DIR, NODE_DIR },
 	[INO_IMPORT] = { "import", RW, NODE_WRITABLE | NODE_VOLATILE },
 };
 
@@ -28,6 +29,16 @@ const struct node_def art_nodes[AF_END] = {
 	[AF_CREATED] = { "created", RO, NODE_VOLATILE },
 	[AF_KERNEL] = { "kernel", RO, NODE_VOLATILE },
 	[AF_WAIT] = { "wait", RO, NODE_VOLATILE | NODE_WAIT },
+};
+
+/* Volatile: a save, a clone or a removal changes them. */
+const struct node_def tpl_nodes[TF_END] = {
+	[TF_DIR] = { "", S_IFDIR | 0555, NODE_DIR },
+	[TF_STATUS] = { "status", RO, NODE_VOLATILE },
+	[TF_SIZE] = { "size", RO, NODE_VOLATILE },
+	[TF_CREATED] = { "created", RO, NODE_VOLATILE },
+	[TF_USED_BY] = { "used_by", RO, NODE_VOLATILE },
+	[TF_SOURCE] = { "source", RO, NODE_VOLATILE },
 };
 
 const struct node_def vm_nodes[VMF_END] = {
@@ -60,6 +71,16 @@ bool node_resolve(uint64_t ino, struct node *ret)
 {
 	uint64_t kind = ino & ((1u << VM_INO_SHIFT) - 1);
 
+	if (ino & TPL_INO_BIT) {
+		uint64_t id = (ino & ~TPL_INO_BIT) >> VM_INO_SHIFT;
+		if (id == 0 || kind >= TF_END || (ino & ART_INO_BIT))
+			return false;
+		*ret = (struct node){ .ino = ino,
+				      .def = &tpl_nodes[kind],
+				      .tpl_id = (int64_t)id,
+				      .tkind = (enum tpl_file)kind };
+		return true;
+	}
 	if (ino & ART_INO_BIT) {
 		uint64_t id = (ino & ~ART_INO_BIT) >> VM_INO_SHIFT;
 		if (id == 0 || kind >= AF_END)

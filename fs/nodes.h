@@ -15,6 +15,7 @@
  * Images and kernels likewise, with ART_INO_BIT set. */
 #define VM_INO_SHIFT 6
 #define ART_INO_BIT (1ULL << 62)
+#define TPL_INO_BIT (1ULL << 61) /* templates/KEY and its files */
 enum top_ino {
 	INO_ROOT = 1,
 	INO_README,
@@ -24,6 +25,7 @@ enum top_ino {
 	INO_VMS,
 	INO_IMAGES,
 	INO_KERNELS,
+	INO_TEMPLATES,
 	INO_ROOT_END,              /* the root directory lists the ones before */
 	INO_IMPORT = INO_ROOT_END, /* images/import */
 	INO_TOP_END,
@@ -72,6 +74,16 @@ enum art_file {
 	AF_END,
 };
 
+enum tpl_file {
+	TF_DIR,
+	TF_STATUS,
+	TF_SIZE,
+	TF_CREATED,
+	TF_USED_BY,
+	TF_SOURCE,
+	TF_END,
+};
+
 struct node_def {
 	const char *name;
 	mode_t mode;
@@ -81,6 +93,7 @@ struct node_def {
 extern const struct node_def top_nodes[INO_TOP_END];
 extern const struct node_def vm_nodes[VMF_END];
 extern const struct node_def art_nodes[AF_END];
+extern const struct node_def tpl_nodes[TF_END];
 
 /* A resolved inode: a top-level node, a VM (by id) plus one of its files,
  * or an image or kernel (by id) plus one of its files. */
@@ -91,6 +104,8 @@ struct node {
 	enum vm_file kind; /* for VM nodes */
 	int64_t art_id;    /* 0 unless an image's or kernel's */
 	enum art_file akind;
+	int64_t tpl_id; /* 0 unless a template's */
+	enum tpl_file tkind;
 };
 
 bool node_resolve(uint64_t ino, struct node *ret);
@@ -106,6 +121,10 @@ static inline uint64_t vm_ino(int64_t id, enum vm_file kind)
 static inline uint64_t art_ino(int64_t id, enum art_file kind)
 {
 	return ART_INO_BIT | ((uint64_t)id << VM_INO_SHIFT) | (uint64_t)kind;
+}
+static inline uint64_t tpl_ino(int64_t id, enum tpl_file kind)
+{
+	return TPL_INO_BIT | ((uint64_t)id << VM_INO_SHIFT) | (uint64_t)kind;
 }
 /* Whether an artifact of this kind has this file (kernels have no kernel). */
 bool art_has_file(enum art_kind kind, enum art_file f);

@@ -44,7 +44,16 @@ static void on_art_listing_changed(void *ctx, enum art_kind kind)
 	notify_inval_inode(fs->notifier, kind == ART_IMAGE ? INO_IMAGES : INO_KERNELS);
 }
 
+/* Drops the kernel's cached listing of templates/. */
+static void on_templates_changed(void *ctx)
+{
+	struct fs *fs = ctx;
+
+	notify_inval_inode(fs->notifier, INO_TEMPLATES);
+}
+
 const struct vmm_observer fs_observer_template = {
+	.templates_changed = on_templates_changed,
 	.art_listing_changed = on_art_listing_changed,
 	.vm_changed = on_vm_changed,
 	.vm_output = on_vm_output,

@@ -92,7 +92,9 @@ bool fs_fill_attr(struct fs *fs, const struct node *n, struct vm *vm, struct sta
 	struct artifact *art = fs_node_art(fs, n);
 	struct art_info ai;
 
-	if ((n->vm_id && !vm) || (n->art_id && !art))
+	struct template_info ti;
+
+	if ((n->vm_id && !vm) || (n->art_id && !art) || (n->tpl_id && !vmm_template_info(fs->vmm, n->tpl_id, &ti)))
 		return false;
 	memset(st, 0, sizeof(*st));
 	st->st_ino = n->ino;
@@ -111,11 +113,15 @@ bool fs_fill_attr(struct fs *fs, const struct node *n, struct vm *vm, struct sta
 		if (ai.meta->created)
 			t = (time_t)ai.meta->created;
 	}
+	if (n->tpl_id && ti.created)
+		t = (time_t)ti.created;
 	st->st_atime = st->st_mtime = st->st_ctime = t;
 	if (n->def->flags & NODE_DIR) {
 		st->st_nlink = 2;
 		if (n->ino == INO_ROOT)
-			st->st_nlink = 5;
+			st->st_nlink = 6;
+		else if (n->ino == INO_TEMPLATES)
+			st->st_nlink = 2 + vmm_template_count(fs->vmm);
 		else if (n->ino == INO_VMS)
 			st->st_nlink = 2 + vmm_vm_count(fs->vmm);
 		else if (n->ino == INO_IMAGES || n->ino == INO_KERNELS)
@@ -195,6 +201,18 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		for (int k = AF_DIR + 1; k < AF_END; k++)
 			if (strcmp(name, art_nodes[k].name) == 0 && art_has_file(ai.kind, (enum art_file)k)) {
 				reply_art_entry(req, fs, art, (enum art_file)k);
+				return;
+			}
+	} else if (parent == INO_TEMPLATES) {
+		int64_t id = vmm_template_by_key(fs->vmm, name);
+		if (id) {
+			fs_reply_entry(req, fs, tpl_ino(id, TF_DIR), NULL);
+			return;
+		}
+	} else if (p.tpl_id && p.tkind == TF_DIR) {
+		for (int k = TF_DIR + 1; k < TF_END; k++)
+			if (strcmp(name, tpl_nodes[k].name) == 0) {
+				fs_reply_entry(req, fs, tpl_ino(p.tpl_id, (enum tpl_file)k), NULL);
 				return;
 			}
 	} else if (parent == INO_VMS) {
@@ -290,9 +308,11 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 	uint64_t parent;
 	struct artifact *art = NULL;
 	struct art_info ai;
+	struct template_info ti;
 
 	(void)fi;
-	if (!node_resolve(ino, &n) || (n.vm_id && !fs_node_vm(fs, &n)) || (n.art_id && !(art = fs_node_art(fs, &n)))) {
+	if (!node_resolve(ino, &n) || (n.vm_id && !fs_node_vm(fs, &n)) || (n.art_id && !(art = fs_node_art(fs, &n))) ||
+	    (n.tpl_id && !vmm_template_info(fs->vmm, n.tpl_id, &ti))) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
@@ -300,7 +320,7 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
-	parent = n.vm_id ? INO_VMS : INO_ROOT;
+	parent = n.vm_id ? INO_VMS : n.tpl_id ? INO_TEMPLATES : INO_ROOT;
 	if (art) {
 		vmm_art_info(art, &ai);
 		parent = ai.kind == ART_IMAGE ? INO_IMAGES : INO_KERNELS;
@@ -326,6 +346,16 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 		for (int k = AF_DIR + 1; k < AF_END; k++)
 			if (art_has_file(ai.kind, (enum art_file)k) &&
 			    !dir_add(req, &b, art_nodes[k].name, art_ino(ai.id, (enum art_file)k), art_nodes[k].mode))
+				goto out;
+	} else if (ino == INO_TEMPLATES) {
+		for (size_t i = 0; i < vmm_template_count(fs->vmm); i++) {
+			int64_t id = vmm_template_id_at(fs->vmm, i);
+			if (vmm_template_info(fs->vmm, id, &ti) && !dir_add(req, &b, ti.key, tpl_ino(id, TF_DIR), S_IFDIR))
+				goto out;
+		}
+	} else if (n.tpl_id) {
+		for (int k = TF_DIR + 1; k < TF_END; k++)
+			if (!dir_add(req, &b, tpl_nodes[k].name, tpl_ino(n.tpl_id, (enum tpl_file)k), tpl_nodes[k].mode))
 				goto out;
 	} else if (ino == INO_VMS) {
 		for (size_t i = 0; i < vmm_vm_count(fs->vmm); i++) {
@@ -355,7 +385,10 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, ENOSYS);
 		return;
 	}
-	if (!node_resolve(ino, &n) || (n.vm_id && !fs_node_vm(fs, &n)) || (n.art_id && !fs_node_art(fs, &n))) {
+	struct template_info ti;
+
+	if (!node_resolve(ino, &n) || (n.vm_id && !fs_node_vm(fs, &n)) || (n.art_id && !fs_node_art(fs, &n)) ||
+	    (n.tpl_id && !vmm_template_info(fs->vmm, n.tpl_id, &ti))) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
@@ -448,6 +481,12 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		fs_mkdir_artifact(fs, req, parent, name, false);
 		return;
 	}
+	if (parent == INO_TEMPLATES) {
+		fs_refuse(fs, req, NULL, EPERM,
+			  "cannot create templates/%.80s: a template is made by the first start of a VM of its shape",
+			  name);
+		return;
+	}
 	if (parent != INO_VMS) {
 		fs_refuse(fs, req, fs_node_vm(fs, &p), EPERM,
 			  "cannot create '%.80s' here: only vms/, images/ and kernels/ take new directories", name);
@@ -480,6 +519,20 @@ static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	if (parent == INO_IMAGES || parent == INO_KERNELS) {
 		rmdir_artifact(req, fs, parent, name);
+		return;
+	}
+	if (parent == INO_TEMPLATES) {
+		int64_t id = vmm_template_by_key(fs->vmm, name);
+		if (!id) {
+			fuse_reply_err(req, ENOENT);
+			return;
+		}
+		if (vmm_template_remove(fs->vmm, id, &err) < 0) {
+			fs_log_failure("rmdir", "templates", name, &err);
+			fuse_reply_err(req, err.code);
+			return;
+		}
+		fuse_reply_err(req, 0);
 		return;
 	}
 	if (parent != INO_VMS) {

@@ -255,6 +255,38 @@ static void render_art_file(FILE *f, enum art_file kind, const struct artifact *
 	}
 }
 
+static void render_tpl_file(FILE *f, enum tpl_file kind, const struct render_ctx *ctx, int64_t id)
+{
+	struct template_info ti;
+
+	if (!vmm_template_info(ctx->vmm, id, &ti))
+		return;
+	switch (kind) {
+	case TF_STATUS:
+		fprintf(f, "%s\n", ti.status);
+		break;
+	case TF_SIZE:
+		if (ti.created)
+			fprintf(f, "%" PRIu64 "\n", ti.size);
+		break;
+	case TF_CREATED:
+		if (ti.created)
+			render_time(f, ti.created);
+		break;
+	case TF_USED_BY:
+		for (const char *p = ti.used_by; *p; p++)
+			fputc(*p == ',' ? '\n' : *p, f);
+		if (ti.used_by[0])
+			fputc('\n', f);
+		break;
+	case TF_SOURCE:
+		fprintf(f, "made from VM %s\n%s", ti.made_from, ti.source);
+		break;
+	default:
+		break;
+	}
+}
+
 char *render_node(const struct render_ctx *ctx, const struct node *n, struct vm *vm, size_t *ret_len)
 {
 	char *buf = NULL;
@@ -263,7 +295,9 @@ char *render_node(const struct render_ctx *ctx, const struct node *n, struct vm 
 
 	if (!f)
 		abort();
-	if (n->art_id) {
+	if (n->tpl_id) {
+		render_tpl_file(f, n->tkind, ctx, n->tpl_id);
+	} else if (n->art_id) {
 		struct artifact *a = vmm_art_by_id(ctx->vmm, n->art_id);
 		if (a)
 			render_art_file(f, n->akind, a);

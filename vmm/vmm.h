@@ -175,4 +175,22 @@ uint64_t vmm_events_oldest(struct vmm *m);
 uint64_t vmm_events_end(struct vmm *m);
 size_t vmm_events_read(struct vmm *m, uint64_t *pos, char *buf, size_t size);
 
+/* Snapshots' templates (templates/ in the tree; vmm/snapshots/). */
+struct template_info {
+	int64_t id;
+	char key[24];
+	char status[200]; /* "ready", "saving", "broken: REASON" */
+	uint64_t size;     /* bytes on disk */
+	long long created; /* unix seconds, 0 while saving */
+	char used_by[1024]; /* VM names, comma separated */
+	const char *source; /* the inputs (valid until the loop runs on) */
+	char made_from[64];
+};
+size_t vmm_template_count(struct vmm *m);
+int64_t vmm_template_id_at(struct vmm *m, size_t i);
+int64_t vmm_template_by_key(struct vmm *m, const char *key); /* 0: none */
+bool vmm_template_info(struct vmm *m, int64_t id, struct template_info *ret);
+/* rmdir templates/KEY: EBUSY while a VM's disk is backed by it. */
+int vmm_template_remove(struct vmm *m, int64_t id, bgr_error *err);
+
 #endif

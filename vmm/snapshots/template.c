@@ -207,6 +207,8 @@ int template_drop(struct vmm *m, struct template *t, bgr_error *err)
 	log_msg("templates: removing %s (made from %s)", t->key, t->made_from);
 	remove_dir_later(m, t->dir, t->key);
 	template_forget(m, t);
+	if (m->obs.templates_changed)
+		m->obs.templates_changed(m->obs.ctx);
 	return 0;
 }
 
@@ -359,5 +361,55 @@ int templates_load(struct vmm *m, bgr_error *err)
 	}
 	closedir(d);
 	templates_gc(m);
+	return 0;
+}
+
+size_t vmm_template_count(struct vmm *m)
+{
+	return m->n_tpls;
+}
+
+int64_t vmm_template_id_at(struct vmm *m, size_t i)
+{
+	return i < m->n_tpls ? m->tpls[i]->id : 0;
+}
+
+int64_t vmm_template_by_key(struct vmm *m, const char *key)
+{
+	struct template *t = template_find(m, key);
+	return t ? t->id : 0;
+}
+
+bool vmm_template_info(struct vmm *m, int64_t id, struct template_info *ret)
+{
+	struct template *t = template_by_id(m, id);
+
+	if (!t)
+		return false;
+	memset(ret, 0, sizeof(*ret));
+	ret->id = t->id;
+	snprintf(ret->key, sizeof(ret->key), "%s", t->key);
+	if (t->status == TPL_READY)
+		snprintf(ret->status, sizeof(ret->status), "ready");
+	else if (t->status == TPL_SAVING)
+		snprintf(ret->status, sizeof(ret->status), "saving");
+	else
+		snprintf(ret->status, sizeof(ret->status), "broken: %.180s", t->why_broken);
+	ret->size = t->size;
+	ret->created = t->status == TPL_SAVING ? 0 : t->created;
+	template_used_by(m, t, ret->used_by, sizeof(ret->used_by), NULL);
+	ret->source = t->source;
+	snprintf(ret->made_from, sizeof(ret->made_from), "%s", t->made_from);
+	return true;
+}
+
+int vmm_template_remove(struct vmm *m, int64_t id, bgr_error *err)
+{
+	struct template *t = template_by_id(m, id);
+
+	if (!t)
+		return bgr_fail(err, ENOENT, "no such template");
+	if (template_drop(m, t, err) < 0)
+		return -err->code;
 	return 0;
 }
