@@ -549,11 +549,10 @@ static void restore_fell_back(struct vmm *m, struct vm *vm, const char *how)
 	network_boot_ended(m, vm);
 	vmm_vm_log(m, vm, "hypervisor (pid %d) of the failed restore %s", vm->rec.pid, how);
 	vm->restore_fallback = false;
-	snap_boot_ended(vm);
-	vm->snap_planned = true; /* no second try at a template in this start */
-	unlink(vm->root_disk);  /* the overlay on the template: a fresh disk of the image comes */
+	snap_boot_ended(vm);    /* the next plan finds the failed template gone or broken */
+	unlink(vm->root_disk); /* the overlay on the template: a fresh disk of the image comes */
 	vm->rec.template_key[0] = '\0';
-	vm->rec.booted = 1;      /* a cold boot, even when another template appears meanwhile */
+	vm->rec.booted = 0;
 	vm->rec.pid = 0;
 	vm->rec.pid_start = 0;
 	vm->rec.started_at = 0;

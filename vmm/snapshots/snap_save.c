@@ -260,6 +260,8 @@ static void save_done(void *data)
 		m->hooks.template_saved(m, vm, j->result, msg);
 	if (m->obs.templates_changed)
 		m->obs.templates_changed(m->obs.ctx);
+	if (j->result == 0)
+		templates_gc(m); /* an older template of the same shape may be stale now */
 	free(j->qmp_sock);
 	free(j->mem_path);
 	free(j->root_disk);
