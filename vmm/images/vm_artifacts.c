@@ -184,6 +184,7 @@ static int make_clone_disk(struct vmm *m, struct vm *vm, const struct template *
 static int plan_snapshot(struct vmm *m, struct vm *vm)
 {
 	struct template *t;
+	char why[256];
 
 	if (vm->snap_planned)
 		return 0;
@@ -191,7 +192,9 @@ static int plan_snapshot(struct vmm *m, struct vm *vm)
 	vm->snap = SNAP_NONE;
 	if (vm->rec.booted)
 		return 0;
-	vm->snap = templates_plan(m, vm, &t);
+	vm->snap = templates_plan(m, vm, &t, why, sizeof(why));
+	if (why[0])
+		vmm_vm_log(m, vm, "snapshots: %s", why);
 	if (vm->snap == SNAP_CLONE)
 		return make_clone_disk(m, vm, t);
 	return 0;
