@@ -350,12 +350,14 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 	} else if (ino == INO_TEMPLATES) {
 		for (size_t i = 0; i < vmm_template_count(fs->vmm); i++) {
 			int64_t id = vmm_template_id_at(fs->vmm, i);
-			if (vmm_template_info(fs->vmm, id, &ti) && !dir_add(req, &b, ti.key, tpl_ino(id, TF_DIR), S_IFDIR))
+			if (vmm_template_info(fs->vmm, id, &ti) &&
+			    !dir_add(req, &b, ti.key, tpl_ino(id, TF_DIR), S_IFDIR))
 				goto out;
 		}
 	} else if (n.tpl_id) {
 		for (int k = TF_DIR + 1; k < TF_END; k++)
-			if (!dir_add(req, &b, tpl_nodes[k].name, tpl_ino(n.tpl_id, (enum tpl_file)k), tpl_nodes[k].mode))
+			if (!dir_add(req, &b, tpl_nodes[k].name, tpl_ino(n.tpl_id, (enum tpl_file)k),
+				     tpl_nodes[k].mode))
 				goto out;
 	} else if (ino == INO_VMS) {
 		for (size_t i = 0; i < vmm_vm_count(fs->vmm); i++) {

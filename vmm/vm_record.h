@@ -33,11 +33,11 @@ struct vm_record {
 	uint64_t pid_start; /* its start time (/proc/PID/stat field 22) */
 	int64_t started_at; /* unix ms when the current boot began */
 	char error[BGR_ERROR_MAX];
-	char ip[16];      /* dotted quad from the pool, "" when none */
-	char mac[18];     /* derived from ip, fixed for the VM's life */
-	char net_mode[8]; /* "bridge", "user" or "none" for the current boot */
-	int ssh_port;     /* host port forwarded to guest :22 (user mode) */
-	char pin_mode[8]; /* how the host key got pinned: "agent" or "tofu" */
+	char ip[16];           /* dotted quad from the pool, "" when none */
+	char mac[18];          /* derived from ip, fixed for the VM's life */
+	char net_mode[8];      /* "bridge", "user" or "none" for the current boot */
+	int ssh_port;          /* host port forwarded to guest :22 (user mode) */
+	char pin_mode[8];      /* how the host key got pinned: "agent" or "tofu" */
 	char template_key[24]; /* snapshots: the template its root disk is backed by, "" none */
 	char clone_state[16];  /* "restoring", "identifying" until a clone has its own identity */
 	int booted;            /* its root disk has been booted (0: fresh, a start may restore a template) */

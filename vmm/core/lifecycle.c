@@ -271,7 +271,8 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 		snap_restore_start(m, vm, l.work_disk);
 	} else {
 		if (vm->snap == SNAP_MAKE)
-			vmm_vm_log(m, vm, "snapshots: no template for this shape yet (key %s): a cold boot that saves one",
+			vmm_vm_log(m, vm,
+				   "snapshots: no template for this shape yet (key %s): a cold boot that saves one",
 				   vm->snap_key);
 		vm_channels_open(m, vm);
 	}
@@ -398,7 +399,8 @@ void vm_hello_received(struct vmm *m, struct vm *vm, const char *line)
 	}
 	if (vm->snap == SNAP_MAKE) {
 		if (banger_agent_field(line, "proto", proto, sizeof(proto)) < 0 || atoi(proto) < 3) {
-			vmm_vm_log(m, vm, "snapshots: the guest agent has no identify verb (protocol < 3): no template");
+			vmm_vm_log(m, vm,
+				   "snapshots: the guest agent has no identify verb (protocol < 3): no template");
 			vm->snap = SNAP_NONE;
 		} else if (snap_save_start(m, vm) == 1) {
 			return;
@@ -549,7 +551,7 @@ static void restore_fell_back(struct vmm *m, struct vm *vm, const char *how)
 	network_boot_ended(m, vm);
 	vmm_vm_log(m, vm, "hypervisor (pid %d) of the failed restore %s", vm->rec.pid, how);
 	vm->restore_fallback = false;
-	snap_boot_ended(vm);    /* the next plan finds the failed template gone or broken */
+	snap_boot_ended(vm);   /* the next plan finds the failed template gone or broken */
 	unlink(vm->root_disk); /* the overlay on the template: a fresh disk of the image comes */
 	vm->rec.template_key[0] = '\0';
 	vm->rec.booted = 0;

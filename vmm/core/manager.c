@@ -134,7 +134,7 @@ static int snapshots_init(struct vmm *m, bgr_error *err)
 		m->qemu_version = xstrdup(buf[0] ? buf : "unknown");
 	}
 	m->runtime_dir = xdg && xdg[0] == '/' ? xasprintf("%s/banger-%s", xdg, hash)
-					       : xasprintf("/dev/shm/banger-%u-%s", (unsigned)getuid(), hash);
+					      : xasprintf("/dev/shm/banger-%u-%s", (unsigned)getuid(), hash);
 	if (mkdir_p(m->runtime_dir, 0700) < 0) {
 		log_msg("warning: cannot create %s (%s): no templates are made", m->runtime_dir, strerror(errno));
 		free(m->runtime_dir);

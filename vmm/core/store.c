@@ -268,7 +268,8 @@ int store_vm_each(struct store *s, store_vm_fn fn, void *ctx, bgr_error *err)
 
 	if (sqlite3_prepare_v2(s->db,
 			       "SELECT id, name, state, vcpu, memory_mib, disk_size, image, kernel, user_set,"
-			       " created, pid, pid_start, started_at, error, ip, mac, net_mode, ssh_port, pin_mode, template,"
+			       " created, pid, pid_start, started_at, error, ip, mac, net_mode, ssh_port, pin_mode, "
+			       "template,"
 			       " clone_state, booted"
 			       " FROM vms ORDER BY id",
 			       -1, &st, NULL) != SQLITE_OK)

@@ -116,8 +116,7 @@ static void disk_work(void *data)
 	if (j->backing)
 		j->result = disk_create_overlay(j->backing, j->size, j->tmp, &j->err);
 	else
-		j->result = j->raw ? disk_create_raw_root(j->images_dir, j->image, j->size, j->tmp, NULL, NULL,
-							  &j->err)
+		j->result = j->raw ? disk_create_raw_root(j->images_dir, j->image, j->size, j->tmp, NULL, NULL, &j->err)
 				   : disk_create_root(j->images_dir, j->image, j->size, j->tmp, &j->err);
 	if (j->result == 0 && rename(j->tmp, j->dest) < 0) {
 		j->result = bgr_fail(&j->err, errno, "cannot create root disk %s: %s", j->dest, strerror(errno));

@@ -32,7 +32,8 @@ struct tpl_inputs {
 	char net_mode[8];
 };
 
-struct template {
+struct template
+{
 	int64_t id; /* for the tree's inodes; never reused in a process */
 	char key[24];
 	enum tpl_status status;

@@ -39,8 +39,7 @@ static int stat_line(FILE *f, const char *label, const char *path)
 	if (stat(path, &st) < 0)
 		return -errno;
 	fprintf(f, "%s=%s id=%llu:%llu size=%lld mtime=%lld.%09ld\n", label, path, (unsigned long long)st.st_dev,
-		(unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
-		st.st_mtim.tv_nsec);
+		(unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
 	return 0;
 }
 
