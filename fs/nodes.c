@@ -92,3 +92,17 @@ int node_vm_field(enum vm_file kind)
 	default: return -1;
 	}
 }
+
+enum vm_error_of node_error_of(enum vm_file kind)
+{
+	switch (kind) {
+	case VMF_STATE: return VM_ERR_STATE;
+	case VMF_CONSOLE: return VM_ERR_CONSOLE;
+	case VMF_VCPU: return VM_ERR_VCPU;
+	case VMF_MEMORY: return VM_ERR_MEMORY;
+	case VMF_DISK: return VM_ERR_DISK;
+	case VMF_IMAGE: return VM_ERR_IMAGE;
+	case VMF_KERNEL: return VM_ERR_KERNEL;
+	default: return VM_ERR_NONE;
+	}
+}

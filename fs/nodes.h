@@ -81,5 +81,8 @@ static inline uint64_t art_ino(int64_t id, enum art_file kind)
 bool art_has_file(enum art_kind kind, enum art_file f);
 /* The sizing field behind a writable VM file, or -1. */
 int node_vm_field(enum vm_file kind);
+/* The control file a VM file is (VM_ERR_NONE for the others): only its
+ * requests set and clear the VM's error. */
+enum vm_error_of node_error_of(enum vm_file kind);
 
 #endif

@@ -153,15 +153,9 @@ static void pending_interrupted(fuse_req_t req, void *data)
 	p->fs->interrupts = true;
 }
 
-void pending_settle(struct fs *fs, struct pending *p, int r, struct vmm_waiter *w, struct vm *vm,
-		    const bgr_error *err)
+void pending_settle(struct fs *fs, struct pending *p, int r, struct vmm_waiter *w)
 {
 	if (r < 0) {
-		if (vm) {
-			bgr_error e = *err;
-			text_one_line(e.msg);
-			vmm_vm_fail(fs->vmm, vm, &e);
-		}
 		answer(p, r);
 		return;
 	}

@@ -109,6 +109,9 @@ struct vm *vmm_vm_by_id(struct vmm *m, int64_t id);
 const struct vm_record *vm_record(const struct vm *vm);
 const char *vm_console_log(const struct vm *vm);
 const char *vm_log_path(const struct vm *vm);
+/* No hypervisor of vm runs: it is stopped (or a boot failed) and the last
+ * process is gone. */
+bool vmm_vm_is_down(const struct vm *vm);
 /* Kernel/agent details from the agent's hello, "" before the first one. */
 const char *vm_agent_hello(const struct vm *vm);
 
@@ -158,8 +161,12 @@ void vmm_waiter_cancel(struct vmm_waiter *w);
  * then is recorded in the VM's error and logs. -errno. */
 int vmm_vm_set(struct vmm *m, struct vm *vm, enum vm_field field, const char *value, vmm_done_fn fn, void *ctx,
 	       struct vmm_waiter **ret_waiter, bgr_error *err);
-/* Records a failed operation on vm: its error file and its log. */
-void vmm_vm_fail(struct vmm *m, struct vm *vm, const bgr_error *err);
+/* Records a failed request of the control file `of` on vm: its error file
+ * and its log. vmm_vm_set, vmm_vm_action and vmm_console_write record
+ * their own failures and clear the error of their file when they succeed;
+ * a front calls this for what it refuses before asking them (a value too
+ * long). Nothing else goes into error: see docs/filesystem.md. */
+void vmm_vm_fail(struct vmm *m, struct vm *vm, enum vm_error_of of, const bgr_error *err);
 /* Appends a line to vm's log. */
 void vmm_vm_log(struct vmm *m, struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

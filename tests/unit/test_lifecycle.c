@@ -408,8 +408,8 @@ static void on_done(void *ctx, int result)
 }
 
 /* Writes word to the VM's state as fs/ does: a refusal is recorded on the
- * VM (vmm_vm_fail), a parked request is answered through on_done. Returns
- * what vmm_vm_action returned. */
+ * VM by vmm_vm_action itself, a parked request is answered through on_done.
+ * Returns what vmm_vm_action returned. */
 static int act(const char *name, const char *word, struct reply *rep, struct vmm_waiter **ret_w)
 {
 	struct vm *vm = vmm_vm_by_name(m, name);
@@ -420,7 +420,6 @@ static int act(const char *name, const char *word, struct reply *rep, struct vmm
 	*rep = (struct reply){ 0 };
 	r = vmm_vm_action(m, vm, word, on_done, rep, &w, &err);
 	if (r < 0) {
-		vmm_vm_fail(m, vm, &err);
 		*rep = (struct reply){ true, r };
 	} else if (r == 0) {
 		*rep = (struct reply){ true, 0 };
@@ -714,6 +713,8 @@ static void test_starting(void)
 	WAIT(vm_of("b1")->hello);
 	is_state("b1", VM_RUNNING, "running x hello: stays running");
 	is_int(act("b1", "kill", &r, NULL), 1, "(kill it)");
+	is_str(error_of("b1"), "", "  the accepted kill clears the refused restart's error (both of state)");
+	is_int(vm_of("b1")->rec.error_of, VM_ERR_NONE, "  and its kind");
 	WAIT(r.done);
 
 	/* stop (or kill) during start */

@@ -104,7 +104,7 @@ static void save_or_note(struct vmm *m, struct vm *vm, bool keep_error)
 		vmm_vm_log(m, vm, "cannot save the VM's record: %s", err.msg);
 		return;
 	}
-	vm_set_error(m, vm, "cannot save the VM's record: %s", err.msg);
+	vm_set_error(m, vm, VM_ERR_STATE, "cannot save the VM's record: %s", err.msg);
 	vm_changed(m, vm);
 }
 
@@ -115,11 +115,13 @@ static void boot_timed_out(void *data)
 
 	cancel_timer(m, &vm->boot_timer);
 	if (vm->hello)
-		vm_set_error(m, vm, "boot timed out after %d s: the agent said hello but ssh never answered with "
-				    "the pinned key and banger's login (see logs)",
+		vm_set_error(m, vm, VM_ERR_STATE,
+			     "boot timed out after %d s: the agent said hello but ssh never answered with "
+			     "the pinned key and banger's login (see logs)",
 			     m->settings.boot_timeout_s);
 	else
-		vm_set_error(m, vm, "boot timed out after %d s: no hello from the guest agent (see console)",
+		vm_set_error(m, vm, VM_ERR_STATE,
+			     "boot timed out after %d s: no hello from the guest agent (see console)",
 			     m->settings.boot_timeout_s);
 	vm->rec.state = VM_ERROR;
 	vm_kill(m, vm);
@@ -193,7 +195,7 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 	if (cmdline)
 		l.cmdline = cmdline;
 	remove_sockets(vm);
-	vm->rec.error[0] = '\0';
+	vm_forget_error(vm, VM_ERR_STATE); /* a new boot: the last one's verdict goes (saved below) */
 	free(vm->hello);
 	vm->hello = NULL;
 	vm->verifying = vm->authorized = vm->authorize_sent = false;
@@ -250,7 +252,7 @@ static void boot_completed(struct vmm *m, struct vm *vm)
 static void boot_failed(struct vmm *m, struct vm *vm, const char *msg)
 {
 	cancel_timer(m, &vm->boot_timer);
-	vm_set_error(m, vm, "%s", msg);
+	vm_set_error(m, vm, VM_ERR_STATE, "%s", msg);
 	vm->rec.state = VM_ERROR;
 	vm_kill(m, vm);
 }
@@ -392,10 +394,10 @@ static void process_gone(struct vmm *m, struct vm *vm, const char *how)
 	vmm_vm_log(m, vm, "hypervisor (pid %d) %s", vm->rec.pid, how);
 	bool reason_set = was == VM_ERROR; /* the failed boot's reason is there */
 	if (was == VM_STARTING && !vm->stop_is_kill) {
-		vm_set_error(m, vm, "hypervisor %s during boot (see logs and console)", how);
+		vm_set_error(m, vm, VM_ERR_STATE, "hypervisor %s during boot (see logs and console)", how);
 		reason_set = true;
 	} else if (was == VM_RUNNING && strcmp(how, "exited with status 0") != 0 && strcmp(how, "exited") != 0) {
-		vm_set_error(m, vm, "hypervisor %s unexpectedly", how);
+		vm_set_error(m, vm, VM_ERR_STATE, "hypervisor %s unexpectedly", how);
 		reason_set = true;
 	}
 	vm->rec.pid = 0;
@@ -420,7 +422,7 @@ static void process_gone(struct vmm *m, struct vm *vm, const char *how)
 		/* a restart's waiter waits for the new boot */
 		vm->start_waiters = stop_waiters;
 		if (vm_boot(m, vm, &err) < 0) {
-			vmm_vm_fail(m, vm, &err);
+			vmm_vm_fail(m, vm, VM_ERR_STATE, &err);
 			waiters_complete(&vm->start_waiters, -err.code);
 		}
 		return;
@@ -457,7 +459,8 @@ void vm_adopt(struct vmm *m, struct vm *vm)
 		return;
 	}
 	if (vm->rec.pid || (was != VM_STOPPED && was != VM_ERROR)) {
-		vm_set_error(m, vm, "hypervisor (pid %d) exited while bangerd was not running", vm->rec.pid);
+		vm_set_error(m, vm, VM_ERR_STATE, "hypervisor (pid %d) exited while bangerd was not running",
+			     vm->rec.pid);
 		vm->rec.pid = 0;
 		vm->rec.pid_start = 0;
 		vm->rec.started_at = 0;
@@ -479,7 +482,7 @@ void vm_cancel_restart(struct vmm *m, struct vm *vm, const char *by)
 	waiters_complete(&vm->stop_waiters, -ECANCELED);
 }
 
-int vmm_vm_action(struct vmm *m, struct vm *vm, const char *word, vmm_done_fn fn, void *ctx,
+static int action(struct vmm *m, struct vm *vm, const char *word, vmm_done_fn fn, void *ctx,
 		  struct vmm_waiter **ret_waiter, bgr_error *err)
 {
 	enum vm_state s = vm->rec.state;
@@ -530,7 +533,7 @@ int vmm_vm_action(struct vmm *m, struct vm *vm, const char *word, vmm_done_fn fn
 		return 1;
 	case ACT_RESTART:
 		if (down)
-			return vmm_vm_action(m, vm, "start", fn, ctx, ret_waiter, err);
+			return action(m, vm, "start", fn, ctx, ret_waiter, err);
 		if (s != VM_RUNNING)
 			return bgr_fail(err, EBUSY, "the VM is %s; restart it once that is done", vm_state_name(s));
 		vm->after_stop = AFTER_START;
@@ -541,11 +544,28 @@ int vmm_vm_action(struct vmm *m, struct vm *vm, const char *word, vmm_done_fn fn
 	return bgr_fail(err, EINVAL, "unknown state request");
 }
 
+/* A write to state: a refusal is the VM's error; an accepted request
+ * clears the error of state that was there before it (not one it caused
+ * itself, a failed save), except a failed boot's while the VM is still in
+ * `error`: only the next boot clears that, as it begins. */
+int vmm_vm_action(struct vmm *m, struct vm *vm, const char *word, vmm_done_fn fn, void *ctx,
+		  struct vmm_waiter **ret_waiter, bgr_error *err)
+{
+	unsigned seq = vm->error_seq;
+	int r = action(m, vm, word, fn, ctx, ret_waiter, err);
+
+	if (r < 0)
+		vmm_vm_fail(m, vm, VM_ERR_STATE, err);
+	else if (vm->error_seq == seq && vm->rec.state != VM_ERROR)
+		vm_clear_error(m, vm, VM_ERR_STATE);
+	return r;
+}
+
 /* A VM whose start waited for a pull. */
 static void start_failed(struct vmm *m, struct vm *vm, int result, const char *reason)
 {
 	vm->awaiting_pull = false;
-	vm_set_error(m, vm, "start failed: %s", reason);
+	vm_set_error(m, vm, VM_ERR_STATE, "start failed: %s", reason);
 	waiters_complete(&vm->start_waiters, result);
 }
 

@@ -260,13 +260,13 @@ void vm_remove(struct vmm *m, struct vm *vm)
 	size_t i;
 
 	if (drop_pins(m, &vm->rec, &err) < 0) {
-		vm_set_error(m, vm, "delete failed: cannot remove its pins: %s", err.msg);
+		vm_set_error(m, vm, VM_ERR_STATE, "delete failed: cannot remove its pins: %s", err.msg);
 		waiters_complete(&vm->stop_waiters, -EIO);
 		return;
 	}
 	if (store_vm_delete(m->store, vm->rec.id, &err) < 0) {
 		/* keep it: a record without its files would be worse */
-		vm_set_error(m, vm, "delete failed: %s", err.msg);
+		vm_set_error(m, vm, VM_ERR_STATE, "delete failed: %s", err.msg);
 		waiters_complete(&vm->stop_waiters, -EIO);
 		return;
 	}
