@@ -25,6 +25,7 @@ struct fs {
 	struct render_ctx render;
 	uid_t uid;
 	gid_t gid;
+	char notrash_name[32];    /* ".Trash-UID": not a directory, so no trash here (see ops.c) */
 	time_t started;
 	struct stream *streams;   /* open console/events handles */
 	struct pending *pendings; /* parked state writes and rmdirs */
@@ -94,6 +95,9 @@ struct pending *pending_new_mkdir(struct fs *fs, fuse_req_t req, fuse_ino_t pare
 void pending_park_create(struct fs *fs, struct pending *p, struct vmm_create *c);
 void pending_created(void *ctx, struct vm *vm, const bgr_error *err);
 void pending_settle(struct fs *fs, struct pending *p, int r, struct vmm_waiter *w);
+/* The same, but Ctrl-C does not end the wait (a rename: the kernel must
+ * learn whether the name moved). */
+void pending_settle_uninterruptible(struct fs *fs, struct pending *p, int r, struct vmm_waiter *w);
 void fs_answer_interrupts(struct fs *fs);
 
 /* streams.c */

@@ -16,6 +16,7 @@ const struct node_def top_nodes[INO_TOP_END] = {
 	[INO_IMAGES] = { "images", DIR, NODE_DIR },
 	[INO_KERNELS] = { "kernels", DIR, NODE_DIR },
 	[INO_IMPORT] = { "import", RW, NODE_WRITABLE | NODE_VOLATILE },
+	[INO_NOTRASH] = { ".Trash-UID", RO, 0 },
 };
 
 /* Volatile: a pull changes them often, and nobody reads them in a loop. */

@@ -19,6 +19,7 @@ enum top_ino {
 	INO_ROOT = 1, INO_README, INO_CONFIG, INO_KNOWN_HOSTS, INO_EVENTS, INO_VMS, INO_IMAGES, INO_KERNELS,
 	INO_ROOT_END,             /* the root directory lists the ones before */
 	INO_IMPORT = INO_ROOT_END, /* images/import */
+	INO_NOTRASH,              /* .Trash-UID at the root: file managers delete instead (fs->notrash_name) */
 	INO_TOP_END,
 };
 

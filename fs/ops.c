@@ -83,6 +83,8 @@ const char *fs_path(struct fs *fs, fuse_ino_t ino, const char *name, char *buf, 
 		}
 	} else if (ino == INO_IMPORT) {
 		len = snprintf(buf, size, "images/import");
+	} else if (ino == INO_NOTRASH) {
+		len = snprintf(buf, size, "%s", fs->notrash_name);
 	} else {
 		len = snprintf(buf, size, "%s", n.def->name);
 	}
@@ -219,6 +221,8 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		for (uint64_t i = INO_README; i < INO_ROOT_END; i++)
 			if (strcmp(name, top_nodes[i].name) == 0)
 				{ fs_reply_entry(req, fs, i, NULL); return; }
+		if (strcmp(name, fs->notrash_name) == 0)
+			{ fs_reply_entry(req, fs, INO_NOTRASH, NULL); return; }
 	} else if (parent == INO_IMAGES && strcmp(name, top_nodes[INO_IMPORT].name) == 0) {
 		fs_reply_entry(req, fs, INO_IMPORT, NULL);
 		return;
@@ -336,6 +340,8 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 		for (uint64_t i = INO_README; i < INO_ROOT_END; i++)
 			if (!dir_add(req, &b, top_nodes[i].name, i, top_nodes[i].mode))
 				goto out;
+		if (!dir_add(req, &b, fs->notrash_name, INO_NOTRASH, top_nodes[INO_NOTRASH].mode))
+			goto out;
 	} else if (ino == INO_IMAGES || ino == INO_KERNELS) {
 		if (off == 0) /* a fresh listing sees what tools/mkimage installed meanwhile */
 			vmm_art_rescan(fs->vmm, dir_kind(ino));
@@ -555,15 +561,36 @@ static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const cha
 	refuse_new_name(req, parent, name, "link");
 }
 
+/* mv vms/OLD vms/NEW renames a stopped VM (vmm_vm_rename); every other
+ * rename is refused. Parked while the pins of the names are dropped, and
+ * not interruptible: the kernel must learn whether the name moved. */
 static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		      const char *newname, unsigned int flags)
 {
 	struct fs *fs = req_fs(req);
 	char from[512], to[512];
+	struct vm *vm;
+	struct vmm_waiter *w = NULL;
+	struct pending *pend;
+	bgr_error err;
+	int r;
 
-	(void)flags;
-	fs_refuse(fs, req, EPERM, "rename %s to %s: names are fixed", fs_path(fs, parent, name, from, sizeof(from)),
-		  fs_path(fs, newparent, newname, to, sizeof(to)));
+	fs_path(fs, parent, name, from, sizeof(from));
+	fs_path(fs, newparent, newname, to, sizeof(to));
+	if (parent != INO_VMS || newparent != INO_VMS)
+		{ fs_refuse(fs, req, EPERM, "rename %s to %s: names are fixed (only a VM takes a new name in vms/)",
+			    from, to); return; }
+	if (flags & ~(unsigned)RENAME_NOREPLACE) /* exchange, whiteout */
+		{ fs_refuse(fs, req, EINVAL, "rename %s to %s: only a plain rename of a VM is possible", from, to);
+		  return; }
+	vm = vmm_vm_by_name(fs->vmm, name);
+	if (!vm)
+		{ fuse_reply_err(req, ENOENT); return; }
+	pend = pending_new(fs, req, 0);
+	r = vmm_vm_rename(fs->vmm, vm, newname, pending_done, pend, &w, &err);
+	if (r < 0)
+		log_msg("refused: rename %s to %s: %s", from, to, err.msg);
+	pending_settle_uninterruptible(fs, pend, r, w);
 }
 
 static void fs_init(void *userdata, struct fuse_conn_info *conn)

@@ -153,7 +153,7 @@ static void pending_interrupted(fuse_req_t req, void *data)
 	p->fs->interrupts = true;
 }
 
-void pending_settle(struct fs *fs, struct pending *p, int r, struct vmm_waiter *w)
+static void settle(struct fs *fs, struct pending *p, int r, struct vmm_waiter *w, bool interruptible)
 {
 	if (r < 0) {
 		answer(p, r);
@@ -167,7 +167,18 @@ void pending_settle(struct fs *fs, struct pending *p, int r, struct vmm_waiter *
 	p->parked = true;
 	p->next = fs->pendings;
 	fs->pendings = p;
-	fuse_req_interrupt_func(p->req, pending_interrupted, p);
+	if (interruptible)
+		fuse_req_interrupt_func(p->req, pending_interrupted, p);
+}
+
+void pending_settle(struct fs *fs, struct pending *p, int r, struct vmm_waiter *w)
+{
+	settle(fs, p, r, w, true);
+}
+
+void pending_settle_uninterruptible(struct fs *fs, struct pending *p, int r, struct vmm_waiter *w)
+{
+	settle(fs, p, r, w, false);
 }
 
 void fs_answer_interrupts(struct fs *fs)

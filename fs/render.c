@@ -14,7 +14,8 @@ static const char readme[] =
 	"  config        effective settings, each with where it came from\n"
 	"  known_hosts   all pinned SSH host keys (OpenSSH format)\n"
 	"  events        stream: one line per lifecycle event (cat follows it)\n"
-	"  vms/          mkdir NAME creates a VM; rmdir NAME stops and deletes it\n"
+	"  vms/          mkdir NAME creates a VM; rmdir NAME stops and deletes it;\n"
+	"                mv NAME NEW renames a stopped one\n"
 	"\n"
 	"  vms/NAME/state        read: stopped|starting|running|stopping|error\n"
 	"                        write: start|stop|restart|kill (start returns when ready)\n"
@@ -227,6 +228,10 @@ char *render_node(const struct render_ctx *ctx, const struct node *n, struct vm 
 			render_config(f, ctx);
 		else if (n->ino == INO_KNOWN_HOSTS)
 			fputs(vmm_known_hosts(ctx->vmm), f);
+		else if (n->ino == INO_NOTRASH)
+			fputs("banger keeps no trash: what is deleted here is gone (rmdir vms/NAME deletes a VM).\n"
+			      "This file is not a directory, which tells file managers (the freedesktop.org trash\n"
+			      "spec) that there is no trash on this mount: they offer to delete instead.\n", f);
 	} else if (vm) {
 		render_vm_file(f, n->kind, ctx, vm);
 	}

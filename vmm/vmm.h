@@ -143,6 +143,15 @@ int vmm_vm_create(struct vmm *m, const char *name, vmm_create_fn fn, void *ctx, 
 void vmm_vm_create_cancel(struct vmm_create *c);
 
 
+/* mv vms/NAME vms/NEW: a stopped VM (no hypervisor) takes the name NEW; its
+ * files, disks and address stay, the DNS name and ssh_config follow, the
+ * pins of both names (NAME.vm, NEW.vm) are dropped first, on a worker. 1
+ * (fn later: 0, or -errno with the reason in bangerd.log), 0 for its own
+ * name, or -errno at once: EINVAL a bad name, EEXIST taken, EBUSY not
+ * stopped or being changed. */
+int vmm_vm_rename(struct vmm *m, struct vm *vm, const char *name, vmm_done_fn fn, void *ctx,
+		  struct vmm_waiter **ret_waiter, bgr_error *err);
+
 /* Each returns 0 when done at once, 1 when done_fn will be called later
  * (*ret_waiter lets the caller stop listening), or -errno. */
 int vmm_vm_delete(struct vmm *m, struct vm *vm, vmm_done_fn fn, void *ctx, struct vmm_waiter **ret_waiter,

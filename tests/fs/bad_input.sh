@@ -221,9 +221,13 @@ refused_elsewhere "the VM's shape" "$err_before" "$lines_before" "create vms/a/n
 expect_errno "unlink vms/a/vcpu (stopped): accepted" OK unlink "$V/vcpu"
 expect_eq "vcpu is still there, unchanged" "1" "$(cat "$V/vcpu")"
 expect_errno "unlink vms/a/nope: ENOENT" ENOENT unlink "$V/nope"
-# the VM's own name is fixed too
-expect_errno "rename vms/a: EPERM" EPERM rename "$V" "$MNT/vms/b"
-refused_elsewhere "rename vms/a" "$err_before" "$lines_before" "rename vms/a to vms/b: names are fixed"
+# the VM's own name: a rename only to a good, free name in vms/
+expect_errno "rename vms/a to a bad name: EINVAL" EINVAL rename "$V" "$MNT/vms/BAD"
+expect_errno "rename vms/a out of vms/: EPERM" EPERM rename "$V" "$MNT/images/a"
+expect_errno "rename vms/a into itself: EINVAL (the kernel's)" EINVAL rename "$V" "$V/b"
+expect_errno "rename vms/a to itself: OK, nothing changes" OK rename "$V" "$V"
+refused_elsewhere "refused renames" "$err_before" "$lines_before" "rename vms/a to vms/BAD: invalid name 'BAD'" \
+	"rename vms/a to images/a: "
 expect_errno "mkdir at top level: EPERM" EPERM mkdir "$MNT/other"
 expect_errno "create at top level: EPERM" EPERM create "$MNT/new"
 expect_errno "create in vms/: EPERM" EPERM create "$MNT/vms/file"

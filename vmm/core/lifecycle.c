@@ -492,6 +492,8 @@ static int action(struct vmm *m, struct vm *vm, const char *word, vmm_done_fn fn
 
 	if (parse_action(word, &act) < 0)
 		return bgr_fail(err, EINVAL, "unknown state request '%.40s': write start, stop, restart or kill", word);
+	if (vm->renaming_to && (act == ACT_START || act == ACT_RESTART))
+		return bgr_fail(err, EBUSY, "the VM is being renamed to %s; start it once that returned", vm->renaming_to);
 	if (vm->applying && (act == ACT_START || act == ACT_RESTART))
 		return bgr_fail(err, EBUSY, "a change of its disk, image or kernel is being applied; start once it returned");
 	switch (act) {

@@ -29,6 +29,7 @@ static void vm_free(struct vm *vm)
 	free(vm->agent_sock);
 	free(vm->agent_buf);
 	free(vm->hello);
+	free(vm->renaming_to);
 	free(vm);
 }
 

@@ -67,6 +67,7 @@ struct vm {
 	bool applying;        /* a change of its disk, image or kernel is in progress (vm_set.c) */
 	bool making_disk;     /* a start's root disk is being made on a worker (vm_artifacts.c) */
 	unsigned error_seq;   /* counts vm_set_error calls: what a request itself caused stays */
+	char *renaming_to;    /* the name a rename in progress takes (rename.c), else NULL */
 	long long pull_logged_ms;
 };
 
@@ -146,6 +147,10 @@ void vm_remove(struct vmm *m, struct vm *vm);
 void vmm_set_driver_for_test(const struct vm_driver *driver);
 /* create.c: calls fn with the address of every create in progress */
 void vm_creates_each_ip(struct vmm *m, void (*fn)(void *ctx, const char *ip), void *ctx);
+/* create.c: a create in progress holds the name */
+bool vm_create_reserved(struct vmm *m, const char *name);
+/* vm_services.c: a rename in progress (rename.c) takes the name */
+bool vm_renaming_to(struct vmm *m, const char *name);
 
 /* lifecycle.c */
 int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err);

@@ -18,6 +18,14 @@ const char *vm_console_log(const struct vm *vm) { return vm->console_log; }
 const char *vm_log_path(const struct vm *vm) { return vm->log_path; }
 const char *vm_agent_hello(const struct vm *vm) { return vm->hello ? vm->hello : ""; }
 
+bool vm_renaming_to(struct vmm *m, const char *name)
+{
+	for (size_t i = 0; i < m->n_vms; i++)
+		if (m->vms[i]->renaming_to && strcmp(m->vms[i]->renaming_to, name) == 0)
+			return true;
+	return false;
+}
+
 bool vmm_vm_is_down(const struct vm *vm)
 {
 	return (vm->rec.state == VM_STOPPED || vm->rec.state == VM_ERROR) && vm->pidfd < 0;

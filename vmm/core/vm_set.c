@@ -281,6 +281,8 @@ static int set(struct vmm *m, struct vm *vm, enum vm_field field, const char *va
 	if (vm->rec.state != VM_STOPPED && vm->rec.state != VM_ERROR)
 		return bgr_fail(err, EBUSY, "cannot change settings while the VM is %s; stop it first",
 				vm_state_name(vm->rec.state));
+	if (vm->renaming_to)
+		return bgr_fail(err, EBUSY, "the VM is being renamed to %s; try again once that returned", vm->renaming_to);
 	if (vm->applying || vm->making_disk)
 		return bgr_fail(err, EBUSY, "another change of this VM is being applied; try again once it returned");
 	switch (field) {
