@@ -13,7 +13,7 @@ static bool log_stderr;
 int log_open(const char *path, bool to_stderr)
 {
 	log_stderr = to_stderr;
-	log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 	return log_fd < 0 ? -1 : 0;
 }
 
@@ -85,7 +85,7 @@ void log_msg(const char *fmt, ...)
 void log_to_file(const char *path, const char *tag, const char *line)
 {
 	char ts[64];
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 
 	timestamp(ts, sizeof(ts));
 	write_line(fd, ts, "banger: ", line);

@@ -7,6 +7,7 @@
 #include <pwd.h>
 #include <string.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *home_dir(void)
@@ -27,6 +28,28 @@ static char *xdg_dir(const char *var, const char *home, const char *fallback)
 	if (v && v[0] == '/')
 		return xasprintf("%s/banger", v);
 	return xasprintf("%s/%s/banger", home, fallback);
+}
+
+/* A directory no one but its owner may enter or plant a file in: made 0700
+ * when absent, tightened to 0700 when it is more open, refused when it is
+ * not a directory of this user's (root included: root following another
+ * user's symlinks is the classic way to be fooled). */
+static int private_dir(const char *path, bgr_error *err)
+{
+	struct stat st;
+	int r = mkdir_p(path, 0700);
+
+	if (r < 0)
+		return bgr_fail(err, -r, "cannot create %s: %s", path, strerror(-r));
+	if (stat(path, &st) < 0)
+		return bgr_fail(err, errno, "%s: %s", path, strerror(errno));
+	if (st.st_uid != geteuid())
+		return bgr_fail(err, EPERM,
+				"%s belongs to uid %u, not to this user (uid %u): banger keeps no files there", path,
+				(unsigned)st.st_uid, (unsigned)geteuid());
+	if ((st.st_mode & 077) && chmod(path, 0700) < 0)
+		return bgr_fail(err, errno, "cannot make %s private (0700): %s", path, strerror(errno));
+	return 0;
 }
 
 int paths_init(struct bgr_paths *p, bgr_error *err)
@@ -63,7 +86,15 @@ int paths_init(struct bgr_paths *p, bgr_error *err)
 		return bgr_fail(err, EINVAL, "BANGER_SSH_KEY must be an absolute path: %s", key);
 	p->ssh_key = key && *key ? xstrdup(key) : xasprintf("%s/ssh/id_ed25519", p->config_dir);
 
-	const char *dirs[] = { p->state_dir, p->vms_dir, p->images_dir, p->kernels_dir, p->ssh_state_dir };
+	/* the state (and the cache) directory is the only door: what is inside
+	 * may be more open (images/), no other user can reach it */
+	const char *private[] = { p->state_dir, p->ssh_state_dir, p->cache_dir };
+	for (size_t i = 0; i < ARRAY_SIZE(private); i++) {
+		r = private_dir(private[i], err);
+		if (r < 0)
+			return r;
+	}
+	const char *dirs[] = { p->vms_dir, p->images_dir, p->kernels_dir };
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
 		r = mkdir_p(dirs[i], 0700);
 		if (r < 0)

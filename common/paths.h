@@ -23,7 +23,9 @@ struct bgr_paths {
 };
 
 /* Resolves from $BANGER_HOME, else the XDG variables, else $HOME, and creates
- * the state directories (0700). */
+ * the state directories (0700). The state, state/ssh and cache directories
+ * must be this user's (else EPERM) and are made 0700 when they are more
+ * open. */
 int paths_init(struct bgr_paths *p, bgr_error *err);
 void paths_free(struct bgr_paths *p);
 

@@ -111,6 +111,11 @@ char *read_text_file(const char *path)
 	return buf;
 }
 
+const char *open_strerror(int e)
+{
+	return e == ELOOP ? "it is a symbolic link: refusing to write through it" : strerror(e);
+}
+
 int parse_u64(const char *s, uint64_t *ret)
 {
 	char *end;

@@ -58,6 +58,11 @@ int mkdir_p(const char *path, mode_t mode);
 int fsync_parent(const char *path);
 int rm_rf(const char *path);
 
+/* strerror(e) for a failed open of a file banger creates: files an attacker
+ * could plant a symlink for are opened O_NOFOLLOW, whose ELOOP says that
+ * a symlink is in the way. */
+const char *open_strerror(int e);
+
 /* A decimal unsigned number, the whole string; -EINVAL otherwise. */
 int parse_u64(const char *s, uint64_t *ret);
 /* The whole file as a NUL-terminated string (caller frees), or NULL with

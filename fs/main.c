@@ -65,11 +65,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 /* One daemon per state directory: a lock held for the daemon's life. */
 static int take_lock(const char *path, bgr_error *err)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	char pid[32] = "";
 
 	if (fd < 0)
-		return bgr_fail(err, errno, "cannot open %s: %s", path, strerror(errno));
+		return bgr_fail(err, errno, "cannot open %s: %s", path, open_strerror(errno));
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		(void)!read(fd, pid, sizeof(pid) - 1);
 		pid[strcspn(pid, "\n")] = '\0';
@@ -236,7 +236,10 @@ int main(int argc, char **argv)
 	lock_fd = take_lock(paths.lock, &err);
 	if (lock_fd < 0)
 		goto out;
-	log_open(paths.log, o.foreground);
+	if (log_open(paths.log, o.foreground) < 0) {
+		bgr_fail(&err, errno, "cannot open %s: %s", paths.log, open_strerror(errno));
+		goto out;
+	}
 	log_msg("bangerd %s starting (state %s, mount %s)", BANGER_VERSION, paths.state_dir, o.mount);
 	if (loop_new(&fs.loop) < 0 || (sig_fd = setup_signals(fs.loop)) < 0) {
 		bgr_fail(&err, EIO, "cannot set up the event loop");

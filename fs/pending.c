@@ -99,8 +99,6 @@ struct pending *pending_new_mkdir(struct fs *fs, fuse_req_t req, fuse_ino_t pare
 	return p;
 }
 
-static void unlink_pending(struct fs *fs, struct pending *p);
-
 void pending_created(void *ctx, struct vm *vm, const bgr_error *err)
 {
 	struct pending *p = ctx;

@@ -74,7 +74,7 @@ int oci_rootfs_make(const char *root, const char *out, uint64_t min_size, const 
 	fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0 || ftruncate(fd, (off_t)size) < 0)
 		return bgr_fail(err, errno, "%s: %s", out, strerror(errno));
-	log_fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	log_fd = open(log, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (log_fd < 0)
 		return bgr_fail(err, errno, "%s: %s", log, strerror(errno));
 	char *argv[] = { "mke2fs", "-q", "-F", "-t", "ext4", "-T", "default", "-L", OCI_ROOTFS_LABEL, "-m", "0",

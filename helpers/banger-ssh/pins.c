@@ -128,10 +128,10 @@ char *pins_groups(const char *file, const char *const *groups, size_t n_groups)
 static int lock_pins(const char *file, bgr_error *err)
 {
 	_cleanup_free_ char *lockpath = xasprintf("%s.lock", file);
-	int fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int fd = open(lockpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 
 	if (fd < 0)
-		return bgr_fail(err, errno, "cannot open %s: %s", lockpath, strerror(errno));
+		return bgr_fail(err, errno, "cannot open %s: %s", lockpath, open_strerror(errno));
 	while (flock(fd, LOCK_EX) < 0) {
 		if (errno != EINTR) {
 			int e = errno;
@@ -145,12 +145,15 @@ static int lock_pins(const char *file, bgr_error *err)
 static int write_atomically(const char *file, const char *text, size_t len, bgr_error *err)
 {
 	_cleanup_free_ char *tmp = xasprintf("%s.tmp", file);
-	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	_cleanup_close_ int fd = -1;
 	size_t done = 0;
 	ssize_t w;
 
+	/* under the lock: a stale temp file (or a link in its place) is ours to remove */
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return bgr_fail(err, errno, "cannot write %s: %s", tmp, strerror(errno));
+		return bgr_fail(err, errno, "cannot write %s: %s", tmp, open_strerror(errno));
 	fchmod(fd, 0600);
 	while (done < len) {
 		w = write(fd, text + done, len - done);

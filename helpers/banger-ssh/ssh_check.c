@@ -147,7 +147,28 @@ static int check_host_key(struct ssh_check *j, ssh_session s)
 	fingerprints(&offered, got, sizeof(got));
 	if ((known == SSH_KNOWN_HOSTS_NOT_FOUND || known == SSH_KNOWN_HOSTS_UNKNOWN) && j->agent_keys.n == 0 &&
 	    offered.n) {
-		/* trust on first use: only for guests whose agent reports no keys */
+		/* trust on first use: only for guests whose agent reports no keys,
+		 * and only once per VM: the address may be new (user mode gets a
+		 * new port each boot), NAME.vm's pins are not */
+		if (pins_lookup(j->known_hosts, hosts[0], &pinned, &err) < 0)
+			return fail(j, err.code, "%s", err.msg);
+		if (pinned.n) {
+			if (!set_has(&pinned, &offered.key[0])) {
+				fingerprints(&pinned, want, sizeof(want));
+				return fail(j, EIO,
+					    "host key mismatch for %s (%s:%d): pinned %s, sshd offered %s (possible "
+					    "MITM)",
+					    hosts[0], j->host, j->port, want, got);
+			}
+			if (j->n_hosts > 1 && pins_update(j->known_hosts, &hosts[1], (size_t)(j->n_drop - 1), &hosts[1],
+							  1, &pinned, &err) < 0)
+				return fail(j, err.code, "cannot pin the host key: %s", err.msg);
+			j->tofu_pinned = true; /* still the key first trusted on use */
+			return ssh_session_is_known_server(s) == SSH_KNOWN_HOSTS_OK
+				       ? 0
+				       : fail(j, EIO, "ssh: the key pinned for %s does not verify at %s:%d", hosts[0],
+					      j->host, j->port);
+		}
 		if (pins_update(j->known_hosts, hosts, (size_t)j->n_drop, hosts, (size_t)j->n_hosts, &offered,
 				&err) < 0)
 			return fail(j, err.code, "cannot pin the host key: %s", err.msg);

@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libssh/libssh.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,13 +35,36 @@ static int pubkey_from_key(ssh_key key, struct pubkey *pub, bgr_error *err)
 	return 0;
 }
 
+/* path as a new file holding text: a stale file, or a symlink planted in
+ * its place, is removed first (unlink takes the link, never what it points
+ * at) and the file is created O_EXCL | O_NOFOLLOW, so nothing is written
+ * through a link; rename() puts it in place, replacing a link there too. */
+static int write_new(const char *path, const char *text, mode_t mode, bgr_error *err)
+{
+	_cleanup_close_ int fd = -1;
+	size_t len = strlen(text);
+	int e;
+
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0)
+		return bgr_fail(err, errno, "cannot write %s: %s", path, open_strerror(errno));
+	errno = EIO;
+	if (write(fd, text, len) == (ssize_t)len && fsync(fd) == 0)
+		return 0;
+	e = errno;
+	unlink(path);
+	return bgr_fail(err, e, "cannot write %s: %s", path, strerror(e));
+}
+
 static int generate(const char *path, bgr_error *err)
 {
 	_cleanup_key_ ssh_key key = NULL;
 	_cleanup_free_ char *dir = xstrdup(path), *pubpath = xasprintf("%s.pub", path);
-	_cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp", path), *pubtmp = xasprintf("%s.pub.tmp", path);
+	_cleanup_free_ char *pubtext = NULL;
+	char *priv = NULL;
 	struct pubkey pub;
-	FILE *f;
 	int r;
 
 	*strrchr(dir, '/') = '\0';
@@ -49,23 +73,32 @@ static int generate(const char *path, bgr_error *err)
 		return bgr_fail(err, -r, "cannot create %s: %s", dir, strerror(-r));
 	if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK)
 		return bgr_fail(err, EIO, "cannot generate an ed25519 key");
-	unlink(tmp);
-	mode_t old = umask(077);
-	r = ssh_pki_export_privkey_file(key, NULL, NULL, NULL, tmp);
-	umask(old);
-	if (r != SSH_OK)
-		return bgr_fail(err, EIO, "cannot write %s", tmp);
+	/* written by us, not by libssh's fopen (which would follow a link) */
+	if (ssh_pki_export_privkey_base64(key, NULL, NULL, NULL, &priv) != SSH_OK || !priv)
+		return bgr_fail(err, EIO, "cannot encode the private key");
+	r = write_new(tmp, priv, 0600, err);
+	explicit_bzero(priv, strlen(priv));
+	ssh_string_free_char(priv);
+	if (r < 0)
+		return r;
 	if (pubkey_from_key(key, &pub, err) < 0)
-		return -err->code;
-	f = fopen(pubpath, "we");
-	if (!f)
-		return bgr_fail(err, errno, "cannot write %s: %s", pubpath, strerror(errno));
-	fprintf(f, "%s %s banger\n", pub.type, pub.b64);
-	if (fclose(f) != 0)
-		return bgr_fail(err, EIO, "cannot write %s", pubpath);
-	if (rename(tmp, path) < 0)
-		return bgr_fail(err, errno, "cannot create %s: %s", path, strerror(errno));
+		goto fail;
+	pubtext = xasprintf("%s %s banger\n", pub.type, pub.b64);
+	if (write_new(pubtmp, pubtext, 0644, err) < 0)
+		goto fail;
+	if (rename(pubtmp, pubpath) < 0) {
+		bgr_fail(err, errno, "cannot create %s: %s", pubpath, strerror(errno));
+		unlink(pubtmp);
+		goto fail;
+	}
+	if (rename(tmp, path) < 0) {
+		bgr_fail(err, errno, "cannot create %s: %s", path, strerror(errno));
+		goto fail;
+	}
 	return 0;
+fail:
+	unlink(tmp);
+	return -err->code;
 }
 
 int sshkey_ensure(const char *path, struct pubkey *pub, bgr_error *err)

@@ -30,6 +30,7 @@ mkdir -p "$T/sync/dir/sub" "$T/userhome"
 echo "dir file" >"$T/sync/dir/a.txt"
 echo "nested" >"$T/sync/dir/sub/b.txt"
 echo "single" >"$T/sync/single.conf"
+ln -s a.txt "$T/sync/dir/alias" # a link that stays inside the synced dir
 cat >"$CFG" <<EOF
 # banger test config
 accel = "tcg"
@@ -52,7 +53,8 @@ host = "~/single.conf"
 guest = "/root/.config/single.conf"
 mode = "0644"
 EOF
-cp "$T/sync/single.conf" "$T/userhome/single.conf"
+# ~/single.conf is a link, as a dotfile kept by stow: the named path is followed
+ln -s "$T/sync/single.conf" "$T/userhome/single.conf"
 unset BANGER_NAT
 HOME=$T/userhome start_daemon
 check "config says it was read" grep -q "^# config file: $CFG (read)" "$MNT/config"
@@ -80,6 +82,8 @@ if [ -n "$work" ]; then
 	check "files default to 0600" sh -c "debugfs -R 'stat /synced/a.txt' '$work' 2>/dev/null | grep -q 'Mode:  0600'"
 	check "mode = 0644 is applied" sh -c "debugfs -R 'stat /.config/single.conf' '$work' 2>/dev/null | grep -q 'Mode:  0644'"
 	check "owned by root" sh -c "debugfs -R 'stat /synced/a.txt' '$work' 2>/dev/null | grep -q 'User:     0   Group:     0'"
+	check "a link inside the synced dir is copied as a link" \
+		sh -c "debugfs -R 'stat /synced/alias' '$work' 2>/dev/null | grep -q 'Fast link dest: \"a.txt\"'"
 fi
 
 # ---- file_sync refusals: EINVAL, nothing created
@@ -111,6 +115,44 @@ check "the log names the control character" grep -q "file_sync (config.toml:1): 
 refuse "a name with a quote in a synced dir" "$T/evil-quote" "~/q"
 refuse "a name with a backslash deeper down" "$T/evil-bs" "~/bs"
 refuse "a guest path with a quote" "$T/sync/single.conf" '~/a\"b'
+refuse "a guest path with a newline" "$T/sync/single.conf" '~/a\nb'
+# symlinks under a synced dir that lead out of it (absolute, or climbing
+# with ..) or nowhere; cp would copy the link, never its target, but such a
+# name is refused outright (the named host path itself is followed, above)
+echo "not for guests" >"$T/secret"
+mkdir -p "$T/evil-abs/sub" "$T/evil-rel/sub" "$T/evil-dangling"
+echo ok >"$T/evil-abs/ok.txt"
+ln -s "$T/secret" "$T/evil-abs/sub/key"
+ln -s ../../secret "$T/evil-rel/sub/key"
+ln -s nowhere "$T/evil-dangling/x"
+refuse "a symlink in a synced dir to a file outside it" "$T/evil-abs" "~/abs"
+check "the log names the link and its target" grep -q "'$T/evil-abs/sub/key' is a symbolic link to '$T/secret', outside $T/evil-abs: refused, nothing copied" "$T/home/state/bangerd.log"
+refuse "a relative symlink climbing out with .." "$T/evil-rel" "~/rel"
+refuse "a dangling symlink in a synced dir" "$T/evil-dangling" "~/dangling"
+check "the log says it leads nowhere" grep -q "'$T/evil-dangling/x' is a symbolic link to 'nowhere', which leads nowhere" "$T/home/state/bangerd.log"
+check "no work disk holds the secret" sh -c "! grep -rqs 'not for guests' '$T/home/state/vms'"
+# a link that stays in its tree (allowed, copied as a link), and a later
+# entry whose guest path runs through it: cp would write through the
+# staged link into the synced directory on the host
+mkdir -p "$T/overlap/sub"
+ln -s "$T/overlap/sub" "$T/overlap/b"
+stop_daemon
+cat >"$CFG" <<EOF
+[[file_sync]]
+host = "$T/overlap"
+guest = "~/o"
+
+[[file_sync]]
+host = "$T/sync/single.conf"
+guest = "~/o/b/x"
+EOF
+HOME=$T/userhome start_daemon
+before=$(ls "$T/home/state/vms" | sort)
+expect_errno "a guest path through an earlier entry's link: mkdir is EINVAL" EINVAL mkdir "$MNT/vms/thru"
+check "through a link: no VM" test ! -e "$MNT/vms/thru"
+expect_eq "through a link: nothing left in state/vms" "$before" "$(ls "$T/home/state/vms" | sort)"
+check "through a link: nothing written into the host's directory" test ! -e "$T/overlap/sub/x"
+check "through a link: the log says why" grep -q "file_sync (config.toml:5): guest path '~/o/b/x' runs into a symbolic link that an earlier entry copied: refused" "$T/home/state/bangerd.log"
 
 # ---- bad config files stop bangerd with file:line: reason
 bad_config() { # DESC EXPECTED-TEXT CONFIG-TEXT (printf format)

@@ -4,7 +4,8 @@
 # guest could send: an authorize result before any hello (also after a
 # bangerd restart, which re-adopts the VM), more host keys than allowed,
 # the most host keys allowed plus a stale pin to drop, oversized lines,
-# NULs and escape sequences, keys crafted to inject known_hosts lines, and a
+# NULs and escape sequences, keys crafted to inject known_hosts lines, host
+# keys too long to pin (counted unreadable, never trusted on first use), and a
 # flood of hellos. bangerd must stay up and answer, keep its memory and logs
 # bounded, and pin only what it should. User-mode networking (no bridge);
 # all of it in the test's own network namespace (lib.sh).
@@ -149,6 +150,26 @@ check "every known_hosts line is HOST TYPE BASE64" \
 check "ssh_config holds nothing injected" sh -c "! grep -q injected '$MNT/vms/inject/ssh_config' '$T/home/state/ssh/config'"
 kill_vm inject
 expect_eq "kill it" OK "$KILLED"
+
+# 4b. host keys of 2048 characters or more (what a pin can hold): counted as
+#     unreadable, never skipped into trust on first use
+big_rsa=$(python3 -c 'import base64, random, struct
+def s(b): return struct.pack(">I", len(b)) + b
+n = random.Random(7).getrandbits(16384) | 1 << 16383 | 1  # libssh takes RSA keys up to 16384 bits
+print("ssh-rsa:" + base64.b64encode(s(b"ssh-rsa") + s(b"\1\0\1") + s(b"\0" + n.to_bytes(2048, "big"))).decode())')
+big_junk="ssh-ed25519:$(head -c 1600 /dev/zero | base64 -w0)"
+check "the keys are over 2048 characters (${#big_rsa}, ${#big_junk})" test "${#big_rsa}" -gt 2048 -a "${#big_junk}" -gt 2048
+for k in "$big_rsa" "$big_junk"; do
+	printf 'line %s kernel=fake hostkey=%s\nwait-authorize 30\nline ack verb=authorize\n' "$HELLO" "$k" >"$F/bigkey"
+	check "mkdir vms/bigkey" mkdir "$MNT/vms/bigkey"
+	expect_errno "a hello whose only key has ${#k} characters fails the start: EIO" EIO write "$MNT/vms/bigkey/state" start
+	check "error says the key could not be read" grep -q "reported host keys, none of which could be read" "$MNT/vms/bigkey/error"
+	check "logs say it too" grep -q "none of which could be read" "$MNT/vms/bigkey/logs"
+	check "no trust on first use" sh -c "! grep -q 'TOFU' '$MNT/vms/bigkey/logs'"
+	check "nothing was pinned for it" sh -c "! grep -q '^bigkey\.vm ' '$KH' 2>/dev/null"
+	check "bangerd is alive" alive
+	check "rmdir vms/bigkey" rmdir "$MNT/vms/bigkey"
+done
 
 # 5. oversized lines, a line smuggled behind one, escape sequences, a NUL
 x4095=$(head -c 4095 /dev/zero | tr '\0' x)

@@ -128,6 +128,18 @@ check "rmdir kernels/small" rmdir "$MNT/kernels/small"
 check "mkdir kernels/small pulls the kernel entry" mkdir "$MNT/kernels/small"
 expect_eq "the kernel is ready" ready "$(timeout 120 cat "$MNT/kernels/small/wait")"
 expect_eq "its source is the kernel bundle" "$URL/plain/kernel-small.tar.gz" "$(cat "$MNT/kernels/small/source")"
+# an image bundle that brings a kernel (kind both) leaves an installed
+# kernel of that name alone while VMs use it (as rmdir kernels/NAME would)
+check "mkdir vms/kuser" mkdir "$MNT/vms/kuser"
+check "it boots kernel small" sh -c "echo small > '$MNT/vms/kuser/kernel'"
+kernel_before=$(stat -c %i "$STATE/kernels/small/vmlinuz"):$(cat "$STATE/kernels/small/kernel.json")
+check "rmdir images/small" rmdir "$MNT/images/small"
+check "mkdir images/small again" mkdir "$MNT/images/small"
+expect_eq "the image is ready again" ready "$(timeout 120 cat "$MNT/images/small/wait")"
+expect_eq "the kernel VMs use was not replaced" "$kernel_before" \
+	"$(stat -c %i "$STATE/kernels/small/vmlinuz"):$(cat "$STATE/kernels/small/kernel.json")"
+check "bangerd.log says why" grep -q "images/small: keeping the installed kernel small (used by 1 VM: kuser)" "$STATE/bangerd.log"
+check "rmdir vms/kuser" rmdir "$MNT/vms/kuser"
 
 # --- in use: EBUSY ---------------------------------------------------------------------
 check "mkdir vms/user (image tiny)" mkdir "$MNT/vms/user"
@@ -139,6 +151,7 @@ check "echo small > image" sh -c "echo small > '$MNT/vms/user/image'"
 expect_eq "the VM follows the image's kernel" small "$(cat "$MNT/vms/user/kernel")"
 check "rmdir images/tiny once unused" rmdir "$MNT/images/tiny"
 check "its files are gone" test ! -e "$STATE/images/tiny"
+check "and deleted on a worker soon after" wait_for 60 sh -c "! ls -a '$STATE/images' | grep -q '^\.rm-'"
 expect_errno "rmdir images/nosuch: ENOENT" ENOENT rmdir "$MNT/images/nosuch"
 expect_errno "rmdir images/import: ENOTDIR" ENOTDIR rmdir "$MNT/images/import"
 

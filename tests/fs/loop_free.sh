@@ -28,6 +28,22 @@ on_exit() {
 trap on_exit EXIT
 STATE=$T/home/state
 alive() { ! proc_gone "$1"; }
+# interruptible_mkdir PATH OUT: a mkdir that Ctrl-C (SIGINT) can end; OUT
+# gets OK, interrupted, or the error. Run it with & : $! is then python's
+# pid (exec), and python undoes the SIG_IGN background jobs start with.
+interruptible_mkdir() {
+	exec python3 - "$1" >"$2" 2>&1 <<'EOF'
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
+try:
+    os.mkdir(sys.argv[1])
+    print("OK")
+except KeyboardInterrupt:
+    print("interrupted")
+except OSError as e:
+    print(os.strerror(e.errno))
+EOF
+}
 
 # ---- two VMs made before the slow settings: one to boot, one to resize
 check "mkdir other" mkdir "$MNT/vms/other"
@@ -121,17 +137,7 @@ expect_eq "and the pull completes" ready "$(timeout 60 cat "$MNT/images/remote/w
 
 # ---- Ctrl-C of a held mkdir leaves nothing
 rm -f "$T/cp.release"
-python3 - "$MNT/vms/ctrlc" >"$T/mk.ctrlc" 2>&1 <<'EOF' &
-import os, signal, sys
-signal.signal(signal.SIGINT, signal.default_int_handler)
-try:
-    os.mkdir(sys.argv[1])
-    print("OK")
-except KeyboardInterrupt:
-    print("interrupted")
-except OSError as e:
-    print(os.strerror(e.errno))
-EOF
+interruptible_mkdir "$MNT/vms/ctrlc" "$T/mk.ctrlc" &
 MK_CTRLC=$!
 check "the create of ctrlc is held in its copy" wait_for 60 grep -q "^copied .*/\.new-ctrlc\." "$T/cp.log"
 kill -INT "$MK_CTRLC"
@@ -143,5 +149,24 @@ expect_eq "no directory, disk or work disk left in state/vms" "3" "$(ls -A "$STA
 check "no event for it" sh -c "! timeout 1 cat '$MNT/events' | grep -q ' ctrlc '"
 : >"$T/cp.release"
 expect_errno "the name is free again" OK mkdir "$MNT/vms/ctrlc"
+
+# ---- and of a mkdir vms/NAME that waits for the catalog's first fetch
+# (a new daemon with no copy of it; the default image is not installed)
+stop_daemon
+rm -rf "$T/www/release" "$T/home/cache/catalogs"
+sed -i 's/^default_image_name = .*/default_image_name = "elsewhere"/' "$T/home/config/config.toml"
+PATH=$T/bin:$PATH BANGER_CATALOG_TIMEOUT=600 start_daemon
+before=$(ls -A "$STATE/vms" | LC_ALL=C sort | tr '\n' ' ')
+interruptible_mkdir "$MNT/vms/waits" "$T/mk.waits" &
+MK_WAITS=$!
+check "the create waits for the catalog" wait_for 60 sh -c "test \$(grep -c '^held /hold/catalog.json' '$T/requests.log') = 2"
+kill -INT "$MK_WAITS"
+wait "$MK_WAITS"
+expect_eq "Ctrl-C ends it" interrupted "$(cat "$T/mk.waits")"
+expect_eq "nothing left in state/vms" "$before" "$(ls -A "$STATE/vms" | LC_ALL=C sort | tr '\n' ' ')"
+check "no vms/waits" test ! -e "$MNT/vms/waits"
+: >"$T/www/release"
+expect_errno "once the catalog comes, an image it does not list is ENOENT" ENOENT mkdir "$MNT/vms/waits"
+check "the reason names the image" grep -q "mkdir vms/waits: image 'elsewhere' is not installed and no catalog lists it" "$STATE/bangerd.log"
 check "the daemon is alive" kill -0 "$DAEMON_PID"
 finish

@@ -175,6 +175,17 @@ static void test_pins(const struct pubkey *pub)
 	lines = pins_lines(kh, user, 1);
 	tap_ok(strncmp(lines, "[127.0.0.1]:2222 ssh-ed25519 ", 29) == 0, "the port line is still there");
 	free(lines);
+	/* groups: every VM's lines in one pass, in the file's order */
+	is_int(pins_update(kh, both, 2, both, 2, &keys, &err), 0, "pin box.vm and its address again");
+	const char *groups[] = { "nobody.vm,172.16.0.9", "box.vm,172.16.0.2", "[127.0.0.1]:2222" };
+	_cleanup_free_ char *want = xasprintf("2 [127.0.0.1]:2222 %s %s\n1 box.vm %s %s\n1 172.16.0.2 %s %s\n", pub->type,
+					      pub->b64, pub->type, pub->b64, pub->type, pub->b64);
+	lines = pins_groups(kh, groups, 3);
+	is_str(lines, want, "groups: INDEX LINE for each group's pins, none for a group without");
+	free(lines);
+	lines = pins_groups(base, groups, 1);
+	is_str(lines, "", "groups of a file that cannot be read: nothing");
+	free(lines);
 	_cleanup_free_ char *lock = xasprintf("%s.lock", kh), *tmp = xasprintf("%s.tmp", kh);
 	tap_ok(access(lock, F_OK) == 0 && access(tmp, F_OK) != 0, "a lock file, no temp file left");
 

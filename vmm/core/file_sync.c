@@ -65,18 +65,56 @@ static bool debugfs_safe(const char *s)
 	return true;
 }
 
-/* the first name under a synced directory that is not debugfs_safe */
-static _Thread_local char unsafe_path[512];
+/* nftw callbacks take no context: per thread, as builds run on workers */
+static _Thread_local const char *tree_root; /* the synced directory, resolved */
+static _Thread_local const char *tree_src;  /* the entry's config line */
+static _Thread_local bgr_error *tree_err;
 
-static int find_unsafe(const char *path, const struct stat *st, int type, struct FTW *ftw)
+/* A symlink under a synced directory must resolve inside it: cp copies
+ * links as links (never what they point at), and a link that leaves the
+ * tree (or leads nowhere) is a name the user did not mean to sync, e.g. a
+ * link someone planted to ~/.ssh/id_ed25519. */
+static int check_link(const char *path)
 {
+	_cleanup_free_ char *real = realpath(path, NULL);
+	size_t n = strlen(tree_root);
+	char target[256] = "", shown_path[256], shown_target[256];
+	ssize_t len = readlink(path, target, sizeof(target) - 1);
+
+	if (real && !strncmp(real, tree_root, n) && (real[n] == '/' || !real[n] || n == 1))
+		return 0;
+	target[len > 0 ? len : 0] = '\0';
+	printable_copy(path, shown_path, sizeof(shown_path));
+	printable_copy(target, shown_target, sizeof(shown_target));
+	if (real)
+		bgr_fail(tree_err, EINVAL,
+			 "file_sync (%s): '%.200s' is a symbolic link to '%.100s', outside %.100s: refused, "
+			 "nothing copied",
+			 tree_src, shown_path, shown_target, tree_root);
+	else
+		bgr_fail(tree_err, EINVAL,
+			 "file_sync (%s): '%.200s' is a symbolic link to '%.100s', which leads nowhere: refused, "
+			 "nothing copied",
+			 tree_src, shown_path, shown_target);
+	return 1;
+}
+
+/* The first name under a synced directory that is not debugfs_safe, or a
+ * symlink that leaves it, fails the entry (tree_err). */
+static int check_tree_name(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	char shown[256];
+
 	(void)st;
-	(void)type;
 	if (ftw->level > 0 && !debugfs_safe(path + ftw->base)) {
-		snprintf(unsafe_path, sizeof(unsafe_path), "%s", path);
+		printable_copy(path, shown, sizeof(shown));
+		bgr_fail(tree_err, EINVAL,
+			 "file_sync (%s): '%.200s' has a name with a control character (a newline), '\"' or '\\': "
+			 "refused, nothing copied",
+			 tree_src, shown);
 		return 1;
 	}
-	return 0;
+	return type == FTW_SL || type == FTW_SLN ? check_link(path) : 0;
 }
 
 /* Everything that can be refused about an entry, before anything is copied. */
@@ -95,22 +133,34 @@ static int check_entry(const struct file_sync *e, bgr_error *err)
 				"file_sync (%s): guest path '%.100s' holds a control character, '\"' or '\\': refused",
 				e->src, shown);
 	}
+	/* the path named in config.toml is followed when it is a link (a
+	 * dotfile kept by stow): the user named it; links under it are not */
 	if (stat(host, &st) < 0)
 		return bgr_fail(err, EINVAL, "file_sync (%s): host path '%.100s': %s", e->src, host, strerror(errno));
 	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
 		return bgr_fail(err, EINVAL, "file_sync (%s): host path '%.100s' is neither a file nor a directory",
 				e->src, host);
-	if (S_ISDIR(st.st_mode) && nftw(host, find_unsafe, 16, FTW_PHYS) == 1) {
-		printable_copy(unsafe_path, shown, sizeof(shown));
-		return bgr_fail(err, EINVAL,
-				"file_sync (%s): '%.200s' has a name with a control character (a newline), '\"' or "
-				"'\\': refused, nothing copied",
-				e->src, shown);
+	if (S_ISDIR(st.st_mode)) {
+		_cleanup_free_ char *root = realpath(host, NULL);
+		int r;
+
+		if (!root)
+			return bgr_fail(err, EINVAL, "file_sync (%s): host path '%.100s': %s", e->src, host,
+					strerror(errno));
+		tree_root = root;
+		tree_src = e->src;
+		tree_err = err;
+		r = nftw(root, check_tree_name, 16, FTW_PHYS);
+		tree_root = NULL;
+		if (r == 1)
+			return -err->code;
+		if (r < 0)
+			return bgr_fail(err, EINVAL, "file_sync (%s): cannot read all of '%.100s': %s", e->src, host,
+					strerror(errno));
 	}
 	return 0;
 }
 
-/* nftw callbacks take no context: per thread, as builds run on workers */
 static _Thread_local int file_mode = 0600;
 
 static int set_modes(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -138,6 +188,31 @@ static int run(char **argv, const struct cancel *c)
 	return proc_run_cancel(argv, c->fn, c->ctx);
 }
 
+/* The stage holds what earlier entries copied, links included: a guest
+ * path that runs through one (or ends on one) would have mkdir and cp
+ * write where the link points, e.g. back into a synced directory on the
+ * host. */
+static bool through_link(const char *stage, const char *rel)
+{
+	_cleanup_free_ char *p = xasprintf("%s/%s", stage, rel);
+	struct stat st;
+
+	for (char *s = p + strlen(stage) + 1;; s++) {
+		char ch = *s;
+		bool link;
+
+		if (ch != '/' && ch != '\0')
+			continue;
+		*s = '\0';
+		link = lstat(p, &st) == 0 && S_ISLNK(st.st_mode);
+		*s = ch;
+		if (link)
+			return true;
+		if (!ch)
+			return false;
+	}
+}
+
 static int stage_entry(const struct file_sync *e, const char *stage, const struct cancel *c, bgr_error *err)
 {
 	_cleanup_free_ char *host = host_path(e->host), *rel = guest_relative(e->guest), *dest = NULL, *parent = NULL;
@@ -152,13 +227,22 @@ static int stage_entry(const struct file_sync *e, const char *stage, const struc
 	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
 		return bgr_fail(err, EINVAL, "file_sync (%s): host path '%.100s' is neither a file nor a directory",
 				e->src, host);
+	if (through_link(stage, rel))
+		return bgr_fail(err, EINVAL,
+				"file_sync (%s): guest path '%.100s' runs into a symbolic link that an earlier "
+				"entry copied: refused",
+				e->src, e->guest);
 	dest = xasprintf("%s/%s", stage, rel);
 	parent = xstrdup(dest);
 	*strrchr(parent, '/') = '\0';
 	r = mkdir_p(parent, 0700);
 	if (r < 0)
 		return bgr_fail(err, -r, "file_sync: cannot create %s: %s", parent, strerror(-r));
-	char *argv[] = { "cp", "-R", "--no-preserve=mode,ownership", "--", host, dest, NULL };
+	/* -H: the path named in config.toml is followed; links under it are
+	 * copied as links, never followed (check_entry allowed only links that
+	 * stay inside the tree; one swapped in since is still only a link in
+	 * the guest) */
+	char *argv[] = { "cp", "-R", "-H", "--no-preserve=mode,ownership", "--", host, dest, NULL };
 	if (run(argv, c) != 0)
 		return cancelled(c) ? bgr_fail(err, ECANCELED, "file_sync: cancelled")
 				    : bgr_fail(err, EIO, "file_sync (%s): copying %.100s failed", e->src, host);
@@ -197,10 +281,12 @@ static int make_root_owned(const char *stage, const char *image, const char *vm_
 			   bgr_error *err)
 {
 	_cleanup_free_ char *cmds = xasprintf("%s/work.debugfs", vm_dir);
-	int fd = open(cmds, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), r;
+	int fd, r;
 
+	unlink(cmds);
+	fd = open(cmds, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return bgr_fail(err, errno, "file_sync: cannot write %s: %s", cmds, strerror(errno));
+		return bgr_fail(err, errno, "file_sync: cannot write %s: %s", cmds, open_strerror(errno));
 	debugfs_lines_fd = fd;
 	stage_len = strlen(stage);
 	nftw(stage, owner_line, 16, FTW_PHYS);

@@ -9,8 +9,10 @@
 #define WORK_DISK_NAME "work.img"
 
 /* Builds vm_dir/work.img from the entries, or does nothing when there are
- * none. A guest path outside ~/ or /root/, a ".." in it, or a missing host
- * path is EINVAL with the entry's config line in the reason. Runs on a
+ * none. A guest path outside ~/ or /root/, a ".." in it, a missing host
+ * path, a host path that is a symlink, a symlink under a synced directory
+ * that leaves it, or a guest path through a link an earlier entry copied
+ * is EINVAL with the entry's config line in the reason. Runs on a
  * worker (several at once are fine); cancel, when given, is polled while
  * cp, mke2fs and debugfs run, and a true answer ends the build with
  * ECANCELED. */

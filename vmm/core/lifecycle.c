@@ -136,9 +136,9 @@ static void remove_sockets(struct vm *vm)
 
 static int open_log(struct vm *vm, bgr_error *err)
 {
-	int fd = open(vm->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	int fd = open(vm->log_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return bgr_fail(err, errno, "cannot open %s: %s", vm->log_path, strerror(errno));
+		return bgr_fail(err, errno, "cannot open %s: %s", vm->log_path, open_strerror(errno));
 	return fd;
 }
 
@@ -407,6 +407,8 @@ static void process_gone(struct vmm *m, struct vm *vm, const char *how)
 	if (was == VM_ERROR)
 		vm->rec.state = VM_ERROR;
 	save_or_note(m, vm, reason_set); /* a stale pid in the store: adoption finds it gone */
+	if (strcmp(vm->rec.net_mode, "user") == 0)
+		ssh_config_refresh(m); /* its forwarded port ended with the boot */
 	vm_event(m, vm, vm->rec.state == VM_ERROR ? "failed" : "stopped");
 	waiters_complete(&vm->start_waiters, -EIO);
 

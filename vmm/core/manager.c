@@ -64,7 +64,6 @@ static void sweep_orphans(struct vmm *m)
 	}
 }
 
-static int drop_pins(struct vmm *m, const struct vm_record *rec, bgr_error *err);
 
 struct template_job {
 	char *images_dir, *image;
@@ -221,19 +220,52 @@ const struct bgr_paths *vmm_paths(struct vmm *m) { return m->paths; }
 size_t vmm_vm_count(struct vmm *m) { return m->n_vms; }
 /* Removes every pin the VM's names or addresses may have; a new VM that
  * reuses them starts clean. Skips the rewrite when none is in the file. */
-static int drop_pins(struct vmm *m, const struct vm_record *rec, bgr_error *err)
-{
+/* A deleted VM's pins (its names and addresses), dropped on a worker after
+ * the VM is gone: the helper is a child process the loop must not wait for.
+ * A failure leaves only pins for a name no VM has; the next create of that
+ * name or address drops them before it pins anything. */
+struct pin_drop_job {
+	struct vmm *m;
+	char *known_hosts;
 	char hosts[3][96];
-	const char *list[3];
-	int n = network_all_pin_hosts(rec, hosts);
+	int n_hosts;
+	int result;
+	bgr_error err;
+};
 
-	for (int i = 0; i < n; i++)
-		list[i] = hosts[i];
-	if (!pins_may_hold(m->paths->known_hosts, list, (size_t)n))
-		return 0;
-	return ssh_helper_drop(m->paths->known_hosts, list, (size_t)n, err);
+static void pin_drop_work(void *data)
+{
+	struct pin_drop_job *j = data;
+	const char *list[3];
+
+	for (int i = 0; i < j->n_hosts; i++)
+		list[i] = j->hosts[i];
+	if (pins_may_hold(j->known_hosts, list, (size_t)j->n_hosts))
+		j->result = ssh_helper_drop(j->known_hosts, list, (size_t)j->n_hosts, &j->err);
 }
 
+static void pin_drop_done(void *data)
+{
+	struct pin_drop_job *j = data;
+
+	if (j->result < 0)
+		log_msg("%s: its pins were not removed (the next VM of that name drops them): %s", j->hosts[0],
+			j->err.msg);
+	else if (!atomic_load(&j->m->quitting))
+		vmm_pins_refresh(j->m, NULL, NULL, NULL);
+	free(j->known_hosts);
+	free(j);
+}
+
+static void drop_pins_later(struct vmm *m, const struct vm_record *rec)
+{
+	struct pin_drop_job *j = xcalloc(1, sizeof(*j));
+
+	j->m = m;
+	j->known_hosts = xstrdup(m->paths->known_hosts);
+	j->n_hosts = network_all_pin_hosts(rec, j->hosts);
+	workers_submit(m->workers, pin_drop_work, pin_drop_done, j);
+}
 static void rm_rf_job(void *path)
 {
 	rm_rf(path);
@@ -260,11 +292,6 @@ void vm_remove(struct vmm *m, struct vm *vm)
 	bgr_error err;
 	size_t i;
 
-	if (drop_pins(m, &vm->rec, &err) < 0) {
-		vm_set_error(m, vm, VM_ERR_STATE, "delete failed: cannot remove its pins: %s", err.msg);
-		waiters_complete(&vm->stop_waiters, -EIO);
-		return;
-	}
 	if (store_vm_delete(m->store, vm->rec.id, &err) < 0) {
 		/* keep it: a record without its files would be worse */
 		vm_set_error(m, vm, VM_ERR_STATE, "delete failed: %s", err.msg);
@@ -272,6 +299,7 @@ void vm_remove(struct vmm *m, struct vm *vm)
 		return;
 	}
 	remove_files(m, vm);
+	drop_pins_later(m, &vm->rec);
 	log_msg("%s: deleted", vm->rec.name);
 	vm_event(m, vm, "deleted");
 	for (i = 0; i < m->n_vms && m->vms[i] != vm; i++)

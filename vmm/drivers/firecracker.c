@@ -120,10 +120,10 @@ static int write_plan(const struct vm_launch *l, const char *dir, const char *vm
 	int fd, r = 0;
 
 	cJSON_Delete(plan);
-	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600); /* /logger wants it to exist */
+	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600); /* /logger wants it to exist */
 	if (fd >= 0)
 		close(fd);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
 		r = bgr_fail(err, EIO, "cannot write %s", path);
 	if (fd >= 0)
@@ -149,9 +149,9 @@ static pid_t fc_start(const struct vm_launch *l, bgr_error *err)
 	if (mkfifo(l->console_sock, 0600) < 0 && errno != EEXIST)
 		return bgr_fail(err, errno, "cannot make the console FIFO %s: %s", l->console_sock, strerror(errno));
 	in = open(l->console_sock, O_RDWR | O_CLOEXEC);
-	out = open(l->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+	out = open(l->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (in < 0 || out < 0)
-		return bgr_fail(err, errno, "cannot open the console files in %s: %s", dir, strerror(errno));
+		return bgr_fail(err, errno, "cannot open the console files in %s: %s", dir, open_strerror(errno));
 	char *argv[] = { fc_binary, "--api-sock", (char *)l->qmp_sock, "--id", id, NULL };
 	pid = proc_spawn_stdio(argv, in, out, l->log_fd);
 	if (pid < 0)

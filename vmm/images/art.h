@@ -28,6 +28,9 @@ struct artifact {
 	struct image_meta meta;
 	uint64_t size;
 	struct pull_job *job;
+	/* an image pull installs the image only: the kernel its bundle brings
+	 * is installed already and in use by VMs (artifacts.c) */
+	bool keep_kernel;
 	struct vmm_waiter *waiters;
 };
 

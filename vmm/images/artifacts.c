@@ -296,6 +296,21 @@ static void art_pull_progress(struct artifact *a)
 
 static const struct pull_job_events pull_events = { .progress = art_pull_progress, .finished = art_pull_finished };
 
+static int users(struct vmm *m, enum art_kind kind, const char *name, char *names, size_t size)
+{
+	int n = 0;
+
+	names[0] = '\0';
+	for (size_t i = 0; i < m->n_vms; i++) {
+		const struct vm_record *r = &m->vms[i]->rec;
+		if (strcmp(kind == ART_IMAGE ? r->image : r->kernel, name))
+			continue;
+		if (n++ < 4)
+			snprintf(names + strlen(names), size - strlen(names), "%s%s", n > 1 ? ", " : "", r->name);
+	}
+	return n;
+}
+
 int vmm_art_pull(struct vmm *m, enum art_kind kind, const char *name, vmm_done_fn fn, void *ctx,
 		 struct vmm_waiter **ret_waiter, struct artifact **ret, bgr_error *err)
 {
@@ -315,6 +330,15 @@ int vmm_art_pull(struct vmm *m, enum art_kind kind, const char *name, vmm_done_f
 	snprintf(a->meta.source, sizeof(a->meta.source), "%s", e.url);
 	snprintf(a->meta.sha256, sizeof(a->meta.sha256), "%s", e.sha256);
 	snprintf(a->meta.kernel, sizeof(a->meta.kernel), "%s", e.kernel);
+	if (kind == ART_IMAGE && e.kernel[0] && art_installed(m, ART_KERNEL, e.kernel)) {
+		char names[256];
+		int n = users(m, ART_KERNEL, e.kernel, names, sizeof(names));
+		/* like rmdir kernels/NAME: a kernel VMs use is not replaced under them */
+		a->keep_kernel = n > 0;
+		if (n)
+			log_msg("images/%s: keeping the installed kernel %s (used by %d VM%s: %s); the bundle's is not installed",
+				name, e.kernel, n, n == 1 ? "" : "s", names);
+	}
 	r = pull_job_start_catalog(a, &e, &pull_events, err);
 	if (r < 0) {
 		art_drop(m, a);
@@ -348,19 +372,9 @@ int vmm_art_import(struct vmm *m, const char *name, const char *ref, struct arti
 	return 0;
 }
 
-static int users(struct vmm *m, const struct artifact *a, char *names, size_t size)
+static void rm_trash(void *path)
 {
-	int n = 0;
-
-	names[0] = '\0';
-	for (size_t i = 0; i < m->n_vms; i++) {
-		const struct vm_record *r = &m->vms[i]->rec;
-		if (strcmp(a->kind == ART_IMAGE ? r->image : r->kernel, a->name))
-			continue;
-		if (n++ < 4)
-			snprintf(names + strlen(names), size - strlen(names), "%s%s", n > 1 ? ", " : "", r->name);
-	}
-	return n;
+	rm_rf(path);
 }
 
 int vmm_art_remove(struct vmm *m, struct artifact *a, bgr_error *err)
@@ -372,7 +386,7 @@ int vmm_art_remove(struct vmm *m, struct artifact *a, bgr_error *err)
 	if (a->state == ART_PULLING)
 		return bgr_fail(err, EBUSY, "%s '%s' is being pulled; remove it once its status is ready or error",
 				art_kind_word(a->kind), a->name);
-	n = users(m, a, names, sizeof(names));
+	n = users(m, a->kind, a->name, names, sizeof(names));
 	if (n)
 		return bgr_fail(err, EBUSY, "%s '%s' is used by %d VM%s (%s%s)", art_kind_word(a->kind), a->name, n,
 				n > 1 ? "s" : "", names, n > 4 ? ", …" : "");
@@ -382,7 +396,9 @@ int vmm_art_remove(struct vmm *m, struct artifact *a, bgr_error *err)
 		/* one rename, so the store never holds half an image */
 		if (rename(dir, trash) < 0 && errno != ENOENT)
 			return bgr_fail(err, errno, "cannot remove %s: %s", dir, strerror(errno));
-		rm_rf(trash);
+		/* a rootfs is gigabytes: its deletion is no work for the loop (a
+		 * crash meanwhile leaves .rm-*, which start-up sweeps) */
+		workers_submit(m->workers, rm_trash, free, steal_ptr(&trash));
 		log_msg("%ss/%s: removed", art_kind_word(a->kind), a->name);
 	}
 	art_event(m, a, "removed");

@@ -225,9 +225,13 @@ int pull_job_start_catalog(struct artifact *a, const struct catalog_entry *e, co
 	add_step(j, "download", (const char *const[]){ pull, "fetch", e->url, e->sha256, bundle, "--size", size,
 						       NULL });
 	/* an image's bundle may bring its kernel; a kernel pull leaves images alone */
-	if (a->kind == ART_IMAGE)
+	if (a->kind == ART_IMAGE && !a->keep_kernel)
 		add_step(j, "install", (const char *const[]){ pull, "install", bundle, m->paths->state_dir, "--name",
 							      a->name, "--source", e->url, "--sha256", e->sha256, NULL });
+	else if (a->kind == ART_IMAGE)
+		add_step(j, "install", (const char *const[]){ pull, "install", bundle, m->paths->state_dir, "--name",
+							      a->name, "--source", e->url, "--sha256", e->sha256,
+							      "--only", "image", NULL });
 	else
 		add_step(j, "install", (const char *const[]){ pull, "install", bundle, m->paths->state_dir, "--name",
 							      a->name, "--source", e->url, "--sha256", e->sha256,

@@ -60,17 +60,6 @@ static char **host_argv(const char *verb, const char *file, const char *const *h
 	return argv;
 }
 
-char *ssh_helper_lines(const char *file, const char *const *hosts, size_t n)
-{
-	_cleanup_free_ char **argv = host_argv("lines", file, hosts, n);
-	int status;
-	char *out = ssh_helper_run(argv, &status, NULL, NULL);
-
-	if (status != 0)
-		out[0] = '\0';
-	return out;
-}
-
 int ssh_helper_drop(const char *file, const char *const *hosts, size_t n, bgr_error *err)
 {
 	_cleanup_free_ char **argv = host_argv("drop", file, hosts, n);

@@ -1,10 +1,13 @@
 /* vmm/ssh: bangerd's side of SSH, which never links libssh: running the
- * banger-ssh helper (here, ssh_helper.c: the managed key, pin lines and
- * drops), a boot's ssh check on a worker (ssh_verify.c) and the Host blocks
- * of state/ssh/config (ssh_config.c). Key material from guests is parsed
- * only in the helper (helpers/banger-ssh/).
+ * banger-ssh helper (here, ssh_helper.c: the managed key, pin groups and
+ * drops), known_hosts kept in memory (pins_cache.c), a boot's ssh check on
+ * a worker (ssh_verify.c) and the Host blocks of state/ssh/config
+ * (ssh_config.c). Key material from guests is parsed only in the helper
+ * (helpers/banger-ssh/).
  *
- * bangerd's side of banger-ssh: runs the helper (helper_path() finds it). */
+ * Each call here waits for the helper: call them from workers (or at
+ * start-up), never from a loop callback; vm_remove's pin removal and
+ * ssh_verify's clean-up of a vanished VM are the exceptions left. */
 #ifndef BANGER_SSH_HELPER_H
 #define BANGER_SSH_HELPER_H
 
@@ -21,8 +24,6 @@ const char *ssh_helper_path(void);
 
 /* Makes sure the key pair exists; fills pub. */
 int ssh_helper_key(const char *key_path, struct pubkey *pub, bgr_error *err);
-/* Lines of file for any of hosts (caller frees); "" when none or on error. */
-char *ssh_helper_lines(const char *file, const char *const *hosts, size_t n);
 /* Removes the lines of file for every one of hosts. */
 int ssh_helper_drop(const char *file, const char *const *hosts, size_t n, bgr_error *err);
 /* A cheap pre-check before running the helper: false when none of hosts

@@ -170,7 +170,10 @@ void vm_ssh_verify(struct vmm *m, struct vm *vm)
 	if (bad)
 		vmm_vm_log(m, vm, "warning: %d host key(s) in the agent's hello could not be read", bad);
 	if (n_keys == 0 && !bad)
-		vmm_vm_log(m, vm, "the agent reported no ssh host keys: trusting the first key sshd shows (TOFU)");
+		vmm_vm_log(m, vm,
+			   "the agent reported no ssh host keys: trusting the first key sshd shows (TOFU) unless "
+			   "%s.vm is pinned, whose pin it must match",
+			   vm->rec.name);
 	j = xcalloc(1, sizeof(*j));
 	j->m = m;
 	j->vm_id = vm->rec.id;
