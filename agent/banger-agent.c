@@ -107,8 +107,8 @@ static int send_hello(int fd)
 		strcpy(u.release, "unknown");
 	hostkeys_collect(&ks);
 	hostkeys_format(&ks, keys, sizeof(keys));
-	return send_line(fd, "hello proto=%d agent=%s kernel=%s uptime_ms=%" PRIu64 "%s",
-			 BANGER_AGENT_PROTO_VERSION, BANGER_AGENT_VERSION, u.release, uptime_ms(), keys);
+	return send_line(fd, "hello proto=%d agent=%s kernel=%s uptime_ms=%" PRIu64 "%s", BANGER_AGENT_PROTO_VERSION,
+			 BANGER_AGENT_VERSION, u.release, uptime_ms(), keys);
 }
 
 /* True when the kernel command line has banger.vmm=firecracker. There a
@@ -313,8 +313,8 @@ static void run(const char *fixed, unsigned int vsock_only)
 			waiting = 0;
 		} else {
 			if (!waiting++)
-				logmsg("waiting for virtio-serial port %s or vsock (vsock: %s)",
-				       BANGER_AGENT_PORT_NAME, strerror(errno));
+				logmsg("waiting for virtio-serial port %s or vsock (vsock: %s)", BANGER_AGENT_PORT_NAME,
+				       strerror(errno));
 			sleep_ms(1000);
 		}
 	}
@@ -322,12 +322,13 @@ static void run(const char *fixed, unsigned int vsock_only)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: banger-agent [-n] [-p PORT | -v VSOCKPORT] [-a HOME]\n"
-		   "  -p PORT       use this device instead of the virtio-serial port '%s'\n"
-		   "  -v VSOCKPORT  only listen on this vsock port (default: the serial port if\n"
-		   "                present, else vsock port %d)\n"
-		   "  -n            dry run: acknowledge shutdown but do not power off\n"
-		   "  -a HOME       authorize keys in HOME/.ssh/authorized_keys (default /root)\n",
+	fprintf(f,
+		"usage: banger-agent [-n] [-p PORT | -v VSOCKPORT] [-a HOME]\n"
+		"  -p PORT       use this device instead of the virtio-serial port '%s'\n"
+		"  -v VSOCKPORT  only listen on this vsock port (default: the serial port if\n"
+		"                present, else vsock port %d)\n"
+		"  -n            dry run: acknowledge shutdown but do not power off\n"
+		"  -a HOME       authorize keys in HOME/.ssh/authorized_keys (default /root)\n",
 		BANGER_AGENT_PORT_NAME, BANGER_AGENT_VSOCK_PORT);
 }
 

@@ -89,8 +89,8 @@ static inline int banger_agent_field(const char *line, const char *key, char *ou
  *     while ((pos = banger_agent_field_next(line, "hostkey", pos, key, sizeof(key))))
  *             use(key);
  */
-static inline const char *banger_agent_field_next(const char *line, const char *key, const char *pos,
-						  char *out, size_t out_size)
+static inline const char *banger_agent_field_next(const char *line, const char *key, const char *pos, char *out,
+						  size_t out_size)
 {
 	const char *v = pos ? pos : line;
 	size_t n;
@@ -120,8 +120,8 @@ static inline int banger_agent_key_type_valid(const char *s, size_t n)
 	if (n == 0 || n >= BANGER_AGENT_KEY_TYPE_MAX)
 		return 0;
 	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '@' ||
-		      s[i] == '.' || s[i] == '-'))
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '@' || s[i] == '.' ||
+		      s[i] == '-'))
 			return 0;
 	return 1;
 }
@@ -137,8 +137,8 @@ static inline int banger_agent_base64_valid(const char *s, size_t n)
 	while (data > 0 && n - data < 2 && s[data - 1] == '=')
 		data--;
 	for (size_t i = 0; i < data; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '+' || s[i] == '/'))
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		      s[i] == '+' || s[i] == '/'))
 			return 0;
 	return 1;
 }

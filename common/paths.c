@@ -105,8 +105,8 @@ int paths_init(struct bgr_paths *p, bgr_error *err)
 
 void paths_free(struct bgr_paths *p)
 {
-	char **all[] = { &p->config_dir, &p->state_dir, &p->cache_dir, &p->db, &p->log,
-			 &p->lock, &p->vms_dir, &p->images_dir, &p->kernels_dir, &p->ssh_state_dir,
+	char **all[] = { &p->config_dir,  &p->state_dir,  &p->cache_dir,  &p->db,          &p->log,
+			 &p->lock,        &p->vms_dir,    &p->images_dir, &p->kernels_dir, &p->ssh_state_dir,
 			 &p->known_hosts, &p->ssh_config, &p->ssh_key };
 	for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
 		free(*all[i]);

@@ -7,15 +7,15 @@
 #include <limits.h>
 
 struct bgr_paths {
-	char *config_dir; /* ~/.config/banger */
-	char *state_dir;  /* ~/.local/state/banger */
-	char *cache_dir;  /* ~/.cache/banger */
-	char *db;         /* state/banger.db */
-	char *log;        /* state/bangerd.log */
-	char *lock;       /* state/bangerd.lock */
-	char *vms_dir;    /* state/vms */
-	char *images_dir; /* state/images */
-	char *kernels_dir;/* state/kernels */
+	char *config_dir;    /* ~/.config/banger */
+	char *state_dir;     /* ~/.local/state/banger */
+	char *cache_dir;     /* ~/.cache/banger */
+	char *db;            /* state/banger.db */
+	char *log;           /* state/bangerd.log */
+	char *lock;          /* state/bangerd.lock */
+	char *vms_dir;       /* state/vms */
+	char *images_dir;    /* state/images */
+	char *kernels_dir;   /* state/kernels */
 	char *ssh_state_dir; /* state/ssh (0700) */
 	char *known_hosts;   /* state/ssh/known_hosts: the pins (0600) */
 	char *ssh_config;    /* state/ssh/config: Host blocks for every VM */

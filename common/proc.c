@@ -38,8 +38,8 @@ uint64_t proc_start_time(pid_t pid)
 	if (!p)
 		return 0;
 	/* after ") " come fields 3.. ; start time is field 22 */
-	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-		   &start) != 1)
+	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &start) !=
+	    1)
 		return 0;
 	if (p[2] == 'Z')
 		return 0; /* a zombie is gone for our purposes */

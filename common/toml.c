@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define NAME_SHOWN 64    /* bytes of a key or table name quoted in a message */
-#define EXCERPT_SIZE 44  /* bytes of a bad value quoted in a message, with "..." */
+#define NAME_SHOWN 64   /* bytes of a key or table name quoted in a message */
+#define EXCERPT_SIZE 44 /* bytes of a bad value quoted in a message, with "..." */
 
 /* The names in use, so a duplicate is found in constant time even in a file
  * of a million short lines: table names in scope 0, and the keys of
@@ -58,16 +58,28 @@ static int parse_error(const struct parser *ps, const char *fmt, ...)
 
 /* ---- small helpers ---- */
 
-static bool is_ws(char c) { return c == ' ' || c == '\t'; }
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool is_ws(char c)
+{
+	return c == ' ' || c == '\t';
+}
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
 
 static bool is_bare(char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || is_digit(c) || c == '_' || c == '-';
 }
 
-static bool at_end(const struct cursor *c) { return c->p == c->end; }
-static bool peek_is(const struct cursor *c, char ch) { return c->p < c->end && *c->p == ch; }
+static bool at_end(const struct cursor *c)
+{
+	return c->p == c->end;
+}
+static bool peek_is(const struct cursor *c, char ch)
+{
+	return c->p < c->end && *c->p == ch;
+}
 
 static void skip_ws(struct cursor *c)
 {
@@ -306,8 +318,8 @@ static int parse_header(struct parser *ps, struct cursor *c)
 	if (peek_is(c, '.'))
 		return bad_table_name(ps, c);
 	if (!starts_with(c, close))
-		return parse_error(ps, "expected '%s' after table name '%.*s'", close, (int)(n < NAME_SHOWN ? n : NAME_SHOWN),
-				   name);
+		return parse_error(ps, "expected '%s' after table name '%.*s'", close,
+				   (int)(n < NAME_SHOWN ? n : NAME_SHOWN), name);
 	c->p += strlen(close);
 	if (!rest_is_blank(c))
 		return parse_error(ps, "unexpected characters after table header");

@@ -24,8 +24,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define TOML_LINE_MAX 4096        /* bytes, without the line ending */
-#define TOML_SIZE_MAX (1 << 20)   /* bytes of text */
+#define TOML_LINE_MAX 4096      /* bytes, without the line ending */
+#define TOML_SIZE_MAX (1 << 20) /* bytes of text */
 
 enum toml_type { TOML_STRING, TOML_INT, TOML_BOOL };
 
@@ -43,9 +43,9 @@ struct toml_kv {
 };
 
 struct toml_table {
-	char *name;      /* "" for the top-level (root) table */
-	bool array_elem; /* one element of a [[name]] array */
-	int line;        /* line of its header (0 for root) */
+	char *name;          /* "" for the top-level (root) table */
+	bool array_elem;     /* one element of a [[name]] array */
+	int line;            /* line of its header (0 for root) */
 	struct toml_kv *kvs; /* in file order */
 	size_t n_kvs;
 };

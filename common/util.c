@@ -43,8 +43,14 @@ static long long clock_ms(clockid_t id)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-long long now_mono_ms(void) { return clock_ms(CLOCK_MONOTONIC); }
-long long now_real_ms(void) { return clock_ms(CLOCK_REALTIME); }
+long long now_mono_ms(void)
+{
+	return clock_ms(CLOCK_MONOTONIC);
+}
+long long now_real_ms(void)
+{
+	return clock_ms(CLOCK_REALTIME);
+}
 
 int mkdir_p(const char *path, mode_t mode)
 {

@@ -37,8 +37,8 @@ int vm_name_check(const char *name, bgr_error *err)
 	if (vm_name_valid(name))
 		return 0;
 	printable_copy(name, shown, sizeof(shown));
-	return bgr_fail(err, EINVAL,
-			"invalid name '%s': use 1-63 of a-z, 0-9 and '-', not starting or ending with '-'", shown);
+	return bgr_fail(err, EINVAL, "invalid name '%s': use 1-63 of a-z, 0-9 and '-', not starting or ending with '-'",
+			shown);
 }
 
 int artifact_name_check(const char *what, const char *name, bgr_error *err)
@@ -62,8 +62,7 @@ int value_trim(const char *buf, size_t len, char *out, size_t out_size, bgr_erro
 	while (end > start && isspace((unsigned char)buf[end - 1]))
 		end--;
 	if (end - start + 1 > out_size)
-		return bgr_fail(err, EINVAL, "value too long (%zu bytes, at most %zu)", end - start,
-				out_size - 1);
+		return bgr_fail(err, EINVAL, "value too long (%zu bytes, at most %zu)", end - start, out_size - 1);
 	memcpy(out, buf + start, end - start);
 	out[end - start] = '\0';
 	return 0;
@@ -117,12 +116,13 @@ int parse_memory_mib(const char *s, uint64_t host_mib, unsigned *ret, bgr_error 
 
 static int unit_shift(const char *u, unsigned *shift)
 {
-	static const struct { const char *s; unsigned shift; } units[] = {
-		{ "", 0 }, { "B", 0 },
-		{ "K", 10 }, { "KB", 10 }, { "KiB", 10 }, { "k", 10 },
-		{ "M", 20 }, { "MB", 20 }, { "MiB", 20 },
-		{ "G", 30 }, { "GB", 30 }, { "GiB", 30 },
-		{ "T", 40 }, { "TB", 40 }, { "TiB", 40 },
+	static const struct {
+		const char *s;
+		unsigned shift;
+	} units[] = {
+		{ "", 0 },    { "B", 0 },    { "K", 10 },  { "KB", 10 },  { "KiB", 10 },
+		{ "k", 10 },  { "M", 20 },   { "MB", 20 }, { "MiB", 20 }, { "G", 30 },
+		{ "GB", 30 }, { "GiB", 30 }, { "T", 40 },  { "TB", 40 },  { "TiB", 40 },
 	};
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (strcmp(u, units[i].s) == 0) {

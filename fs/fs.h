@@ -3,7 +3,6 @@
 #ifndef BANGER_FS_H
 #define BANGER_FS_H
 
-
 #include <fuse_lowlevel.h>
 #include <stdbool.h>
 
@@ -25,15 +24,15 @@ struct fs {
 	struct render_ctx render;
 	uid_t uid;
 	gid_t gid;
-	char notrash_name[32];    /* ".Trash-UID": not a directory, so no trash here (see ops.c) */
+	char notrash_name[32]; /* ".Trash-UID": not a directory, so no trash here (see ops.c) */
 	time_t started;
-	struct stream *streams;   /* open console/events handles */
-	struct pending *pendings; /* parked state writes and rmdirs */
-	bool interrupts;          /* some parked request was interrupted */
-	bool no_opendir;          /* the kernel caches directories without opendir */
-	bool pins_again;          /* running a request that waited for known_hosts: it waits no more */
+	struct stream *streams;      /* open console/events handles */
+	struct pending *pendings;    /* parked state writes and rmdirs */
+	bool interrupts;             /* some parked request was interrupted */
+	bool no_opendir;             /* the kernel caches directories without opendir */
+	bool pins_again;             /* running a request that waited for known_hosts: it waits no more */
 	struct snapshot **snapshots; /* published contents, see snapshots.h */
-	struct fuse_buf buf;      /* the request being processed */
+	struct fuse_buf buf;         /* the request being processed */
 };
 
 extern const struct fuse_lowlevel_ops fs_ops;
@@ -74,8 +73,7 @@ bool fs_pins_wait_read(struct fs *fs, fuse_req_t req, fuse_ino_t ino, size_t siz
 /* io.c */
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
-void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
-	      struct fuse_file_info *fi);
+void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi);
 void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph);
 /* A request parked until the vmm completes an operation:

@@ -9,7 +9,10 @@
 
 #define VALUE_MAX 256
 
-static struct fs *req_fs(fuse_req_t req) { return fuse_req_userdata(req); }
+static struct fs *req_fs(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
 
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -18,12 +21,16 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct node n;
 	struct vm *vm = NULL;
 
-	if (!node_resolve(ino, &n) || (n.vm_id && !(vm = fs_node_vm(fs, &n))) || (n.art_id && !fs_node_art(fs, &n)))
-		{ fuse_reply_err(req, ENOENT); return; }
+	if (!node_resolve(ino, &n) || (n.vm_id && !(vm = fs_node_vm(fs, &n))) || (n.art_id && !fs_node_art(fs, &n))) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
 	if (!n.vm_id)
 		vm = NULL;
-	if (n.def->flags & NODE_DIR)
-		{ fuse_reply_err(req, EISDIR); return; }
+	if (n.def->flags & NODE_DIR) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
 	if (writing && !(n.def->flags & NODE_WRITABLE)) {
 		char path[512];
 		fs_refuse(fs, req, EACCES, "open %s for writing: it is read-only",
@@ -75,20 +82,30 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 
 	if (fs_pins_wait_read(fs, req, ino, size, off, fi))
 		return;
-	if (!node_resolve(ino, &n) || (n.vm_id && !(vm = fs_node_vm(fs, &n))))
-		{ fuse_reply_err(req, ENOENT); return; }
-	if (n.def->flags & NODE_STREAM)
-		{ stream_read(fs, (struct stream *)(uintptr_t)fi->fh, req, size, off, fi->flags & O_NONBLOCK); return; }
-	if (n.def->flags & NODE_GROWING)
-		{ read_log(req, vm, size, off); return; }
-	if ((n.def->flags & NODE_WAIT) && off == 0)
-		{ read_wait(fs, req, &n, size); return; }
+	if (!node_resolve(ino, &n) || (n.vm_id && !(vm = fs_node_vm(fs, &n)))) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (n.def->flags & NODE_STREAM) {
+		stream_read(fs, (struct stream *)(uintptr_t)fi->fh, req, size, off, fi->flags & O_NONBLOCK);
+		return;
+	}
+	if (n.def->flags & NODE_GROWING) {
+		read_log(req, vm, size, off);
+		return;
+	}
+	if ((n.def->flags & NODE_WAIT) && off == 0) {
+		read_wait(fs, req, &n, size);
+		return;
+	}
 	if (n.def->flags & NODE_VOLATILE)
 		content = text = render_node(&fs->render, &n, vm, &len);
 	else
 		content = snapshot_get(fs, &n, vm, &len);
-	if ((size_t)off >= len)
-		{ fuse_reply_buf(req, NULL, 0); return; }
+	if ((size_t)off >= len) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
 	fuse_reply_buf(req, content + off, len - (size_t)off < size ? len - (size_t)off : size);
 }
 
@@ -99,11 +116,16 @@ static void write_import(struct fs *fs, fuse_req_t req, char *value, size_t size
 	struct artifact *a;
 	bgr_error err;
 
-	if (!name || !ref || strtok_r(NULL, " \t", &save))
-		{ fs_refuse(fs, req, EINVAL, "images/import: write \"NAME REF\", "
-			    "e.g. \"deb docker.io/library/debian:bookworm\""); return; }
-	if (vmm_art_import(fs->vmm, name, ref, &a, &err) < 0)
-		{ fs_refuse(fs, req, err.code, "images/import %.64s: %s", name, err.msg); return; }
+	if (!name || !ref || strtok_r(NULL, " \t", &save)) {
+		fs_refuse(fs, req, EINVAL,
+			  "images/import: write \"NAME REF\", "
+			  "e.g. \"deb docker.io/library/debian:bookworm\"");
+		return;
+	}
+	if (vmm_art_import(fs->vmm, name, ref, &a, &err) < 0) {
+		fs_refuse(fs, req, err.code, "images/import %.64s: %s", name, err.msg);
+		return;
+	}
 	fuse_reply_write(req, size);
 }
 
@@ -124,15 +146,16 @@ static void write_console(struct fs *fs, fuse_req_t req, struct vm *vm, const ch
 
 	/* the vmm recorded a failure (and cleared an old one on success):
 	 * answer after the error file's invalidation */
-	if (n < 0)
-		{ notify_reply_err(fs->notifier, req, err.code); return; }
+	if (n < 0) {
+		notify_reply_err(fs->notifier, req, err.code);
+		return;
+	}
 	notify_reply_write(fs->notifier, req, (size_t)n);
 }
 
 /* Every write is a whole value ("echo 2 > vcpu"); the offset is ignored so
  * that `>>` works too. */
-void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
-	      struct fuse_file_info *fi)
+void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
 	char value[VALUE_MAX];
@@ -143,11 +166,15 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 
 	(void)off;
 	(void)fi;
-	if (!node_resolve(ino, &n) || (n.vm_id && !(vm = fs_node_vm(fs, &n))))
-		{ fuse_reply_err(req, ENOENT); return; }
+	if (!node_resolve(ino, &n) || (n.vm_id && !(vm = fs_node_vm(fs, &n)))) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
 	if (n.ino == INO_IMPORT) {
-		if (value_trim(buf, size, value, sizeof(value), &err) < 0)
-			{ fs_refuse(fs, req, err.code, "images/import: %s", err.msg); return; }
+		if (value_trim(buf, size, value, sizeof(value), &err) < 0) {
+			fs_refuse(fs, req, err.code, "images/import: %s", err.msg);
+			return;
+		}
 		write_import(fs, req, value, size);
 		return;
 	}
@@ -156,12 +183,18 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 		fs_refuse(fs, req, EACCES, "write %s: it is read-only", fs_path(fs, ino, NULL, path, sizeof(path)));
 		return;
 	}
-	if (node_is_console(&n))
-		{ write_console(fs, req, vm, buf, size); return; }
-	if (value_trim(buf, size, value, sizeof(value), &err) < 0)
-		{ fs_refuse_control(fs, req, vm, &n, err.code, "%s: %s", n.def->name, err.msg); return; }
-	if (n.kind == VMF_STATE)
-		{ write_state(fs, req, vm, value, size); return; }
+	if (node_is_console(&n)) {
+		write_console(fs, req, vm, buf, size);
+		return;
+	}
+	if (value_trim(buf, size, value, sizeof(value), &err) < 0) {
+		fs_refuse_control(fs, req, vm, &n, err.code, "%s: %s", n.def->name, err.msg);
+		return;
+	}
+	if (n.kind == VMF_STATE) {
+		write_state(fs, req, vm, value, size);
+		return;
+	}
 	field = node_vm_field(n.kind);
 	/* parked while a disk changes or the catalog is fetched */
 	struct pending *p = pending_new(fs, req, size);
@@ -189,7 +222,10 @@ void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct f
 		/* regular files are always ready, like on any disk file system */
 		if (ph)
 			fuse_pollhandle_destroy(ph);
-		{ fuse_reply_poll(req, POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM); return; }
+		{
+			fuse_reply_poll(req, POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM);
+			return;
+		}
 	}
 	stream_poll(fs, (struct stream *)(uintptr_t)fi->fh, req, ph);
 }

@@ -28,17 +28,20 @@ struct options {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: bangerd [-f] [--mount DIR]\n"
-		   "  -f, --foreground  stay in the foreground and log to stderr too\n"
-		   "  --mount DIR       mount point (default: $BANGER_MOUNT, else ~/banger)\n"
-		   "State lives under $BANGER_HOME, else the XDG directories (see docs/).\n");
+	fprintf(f,
+		"usage: bangerd [-f] [--mount DIR]\n"
+		"  -f, --foreground  stay in the foreground and log to stderr too\n"
+		"  --mount DIR       mount point (default: $BANGER_MOUNT, else ~/banger)\n"
+		"State lives under $BANGER_HOME, else the XDG directories (see docs/).\n");
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option longs[] = {
-		{ "foreground", no_argument, NULL, 'f' }, { "mount", required_argument, NULL, 'm' },
-		{ "help", no_argument, NULL, 'h' },       { "version", no_argument, NULL, 'V' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "mount", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *env = getenv("BANGER_MOUNT"), *home = getenv("HOME");
@@ -46,11 +49,22 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 	while ((c = getopt_long(argc, argv, "fh", longs, NULL)) != -1) {
 		switch (c) {
-		case 'f': o->foreground = true; break;
-		case 'm': free(o->mount); o->mount = xstrdup(optarg); break;
-		case 'h': usage(stdout); exit(0);
-		case 'V': printf("bangerd %s\n", BANGER_VERSION); exit(0);
-		default: usage(stderr); return -1;
+		case 'f':
+			o->foreground = true;
+			break;
+		case 'm':
+			free(o->mount);
+			o->mount = xstrdup(optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("bangerd %s\n", BANGER_VERSION);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
 		}
 	}
 	if (optind < argc) {

@@ -65,7 +65,9 @@ bool node_resolve(uint64_t ino, struct node *ret)
 		uint64_t id = (ino & ~ART_INO_BIT) >> VM_INO_SHIFT;
 		if (id == 0 || kind >= AF_END)
 			return false;
-		*ret = (struct node){ .ino = ino, .def = &art_nodes[kind], .art_id = (int64_t)id,
+		*ret = (struct node){ .ino = ino,
+				      .def = &art_nodes[kind],
+				      .art_id = (int64_t)id,
 				      .akind = (enum art_file)kind };
 		return true;
 	}
@@ -77,7 +79,9 @@ bool node_resolve(uint64_t ino, struct node *ret)
 	}
 	if (ino >> VM_INO_SHIFT == 0 || kind >= VMF_END)
 		return false;
-	*ret = (struct node){ .ino = ino, .def = &vm_nodes[kind], .vm_id = (int64_t)(ino >> VM_INO_SHIFT),
+	*ret = (struct node){ .ino = ino,
+			      .def = &vm_nodes[kind],
+			      .vm_id = (int64_t)(ino >> VM_INO_SHIFT),
 			      .kind = (enum vm_file)kind };
 	return true;
 }
@@ -85,25 +89,39 @@ bool node_resolve(uint64_t ino, struct node *ret)
 int node_vm_field(enum vm_file kind)
 {
 	switch (kind) {
-	case VMF_VCPU: return VM_FIELD_VCPU;
-	case VMF_MEMORY: return VM_FIELD_MEMORY;
-	case VMF_DISK: return VM_FIELD_DISK;
-	case VMF_IMAGE: return VM_FIELD_IMAGE;
-	case VMF_KERNEL: return VM_FIELD_KERNEL;
-	default: return -1;
+	case VMF_VCPU:
+		return VM_FIELD_VCPU;
+	case VMF_MEMORY:
+		return VM_FIELD_MEMORY;
+	case VMF_DISK:
+		return VM_FIELD_DISK;
+	case VMF_IMAGE:
+		return VM_FIELD_IMAGE;
+	case VMF_KERNEL:
+		return VM_FIELD_KERNEL;
+	default:
+		return -1;
 	}
 }
 
 enum vm_error_of node_error_of(enum vm_file kind)
 {
 	switch (kind) {
-	case VMF_STATE: return VM_ERR_STATE;
-	case VMF_CONSOLE: return VM_ERR_CONSOLE;
-	case VMF_VCPU: return VM_ERR_VCPU;
-	case VMF_MEMORY: return VM_ERR_MEMORY;
-	case VMF_DISK: return VM_ERR_DISK;
-	case VMF_IMAGE: return VM_ERR_IMAGE;
-	case VMF_KERNEL: return VM_ERR_KERNEL;
-	default: return VM_ERR_NONE;
+	case VMF_STATE:
+		return VM_ERR_STATE;
+	case VMF_CONSOLE:
+		return VM_ERR_CONSOLE;
+	case VMF_VCPU:
+		return VM_ERR_VCPU;
+	case VMF_MEMORY:
+		return VM_ERR_MEMORY;
+	case VMF_DISK:
+		return VM_ERR_DISK;
+	case VMF_IMAGE:
+		return VM_ERR_IMAGE;
+	case VMF_KERNEL:
+		return VM_ERR_KERNEL;
+	default:
+		return VM_ERR_NONE;
 	}
 }

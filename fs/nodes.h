@@ -16,10 +16,17 @@
 #define VM_INO_SHIFT 6
 #define ART_INO_BIT (1ULL << 62)
 enum top_ino {
-	INO_ROOT = 1, INO_README, INO_CONFIG, INO_KNOWN_HOSTS, INO_EVENTS, INO_VMS, INO_IMAGES, INO_KERNELS,
-	INO_ROOT_END,             /* the root directory lists the ones before */
+	INO_ROOT = 1,
+	INO_README,
+	INO_CONFIG,
+	INO_KNOWN_HOSTS,
+	INO_EVENTS,
+	INO_VMS,
+	INO_IMAGES,
+	INO_KERNELS,
+	INO_ROOT_END,              /* the root directory lists the ones before */
 	INO_IMPORT = INO_ROOT_END, /* images/import */
-	INO_NOTRASH,              /* .Trash-UID at the root: file managers delete instead (fs->notrash_name) */
+	INO_NOTRASH,               /* .Trash-UID at the root: file managers delete instead (fs->notrash_name) */
 	INO_TOP_END,
 };
 
@@ -29,20 +36,40 @@ enum node_flags {
 	NODE_GROWING = 1 << 2,  /* logs: a growing regular file */
 	NODE_VOLATILE = 1 << 3, /* uptime: changes without an event, never cached */
 	NODE_WRITABLE = 1 << 4,
-	NODE_WAIT = 1 << 5,     /* images/NAME/wait: a read blocks while pulling */
+	NODE_WAIT = 1 << 5, /* images/NAME/wait: a read blocks while pulling */
 };
 
 enum vm_file {
 	VMF_DIR, /* the VM's directory itself */
-	VMF_STATE, VMF_IP, VMF_CONSOLE, VMF_LOGS, VMF_KNOWN_HOSTS, VMF_ERROR,
-	VMF_VCPU, VMF_MEMORY, VMF_DISK, VMF_IMAGE, VMF_KERNEL,
-	VMF_SPEC, VMF_SSH_CONFIG, VMF_PID, VMF_UPTIME, VMF_MAC, VMF_CREATED,
+	VMF_STATE,
+	VMF_IP,
+	VMF_CONSOLE,
+	VMF_LOGS,
+	VMF_KNOWN_HOSTS,
+	VMF_ERROR,
+	VMF_VCPU,
+	VMF_MEMORY,
+	VMF_DISK,
+	VMF_IMAGE,
+	VMF_KERNEL,
+	VMF_SPEC,
+	VMF_SSH_CONFIG,
+	VMF_PID,
+	VMF_UPTIME,
+	VMF_MAC,
+	VMF_CREATED,
 	VMF_END,
 };
 
 enum art_file {
 	AF_DIR,
-	AF_STATUS, AF_SIZE, AF_SOURCE, AF_SHA256, AF_CREATED, AF_KERNEL, AF_WAIT,
+	AF_STATUS,
+	AF_SIZE,
+	AF_SOURCE,
+	AF_SHA256,
+	AF_CREATED,
+	AF_KERNEL,
+	AF_WAIT,
 	AF_END,
 };
 
@@ -68,7 +95,10 @@ struct node {
 };
 
 bool node_resolve(uint64_t ino, struct node *ret);
-static inline bool node_is_console(const struct node *n) { return n->vm_id && n->kind == VMF_CONSOLE; }
+static inline bool node_is_console(const struct node *n)
+{
+	return n->vm_id && n->kind == VMF_CONSOLE;
+}
 
 static inline uint64_t vm_ino(int64_t id, enum vm_file kind)
 {

@@ -25,8 +25,8 @@ struct notifier {
 	pthread_cond_t cond;
 	struct item *head, *tail;
 	bool stopping;
-	uint64_t queued_seq;          /* loop thread only */
-	_Atomic uint64_t done_seq;    /* written by the notifier thread */
+	uint64_t queued_seq;       /* loop thread only */
+	_Atomic uint64_t done_seq; /* written by the notifier thread */
 };
 
 static void run_item(struct notifier *n, struct item *it)

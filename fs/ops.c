@@ -9,7 +9,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static struct fs *req_fs(fuse_req_t req) { return fuse_req_userdata(req); }
+static struct fs *req_fs(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
 
 struct vm *fs_node_vm(struct fs *fs, const struct node *n)
 {
@@ -21,7 +24,10 @@ struct artifact *fs_node_art(struct fs *fs, const struct node *n)
 	return n->art_id ? vmm_art_by_id(fs->vmm, n->art_id) : NULL;
 }
 
-static enum art_kind dir_kind(uint64_t ino) { return ino == INO_IMAGES ? ART_IMAGE : ART_KERNEL; }
+static enum art_kind dir_kind(uint64_t ino)
+{
+	return ino == INO_IMAGES ? ART_IMAGE : ART_KERNEL;
+}
 
 static void refuse_v(struct fs *fs, fuse_req_t req, struct vm *vm, enum vm_error_of of, int err, const char *fmt,
 		     va_list ap)
@@ -219,10 +225,14 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		goto noent;
 	if (parent == INO_ROOT) {
 		for (uint64_t i = INO_README; i < INO_ROOT_END; i++)
-			if (strcmp(name, top_nodes[i].name) == 0)
-				{ fs_reply_entry(req, fs, i, NULL); return; }
-		if (strcmp(name, fs->notrash_name) == 0)
-			{ fs_reply_entry(req, fs, INO_NOTRASH, NULL); return; }
+			if (strcmp(name, top_nodes[i].name) == 0) {
+				fs_reply_entry(req, fs, i, NULL);
+				return;
+			}
+		if (strcmp(name, fs->notrash_name) == 0) {
+			fs_reply_entry(req, fs, INO_NOTRASH, NULL);
+			return;
+		}
 	} else if (parent == INO_IMAGES && strcmp(name, top_nodes[INO_IMPORT].name) == 0) {
 		fs_reply_entry(req, fs, INO_IMPORT, NULL);
 		return;
@@ -232,22 +242,30 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			vmm_art_rescan(fs->vmm, dir_kind(parent));
 			a = vmm_art_by_name(fs->vmm, dir_kind(parent), name);
 		}
-		if (a)
-			{ reply_art_entry(req, fs, a, AF_DIR); return; }
+		if (a) {
+			reply_art_entry(req, fs, a, AF_DIR);
+			return;
+		}
 	} else if (p.art_id && p.akind == AF_DIR && (art = fs_node_art(fs, &p))) {
 		struct art_info ai;
 		vmm_art_info(art, &ai);
 		for (int k = AF_DIR + 1; k < AF_END; k++)
-			if (strcmp(name, art_nodes[k].name) == 0 && art_has_file(ai.kind, (enum art_file)k))
-				{ reply_art_entry(req, fs, art, (enum art_file)k); return; }
+			if (strcmp(name, art_nodes[k].name) == 0 && art_has_file(ai.kind, (enum art_file)k)) {
+				reply_art_entry(req, fs, art, (enum art_file)k);
+				return;
+			}
 	} else if (parent == INO_VMS) {
 		vm = vmm_vm_by_name(fs->vmm, name);
-		if (vm)
-			{ fs_reply_entry(req, fs, vm_ino(vm_record(vm)->id, VMF_DIR), vm); return; }
+		if (vm) {
+			fs_reply_entry(req, fs, vm_ino(vm_record(vm)->id, VMF_DIR), vm);
+			return;
+		}
 	} else if (p.vm_id && p.kind == VMF_DIR && (vm = fs_node_vm(fs, &p))) {
 		for (int k = VMF_DIR + 1; k < VMF_END; k++)
-			if (strcmp(name, vm_nodes[k].name) == 0)
-				{ fs_reply_entry(req, fs, vm_ino(p.vm_id, (enum vm_file)k), vm); return; }
+			if (strcmp(name, vm_nodes[k].name) == 0) {
+				fs_reply_entry(req, fs, vm_ino(p.vm_id, (enum vm_file)k), vm);
+				return;
+			}
 	}
 noent:
 	fuse_reply_err(req, ENOENT);
@@ -261,8 +279,10 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	if (fs_pins_wait_getattr(fs, req, ino))
 		return;
-	if (!node_resolve(ino, &n) || !fs_fill_attr(fs, &n, fs_node_vm(fs, &n), &st))
-		{ fuse_reply_err(req, ENOENT); return; }
+	if (!node_resolve(ino, &n) || !fs_fill_attr(fs, &n, fs_node_vm(fs, &n), &st)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
 	if (fi && node_is_console(&n)) /* lseek(SEEK_END) asks with the handle */
 		st.st_size = stream_size(fs, (struct stream *)(uintptr_t)fi->fh);
 	fuse_reply_attr(req, &st, attr_timeout(&n));
@@ -278,23 +298,28 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 
 	(void)attr;
 	(void)fi;
-	if (!node_resolve(ino, &n) || !fs_fill_attr(fs, &n, fs_node_vm(fs, &n), &st))
-		{ fuse_reply_err(req, ENOENT); return; }
+	if (!node_resolve(ino, &n) || !fs_fill_attr(fs, &n, fs_node_vm(fs, &n), &st)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
 	if (to_set & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
-		       FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME))
-		{ fs_refuse(fs, req, EPERM, "chmod/chown %s: owner, group and mode are fixed",
-			    fs_path(fs, ino, NULL, path, sizeof(path))); return; }
-	if ((to_set & FUSE_SET_ATTR_SIZE) && !(n.def->flags & NODE_WRITABLE))
-		{ fs_refuse(fs, req, EACCES, "truncate %s: it is read-only", fs_path(fs, ino, NULL, path, sizeof(path)));
-		  return; }
+		       FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)) {
+		fs_refuse(fs, req, EPERM, "chmod/chown %s: owner, group and mode are fixed",
+			  fs_path(fs, ino, NULL, path, sizeof(path)));
+		return;
+	}
+	if ((to_set & FUSE_SET_ATTR_SIZE) && !(n.def->flags & NODE_WRITABLE)) {
+		fs_refuse(fs, req, EACCES, "truncate %s: it is read-only", fs_path(fs, ino, NULL, path, sizeof(path)));
+		return;
+	}
 	fuse_reply_attr(req, &st, attr_timeout(&n));
 }
 
 struct dir_buf {
 	char *data;
 	size_t len, cap;
-	off_t next;   /* offset of the entry being added */
-	off_t start;  /* entries before this offset are skipped */
+	off_t next;  /* offset of the entry being added */
+	off_t start; /* entries before this offset are skipped */
 };
 
 /* Adds an entry if it is at or past start; false once the buffer is full. */
@@ -325,10 +350,14 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 	struct art_info ai;
 
 	(void)fi;
-	if (!node_resolve(ino, &n) || (n.vm_id && !fs_node_vm(fs, &n)) || (n.art_id && !(art = fs_node_art(fs, &n))))
-		{ fuse_reply_err(req, ENOENT); return; }
-	if (!(n.def->flags & NODE_DIR))
-		{ fuse_reply_err(req, ENOTDIR); return; }
+	if (!node_resolve(ino, &n) || (n.vm_id && !fs_node_vm(fs, &n)) || (n.art_id && !(art = fs_node_art(fs, &n)))) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (!(n.def->flags & NODE_DIR)) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
 	parent = n.vm_id ? INO_VMS : INO_ROOT;
 	if (art) {
 		vmm_art_info(art, &ai);
@@ -345,7 +374,8 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 	} else if (ino == INO_IMAGES || ino == INO_KERNELS) {
 		if (off == 0) /* a fresh listing sees what tools/mkimage installed meanwhile */
 			vmm_art_rescan(fs->vmm, dir_kind(ino));
-		if (ino == INO_IMAGES && !dir_add(req, &b, top_nodes[INO_IMPORT].name, INO_IMPORT, top_nodes[INO_IMPORT].mode))
+		if (ino == INO_IMAGES &&
+		    !dir_add(req, &b, top_nodes[INO_IMPORT].name, INO_IMPORT, top_nodes[INO_IMPORT].mode))
 			goto out;
 		for (size_t i = 0; i < vmm_art_count(fs->vmm, dir_kind(ino)); i++) {
 			vmm_art_info(vmm_art_at(fs->vmm, dir_kind(ino), i), &ai);
@@ -381,10 +411,14 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct fs *fs = req_fs(req);
 	struct node n;
 
-	if (fs->no_opendir)
-		{ fuse_reply_err(req, ENOSYS); return; }
-	if (!node_resolve(ino, &n) || (n.vm_id && !fs_node_vm(fs, &n)) || (n.art_id && !fs_node_art(fs, &n)))
-		{ fuse_reply_err(req, ENOENT); return; }
+	if (fs->no_opendir) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	if (!node_resolve(ino, &n) || (n.vm_id && !fs_node_vm(fs, &n)) || (n.art_id && !fs_node_art(fs, &n))) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
 	fi->cache_readdir = 1;
 	fi->keep_cache = 1;
 	fuse_reply_open(req, fi);
@@ -409,20 +443,28 @@ void fs_mkdir_artifact(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const c
 	bgr_error err;
 	int r;
 
-	if (parent == INO_IMAGES && strcmp(name, top_nodes[INO_IMPORT].name) == 0)
-		{ fs_refuse(fs, req, EEXIST, "mkdir images/import: that is the OCI import file, not an image name");
-		  return; }
+	if (parent == INO_IMAGES && strcmp(name, top_nodes[INO_IMPORT].name) == 0) {
+		fs_refuse(fs, req, EEXIST, "mkdir images/import: that is the OCI import file, not an image name");
+		return;
+	}
 	if (!again)
 		p = pending_new_mkdir(fs, req, parent, name);
 	r = vmm_art_pull(fs->vmm, dir_kind(parent), name, p ? pending_done : NULL, p, &w, &a, &err);
-	if (r == 1 && p)
-		{ pending_settle(fs, p, 1, w); return; }
+	if (r == 1 && p) {
+		pending_settle(fs, p, 1, w);
+		return;
+	}
 	free(p);
-	if (r == 1)
-		{ fs_refuse(fs, req, EAGAIN, "mkdir %s/%.80s: the catalog is still being fetched",
-			    top_nodes[parent].name, name); return; }
-	if (r < 0)
-		{ fs_log_failure("mkdir", top_nodes[parent].name, name, &err); fuse_reply_err(req, err.code); return; }
+	if (r == 1) {
+		fs_refuse(fs, req, EAGAIN, "mkdir %s/%.80s: the catalog is still being fetched", top_nodes[parent].name,
+			  name);
+		return;
+	}
+	if (r < 0) {
+		fs_log_failure("mkdir", top_nodes[parent].name, name, &err);
+		fuse_reply_err(req, err.code);
+		return;
+	}
 	reply_art_entry(req, fs, a, AF_DIR);
 }
 
@@ -431,14 +473,21 @@ static void rmdir_artifact(fuse_req_t req, struct fs *fs, fuse_ino_t parent, con
 	struct artifact *a;
 	bgr_error err;
 
-	if (parent == INO_IMAGES && strcmp(name, top_nodes[INO_IMPORT].name) == 0)
-		{ fs_refuse(fs, req, ENOTDIR, "rmdir images/import: it is a file of the tree"); return; }
+	if (parent == INO_IMAGES && strcmp(name, top_nodes[INO_IMPORT].name) == 0) {
+		fs_refuse(fs, req, ENOTDIR, "rmdir images/import: it is a file of the tree");
+		return;
+	}
 	vmm_art_rescan(fs->vmm, dir_kind(parent));
 	a = vmm_art_by_name(fs->vmm, dir_kind(parent), name);
-	if (!a)
-		{ fuse_reply_err(req, ENOENT); return; }
-	if (vmm_art_remove(fs->vmm, a, &err) < 0)
-		{ fs_log_failure("rmdir", top_nodes[parent].name, name, &err); fuse_reply_err(req, err.code); return; }
+	if (!a) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (vmm_art_remove(fs->vmm, a, &err) < 0) {
+		fs_log_failure("rmdir", top_nodes[parent].name, name, &err);
+		fuse_reply_err(req, err.code);
+		return;
+	}
 	fuse_reply_err(req, 0);
 }
 
@@ -451,10 +500,14 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	bgr_error err;
 
 	(void)mode;
-	if (!node_resolve(parent, &p))
-		{ fuse_reply_err(req, ENOENT); return; }
-	if (parent == INO_IMAGES || parent == INO_KERNELS)
-		{ fs_mkdir_artifact(fs, req, parent, name, false); return; }
+	if (!node_resolve(parent, &p)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (parent == INO_IMAGES || parent == INO_KERNELS) {
+		fs_mkdir_artifact(fs, req, parent, name, false);
+		return;
+	}
 	if (parent != INO_VMS) {
 		char path[512];
 		fs_refuse(fs, req, EPERM, "mkdir %s: only vms/, images/ and kernels/ take new directories",
@@ -482,18 +535,24 @@ static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	bgr_error err;
 	int r;
 
-	if (!node_resolve(parent, &p))
-		{ fuse_reply_err(req, ENOENT); return; }
-	if (parent == INO_IMAGES || parent == INO_KERNELS)
-		{ rmdir_artifact(req, fs, parent, name); return; }
+	if (!node_resolve(parent, &p)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (parent == INO_IMAGES || parent == INO_KERNELS) {
+		rmdir_artifact(req, fs, parent, name);
+		return;
+	}
 	if (parent != INO_VMS) {
 		char path[512];
 		fs_refuse(fs, req, EPERM, "rmdir %s: the tree is fixed", fs_path(fs, parent, name, path, sizeof(path)));
 		return;
 	}
 	vm = vmm_vm_by_name(fs->vmm, name);
-	if (!vm)
-		{ fuse_reply_err(req, ENOENT); return; }
+	if (!vm) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
 	pend = pending_new(fs, req, 0);
 	r = vmm_vm_delete(fs->vmm, vm, pending_done, pend, &w, &err);
 	pending_settle(fs, pend, r, w);
@@ -564,8 +623,8 @@ static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const cha
 /* mv vms/OLD vms/NEW renames a stopped VM (vmm_vm_rename); every other
  * rename is refused. Parked while the pins of the names are dropped, and
  * not interruptible: the kernel must learn whether the name moved. */
-static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
-		      const char *newname, unsigned int flags)
+static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent, const char *newname,
+		      unsigned int flags)
 {
 	struct fs *fs = req_fs(req);
 	char from[512], to[512];
@@ -577,15 +636,21 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 
 	fs_path(fs, parent, name, from, sizeof(from));
 	fs_path(fs, newparent, newname, to, sizeof(to));
-	if (parent != INO_VMS || newparent != INO_VMS)
-		{ fs_refuse(fs, req, EPERM, "rename %s to %s: names are fixed (only a VM takes a new name in vms/)",
-			    from, to); return; }
+	if (parent != INO_VMS || newparent != INO_VMS) {
+		fs_refuse(fs, req, EPERM, "rename %s to %s: names are fixed (only a VM takes a new name in vms/)", from,
+			  to);
+		return;
+	}
 	if (flags & ~(unsigned)RENAME_NOREPLACE) /* exchange, whiteout */
-		{ fs_refuse(fs, req, EINVAL, "rename %s to %s: only a plain rename of a VM is possible", from, to);
-		  return; }
+	{
+		fs_refuse(fs, req, EINVAL, "rename %s to %s: only a plain rename of a VM is possible", from, to);
+		return;
+	}
 	vm = vmm_vm_by_name(fs->vmm, name);
-	if (!vm)
-		{ fuse_reply_err(req, ENOENT); return; }
+	if (!vm) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
 	pend = pending_new(fs, req, 0);
 	r = vmm_vm_rename(fs->vmm, vm, newname, pending_done, pend, &w, &err);
 	if (r < 0)

@@ -17,12 +17,12 @@ struct pending {
 	bool cancel_sent;          /* ... interrupted: its undoing was asked for */
 	fuse_ino_t art_parent;     /* a mkdir of an image or kernel, asked again once the catalog is there */
 	char name[256];
-	size_t write_size; /* 0: answer with an errno (rmdir) */
+	size_t write_size;     /* 0: answer with an errno (rmdir) */
 	struct node read_node; /* a parked read of images/NAME/wait (art_id != 0) */
 	size_t read_size;
 	struct vmm_waiter *waiter;
-	bool parked;       /* in fs->pendings, interrupt handler registered */
-	bool completed;    /* completed before it could be parked */
+	bool parked;    /* in fs->pendings, interrupt handler registered */
+	bool completed; /* completed before it could be parked */
 	int result;
 	bool interrupted;
 	struct pending *next;

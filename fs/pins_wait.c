@@ -28,9 +28,15 @@ static void again(void *ctx, int result)
 	(void)result; /* even at shutdown: what is in memory answers */
 	fs->pins_again = true;
 	switch (w->op) {
-	case W_LOOKUP: fs_ops.lookup(w->req, w->ino, w->name); break;
-	case W_GETATTR: fs_ops.getattr(w->req, w->ino, NULL); break;
-	case W_READ: fs_ops.read(w->req, w->ino, w->size, w->off, &w->fi); break;
+	case W_LOOKUP:
+		fs_ops.lookup(w->req, w->ino, w->name);
+		break;
+	case W_GETATTR:
+		fs_ops.getattr(w->req, w->ino, NULL);
+		break;
+	case W_READ:
+		fs_ops.read(w->req, w->ino, w->size, w->off, &w->fi);
+		break;
 	}
 	fs->pins_again = false;
 	free(w);
@@ -86,5 +92,6 @@ bool fs_pins_wait_read(struct fs *fs, fuse_req_t req, fuse_ino_t ino, size_t siz
 {
 	if (!shows_pins(ino) || !must_wait(fs))
 		return false;
-	return park(fs, (struct pins_wait){ .op = W_READ, .req = req, .ino = ino, .size = size, .off = off, .fi = *fi });
+	return park(fs,
+		    (struct pins_wait){ .op = W_READ, .req = req, .ino = ino, .size = size, .off = off, .fi = *fi });
 }

@@ -44,7 +44,10 @@ static void render_network(FILE *f, const struct vmm_settings *s, const struct b
 {
 	const struct vmm_net_settings *n = &s->net;
 
-	fprintf(f, "network = %s  # %s; %s\n", n->mode == NET_BRIDGE ? "bridge" : n->mode == NET_USER ? "user" : "none",
+	fprintf(f, "network = %s  # %s; %s\n",
+		n->mode == NET_BRIDGE ? "bridge"
+		: n->mode == NET_USER ? "user"
+				      : "none",
 		n->src_network, n->why);
 	fprintf(f, "bridge_name = %s  # %s\n", n->bridge, n->src_bridge);
 	fprintf(f, "subnet = %s  # %s\n", n->subnet, n->src_subnet);
@@ -54,8 +57,9 @@ static void render_network(FILE *f, const struct vmm_settings *s, const struct b
 	fprintf(f, "ssh_key_path = %s  # %s\n", p->ssh_key, s->src_ssh_key);
 	fprintf(f, "known_hosts = %s  # banger's pins; ~/.ssh/known_hosts is never used\n", p->known_hosts);
 	fprintf(f, "ssh_config = %s  # Include it from ~/.ssh/config for ssh NAME.vm\n", p->ssh_config);
-	fprintf(f, "host_key_pinning = agent  # keys come over the agent channel before first contact; "
-		   "tofu only for guests whose agent reports none\n");
+	fprintf(f,
+		"host_key_pinning = agent  # keys come over the agent channel before first contact; "
+		"tofu only for guests whose agent reports none\n");
 }
 
 static void render_config(FILE *f, const struct render_ctx *ctx)
@@ -79,7 +83,8 @@ static void render_config(FILE *f, const struct render_ctx *ctx)
 	render_network(f, s, p);
 	for (size_t i = 0; i < s->n_sync; i++)
 		fprintf(f, "file_sync = %s -> %s%s%o  # %s\n", s->sync[i].host, s->sync[i].guest,
-			s->sync[i].mode >= 0 ? ", mode " : "", s->sync[i].mode >= 0 ? s->sync[i].mode : 0, s->sync[i].src);
+			s->sync[i].mode >= 0 ? ", mode " : "", s->sync[i].mode >= 0 ? s->sync[i].mode : 0,
+			s->sync[i].src);
 	fprintf(f, "mount = %s\n", ctx->mountpoint);
 	fprintf(f, "state_dir = %s\n", p->state_dir);
 	fprintf(f, "config_dir = %s\n", p->config_dir);
@@ -152,25 +157,51 @@ static void render_vm_file(FILE *f, enum vm_file kind, const struct render_ctx *
 	bool live = r->pid > 0;
 
 	switch (kind) {
-	case VMF_STATE: fprintf(f, "%s\n", vm_state_name(r->state)); break;
-	case VMF_ERROR: if (r->error[0]) fprintf(f, "%s\n", r->error); break;
-	case VMF_VCPU: fprintf(f, "%u\n", r->vcpu); break;
-	case VMF_MEMORY: fprintf(f, "%u\n", r->memory_mib); break;
-	case VMF_DISK: size_format(r->disk_size, disk, sizeof(disk)); fprintf(f, "%s\n", disk); break;
-	case VMF_IMAGE: fprintf(f, "%s\n", r->image); break;
-	case VMF_KERNEL: fprintf(f, "%s\n", r->kernel); break;
-	case VMF_SPEC: render_spec(f, r, vmm_settings(ctx->vmm), image_kernel(ctx->vmm, r->image)); break;
-	case VMF_PID: if (live) fprintf(f, "%d\n", r->pid); break;
+	case VMF_STATE:
+		fprintf(f, "%s\n", vm_state_name(r->state));
+		break;
+	case VMF_ERROR:
+		if (r->error[0])
+			fprintf(f, "%s\n", r->error);
+		break;
+	case VMF_VCPU:
+		fprintf(f, "%u\n", r->vcpu);
+		break;
+	case VMF_MEMORY:
+		fprintf(f, "%u\n", r->memory_mib);
+		break;
+	case VMF_DISK:
+		size_format(r->disk_size, disk, sizeof(disk));
+		fprintf(f, "%s\n", disk);
+		break;
+	case VMF_IMAGE:
+		fprintf(f, "%s\n", r->image);
+		break;
+	case VMF_KERNEL:
+		fprintf(f, "%s\n", r->kernel);
+		break;
+	case VMF_SPEC:
+		render_spec(f, r, vmm_settings(ctx->vmm), image_kernel(ctx->vmm, r->image));
+		break;
+	case VMF_PID:
+		if (live)
+			fprintf(f, "%d\n", r->pid);
+		break;
 	case VMF_UPTIME:
 		if (live && r->started_at)
 			fprintf(f, "%lld\n", (now_real_ms() - r->started_at) / 1000);
 		break;
-	case VMF_CREATED: render_time(f, r->created); break;
+	case VMF_CREATED:
+		render_time(f, r->created);
+		break;
 	case VMF_IP:
 		if (r->ip[0] && vmm_settings(ctx->vmm)->net.mode == NET_BRIDGE)
 			fprintf(f, "%s\n", r->ip);
 		break;
-	case VMF_MAC: if (r->mac[0]) fprintf(f, "%s\n", r->mac); break;
+	case VMF_MAC:
+		if (r->mac[0])
+			fprintf(f, "%s\n", r->mac);
+		break;
 	case VMF_KNOWN_HOSTS:
 		text = vmm_vm_known_hosts(ctx->vmm, vm);
 		fputs(text, f);
@@ -181,7 +212,8 @@ static void render_vm_file(FILE *f, enum vm_file kind, const struct render_ctx *
 		fputs(text, f);
 		free(text);
 		break;
-	default: break;
+	default:
+		break;
 	}
 }
 
@@ -197,12 +229,28 @@ static void render_art_file(FILE *f, enum art_file kind, const struct artifact *
 		vmm_art_status(a, status, sizeof(status));
 		fprintf(f, "%s\n", status);
 		break;
-	case AF_SIZE: if (ai.state == ART_READY) fprintf(f, "%" PRIu64 "\n", ai.size); break;
-	case AF_SOURCE: if (ai.meta->source[0]) fprintf(f, "%s\n", ai.meta->source); break;
-	case AF_SHA256: if (ai.meta->sha256[0]) fprintf(f, "%s\n", ai.meta->sha256); break;
-	case AF_CREATED: if (ai.state == ART_READY && ai.meta->created) render_time(f, ai.meta->created); break;
-	case AF_KERNEL: if (ai.meta->kernel[0]) fprintf(f, "%s\n", ai.meta->kernel); break;
-	default: break;
+	case AF_SIZE:
+		if (ai.state == ART_READY)
+			fprintf(f, "%" PRIu64 "\n", ai.size);
+		break;
+	case AF_SOURCE:
+		if (ai.meta->source[0])
+			fprintf(f, "%s\n", ai.meta->source);
+		break;
+	case AF_SHA256:
+		if (ai.meta->sha256[0])
+			fprintf(f, "%s\n", ai.meta->sha256);
+		break;
+	case AF_CREATED:
+		if (ai.state == ART_READY && ai.meta->created)
+			render_time(f, ai.meta->created);
+		break;
+	case AF_KERNEL:
+		if (ai.meta->kernel[0])
+			fprintf(f, "%s\n", ai.meta->kernel);
+		break;
+	default:
+		break;
 	}
 }
 
@@ -221,7 +269,8 @@ char *render_node(const struct render_ctx *ctx, const struct node *n, struct vm 
 	} else if (!n->vm_id) {
 		if (n->ino == INO_IMPORT)
 			fputs("# write \"NAME REF\" to import an OCI image, e.g. "
-			      "echo \"deb docker.io/library/debian:bookworm\" > images/import\n", f);
+			      "echo \"deb docker.io/library/debian:bookworm\" > images/import\n",
+			      f);
 		else if (n->ino == INO_README)
 			fputs(readme, f);
 		else if (n->ino == INO_CONFIG)
@@ -231,7 +280,8 @@ char *render_node(const struct render_ctx *ctx, const struct node *n, struct vm 
 		else if (n->ino == INO_NOTRASH)
 			fputs("banger keeps no trash: what is deleted here is gone (rmdir vms/NAME deletes a VM).\n"
 			      "This file is not a directory, which tells file managers (the freedesktop.org trash\n"
-			      "spec) that there is no trash on this mount: they offer to delete instead.\n", f);
+			      "spec) that there is no trash on this mount: they offer to delete instead.\n",
+			      f);
 	} else if (vm) {
 		render_vm_file(f, n->kind, ctx, vm);
 	}

@@ -21,9 +21,9 @@
 
 struct stream {
 	struct fs *fs;
-	int64_t vm_id;     /* 0: the events stream */
-	uint64_t pos;      /* the next byte to read: the events' position, or the console log's offset */
-	int64_t base;      /* console: the log offset of this handle's offset 0 */
+	int64_t vm_id; /* 0: the events stream */
+	uint64_t pos;  /* the next byte to read: the events' position, or the console log's offset */
+	int64_t base;  /* console: the log offset of this handle's offset 0 */
 	fuse_req_t parked;
 	size_t want;
 	bool interrupted;
@@ -31,7 +31,10 @@ struct stream {
 	struct stream *next, **pprev;
 };
 
-static int64_t max_i64(int64_t a, int64_t b) { return a > b ? a : b; }
+static int64_t max_i64(int64_t a, int64_t b)
+{
+	return a > b ? a : b;
+}
 
 static off_t console_size(struct vm *vm)
 {
@@ -118,14 +121,18 @@ static bool try_answer(struct fs *fs, struct stream *st, fuse_req_t req, size_t 
 
 void stream_read(struct fs *fs, struct stream *st, fuse_req_t req, size_t size, off_t off, bool nonblock)
 {
-	if (st->parked)
-		{ fuse_reply_err(req, EBUSY); return; } /* one reader per open file */
+	if (st->parked) {
+		fuse_reply_err(req, EBUSY);
+		return;
+	}              /* one reader per open file */
 	if (st->vm_id) /* the console reads where the handle's offset says */
 		st->pos = (uint64_t)max_i64(0, st->base + off);
 	if (try_answer(fs, st, req, size, false))
 		return;
-	if (nonblock)
-		{ fuse_reply_err(req, EAGAIN); return; }
+	if (nonblock) {
+		fuse_reply_err(req, EAGAIN);
+		return;
+	}
 	st->parked = req;
 	st->want = size;
 	fuse_req_interrupt_func(req, stream_interrupted, st);

@@ -18,7 +18,10 @@ typedef void (*vmm_done_fn)(void *ctx, int result); /* 0 or -errno */
 
 enum art_kind { ART_IMAGE, ART_KERNEL };
 
-static inline const char *art_kind_word(enum art_kind kind) { return kind == ART_IMAGE ? "image" : "kernel"; }
+static inline const char *art_kind_word(enum art_kind kind)
+{
+	return kind == ART_IMAGE ? "image" : "kernel";
+}
 enum art_state { ART_READY, ART_PULLING, ART_FAILED };
 
 struct art_info {
@@ -26,10 +29,10 @@ struct art_info {
 	enum art_kind kind;
 	const char *name;
 	enum art_state state;
-	const char *error;       /* ART_FAILED: the reason */
+	const char *error;         /* ART_FAILED: the reason */
 	uint64_t done, total, bps; /* ART_PULLING: bytes so far, expected (0: unknown), rate */
-	const char *step;        /* ART_PULLING: what the helper is doing, "" while downloading */
-	uint64_t size;           /* bytes of its files in the store */
+	const char *step;          /* ART_PULLING: what the helper is doing, "" while downloading */
+	uint64_t size;             /* bytes of its files in the store */
 	const struct image_meta *meta;
 };
 

@@ -5,8 +5,8 @@
 #include <stdint.h>
 
 struct accel_choice {
-	char accel[8];  /* "kvm" or "tcg" */
-	char why[256];  /* one line: why this one */
+	char accel[8]; /* "kvm" or "tcg" */
+	char why[256]; /* one line: why this one */
 };
 
 /* setting: "auto", "kvm" or "tcg". auto picks KVM only when /dev/kvm is

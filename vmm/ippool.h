@@ -10,8 +10,8 @@
 #include "error.h"
 
 struct ippool {
-	uint32_t net;   /* host byte order, host bits zero */
-	int prefix;     /* 16..29 */
+	uint32_t net; /* host byte order, host bits zero */
+	int prefix;   /* 16..29 */
 };
 
 /* Parses "a.b.c.d/p" (host bits must be zero). */

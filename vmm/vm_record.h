@@ -48,11 +48,11 @@ struct vm_record {
 	int64_t started_at; /* unix ms when the current boot began */
 	char error[BGR_ERROR_MAX];
 	enum vm_error_of error_of; /* VM_ERR_NONE when error is empty */
-	char ip[16];        /* dotted quad from the pool, "" when none */
-	char mac[18];       /* derived from ip, fixed for the VM's life */
-	char net_mode[8];   /* "bridge", "user" or "none" for the current boot */
-	int ssh_port;       /* host port forwarded to guest :22 (user mode) */
-	char pin_mode[8];   /* how the host key got pinned: "agent" or "tofu" */
+	char ip[16];               /* dotted quad from the pool, "" when none */
+	char mac[18];              /* derived from ip, fixed for the VM's life */
+	char net_mode[8];          /* "bridge", "user" or "none" for the current boot */
+	int ssh_port;              /* host port forwarded to guest :22 (user mode) */
+	char pin_mode[8];          /* how the host key got pinned: "agent" or "tofu" */
 };
 
 const char *vm_state_name(enum vm_state s);

@@ -44,9 +44,9 @@ enum net_mode { NET_NONE, NET_USER, NET_BRIDGE };
 typedef char setting_src[SETTING_SRC_MAX];
 
 struct vmm_net_settings {
-	char setting[8];  /* as asked: auto, bridge, user or none */
+	char setting[8]; /* as asked: auto, bridge, user or none */
 	enum net_mode mode;
-	char why[160];    /* why this mode */
+	char why[160]; /* why this mode */
 	char bridge[16];
 	char subnet[24];
 	struct ippool pool;
@@ -82,7 +82,7 @@ struct vmm_settings {
 	char kernel[VM_NAME_MAX + 1];
 	int boot_timeout_s;
 	int stop_timeout_s;
-	char catalog[1024]; /* path or URL of a catalog consulted first, "" for none */
+	char catalog[1024];    /* path or URL of a catalog consulted first, "" for none */
 	int catalog_timeout_s; /* a fetch of an http(s) catalog gives up after this */
 	setting_src src_vmm, src_firecracker, src_accel, src_vcpu, src_memory, src_disk, src_image, src_ssh_key;
 	setting_src src_boot_timeout, src_catalog;
@@ -93,8 +93,8 @@ struct vmm_settings {
 
 /* Opens the store, sweeps leftovers of interrupted creates, re-adopts
  * every VM whose hypervisor is still alive and marks the rest stopped. */
-int vmm_new(struct loop *loop, struct bgr_paths *paths, const struct vmm_observer *obs,
-	    struct vmm **ret, bgr_error *err);
+int vmm_new(struct loop *loop, struct bgr_paths *paths, const struct vmm_observer *obs, struct vmm **ret,
+	    bgr_error *err);
 /* Frees the manager; running VMs keep running (they outlive bangerd). */
 void vmm_free(struct vmm *m);
 
@@ -141,7 +141,6 @@ int vmm_vm_create(struct vmm *m, const char *name, vmm_create_fn fn, void *ctx, 
 /* The caller gave up (Ctrl-C): the create is undone; fn is still called,
  * with ECANCELED, once nothing of it is left (maybe before this returns). */
 void vmm_vm_create_cancel(struct vmm_create *c);
-
 
 /* mv vms/NAME vms/NEW: a stopped VM (no hypervisor) takes the name NEW; its
  * files, disks and address stay, the DNS name and ssh_config follow, the

@@ -126,7 +126,8 @@ static int configure(const char *sock, const char *plan_path)
 		const cJSON *m = cJSON_GetObjectItemCaseSensitive(req, "method");
 		const cJSON *p = cJSON_GetObjectItemCaseSensitive(req, "path");
 		char *body = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(req, "body"));
-		int r = cJSON_IsString(m) && cJSON_IsString(p) ? one(sock, m->valuestring, p->valuestring, body, true) : 1;
+		int r = cJSON_IsString(m) && cJSON_IsString(p) ? one(sock, m->valuestring, p->valuestring, body, true)
+							       : 1;
 		free(body);
 		if (r) {
 			cJSON_Delete(plan);

@@ -53,8 +53,8 @@ struct import {
 	struct oci_progress progress;
 	struct oci_image_manifest manifest;
 	char digest[OCI_DIGEST_SIZE]; /* of the image manifest */
-	char *blobs; /* CACHE/oci/blobs/sha256 */
-	char *tmp;   /* STATE_DIR/.pull-XXXXXX */
+	char *blobs;                  /* CACHE/oci/blobs/sha256 */
+	char *tmp;                    /* STATE_DIR/.pull-XXXXXX */
 };
 
 static void step(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -221,8 +221,7 @@ static int build_image(struct import *im, bgr_error *err)
 	step("mke2fs");
 	if (mkdir(image, 0755) < 0)
 		return bgr_fail(err, errno, "mkdir %s: %s", image, strerror(errno));
-	if (oci_rootfs_make(root, ext4, im->o->disk_size, log, &size, err) < 0 ||
-	    write_image_json(im, json, err) < 0)
+	if (oci_rootfs_make(root, ext4, im->o->disk_size, log, &size, err) < 0 || write_image_json(im, json, err) < 0)
 		return -1;
 	if (oci_cancelled)
 		return bgr_fail(err, EINTR, "interrupted");

@@ -12,7 +12,13 @@
 
 /* Files the kit must hold (layout: docs/oci-import.md). */
 static const char *const kit_files[] = {
-	"init", "rootfs-init", "bin/busybox", "bin/sh", "sbin/banger-agent", "sbin/dropbear", "sbin/dropbearkey",
+	"init",
+	"rootfs-init",
+	"bin/busybox",
+	"bin/sh",
+	"sbin/banger-agent",
+	"sbin/dropbear",
+	"sbin/dropbearkey",
 	"lib/ld-linux-x86-64.so.2",
 };
 
@@ -21,7 +27,7 @@ static const struct {
 	const char *path;
 	mode_t mode;
 } boot_dirs[] = {
-	{ "dev", 0755 }, { "proc", 0555 }, { "sys", 0555 }, { "run", 0755 },
+	{ "dev", 0755 },  { "proc", 0555 }, { "sys", 0555 }, { "run", 0755 },
 	{ "tmp", 01777 }, { "root", 0700 }, { "etc", 0755 },
 };
 

@@ -29,7 +29,10 @@ struct layer {
 	uint64_t *total, max;
 };
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 static void set_add(struct path_set *s, const char *p)
 {

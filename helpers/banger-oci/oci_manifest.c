@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <string.h>
 
-static void cjson_deletep(cJSON **j) { cJSON_Delete(*j); }
+static void cjson_deletep(cJSON **j)
+{
+	cJSON_Delete(*j);
+}
 #define _cleanup_cjson_ __attribute__((cleanup(cjson_deletep)))
 
 static const char *const index_types[] = {
@@ -22,10 +25,8 @@ static const char *const manifest_types[] = {
 };
 /* Layers libarchive unpacks (gzip, zstd or plain tar; it sniffs which). */
 static const char *const layer_types[] = {
-	"application/vnd.oci.image.layer.v1.tar",
-	"application/vnd.oci.image.layer.v1.tar+gzip",
-	"application/vnd.oci.image.layer.v1.tar+zstd",
-	"application/vnd.docker.image.rootfs.diff.tar.gzip",
+	"application/vnd.oci.image.layer.v1.tar",       "application/vnd.oci.image.layer.v1.tar+gzip",
+	"application/vnd.oci.image.layer.v1.tar+zstd",  "application/vnd.docker.image.rootfs.diff.tar.gzip",
 	"application/vnd.docker.image.rootfs.diff.tar",
 };
 
@@ -77,7 +78,10 @@ int oci_manifest_is_index(const char *json, size_t len, const char *content_type
 			mt ? mt : "(none)");
 }
 
-static bool digest_valid(const char *d) { return d && !strncmp(d, "sha256:", 7) && sha256_valid(d + 7); }
+static bool digest_valid(const char *d)
+{
+	return d && !strncmp(d, "sha256:", 7) && sha256_valid(d + 7);
+}
 
 static int parse_descriptor(const cJSON *o, const char *what, struct oci_descriptor *ret, bgr_error *err)
 {
@@ -100,8 +104,8 @@ static void add_platform(char *list, size_t size, const char *os, const char *ar
 	size_t n = strlen(list);
 	char one[96];
 
-	snprintf(one, sizeof(one), "%s%s/%s%s%s", n ? ", " : "", os ? os : "?", arch ? arch : "?",
-		 variant ? "/" : "", variant ? variant : "");
+	snprintf(one, sizeof(one), "%s%s/%s%s%s", n ? ", " : "", os ? os : "?", arch ? arch : "?", variant ? "/" : "",
+		 variant ? variant : "");
 	if (n + strlen(one) < size)
 		strcat(list, one);
 }

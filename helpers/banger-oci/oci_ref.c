@@ -176,7 +176,8 @@ static int parse(const char *s, const char *insecure, struct oci_ref *r, bgr_err
 	else if (strlen(rest) < sizeof(r->repo))
 		snprintf(r->repo, sizeof(r->repo), "%s", rest);
 	if (!repo_valid(rest) || strlen(r->repo) >= sizeof(r->repo) - 1)
-		return bgr_fail(err, EINVAL, "bad repository name (lowercase letters, digits, separators '.', '_', '-', '/')");
+		return bgr_fail(err, EINVAL,
+				"bad repository name (lowercase letters, digits, separators '.', '_', '-', '/')");
 	return 0;
 }
 

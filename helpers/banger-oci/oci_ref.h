@@ -10,9 +10,9 @@
 #define OCI_REF_MAX 512
 
 struct oci_ref {
-	char registry[256]; /* as named: "docker.io", "localhost:5000" */
-	char api_host[256]; /* where the v2 API is: "registry-1.docker.io" for docker.io */
-	char repo[256];     /* "library/debian" */
+	char registry[256];  /* as named: "docker.io", "localhost:5000" */
+	char api_host[256];  /* where the v2 API is: "registry-1.docker.io" for docker.io */
+	char repo[256];      /* "library/debian" */
 	char reference[160]; /* a tag or "sha256:HEX" */
 	bool is_digest;
 	bool plain_http; /* localhost, 127.0.0.1, [::1], or listed in BANGER_OCI_INSECURE */

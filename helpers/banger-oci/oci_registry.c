@@ -21,7 +21,7 @@
 #define TOKEN_MAX_BYTES (1 << 20)
 #define ERROR_BODY_MAX 2048
 
-#define ACCEPT_MANIFESTS                                                                                  \
+#define ACCEPT_MANIFESTS                                                                                \
 	"Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, " \
 	"application/vnd.docker.distribution.manifest.list.v2+json, "                                   \
 	"application/vnd.docker.distribution.manifest.v2+json"

@@ -16,23 +16,23 @@
 
 /* Download progress over all blobs of one import. */
 struct oci_progress {
-	uint64_t done;  /* bytes of finished (or cached) blobs */
-	uint64_t total; /* bytes of all blobs; 0 when unknown */
+	uint64_t done;    /* bytes of finished (or cached) blobs */
+	uint64_t total;   /* bytes of all blobs; 0 when unknown */
 	uint64_t current; /* bytes of the blob being downloaded */
 	long long start_ms, last_ms;
 };
 
 struct oci_client {
 	struct oci_ref ref;
-	char *base;   /* "https://registry-1.docker.io" */
-	char *auth;   /* "Authorization: Bearer TOKEN" once a token was needed */
+	char *base; /* "https://registry-1.docker.io" */
+	char *auth; /* "Authorization: Bearer TOKEN" once a token was needed */
 	struct oci_progress *progress;
 };
 
 struct oci_manifest_body {
 	char *data; /* NUL terminated */
 	size_t len;
-	char media_type[128]; /* Content-Type without parameters */
+	char media_type[128];                /* Content-Type without parameters */
 	char digest[7 + SHA256_HEX_LEN + 1]; /* "sha256:HEX" of data */
 };
 

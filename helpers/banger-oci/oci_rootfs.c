@@ -77,8 +77,8 @@ int oci_rootfs_make(const char *root, const char *out, uint64_t min_size, const 
 	log_fd = open(log, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (log_fd < 0)
 		return bgr_fail(err, errno, "%s: %s", log, strerror(errno));
-	char *argv[] = { "mke2fs", "-q", "-F", "-t", "ext4", "-T", "default", "-L", OCI_ROOTFS_LABEL, "-m", "0",
-			 "-N", inodes, "-d", (char *)root, (char *)out, NULL };
+	char *argv[] = { "mke2fs", "-q", "-F", "-t",   "ext4", "-T",         "default",   "-L", OCI_ROOTFS_LABEL,
+			 "-m",     "0",  "-N", inodes, "-d",   (char *)root, (char *)out, NULL };
 	r = proc_run(argv, log_fd);
 	if (r < 0)
 		return bgr_fail(err, -r, "cannot run mke2fs: %s", strerror(-r));

@@ -48,8 +48,8 @@ int parse_manifest(struct manifest *m, bgr_error *err);
 
 struct install_opts {
 	uint64_t max_bytes;
-	enum bundle_kind only; /* 0: every part the bundle has */
-	const char *name;      /* the name asked for, checked against the bundle's */
+	enum bundle_kind only;       /* 0: every part the bundle has */
+	const char *name;            /* the name asked for, checked against the bundle's */
 	const char *source, *sha256; /* where it came from, for image.json / kernel.json */
 };
 

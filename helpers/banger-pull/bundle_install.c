@@ -58,7 +58,8 @@ static int read_manifest(struct unpack *u, struct archive_entry *e, bgr_error *e
 	for (la_int64_t got = 0; got < size;) {
 		la_ssize_t n = archive_read_data(u->in, m->text + got, size - got);
 		if (n <= 0)
-			return bgr_fail(err, EIO, "manifest.json: %s", n < 0 ? archive_error_string(u->in) : "truncated");
+			return bgr_fail(err, EIO, "manifest.json: %s",
+					n < 0 ? archive_error_string(u->in) : "truncated");
 		got += n;
 	}
 	m->text_len = size;
@@ -155,7 +156,8 @@ static int unpack_entry(struct unpack *u, struct archive_entry *e, bgr_error *er
 	if (archive_write_finish_entry(u->out) < ARCHIVE_OK)
 		return bgr_fail(err, EIO, "%s: %s", shown, archive_error_string(u->out));
 	if (strcmp(sha, u->m->files[i].sha256))
-		return bgr_fail(err, EBADMSG, "%s: sha256 mismatch: want %s, got %s", shown, u->m->files[i].sha256, sha);
+		return bgr_fail(err, EBADMSG, "%s: sha256 mismatch: want %s, got %s", shown, u->m->files[i].sha256,
+				sha);
 	u->m->files[i].seen = true;
 	return 0;
 }
@@ -164,7 +166,8 @@ static int check_all_seen(const struct manifest *m, bgr_error *err)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(allowed_files); i++)
 		if (m->files[i].listed && !m->files[i].seen)
-			return bgr_fail(err, EINVAL, "%s is in the manifest but not in the bundle", allowed_files[i].path);
+			return bgr_fail(err, EINVAL, "%s is in the manifest but not in the bundle",
+					allowed_files[i].path);
 	return 0;
 }
 
@@ -223,8 +226,8 @@ static int write_file(const char *path, const char *data, size_t len, bgr_error 
 
 /* image.json / kernel.json: what the tree shows as source, sha256, created
  * and (images) kernel. */
-static int write_meta(const struct manifest *m, enum bundle_kind part, const struct install_opts *o,
-		      const char *path, bgr_error *err)
+static int write_meta(const struct manifest *m, enum bundle_kind part, const struct install_opts *o, const char *path,
+		      bgr_error *err)
 {
 	cJSON *j = cJSON_CreateObject();
 	char *text;
@@ -245,8 +248,8 @@ static int write_meta(const struct manifest *m, enum bundle_kind part, const str
 }
 
 /* Moves this part's files from the temp dir into temp/DIR, fsynced. */
-static int stage_part(const struct manifest *m, enum bundle_kind part, const char *dir,
-		      const struct install_opts *o, bgr_error *err)
+static int stage_part(const struct manifest *m, enum bundle_kind part, const char *dir, const struct install_opts *o,
+		      bgr_error *err)
 {
 	if (mkdir(dir, 0755) < 0)
 		return bgr_fail(err, errno, "mkdir %s: %s", dir, strerror(errno));
@@ -266,8 +269,7 @@ static int stage_part(const struct manifest *m, enum bundle_kind part, const cha
 }
 
 /* --only and --name against what the bundle holds: the parts to install. */
-static int parts_wanted(const struct manifest *m, const struct install_opts *o, enum bundle_kind *ret,
-			bgr_error *err)
+static int parts_wanted(const struct manifest *m, const struct install_opts *o, enum bundle_kind *ret, bgr_error *err)
 {
 	enum bundle_kind parts = o->only ? o->only : m->kind;
 
@@ -281,8 +283,8 @@ static int parts_wanted(const struct manifest *m, const struct install_opts *o, 
 	return 0;
 }
 
-static int install_parts(const struct manifest *m, const char *state_abs, const char *tmp,
-			 const struct install_opts *o, bgr_error *err)
+static int install_parts(const struct manifest *m, const char *state_abs, const char *tmp, const struct install_opts *o,
+			 bgr_error *err)
 {
 	_cleanup_free_ char *kernel_dest = xasprintf("%s/kernels/%s", state_abs, m->kernel);
 	_cleanup_free_ char *image_dest = xasprintf("%s/images/%s", state_abs, m->name);

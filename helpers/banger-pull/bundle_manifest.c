@@ -7,7 +7,7 @@
 
 /* Every name a bundle may hold, and which part of the store it goes to. */
 const struct allowed_file allowed_files[BUNDLE_FILES] = {
-	{ "rootfs.ext4", KIND_IMAGE }, { "vmlinuz", KIND_KERNEL },    { "vmlinux", KIND_KERNEL },
+	{ "rootfs.ext4", KIND_IMAGE }, { "vmlinuz", KIND_KERNEL }, { "vmlinux", KIND_KERNEL },
 	{ "initrd.img", KIND_KERNEL }, { "version", KIND_KERNEL },
 };
 
@@ -69,7 +69,10 @@ static int parse_file(const cJSON *f, struct manifest *m, bgr_error *err)
 	return 0;
 }
 
-bool manifest_lists(const struct manifest *m, const char *path) { return m->files[allowed_index(path)].listed; }
+bool manifest_lists(const struct manifest *m, const char *path)
+{
+	return m->files[allowed_index(path)].listed;
+}
 
 static int check_completeness(const struct manifest *m, bgr_error *err)
 {

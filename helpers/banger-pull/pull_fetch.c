@@ -20,8 +20,8 @@
 struct download {
 	CURL *curl;
 	int fd;
-	uint64_t resume_from; /* bytes of the .part kept from an earlier try */
-	uint64_t written;     /* bytes written by this try */
+	uint64_t resume_from;   /* bytes of the .part kept from an earlier try */
+	uint64_t written;       /* bytes written by this try */
 	uint64_t expected_size; /* 0: unknown */
 	long timeout_s;         /* 0: none but the low-speed limit */
 	bool too_big;
@@ -99,7 +99,9 @@ static void setup_curl(CURL *c, const char *url, struct download *d, char *errbu
 static int download_once(const char *url, int fd, uint64_t resume_from, uint64_t expected_size, long timeout_s,
 			 bgr_error *err)
 {
-	struct download d = { .fd = fd, .resume_from = resume_from, .expected_size = expected_size,
+	struct download d = { .fd = fd,
+			      .resume_from = resume_from,
+			      .expected_size = expected_size,
 			      .timeout_s = timeout_s };
 	char errbuf[CURL_ERROR_SIZE] = "";
 	CURLcode rc;
@@ -115,7 +117,8 @@ static int download_once(const char *url, int fd, uint64_t resume_from, uint64_t
 	if (rc == CURLE_RANGE_ERROR)
 		return bgr_fail(err, ERANGE, "the server cannot resume: %s", errbuf);
 	if (d.too_big)
-		return bgr_fail(err, EFBIG, "the download is larger than the expected %" PRIu64 " bytes", expected_size);
+		return bgr_fail(err, EFBIG, "the download is larger than the expected %" PRIu64 " bytes",
+				expected_size);
 	if (rc != CURLE_OK)
 		return bgr_fail(err, EIO, "download failed after %" PRIu64 " bytes (run again to resume): %s",
 				d.resume_from + d.written, errbuf[0] ? errbuf : curl_easy_strerror(rc));

@@ -26,7 +26,8 @@
 
 static int usage(void)
 {
-	fputs("usage: banger-ssh key PATH | lines FILE HOST... | groups FILE HOSTS... | drop FILE HOST... | check OPTIONS\n",
+	fputs("usage: banger-ssh key PATH | lines FILE HOST... | groups FILE HOSTS... | drop FILE HOST... | check "
+	      "OPTIONS\n",
 	      stdout);
 	return 2;
 }

@@ -88,7 +88,10 @@ static void ssh_free_session(ssh_session *s)
 	}
 }
 #define _cleanup_session_ __attribute__((cleanup(ssh_free_session)))
-static void ssh_key_freep(ssh_key *k) { ssh_key_free(*k); }
+static void ssh_key_freep(ssh_key *k)
+{
+	ssh_key_free(*k);
+}
 #define _cleanup_key_ __attribute__((cleanup(ssh_key_freep)))
 
 static ssh_session new_session(struct ssh_check *j)
@@ -169,8 +172,8 @@ static int check_host_key(struct ssh_check *j, ssh_session s)
 				       : fail(j, EIO, "ssh: the key pinned for %s does not verify at %s:%d", hosts[0],
 					      j->host, j->port);
 		}
-		if (pins_update(j->known_hosts, hosts, (size_t)j->n_drop, hosts, (size_t)j->n_hosts, &offered,
-				&err) < 0)
+		if (pins_update(j->known_hosts, hosts, (size_t)j->n_drop, hosts, (size_t)j->n_hosts, &offered, &err) <
+		    0)
 			return fail(j, err.code, "cannot pin the host key: %s", err.msg);
 		j->tofu_pinned = true;
 		return ssh_session_is_known_server(s) == SSH_KNOWN_HOSTS_OK
@@ -185,7 +188,10 @@ static int check_host_key(struct ssh_check *j, ssh_session s)
 		    j->host, j->port, want[0] ? want : "none", got[0] ? got : "none");
 }
 
-static long long now_ms(void) { return now_mono_ms(); }
+static long long now_ms(void)
+{
+	return now_mono_ms();
+}
 
 static void sleep_ms(long ms)
 {
@@ -228,4 +234,3 @@ void ssh_check_run(struct ssh_check *j)
 	}
 	fail(j, ETIMEDOUT, "ssh on %s:%d did not become ready: %s", j->host, j->port, last);
 }
-

@@ -8,7 +8,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static void ssh_key_freep(ssh_key *k) { ssh_key_free(*k); }
+static void ssh_key_freep(ssh_key *k)
+{
+	ssh_key_free(*k);
+}
 #define _cleanup_key_ __attribute__((cleanup(ssh_key_freep)))
 
 static int pubkey_from_key(ssh_key key, struct pubkey *pub, bgr_error *err)
@@ -115,8 +118,8 @@ int sshkey_ensure(const char *path, struct pubkey *pub, bgr_error *err)
 			return bgr_wrap(err, "ssh key %s", path);
 	}
 	if (ssh_pki_import_privkey_file(path, NULL, NULL, NULL, &key) != SSH_OK)
-		return bgr_fail(err, EINVAL, "ssh key %s: cannot read it (not a private key, or protected by a passphrase)",
-				path);
+		return bgr_fail(err, EINVAL,
+				"ssh key %s: cannot read it (not a private key, or protected by a passphrase)", path);
 	if (pubkey_from_key(key, pub, err) < 0)
 		return bgr_wrap(err, "ssh key %s", path);
 	return 0;

@@ -12,7 +12,10 @@
 
 #define SHA256_HEX_LEN 64
 
-static inline void evp_md_ctx_freep(EVP_MD_CTX **c) { EVP_MD_CTX_free(*c); }
+static inline void evp_md_ctx_freep(EVP_MD_CTX **c)
+{
+	EVP_MD_CTX_free(*c);
+}
 #define _cleanup_md_ __attribute__((cleanup(evp_md_ctx_freep)))
 
 /* A fresh sha256 context (aborts on out-of-memory). */

@@ -208,7 +208,8 @@ int main(int argc, char **argv)
 		return latency(argv[2], parse_count(argv[3]), NULL);
 	if (argc == 4 && strcmp(argv[1], "latency-until") == 0)
 		return latency(argv[2], 0, argv[3]);
-	fprintf(stderr, "usage: opbench statread FILE ITER | lsstat DIR ITER | mkdir DIR COUNT | latency FILE ITER |"
-			" latency-until FILE STOPFILE\n");
+	fprintf(stderr,
+		"usage: opbench statread FILE ITER | lsstat DIR ITER | mkdir DIR COUNT | latency FILE ITER |"
+		" latency-until FILE STOPFILE\n");
 	return 2;
 }

@@ -208,7 +208,8 @@ static void test_bridge_clash(void)
 	is_str(err.msg, "bridge lo: exists and is not a bridge", "with a clear reason");
 	fd = netdev_tap_open("bgrt-clash", BRIDGE, &err);
 	tap_ok(fd >= 0, "a tap to clash with: %s", fd < 0 ? err.msg : "ok");
-	is_ret(netdev_bridge_up("bgrt-clash", ip("10.78.0.1"), 24, &err), -EEXIST, "bridge_up on a tap's name fails", &err);
+	is_ret(netdev_bridge_up("bgrt-clash", ip("10.78.0.1"), 24, &err), -EEXIST, "bridge_up on a tap's name fails",
+	       &err);
 	is_str(err.msg, "bridge bgrt-clash: exists and is not a bridge", "with a clear reason");
 	is_ret(netdev_bridge_delete("lo", &err), -EINVAL, "bridge_delete lo fails", &err);
 	is_str(err.msg, "bridge lo: is not a bridge, not deleting it", "with a clear reason");

@@ -71,7 +71,8 @@ static void add_seed(const char *name, uint16_t type, uint16_t class, bool edns)
 	put16(p->b + off + 2, class);
 	off += 4;
 	if (edns) {
-		static const uint8_t opt[] = { 0, 0, 41, 0x10, 0, 0, 0, 0x80, 0, 0, 12, 0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8 };
+		static const uint8_t opt[] = { 0,  0, 41, 0x10, 0, 0, 0, 0x80, 0, 0, 12, 0,
+					       10, 0, 8,  1,    2, 3, 4, 5,    6, 7, 8 };
 		memcpy(p->b + off, opt, sizeof(opt));
 		off += sizeof(opt);
 		put16(p->b + 10, 1);
@@ -116,9 +117,15 @@ static void tweak_label(struct packet *p)
 		return;
 	uint8_t *b = &p->b[offs[rnd_below(n)]];
 	switch (rnd_below(3)) {
-	case 0: *b = values[rnd_below(sizeof(values))]; break;
-	case 1: *b = (uint8_t)(*b + 1); break;
-	default: *b = (uint8_t)(*b - 1); break;
+	case 0:
+		*b = values[rnd_below(sizeof(values))];
+		break;
+	case 1:
+		*b = (uint8_t)(*b + 1);
+		break;
+	default:
+		*b = (uint8_t)(*b - 1);
+		break;
 	}
 }
 
@@ -176,20 +183,32 @@ static void mutate_once(struct packet *p)
 		for (size_t i = 0, n = 1 + rnd_below(4); i < n && p->len; i++)
 			p->b[rnd_below(p->len)] = (uint8_t)rnd();
 		break;
-	case 2: p->len = rnd_below(p->len + 1); break;
+	case 2:
+		p->len = rnd_below(p->len + 1);
+		break;
 	case 3: /* extension at the end */
 		for (size_t i = 0, n = 1 + rnd_below(64); i < n && p->len < PACKET_MAX; i++)
 			p->b[p->len++] = (uint8_t)rnd();
 		break;
-	case 4: tweak_label(p); break;
-	case 5: insert_bytes(p); break;
-	case 6: delete_bytes(p); break;
+	case 4:
+		tweak_label(p);
+		break;
+	case 5:
+		insert_bytes(p);
+		break;
+	case 6:
+		delete_bytes(p);
+		break;
 	case 7: /* header counts and flags */
 		if (p->len >= 12)
 			p->b[2 + rnd_below(10)] = (uint8_t)rnd_below(4);
 		break;
-	case 8: splice(p); break;
-	case 9: tweak_type_class(p); break;
+	case 8:
+		splice(p);
+		break;
+	case 9:
+		tweak_type_class(p);
+		break;
 	case 10: /* a wholly random packet */
 		p->len = rnd_below(PACKET_MAX + 1);
 		for (size_t i = 0; i < p->len; i++)
@@ -255,8 +274,8 @@ int main(void)
 	printf("%s 1 - every seed query is answered\n", seeds_ok ? "ok" : "not ok");
 	printf("%s 2 - no response longer than its buffer (%lu bad)\n", stats.bad_length ? "not ok" : "ok",
 	       stats.bad_length);
-	printf("%s 3 - every response copies the ID and sets QR, not RA (%lu bad)\n", stats.bad_header ? "not ok" : "ok",
-	       stats.bad_header);
+	printf("%s 3 - every response copies the ID and sets QR, not RA (%lu bad)\n",
+	       stats.bad_header ? "not ok" : "ok", stats.bad_header);
 	printf("%s 4 - lookups only see valid VM names (%lu bad)\n", stats.bad_lookup_names ? "not ok" : "ok",
 	       stats.bad_lookup_names);
 	printf("%s 5 - the mutations reach both outcomes\n", stats.answered && stats.dropped ? "ok" : "not ok");

@@ -73,11 +73,60 @@ static const char *const seed_texts[] = {
 #define SEED_COUNT (sizeof(seed_texts) / sizeof(seed_texts[0]))
 
 static const char *const tokens[] = {
-	"[", "]", "[[", "]]", "=", " = ", "\"", "'", "\"\"\"", "'''", "\\", "\\u", "\\u00e9", "\\uD800", "\\x", "#",
-	"\n", "\r\n", "\r", "\t", " ", ".", "_", "-", "+", "0", "012", "1_", "9223372036854775807",
-	"9223372036854775808", "-9223372036854775808", "true", "false", "1.5", "1e3", "inf", "1979-05-27",
-	"07:32:00", "0x1F", "{", "}", "[1, 2]", "\xc3\xa9", "\xe2\x98\x83", "\xff", "\xc0\xaf", "\xed\xa0\x80",
-	"[file_sync]", "[[file_sync]]", "[vm_defaults]", "vcpu = 2\n", "host = \"x\"\n", "a.b", "\"k\"",
+	"[",
+	"]",
+	"[[",
+	"]]",
+	"=",
+	" = ",
+	"\"",
+	"'",
+	"\"\"\"",
+	"'''",
+	"\\",
+	"\\u",
+	"\\u00e9",
+	"\\uD800",
+	"\\x",
+	"#",
+	"\n",
+	"\r\n",
+	"\r",
+	"\t",
+	" ",
+	".",
+	"_",
+	"-",
+	"+",
+	"0",
+	"012",
+	"1_",
+	"9223372036854775807",
+	"9223372036854775808",
+	"-9223372036854775808",
+	"true",
+	"false",
+	"1.5",
+	"1e3",
+	"inf",
+	"1979-05-27",
+	"07:32:00",
+	"0x1F",
+	"{",
+	"}",
+	"[1, 2]",
+	"\xc3\xa9",
+	"\xe2\x98\x83",
+	"\xff",
+	"\xc0\xaf",
+	"\xed\xa0\x80",
+	"[file_sync]",
+	"[[file_sync]]",
+	"[vm_defaults]",
+	"vcpu = 2\n",
+	"host = \"x\"\n",
+	"a.b",
+	"\"k\"",
 };
 
 static struct {
@@ -163,13 +212,19 @@ static void mutate_once(struct text *t)
 		for (size_t i = 0, k = 1 + rnd_below(4); i < k && t->len; i++)
 			t->b[rnd_below(t->len)] = (char)rnd();
 		break;
-	case 2: t->len = rnd_below(t->len + 1); break;
+	case 2:
+		t->len = rnd_below(t->len + 1);
+		break;
 	case 3: /* a few bytes less */
 		at = rnd_below(t->len + 1);
 		delete_range(t, at, rnd_below(t->len - at + 1) % 16);
 		break;
-	case 4: copy_line(t); break;
-	case 5: splice(t); break;
+	case 4:
+		copy_line(t);
+		break;
+	case 5:
+		splice(t);
+		break;
 	case 6:
 		if (rnd_below(8) == 0)
 			long_line(t);

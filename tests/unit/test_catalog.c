@@ -7,8 +7,8 @@
 
 #define SHA "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
-static int find(const char *json, const char *base, enum catalog_kind kind, const char *name,
-		struct catalog_entry *e, bgr_error *err)
+static int find(const char *json, const char *base, enum catalog_kind kind, const char *name, struct catalog_entry *e,
+		bgr_error *err)
 {
 	memset(err, 0, sizeof(*err));
 	return catalog_parse_find(json, base, kind, name, e, err);
@@ -16,12 +16,15 @@ static int find(const char *json, const char *base, enum catalog_kind kind, cons
 
 static void lookups(void)
 {
-	const char *json = "{\"format\": 1, \"images\": ["
-			   "{\"name\": \"a\", \"url\": \"a.tar.zst\", \"sha256\": \"" SHA "\", \"size\": 10},"
-			   "{\"name\": \"b\", \"description\": \"bee\", \"url\": \"https://x.org/b.tar.gz\", \"sha256\": \"" SHA
-			   "\", \"size\": 20, \"kernel\": \"k\"},"
-			   "{\"name\": \"c\", \"url\": \"/srv/c.tar.zst\", \"sha256\": \"" SHA "\", \"size\": 30}],"
-			   "\"kernels\": [{\"name\": \"k\", \"url\": \"k.tar.zst\", \"sha256\": \"" SHA "\", \"size\": 5}]}";
+	const char *json =
+		"{\"format\": 1, \"images\": ["
+		"{\"name\": \"a\", \"url\": \"a.tar.zst\", \"sha256\": \"" SHA
+		"\", \"size\": 10},"
+		"{\"name\": \"b\", \"description\": \"bee\", \"url\": \"https://x.org/b.tar.gz\", \"sha256\": \"" SHA
+		"\", \"size\": 20, \"kernel\": \"k\"},"
+		"{\"name\": \"c\", \"url\": \"/srv/c.tar.zst\", \"sha256\": \"" SHA
+		"\", \"size\": 30}],"
+		"\"kernels\": [{\"name\": \"k\", \"url\": \"k.tar.zst\", \"sha256\": \"" SHA "\", \"size\": 5}]}";
 	struct catalog_entry e;
 	bgr_error err;
 
@@ -60,8 +63,10 @@ static void refusals(void)
 		{ "{\"format\": 1, \"images\": [{\"name\": \"a\", \"sha256\": \"" SHA "\", \"size\": 1}]}", "no url" },
 		{ "{\"format\": 1, \"images\": [{\"name\": \"a\", \"url\": \"u\", \"sha256\": \"abc\", \"size\": 1}]}",
 		  "a short sha256" },
-		{ "{\"format\": 1, \"images\": [{\"name\": \"a\", \"url\": \"u\", \"sha256\": \"" SHA "\"}]}", "no size" },
-		{ "{\"format\": 1, \"images\": [{\"name\": \"a\", \"url\": \"u\", \"sha256\": \"" SHA "\", \"size\": 0}]}",
+		{ "{\"format\": 1, \"images\": [{\"name\": \"a\", \"url\": \"u\", \"sha256\": \"" SHA "\"}]}",
+		  "no size" },
+		{ "{\"format\": 1, \"images\": [{\"name\": \"a\", \"url\": \"u\", \"sha256\": \"" SHA
+		  "\", \"size\": 0}]}",
 		  "size 0" },
 		{ "{\"format\": 1, \"images\": [{\"name\": \"a\", \"url\": \"u\", \"sha256\": \"" SHA
 		  "\", \"size\": 1, \"kernel\": \"../x\"}]}",

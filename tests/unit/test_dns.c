@@ -148,7 +148,9 @@ static void check_header(size_t qlen, int want_rcode, int want_an, int want_ar, 
 
 static void test_a_record(void)
 {
-	static const uint8_t want_answer[] = { 0xc0, 0x0c, 0, TYPE_A, 0, CLASS_IN, 0, 0, 0, DNS_TTL, 0, 4, 10, 0, 0, 5 };
+	static const uint8_t want_answer[] = {
+		0xc0, 0x0c, 0, TYPE_A, 0, CLASS_IN, 0, 0, 0, DNS_TTL, 0, 4, 10, 0, 0, 5
+	};
 	size_t len = make_query(q, 0xbeef, "web.vm", TYPE_A, CLASS_IN);
 	size_t n;
 
@@ -168,7 +170,8 @@ static void test_a_record(void)
 
 	len = make_query(q, 7, "WeB.Vm", TYPE_A, CLASS_IN);
 	n = answer(len);
-	tap_ok(n == len + 16 && rcode() == NOERROR && memcmp(r + n - 4, web_addr, 4) == 0, "WeB.Vm: mixed case answers");
+	tap_ok(n == len + 16 && rcode() == NOERROR && memcmp(r + n - 4, web_addr, 4) == 0,
+	       "WeB.Vm: mixed case answers");
 	is_str(last_lookup, "web", "the lookup gets the name lower-cased");
 	tap_ok(memcmp(r + 12, "\3WeB\2Vm", 7) == 0, "the question keeps its case (0x20 randomisation)");
 
@@ -206,7 +209,9 @@ static void test_no_answer(void)
 	expect("web_1.vm", TYPE_A, CLASS_IN, NXDOMAIN, true, "an underscore is NXDOMAIN");
 	expect("-web.vm", TYPE_A, CLASS_IN, NXDOMAIN, true, "a leading hyphen is NXDOMAIN");
 	expect("web-.vm", TYPE_A, CLASS_IN, NXDOMAIN, true, "a trailing hyphen is NXDOMAIN");
-	expect("w\xc3\xa9" "b.vm", TYPE_A, CLASS_IN, NXDOMAIN, true, "non-ASCII is NXDOMAIN");
+	expect("w\xc3\xa9"
+	       "b.vm",
+	       TYPE_A, CLASS_IN, NXDOMAIN, true, "non-ASCII is NXDOMAIN");
 	is_int(lookups, 0, "invalid names are never looked up");
 
 	expect("example.com", TYPE_A, CLASS_IN, REFUSED, false, "example.com is REFUSED");
@@ -297,7 +302,8 @@ static void test_truncated(void)
 static void test_compression(void)
 {
 	static const uint8_t loop_self[] = { 0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 0x0c, 0, 1, 0, 1 };
-	static const uint8_t after_label[] = { 0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, 'w', 'e', 'b', 0xc0, 0x0c, 0, 1, 0, 1 };
+	static const uint8_t after_label[] = { 0, 1, 1,   0,   0,   1,    0,    0, 0, 0, 0,
+					       0, 3, 'w', 'e', 'b', 0xc0, 0x0c, 0, 1, 0, 1 };
 	static const uint8_t forward[] = { 0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 0x12, 0, 1, 0, 1, 2, 'v', 'm', 0 };
 
 	is_int(dns_answer(loop_self, sizeof(loop_self), fake_lookup, NULL, r, sizeof(r)), 0,
@@ -436,7 +442,8 @@ static void on_timeout(void *data)
 
 static int udp_client(uint16_t port)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons(port),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 

@@ -93,8 +93,7 @@ static void test_wrap(void)
 	for (unsigned i = 0; i < count; i++)
 		events_append(&e, numbered(i, len));
 	is_int(e.end, count * (len + 1), "end keeps counting past the ring size");
-	tap_ok(e.end - e.start <= RING, "at most a ring's worth is kept (%llu)",
-	       (unsigned long long)(e.end - e.start));
+	tap_ok(e.end - e.start <= RING, "at most a ring's worth is kept (%llu)", (unsigned long long)(e.end - e.start));
 	tap_ok(e.end - e.start > RING - (len + 1), "less than one line's worth is wasted (%llu kept)",
 	       (unsigned long long)(e.end - e.start));
 	is_int(e.start % (len + 1), 0, "the oldest kept byte starts a line");

@@ -100,13 +100,21 @@ static const char *path_of(const cJSON *req)
 
 static void test_plan(void)
 {
-	struct fc_boot b = { .log_path = "/s/fc.log", .vcpu = 2, .mem_mib = 512, .kernel = "/k/vmlinux",
-			     .initrd = "/k/initrd.img", .boot_args = "console=ttyS0", .root_disk = "/s/root.img",
-			     .work_disk = "/s/work.img", .tap = "bgr1", .mac = "52:54:00:10:00:02",
-			     .vsock_uds = "/s/agent.sock", .guest_cid = 3 };
+	struct fc_boot b = { .log_path = "/s/fc.log",
+			     .vcpu = 2,
+			     .mem_mib = 512,
+			     .kernel = "/k/vmlinux",
+			     .initrd = "/k/initrd.img",
+			     .boot_args = "console=ttyS0",
+			     .root_disk = "/s/root.img",
+			     .work_disk = "/s/work.img",
+			     .tap = "bgr1",
+			     .mac = "52:54:00:10:00:02",
+			     .vsock_uds = "/s/agent.sock",
+			     .guest_cid = 3 };
 	cJSON *plan = fc_boot_plan(&b);
-	const char *want[] = { "/logger", "/machine-config", "/boot-source", "/drives/rootfs", "/drives/work",
-			       "/network-interfaces/eth0", "/vsock", "/actions" };
+	const char *want[] = { "/logger",      "/machine-config",          "/boot-source", "/drives/rootfs",
+			       "/drives/work", "/network-interfaces/eth0", "/vsock",       "/actions" };
 	int n = cJSON_GetArraySize(plan);
 
 	is_int(n, 8, "a full plan has 8 requests");
@@ -134,10 +142,18 @@ int main(int argc, char **argv)
 	}
 	/* `test_fc plan` prints a full plan, for the spec check in tests/fs/firecracker.sh */
 	if (argc == 2 && !strcmp(argv[1], "plan")) {
-		struct fc_boot b = { .log_path = "/s/fc.log", .vcpu = 2, .mem_mib = 512, .kernel = "/k/vmlinux",
-				     .initrd = "/k/initrd.img", .boot_args = "console=ttyS0 reboot=k panic=1",
-				     .root_disk = "/s/root.img", .work_disk = "/s/work.img", .tap = "bgr1",
-				     .mac = "52:54:00:10:00:02", .vsock_uds = "/s/agent.sock", .guest_cid = 3 };
+		struct fc_boot b = { .log_path = "/s/fc.log",
+				     .vcpu = 2,
+				     .mem_mib = 512,
+				     .kernel = "/k/vmlinux",
+				     .initrd = "/k/initrd.img",
+				     .boot_args = "console=ttyS0 reboot=k panic=1",
+				     .root_disk = "/s/root.img",
+				     .work_disk = "/s/work.img",
+				     .tap = "bgr1",
+				     .mac = "52:54:00:10:00:02",
+				     .vsock_uds = "/s/agent.sock",
+				     .guest_cid = 3 };
 		cJSON *plan = fc_boot_plan(&b);
 		char *text = cJSON_Print(plan);
 		puts(text);

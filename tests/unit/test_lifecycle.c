@@ -103,8 +103,8 @@ static char home[64] = "/tmp/banger-lifecycle-XXXXXX";
 struct fake {
 	char *control; /* the VM's control socket path: how the driver's calls name it */
 	pid_t pid;
-	int pidfd;     /* ours: when the child ends, its sockets close, as a real one's */
-	int power;     /* write end of the child's pipe */
+	int pidfd; /* ours: when the child ends, its sockets close, as a real one's */
+	int power; /* write end of the child's pipe */
 	int agent_listen, console_listen, agent_conn, console_conn;
 	int agent_conns; /* connections the agent socket accepted */
 	char in[4096];
@@ -120,7 +120,7 @@ static struct fake *fakes;
 static struct {
 	int starts, stops, quits, adopts;
 	bool power_off_on_shutdown; /* the guest obeys the agent's (or ACPI's) power-off */
-	bool quit_works;           /* the hypervisor obeys quit */
+	bool quit_works;            /* the hypervisor obeys quit */
 } drv;
 
 /* The newest live one (the list starts with the newest). */
@@ -364,13 +364,13 @@ static void fakes_free(void)
 
 /* ---- the daemon, and a front's view of it ------------------------------ */
 
-#define WAIT(cond)                                                                                        \
-	do {                                                                                              \
-		long long end_ = now_mono_ms() + WAIT_MS;                                                 \
-		while (!(cond) && now_mono_ms() < end_)                                                   \
-			loop_run_once(loop, 100);                                                         \
-		if (!(cond))                                                                              \
-			tap_ok(false, "line %d: timed out waiting for %s", __LINE__, #cond);              \
+#define WAIT(cond)                                                                           \
+	do {                                                                                 \
+		long long end_ = now_mono_ms() + WAIT_MS;                                    \
+		while (!(cond) && now_mono_ms() < end_)                                      \
+			loop_run_once(loop, 100);                                            \
+		if (!(cond))                                                                 \
+			tap_ok(false, "line %d: timed out waiting for %s", __LINE__, #cond); \
 	} while (0)
 
 static void daemon_start(void)
@@ -442,10 +442,22 @@ static int rmdir_vm(const char *name, struct reply *rep)
 	return r;
 }
 
-static struct vm *vm_of(const char *name) { return vmm_vm_by_name(m, name); }
-static enum vm_state state_of(const char *name) { return vm_of(name)->rec.state; }
-static const char *error_of(const char *name) { return vm_of(name)->rec.error; }
-static struct fake *fake_of(const char *name) { return fake_by_control(vm_of(name)->qmp_sock); }
+static struct vm *vm_of(const char *name)
+{
+	return vmm_vm_by_name(m, name);
+}
+static enum vm_state state_of(const char *name)
+{
+	return vm_of(name)->rec.state;
+}
+static const char *error_of(const char *name)
+{
+	return vm_of(name)->rec.error;
+}
+static struct fake *fake_of(const char *name)
+{
+	return fake_by_control(vm_of(name)->qmp_sock);
+}
 
 static void is_state(const char *name, enum vm_state want, const char *what)
 {
@@ -543,10 +555,11 @@ static bool sql(const char *q)
 /* From now on the store refuses to save a record in that state. */
 static void fail_saves_of(const char *state)
 {
-	_cleanup_free_ char *q = xasprintf("DROP TRIGGER IF EXISTS fail_save;"
-					   "CREATE TRIGGER fail_save BEFORE UPDATE ON vms WHEN NEW.state = '%s'"
-					   " BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
-					   state);
+	_cleanup_free_ char *q = xasprintf(
+		"DROP TRIGGER IF EXISTS fail_save;"
+		"CREATE TRIGGER fail_save BEFORE UPDATE ON vms WHEN NEW.state = '%s'"
+		" BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+		state);
 	tap_ok(sql(q), "the store now fails to save '%s'", state);
 }
 
@@ -638,8 +651,8 @@ static void test_stopped(void)
 	is_int(drv.starts, starts + 1, "stopped x start: the hypervisor is spawned");
 	tap_ok(vm_of("s1")->rec.pid == fake_of("s1")->pid, "  pid is the hypervisor's");
 	stored("s1", st, &pid);
-	tap_ok(strcmp(st, "starting") == 0 && pid == fake_of("s1")->pid, "  the store holds starting + pid (%s %d)",
-	       st, pid);
+	tap_ok(strcmp(st, "starting") == 0 && pid == fake_of("s1")->pid, "  the store holds starting + pid (%s %d)", st,
+	       pid);
 	tap_ok(!r.done, "  the start waits for the guest");
 	hello("s1");
 	WAIT(r.done);
@@ -855,8 +868,8 @@ static void test_ssh_verdict(void)
 		if (write(fake_of("u1")->agent_conn, line, strlen(line)) < 0)
 			tap_ok(false, "ack");
 		WAIT(authorized_seen);
-		m->hooks.ssh_verified(m, vm_of("u1"), ok ? 0 : -EIO, ok ? "" : "ssh: the host key does not match the pin",
-				      false, 7);
+		m->hooks.ssh_verified(m, vm_of("u1"), ok ? 0 : -EIO,
+				      ok ? "" : "ssh: the host key does not match the pin", false, 7);
 		WAIT(start.done);
 		authorized_seen = false;
 		m->hooks.authorize_result = vm_agent_authorize_result;

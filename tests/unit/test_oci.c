@@ -73,14 +73,19 @@ static void refs(void)
 
 static void manifests(void)
 {
-	const char *index = "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
-			    "\"manifests\":[{\"digest\":\"sha256:" D64 "\",\"size\":10,\"platform\":{\"os\":\"linux\","
-			    "\"architecture\":\"arm64\",\"variant\":\"v8\"}},{\"digest\":\"sha256:" D64 "\","
-			    "\"size\":11,\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}}]}";
-	const char *manifest = "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"x\",\"digest\":\"sha256:" D64 "\","
+	const char *index =
+		"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
+		"\"manifests\":[{\"digest\":\"sha256:" D64
+		"\",\"size\":10,\"platform\":{\"os\":\"linux\","
+		"\"architecture\":\"arm64\",\"variant\":\"v8\"}},{\"digest\":\"sha256:" D64
+		"\","
+		"\"size\":11,\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}}]}";
+	const char *manifest = "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"x\",\"digest\":\"sha256:" D64
+			       "\","
 			       "\"size\":5},\"layers\":[{\"mediaType\":\"application/vnd.docker.image.rootfs.diff."
 			       "tar.gzip\",\"digest\":\"sha256:" D64 "\",\"size\":123}]}";
-	const char *foreign = "{\"config\":{\"digest\":\"sha256:" D64 "\",\"size\":5},\"layers\":[{\"mediaType\":"
+	const char *foreign = "{\"config\":{\"digest\":\"sha256:" D64
+			      "\",\"size\":5},\"layers\":[{\"mediaType\":"
 			      "\"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip\",\"digest\":\"sha256:" D64
 			      "\",\"size\":1}]}";
 	static struct oci_image_manifest m;
@@ -96,7 +101,8 @@ static void manifests(void)
 	is_int(oci_index_pick(index, strlen(index), "linux", "amd64", digest, &err), 0, "linux/amd64 picked");
 	is_str(digest, "sha256:" D64, "  its digest");
 	is_int(oci_index_pick(index, strlen(index), "linux", "s390x", digest, &err), -ENOENT, "no linux/s390x");
-	is_str(err.msg, "no linux/s390x image in the index (it has: linux/arm64/v8, linux/amd64)", "  platforms listed");
+	is_str(err.msg, "no linux/s390x image in the index (it has: linux/arm64/v8, linux/amd64)",
+	       "  platforms listed");
 	is_int(oci_manifest_parse(manifest, strlen(manifest), &m, &err), 0, "a Docker v2 manifest parses");
 	is_int((long long)m.n_layers, 1, "  one layer");
 	is_int((long long)m.layers[0].size, 123, "  its size");

@@ -162,8 +162,10 @@ static void test_pins(const struct pubkey *pub)
 
 	/* foreign lines (a comment, a hashed host, another host) survive */
 	FILE *f = fopen(kh, "a");
-	fprintf(f, "# a comment\n|1|F1E1KeoE/eEWhi10WpGv4OdiO6Y=|3988QV0VE8wmZL7suNrYQLITLCg= %s %s\n"
-		   "other.example %s %s\n", pub->type, pub->b64, pub->type, pub->b64);
+	fprintf(f,
+		"# a comment\n|1|F1E1KeoE/eEWhi10WpGv4OdiO6Y=|3988QV0VE8wmZL7suNrYQLITLCg= %s %s\n"
+		"other.example %s %s\n",
+		pub->type, pub->b64, pub->type, pub->b64);
 	fclose(f);
 	is_int(pins_update(kh, both, 2, NULL, 0, NULL, &err), 0, "unpin box.vm and its address");
 	lines = pins_lines(kh, both, 2);
@@ -178,8 +180,8 @@ static void test_pins(const struct pubkey *pub)
 	/* groups: every VM's lines in one pass, in the file's order */
 	is_int(pins_update(kh, both, 2, both, 2, &keys, &err), 0, "pin box.vm and its address again");
 	const char *groups[] = { "nobody.vm,172.16.0.9", "box.vm,172.16.0.2", "[127.0.0.1]:2222" };
-	_cleanup_free_ char *want = xasprintf("2 [127.0.0.1]:2222 %s %s\n1 box.vm %s %s\n1 172.16.0.2 %s %s\n", pub->type,
-					      pub->b64, pub->type, pub->b64, pub->type, pub->b64);
+	_cleanup_free_ char *want = xasprintf("2 [127.0.0.1]:2222 %s %s\n1 box.vm %s %s\n1 172.16.0.2 %s %s\n",
+					      pub->type, pub->b64, pub->type, pub->b64, pub->type, pub->b64);
 	lines = pins_groups(kh, groups, 3);
 	is_str(lines, want, "groups: INDEX LINE for each group's pins, none for a group without");
 	free(lines);

@@ -280,8 +280,7 @@ static void test_reopen(int64_t last_id)
 	is_str(seen.recs[0].name, "x1", "x1 first");
 	is_str(seen.recs[2].name, "x2", "x2 last");
 	is_int(store_vm_insert(st, &n, &err), 0, "insert after reopen");
-	tap_ok(n.id > last_id, "ids keep growing across a reopen (%lld > %lld)", (long long)n.id,
-	       (long long)last_id);
+	tap_ok(n.id > last_id, "ids keep growing across a reopen (%lld > %lld)", (long long)n.id, (long long)last_id);
 	store_close(st);
 }
 
@@ -311,18 +310,19 @@ static void test_migrate_error_of(void)
 
 	memcpy(saved, db_path, sizeof(saved));
 	snprintf(db_path, sizeof(db_path), "%s/v2.db", dir);
-	tap_ok(raw_exec("CREATE TABLE vms (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,"
-			" state TEXT NOT NULL, vcpu INTEGER NOT NULL, memory_mib INTEGER NOT NULL,"
-			" disk_size INTEGER NOT NULL, image TEXT NOT NULL, kernel TEXT NOT NULL,"
-			" user_set INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL, pid INTEGER NOT NULL DEFAULT 0,"
-			" pid_start INTEGER NOT NULL DEFAULT 0, started_at INTEGER NOT NULL DEFAULT 0,"
-			" error TEXT NOT NULL DEFAULT '', ip TEXT NOT NULL DEFAULT '', mac TEXT NOT NULL DEFAULT '',"
-			" net_mode TEXT NOT NULL DEFAULT '', ssh_port INTEGER NOT NULL DEFAULT 0,"
-			" pin_mode TEXT NOT NULL DEFAULT '');"
-			"INSERT INTO vms (name, state, vcpu, memory_mib, disk_size, image, kernel, created, error)"
-			" VALUES ('old', 'stopped', 1, 256, 1073741824, 'tiny', 'tiny', 1, 'boot timed out'),"
-			" ('fine', 'stopped', 1, 256, 1073741824, 'tiny', 'tiny', 1, '');"
-			"PRAGMA user_version = 2"),
+	tap_ok(raw_exec(
+		       "CREATE TABLE vms (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,"
+		       " state TEXT NOT NULL, vcpu INTEGER NOT NULL, memory_mib INTEGER NOT NULL,"
+		       " disk_size INTEGER NOT NULL, image TEXT NOT NULL, kernel TEXT NOT NULL,"
+		       " user_set INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL, pid INTEGER NOT NULL DEFAULT 0,"
+		       " pid_start INTEGER NOT NULL DEFAULT 0, started_at INTEGER NOT NULL DEFAULT 0,"
+		       " error TEXT NOT NULL DEFAULT '', ip TEXT NOT NULL DEFAULT '', mac TEXT NOT NULL DEFAULT '',"
+		       " net_mode TEXT NOT NULL DEFAULT '', ssh_port INTEGER NOT NULL DEFAULT 0,"
+		       " pin_mode TEXT NOT NULL DEFAULT '');"
+		       "INSERT INTO vms (name, state, vcpu, memory_mib, disk_size, image, kernel, created, error)"
+		       " VALUES ('old', 'stopped', 1, 256, 1073741824, 'tiny', 'tiny', 1, 'boot timed out'),"
+		       " ('fine', 'stopped', 1, 256, 1073741824, 'tiny', 'tiny', 1, '');"
+		       "PRAGMA user_version = 2"),
 	       "a schema-2 store with an error");
 	st = open_store("schema 2");
 	if (st) {

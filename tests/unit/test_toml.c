@@ -108,23 +108,23 @@ static void test_empty(void)
 }
 
 static const char sample[] =
-	"# banger config\n"                  /* 1 */
+	"# banger config\n"                   /* 1 */
 	"log_level = \"debug\"  # trailing\n" /* 2 */
-	"\n"                                 /* 3 */
-	"[vm_defaults]\n"                    /* 4 */
-	"vcpu = 2\n"                         /* 5 */
-	"memory_mib = 1_024\n"               /* 6 */
-	"image = 'debian-12'\n"              /* 7 */
-	"kvm=true\n"                         /* 8 */
-	"\n"                                 /* 9 */
-	"[[file_sync]]\n"                    /* 10 */
-	"host = \"~/.gitconfig\"\n"          /* 11 */
-	"guest = \"/root/.gitconfig\"\n"     /* 12 */
-	"[[file_sync]]\n"                    /* 13 */
-	"  host = \"~/.ssh/config\"\n"       /* 14 */
-	"  mode = 384\n"                     /* 15 */
-	"[network]\n"                        /* 16 */
-	"nat = false # no NAT\n";            /* 17 */
+	"\n"                                  /* 3 */
+	"[vm_defaults]\n"                     /* 4 */
+	"vcpu = 2\n"                          /* 5 */
+	"memory_mib = 1_024\n"                /* 6 */
+	"image = 'debian-12'\n"               /* 7 */
+	"kvm=true\n"                          /* 8 */
+	"\n"                                  /* 9 */
+	"[[file_sync]]\n"                     /* 10 */
+	"host = \"~/.gitconfig\"\n"           /* 11 */
+	"guest = \"/root/.gitconfig\"\n"      /* 12 */
+	"[[file_sync]]\n"                     /* 13 */
+	"  host = \"~/.ssh/config\"\n"        /* 14 */
+	"  mode = 384\n"                      /* 15 */
+	"[network]\n"                         /* 16 */
+	"nat = false # no NAT\n";             /* 17 */
 
 static void test_sample(void)
 {
@@ -316,7 +316,8 @@ static void test_integer_refusals(void)
 		"a long value is cut short in the message");
 	refuses("a = x\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
 		"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
-		FILENAME ":1: invalid value 'x\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+		FILENAME
+		":1: invalid value 'x\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
 		"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9..."
 		"' (key 'a'; strings need quotes)",
 		"a long value is cut on a character boundary");

@@ -281,7 +281,8 @@ static void test_one_line(void)
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	buf[n > 0 ? n : 0] = '\0';
-	tap_ok(strstr(buf, "agent: hello?]0;pwned??fake line\n") != NULL, "a log line keeps guest text on one line, without escapes");
+	tap_ok(strstr(buf, "agent: hello?]0;pwned??fake line\n") != NULL,
+	       "a log line keeps guest text on one line, without escapes");
 	tap_ok(!strchr(buf, '\033'), "no escape reaches the log file");
 }
 

@@ -169,8 +169,8 @@ static void vcpu_bad(const char *s, unsigned host)
 	unsigned v = SENTINEL;
 	bgr_error err = { 0 };
 
-	tap_ok(parse_vcpu(s, host, &v, &err) == -EINVAL && err.code == EINVAL,
-	       "parse_vcpu('%s', host %u) is EINVAL", s, host);
+	tap_ok(parse_vcpu(s, host, &v, &err) == -EINVAL && err.code == EINVAL, "parse_vcpu('%s', host %u) is EINVAL", s,
+	       host);
 	is_int(v, SENTINEL, "ret untouched on failure");
 	tap_ok(one_line(err.msg) && strstr(err.msg, "vcpu"), "reason: %s", err.msg);
 }
@@ -316,8 +316,7 @@ static void disk_bad(const char *s)
 	uint64_t v = SENTINEL;
 	bgr_error err = { 0 };
 
-	tap_ok(parse_disk_size(s, &v, &err) == -EINVAL && err.code == EINVAL, "parse_disk_size('%s') is EINVAL",
-	       s);
+	tap_ok(parse_disk_size(s, &v, &err) == -EINVAL && err.code == EINVAL, "parse_disk_size('%s') is EINVAL", s);
 	is_int(v, SENTINEL, "ret untouched on failure");
 	tap_ok(one_line(err.msg) && strstr(err.msg, "disk_size"), "reason: %s", err.msg);
 	v = SENTINEL;
@@ -349,8 +348,8 @@ static void test_disk_size(void)
 		bgr_error err = { 0 };
 		uint64_t v;
 		parse_disk_size("12Q", &v, &err);
-		tap_ok(strncmp(err.msg, "disk_size: ", 11) == 0 && strstr(err.msg, "'12Q'"),
-		       "wrapped reason: %s", err.msg);
+		tap_ok(strncmp(err.msg, "disk_size: ", 11) == 0 && strstr(err.msg, "'12Q'"), "wrapped reason: %s",
+		       err.msg);
 	}
 }
 

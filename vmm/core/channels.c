@@ -398,8 +398,7 @@ void vmm_inotify_event(void *data, int fd, uint32_t events)
 					if ((ev->mask & IN_MODIFY) && !vm->console_unbounded)
 						console_log_bound(m, vm);
 					m->obs.vm_output(m->obs.ctx, vm, VMM_OUT_CONSOLE);
-				}
-				else if (strcmp(ev->name, "vm.log") == 0)
+				} else if (strcmp(ev->name, "vm.log") == 0)
 					m->obs.vm_output(m->obs.ctx, vm, VMM_OUT_LOGS);
 			}
 		}

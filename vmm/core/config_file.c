@@ -71,8 +71,16 @@ static char *expand_home(const char *p)
 
 static bool is_root_key(const char *key)
 {
-	static const char *const known[] = { "default_image_name", "ssh_key_path", "firecracker_bin", "vmm", "accel",
-					     "network", "bridge_name", "subnet", "nat", "catalog" };
+	static const char *const known[] = { "default_image_name",
+					     "ssh_key_path",
+					     "firecracker_bin",
+					     "vmm",
+					     "accel",
+					     "network",
+					     "bridge_name",
+					     "subnet",
+					     "nat",
+					     "catalog" };
 
 	for (size_t i = 0; i < ARRAY_SIZE(known); i++)
 		if (!strcmp(key, known[i]))
@@ -163,8 +171,8 @@ static int apply_vm_defaults(struct ctx *c, const struct toml_table *t)
 				return wrap_at(c, kv->line);
 			where(c, kv, s->src_disk);
 		} else {
-			return at(c, kv->line, "unknown key '%.40s' in [vm_defaults] (known: vcpu, memory_mib, disk_size)",
-				  kv->key);
+			return at(c, kv->line,
+				  "unknown key '%.40s' in [vm_defaults] (known: vcpu, memory_mib, disk_size)", kv->key);
 		}
 	}
 	return 0;
@@ -203,8 +211,7 @@ static int apply_file_sync(struct ctx *c, const struct toml_table *t)
 		return at(c, mode->line, "mode: want an octal mode as a string, like \"0644\"");
 	e.host = xstrdup(host->v.str);
 	e.guest = xstrdup(guest->v.str);
-	snprintf(e.src, SETTING_SRC_MAX, "%s:%d", strrchr(c->path, '/') ? strrchr(c->path, '/') + 1 : c->path,
-		 t->line);
+	snprintf(e.src, SETTING_SRC_MAX, "%s:%d", strrchr(c->path, '/') ? strrchr(c->path, '/') + 1 : c->path, t->line);
 	c->s->sync = realloc(c->s->sync, (c->s->n_sync + 1) * sizeof(*c->s->sync));
 	if (!c->s->sync)
 		abort();

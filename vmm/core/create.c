@@ -81,8 +81,8 @@ struct vmm_create {
 	struct vmm_waiter *catalog_waiter; /* waiting for the catalog's first copy */
 	atomic_bool cancelled;
 	/* the worker's job: what it reads */
-	char *tmp;          /* vms_dir/.new-NAME.SEQ, renamed to vms_dir/ID at the end */
-	char *disk;         /* the root disk to make; NULL while the image is still to be pulled */
+	char *tmp;  /* vms_dir/.new-NAME.SEQ, renamed to vms_dir/ID at the end */
+	char *disk; /* the root disk to make; NULL while the image is still to be pulled */
 	char *images_dir;
 	bool raw_disks;
 	const struct vmm_settings *settings; /* read-only once loaded */
@@ -320,8 +320,7 @@ static void catalog_ready(void *ctx, int result)
 		finish(c, NULL, &err);
 }
 
-int vmm_vm_create(struct vmm *m, const char *name, vmm_create_fn fn, void *ctx, struct vmm_create **ret,
-		  bgr_error *err)
+int vmm_vm_create(struct vmm *m, const char *name, vmm_create_fn fn, void *ctx, struct vmm_create **ret, bgr_error *err)
 {
 	struct vmm_create *c;
 	struct artifact *a;

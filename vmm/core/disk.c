@@ -66,8 +66,9 @@ static int make_template(const char *base, uint64_t size, const char *tmpl, bgr_
 	/* unique per thread: a worker may warm the same template */
 	_cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", tmpl, gettid());
 	_cleanup_free_ char *size_arg = xasprintf("%" PRIu64, size);
-	char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", (char *)base,
-			 tmp, size_arg, NULL };
+	char *argv[] = {
+		"qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", (char *)base, tmp, size_arg, NULL
+	};
 	int r = proc_run(argv, -1);
 
 	if (r != 0) {
@@ -114,8 +115,7 @@ int disk_template(const char *images_dir, const char *image, uint64_t size, char
 	return 0;
 }
 
-int disk_create_root(const char *images_dir, const char *image, uint64_t size, const char *dest,
-		     bgr_error *err)
+int disk_create_root(const char *images_dir, const char *image, uint64_t size, const char *dest, bgr_error *err)
 {
 	_cleanup_free_ char *tmpl = NULL;
 	int r = disk_template(images_dir, image, size, &tmpl, err);

@@ -125,8 +125,9 @@ static int check_entry(const struct file_sync *e, bgr_error *err)
 	struct stat st;
 
 	if (!rel)
-		return bgr_fail(err, EINVAL, "file_sync (%s): guest path '%.100s' must be under ~/ or /root/, without '..'",
-				e->src, e->guest);
+		return bgr_fail(err, EINVAL,
+				"file_sync (%s): guest path '%.100s' must be under ~/ or /root/, without '..'", e->src,
+				e->guest);
 	if (!debugfs_safe(rel)) {
 		printable_copy(e->guest, shown, sizeof(shown));
 		return bgr_fail(err, EINVAL,
@@ -220,8 +221,9 @@ static int stage_entry(const struct file_sync *e, const char *stage, const struc
 	int r;
 
 	if (!rel)
-		return bgr_fail(err, EINVAL, "file_sync (%s): guest path '%.100s' must be under ~/ or /root/, without '..'",
-				e->src, e->guest);
+		return bgr_fail(err, EINVAL,
+				"file_sync (%s): guest path '%.100s' must be under ~/ or /root/, without '..'", e->src,
+				e->guest);
 	if (stat(host, &st) < 0)
 		return bgr_fail(err, EINVAL, "file_sync (%s): host path '%.100s': %s", e->src, host, strerror(errno));
 	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
@@ -299,8 +301,7 @@ static int make_root_owned(const char *stage, const char *image, const char *vm_
 	return r == 0 ? 0 : bgr_fail(err, EIO, "file_sync: debugfs could not set owners in %s", image);
 }
 
-int file_sync_build(const struct vmm_settings *s, const char *vm_dir, bool (*cancel)(void *), void *ctx,
-		    bgr_error *err)
+int file_sync_build(const struct vmm_settings *s, const char *vm_dir, bool (*cancel)(void *), void *ctx, bgr_error *err)
 {
 	const struct cancel c = { cancel, ctx };
 	_cleanup_free_ char *stage = NULL, *image = NULL, *size_arg = NULL;
@@ -326,8 +327,8 @@ int file_sync_build(const struct vmm_settings *s, const char *vm_dir, bool (*can
 	size = tree_bytes * 2 + (64ULL << 20);
 	size = size < (1ULL << 30) ? (1ULL << 30) : (size + (1 << 20) - 1) & ~((uint64_t)(1 << 20) - 1);
 	size_arg = xasprintf("%lluk", (unsigned long long)(size >> 10));
-	char *argv[] = { "mke2fs", "-q", "-F", "-t", "ext4", "-m", "0", "-L", "banger-work", "-d", stage, image, size_arg,
-			 NULL };
+	char *argv[] = { "mke2fs", "-q",          "-F", "-t",  "ext4", "-m",     "0",
+			 "-L",     "banger-work", "-d", stage, image,  size_arg, NULL };
 	if (run(argv, &c) != 0) {
 		r = cancelled(&c) ? bgr_fail(err, ECANCELED, "file_sync: cancelled")
 				  : bgr_fail(err, EIO, "file_sync: mke2fs could not build the work disk %s", image);

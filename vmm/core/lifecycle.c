@@ -165,9 +165,15 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 	_cleanup_free_ char *work = xasprintf("%s/" WORK_DISK_NAME, vm->dir);
 	_cleanup_close_ int log_fd = -1, tap_fd = -1;
 	struct vm_launch l = {
-		.name = vm->rec.name, .accel = m->settings.accel.accel, .vcpu = vm->rec.vcpu,
-		.memory_mib = vm->rec.memory_mib, .cmdline = "", .root_disk = vm->root_disk,
-		.qmp_sock = vm->qmp_sock, .console_sock = vm->console_sock, .console_log = vm->console_log,
+		.name = vm->rec.name,
+		.accel = m->settings.accel.accel,
+		.vcpu = vm->rec.vcpu,
+		.memory_mib = vm->rec.memory_mib,
+		.cmdline = "",
+		.root_disk = vm->root_disk,
+		.qmp_sock = vm->qmp_sock,
+		.console_sock = vm->console_sock,
+		.console_log = vm->console_log,
 		.agent_sock = vm->agent_sock,
 	};
 	pid_t pid;
@@ -202,8 +208,8 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 	vm->agent_log_ms = 0; /* each boot's first agent lines are logged */
 	vm->agent_log_dropped = 0;
 	vm->agent_log_muted = false;
-	vmm_vm_log(m, vm, "starting (%s, %s, vcpu %u, memory %u MiB, network %s%s%s)", m->driver->name, l.accel,
-		   l.vcpu, l.memory_mib, vm->rec.net_mode, vm->rec.ip[0] && l.net_mode == NET_BRIDGE ? " " : "",
+	vmm_vm_log(m, vm, "starting (%s, %s, vcpu %u, memory %u MiB, network %s%s%s)", m->driver->name, l.accel, l.vcpu,
+		   l.memory_mib, vm->rec.net_mode, vm->rec.ip[0] && l.net_mode == NET_BRIDGE ? " " : "",
 		   l.net_mode == NET_BRIDGE ? vm->rec.ip : "");
 	pid = m->driver->start(&l, err);
 	if (pid < 0)
@@ -272,8 +278,9 @@ void vm_hello_received(struct vmm *m, struct vm *vm, const char *line)
 		return;
 	}
 	if (banger_agent_field(line, "proto", proto, sizeof(proto)) < 0 || atoi(proto) < 2) {
-		boot_failed(m, vm, "the guest agent is too old (protocol < 2, no ssh key support): rebuild the "
-				   "image (tools/mkimage)");
+		boot_failed(m, vm,
+			    "the guest agent is too old (protocol < 2, no ssh key support): rebuild the "
+			    "image (tools/mkimage)");
 		return;
 	}
 	if (hello_host_keys_check(line, reason, sizeof(reason)) < 0) {
@@ -301,7 +308,8 @@ void vm_agent_authorize_result(struct vmm *m, struct vm *vm, bool ok, const char
 		return;
 	}
 	if (!ok) {
-		_cleanup_free_ char *msg = xasprintf("the guest agent could not install banger's ssh key: %.200s", line);
+		_cleanup_free_ char *msg =
+			xasprintf("the guest agent could not install banger's ssh key: %.200s", line);
 		boot_failed(m, vm, msg);
 		return;
 	}
@@ -318,8 +326,7 @@ void vm_ssh_verified(struct vmm *m, struct vm *vm, int result, const char *msg, 
 		return;
 	}
 	snprintf(vm->rec.pin_mode, sizeof(vm->rec.pin_mode), "%s", tofu ? "tofu" : "agent");
-	vmm_vm_log(m, vm, "ssh ready with the pinned host key (%s pin, check took %lld ms)", vm->rec.pin_mode,
-		   took_ms);
+	vmm_vm_log(m, vm, "ssh ready with the pinned host key (%s pin, check took %lld ms)", vm->rec.pin_mode, took_ms);
 	boot_completed(m, vm);
 }
 
@@ -447,12 +454,13 @@ void vm_adopt(struct vmm *m, struct vm *vm)
 			vm->stop_phase = STOP_POWERDOWN;
 			if (m->driver->stop(m->loop, vm->qmp_sock, &err) < 0)
 				vmm_vm_log(m, vm, "re-adopt: clean shutdown request failed: %s", err.msg);
-			vm->stop_timer = loop_timer_add(m->loop, m->settings.stop_timeout_s * 1000LL, stop_escalate, vm);
+			vm->stop_timer =
+				loop_timer_add(m->loop, m->settings.stop_timeout_s * 1000LL, stop_escalate, vm);
 		} else if (was != VM_RUNNING) {
 			/* the agent says hello again on reconnect: that makes it running */
 			vm->rec.state = VM_STARTING;
-			vm->boot_timer = loop_timer_add(m->loop, m->settings.boot_timeout_s * 1000LL,
-							boot_timed_out, vm);
+			vm->boot_timer =
+				loop_timer_add(m->loop, m->settings.boot_timeout_s * 1000LL, boot_timed_out, vm);
 		}
 		vm_channels_open(m, vm);
 		network_readopt(m, vm);
@@ -495,9 +503,11 @@ static int action(struct vmm *m, struct vm *vm, const char *word, vmm_done_fn fn
 	if (parse_action(word, &act) < 0)
 		return bgr_fail(err, EINVAL, "unknown state request '%.40s': write start, stop, restart or kill", word);
 	if (vm->renaming_to && (act == ACT_START || act == ACT_RESTART))
-		return bgr_fail(err, EBUSY, "the VM is being renamed to %s; start it once that returned", vm->renaming_to);
+		return bgr_fail(err, EBUSY, "the VM is being renamed to %s; start it once that returned",
+				vm->renaming_to);
 	if (vm->applying && (act == ACT_START || act == ACT_RESTART))
-		return bgr_fail(err, EBUSY, "a change of its disk, image or kernel is being applied; start once it returned");
+		return bgr_fail(err, EBUSY,
+				"a change of its disk, image or kernel is being applied; start once it returned");
 	switch (act) {
 	case ACT_START:
 		if (s == VM_RUNNING)
@@ -599,7 +609,8 @@ void vm_artifact_ready(struct vmm *m, enum art_kind kind, const char *name, int 
 		if (!vm_waits_for_artifact(vm, kind, name))
 			continue;
 		if (result < 0) {
-			snprintf(err.msg, sizeof(err.msg), "pulling %s %s failed: %s", art_kind_word(kind), name, reason);
+			snprintf(err.msg, sizeof(err.msg), "pulling %s %s failed: %s", art_kind_word(kind), name,
+				 reason);
 			start_failed(m, vm, result, err.msg);
 			continue;
 		}

@@ -64,7 +64,6 @@ static void sweep_orphans(struct vmm *m)
 	}
 }
 
-
 struct template_job {
 	char *images_dir, *image;
 	uint64_t size;
@@ -108,8 +107,8 @@ void vmm_set_driver_for_test(const struct vm_driver *driver)
 	driver_for_test = driver;
 }
 
-int vmm_new(struct loop *loop, struct bgr_paths *paths, const struct vmm_observer *obs,
-	    struct vmm **ret, bgr_error *err)
+int vmm_new(struct loop *loop, struct bgr_paths *paths, const struct vmm_observer *obs, struct vmm **ret,
+	    bgr_error *err)
 {
 	struct vmm *m = xcalloc(1, sizeof(*m));
 	int r;
@@ -215,9 +214,18 @@ void vmm_free(struct vmm *m)
 	free(m);
 }
 
-const struct vmm_settings *vmm_settings(struct vmm *m) { return &m->settings; }
-const struct bgr_paths *vmm_paths(struct vmm *m) { return m->paths; }
-size_t vmm_vm_count(struct vmm *m) { return m->n_vms; }
+const struct vmm_settings *vmm_settings(struct vmm *m)
+{
+	return &m->settings;
+}
+const struct bgr_paths *vmm_paths(struct vmm *m)
+{
+	return m->paths;
+}
+size_t vmm_vm_count(struct vmm *m)
+{
+	return m->n_vms;
+}
 /* Removes every pin the VM's names or addresses may have; a new VM that
  * reuses them starts clean. Skips the rewrite when none is in the file. */
 /* A deleted VM's pins (its names and addresses), dropped on a worker after

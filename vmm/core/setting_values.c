@@ -26,8 +26,8 @@ int setting_network(struct vmm_settings *s, const char *v, const char *from, bgr
 int setting_bridge(struct vmm_settings *s, const char *v, const char *from, bgr_error *err)
 {
 	if (!netdev_ifname_valid(v))
-		return bgr_fail(err, EINVAL, "bridge_name '%.40s': want 1 to 15 characters, no '/', ':', '%%' or spaces",
-				v);
+		return bgr_fail(err, EINVAL,
+				"bridge_name '%.40s': want 1 to 15 characters, no '/', ':', '%%' or spaces", v);
 	snprintf(s->net.bridge, sizeof(s->net.bridge), "%s", v);
 	setting_src_set(s->net.src_bridge, from);
 	return 0;
@@ -86,7 +86,8 @@ int setting_catalog(struct vmm_settings *s, const char *v, const char *from, bgr
 		snprintf(s->catalog, sizeof(s->catalog), "%s", v);
 	} else {
 		return bgr_fail(err, EINVAL,
-				"catalog '%.100s': want an absolute path, ~/..., or a file://, http:// or https:// URL", v);
+				"catalog '%.100s': want an absolute path, ~/..., or a file://, http:// or https:// URL",
+				v);
 	}
 	setting_src_set(s->src_catalog, from);
 	return 0;

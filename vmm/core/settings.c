@@ -145,9 +145,10 @@ static void choose_vmm(struct vmm_settings *s)
 		snprintf(s->vmm_why, sizeof(s->vmm_why), "auto: %.100s runs and KVM is usable", s->firecracker_bin);
 	} else {
 		snprintf(s->vmm, sizeof(s->vmm), "qemu");
-		snprintf(s->vmm_why, sizeof(s->vmm_why), "auto: %s", have_fc ? "Firecracker needs KVM, which cannot run "
-										"the guest kernel here"
-									      : "no runnable Firecracker binary");
+		snprintf(s->vmm_why, sizeof(s->vmm_why), "auto: %s",
+			 have_fc ? "Firecracker needs KVM, which cannot run "
+				   "the guest kernel here"
+				 : "no runnable Firecracker binary");
 	}
 }
 
@@ -165,13 +166,15 @@ static void choose_network(struct vmm_net_settings *n, bgr_error *err, int *r)
 	} else if (!strcmp(n->setting, "bridge")) {
 		if (!admin)
 			*r = bgr_fail(err, EPERM,
-				      "network = bridge needs CAP_NET_ADMIN (run bangerd as root, or use network = user)");
+				      "network = bridge needs CAP_NET_ADMIN (run bangerd as root, or use network = "
+				      "user)");
 		n->mode = NET_BRIDGE;
 		snprintf(n->why, sizeof(n->why), "as configured");
 	} else {
 		n->mode = admin ? NET_BRIDGE : NET_USER;
 		snprintf(n->why, sizeof(n->why), "auto: %s",
-			 admin ? "bangerd has CAP_NET_ADMIN, so a bridge" : "no CAP_NET_ADMIN, so QEMU user networking");
+			 admin ? "bangerd has CAP_NET_ADMIN, so a bridge"
+			       : "no CAP_NET_ADMIN, so QEMU user networking");
 	}
 }
 
@@ -200,9 +203,11 @@ int settings_load(struct vmm_settings *s, struct bgr_paths *paths, bgr_error *er
 		return r;
 	choose_vmm(s);
 	if (!strcmp(s->vmm, "firecracker") && s->net.mode == NET_USER)
-		return bgr_fail(err, EINVAL, "vmm = firecracker has no user networking (network is user %s): give bangerd "
-					     "CAP_NET_ADMIN for bridge mode, or set network = none",
-				!strcmp(s->net.setting, "user") ? "as configured" : "because bangerd lacks CAP_NET_ADMIN");
+		return bgr_fail(err, EINVAL,
+				"vmm = firecracker has no user networking (network is user %s): give bangerd "
+				"CAP_NET_ADMIN for bridge mode, or set network = none",
+				!strcmp(s->net.setting, "user") ? "as configured"
+								: "because bangerd lacks CAP_NET_ADMIN");
 	return 0;
 }
 

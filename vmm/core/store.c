@@ -10,7 +10,10 @@ struct store {
 	int in_txn;
 };
 
-static void stmt_finalizep(sqlite3_stmt **st) { sqlite3_finalize(*st); }
+static void stmt_finalizep(sqlite3_stmt **st)
+{
+	sqlite3_finalize(*st);
+}
 #define _cleanup_stmt_ __attribute__((cleanup(stmt_finalizep)))
 
 /* Schema migrations: entry i takes user_version i to i + 1. Append only. */
@@ -92,8 +95,8 @@ int store_open(const char *path, struct store **ret, bgr_error *err)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
 
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-			    NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
+	    SQLITE_OK) {
 		bgr_fail(err, EIO, "cannot open store %s: %s", path, sqlite3_errmsg(s->db));
 		store_close(s);
 		return -EIO;

@@ -44,30 +44,30 @@ struct vm {
 	size_t agent_len;
 	bool console_unbounded; /* console.log could not be bounded (said once) */
 	bool agent_handshaking; /* agent_fd waits for the driver's handshake reply (channels.c) */
-	bool agent_discard; /* inside a line longer than the protocol allows: skip to its '\n' */
+	bool agent_discard;     /* inside a line longer than the protocol allows: skip to its '\n' */
 	/* the agent's lines in logs: a burst, then one a second (vm_agent_log) */
 	long long agent_log_ms;
 	int agent_log_tokens;
 	unsigned agent_log_dropped;
 	bool agent_log_muted;
-	char *hello;     /* the last hello line, NULL before the first (heap: most VMs are stopped);
-			    BANGER_AGENT_LINE_MAX bytes, reused by each hello */
+	char *hello; /* the last hello line, NULL before the first (heap: most VMs are stopped);
+			BANGER_AGENT_LINE_MAX bytes, reused by each hello */
 	struct loop_timer *boot_timer, *stop_timer, *connect_timer;
 	enum vm_stop_phase stop_phase;
 	bool stop_is_kill;
 
 	struct vmm_waiter *start_waiters, *stop_waiters;
-	char tap[16];      /* its tap's name while a bridged boot runs */
-	int prev_ssh_port; /* user mode: the port of the boot before, whose pin goes */
-	bool verifying; /* the ssh check of this boot is running on a worker */
-	bool authorized; /* the agent acked our key in this boot */
+	char tap[16];        /* its tap's name while a bridged boot runs */
+	int prev_ssh_port;   /* user mode: the port of the boot before, whose pin goes */
+	bool verifying;      /* the ssh check of this boot is running on a worker */
+	bool authorized;     /* the agent acked our key in this boot */
 	bool authorize_sent; /* our key went to the agent on this connection of this boot */
 	enum vm_after_stop after_stop;
-	bool awaiting_pull;   /* a start waits for its image or kernel to be pulled */
-	bool applying;        /* a change of its disk, image or kernel is in progress (vm_set.c) */
-	bool making_disk;     /* a start's root disk is being made on a worker (vm_artifacts.c) */
-	unsigned error_seq;   /* counts vm_set_error calls: what a request itself caused stays */
-	char *renaming_to;    /* the name a rename in progress takes (rename.c), else NULL */
+	bool awaiting_pull; /* a start waits for its image or kernel to be pulled */
+	bool applying;      /* a change of its disk, image or kernel is in progress (vm_set.c) */
+	bool making_disk;   /* a start's root disk is being made on a worker (vm_artifacts.c) */
+	unsigned error_seq; /* counts vm_set_error calls: what a request itself caused stays */
+	char *renaming_to;  /* the name a rename in progress takes (rename.c), else NULL */
 	long long pull_logged_ms;
 };
 
@@ -75,7 +75,7 @@ struct vm {
  * them: the manager wires these to the lifecycle (and to vm_remove) in
  * vmm_new, and a test can wire its own. */
 struct vm_hooks {
-	void (*hello_received)(struct vmm *m, struct vm *vm, const char *line);       /* channels.c */
+	void (*hello_received)(struct vmm *m, struct vm *vm, const char *line);            /* channels.c */
 	void (*authorize_result)(struct vmm *m, struct vm *vm, bool ok, const char *line); /* channels.c */
 	/* the verdict of the ssh check of the current boot (ssh_verify.c) */
 	void (*ssh_verified)(struct vmm *m, struct vm *vm, int result, const char *msg, bool tofu, long long took_ms);
@@ -107,9 +107,9 @@ struct vmm {
 	struct workers *workers;
 	struct dns_server *dns;
 	bool bridge_up, nat_on;
-	int bridge_lock_fd; /* one bangerd per bridge (bridge_lock.h); -1 when not held */
-	struct pubkey ssh_pub; /* the managed key's public half */
-	atomic_bool quitting;  /* set by vmm_free: long worker jobs give up */
+	int bridge_lock_fd;     /* one bangerd per bridge (bridge_lock.h); -1 when not held */
+	struct pubkey ssh_pub;  /* the managed key's public half */
+	atomic_bool quitting;   /* set by vmm_free: long worker jobs give up */
 	struct artifact **arts; /* images and kernels, artifacts.c */
 	size_t n_arts, cap_arts;
 	int64_t last_art_id;

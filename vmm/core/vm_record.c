@@ -4,11 +4,8 @@
 #include <string.h>
 
 static const char *const state_names[] = {
-	[VM_STOPPED] = "stopped",
-	[VM_STARTING] = "starting",
-	[VM_RUNNING] = "running",
-	[VM_STOPPING] = "stopping",
-	[VM_ERROR] = "error",
+	[VM_STOPPED] = "stopped",   [VM_STARTING] = "starting", [VM_RUNNING] = "running",
+	[VM_STOPPING] = "stopping", [VM_ERROR] = "error",
 };
 
 const char *vm_state_name(enum vm_state s)
@@ -28,14 +25,10 @@ int vm_state_parse(const char *s, enum vm_state *ret)
 }
 
 static const char *const error_of_names[] = {
-	[VM_ERR_NONE] = "",
-	[VM_ERR_STATE] = "state",
-	[VM_ERR_VCPU] = "vcpu",
-	[VM_ERR_MEMORY] = "memory_mib",
-	[VM_ERR_DISK] = "disk_size",
-	[VM_ERR_IMAGE] = "image",
-	[VM_ERR_KERNEL] = "kernel",
-	[VM_ERR_CONSOLE] = "console",
+	[VM_ERR_NONE] = "",          [VM_ERR_STATE] = "state",
+	[VM_ERR_VCPU] = "vcpu",      [VM_ERR_MEMORY] = "memory_mib",
+	[VM_ERR_DISK] = "disk_size", [VM_ERR_IMAGE] = "image",
+	[VM_ERR_KERNEL] = "kernel",  [VM_ERR_CONSOLE] = "console",
 };
 
 const char *vm_error_of_name(enum vm_error_of of)

@@ -12,11 +12,26 @@
 #include <string.h>
 #include <time.h>
 
-struct vm *vmm_vm_at(struct vmm *m, size_t i) { return i < m->n_vms ? m->vms[i] : NULL; }
-const struct vm_record *vm_record(const struct vm *vm) { return &vm->rec; }
-const char *vm_console_log(const struct vm *vm) { return vm->console_log; }
-const char *vm_log_path(const struct vm *vm) { return vm->log_path; }
-const char *vm_agent_hello(const struct vm *vm) { return vm->hello ? vm->hello : ""; }
+struct vm *vmm_vm_at(struct vmm *m, size_t i)
+{
+	return i < m->n_vms ? m->vms[i] : NULL;
+}
+const struct vm_record *vm_record(const struct vm *vm)
+{
+	return &vm->rec;
+}
+const char *vm_console_log(const struct vm *vm)
+{
+	return vm->console_log;
+}
+const char *vm_log_path(const struct vm *vm)
+{
+	return vm->log_path;
+}
+const char *vm_agent_hello(const struct vm *vm)
+{
+	return vm->hello ? vm->hello : "";
+}
 
 bool vm_renaming_to(struct vmm *m, const char *name)
 {
@@ -181,8 +196,14 @@ void vm_event(struct vmm *m, struct vm *vm, const char *what)
 	vmm_event_line(m, vm->rec.name, what);
 }
 
-uint64_t vmm_events_oldest(struct vmm *m) { return m->events.start; }
-uint64_t vmm_events_end(struct vmm *m) { return m->events.end; }
+uint64_t vmm_events_oldest(struct vmm *m)
+{
+	return m->events.start;
+}
+uint64_t vmm_events_end(struct vmm *m)
+{
+	return m->events.end;
+}
 
 size_t vmm_events_read(struct vmm *m, uint64_t *pos, char *buf, size_t size)
 {

@@ -41,11 +41,11 @@ struct set_op {
 	struct vmm *m;
 	int64_t vm_id;
 	enum vm_field field;
-	char value[VM_NAME_MAX + 1]; /* a name (checked) or a size (parsed) */
+	char value[VM_NAME_MAX + 1];       /* a name (checked) or a size (parsed) */
 	struct vmm_waiter *waiters;        /* the front's */
 	struct vmm_waiter *catalog_waiter; /* while waiting for the catalog */
 	/* the disk job */
-	bool resize;     /* qemu-img resize (or truncate) to size; else a new disk from image */
+	bool resize; /* qemu-img resize (or truncate) to size; else a new disk from image */
 	uint64_t size;
 	char *disk, *images_dir;
 	char image[VM_NAME_MAX + 1], kernel[64];
@@ -60,8 +60,9 @@ static int resize_disk(const char *disk, bool raw, uint64_t size, bgr_error *err
 	char *argv[] = { "qemu-img", "resize", "-q", "-f", "qcow2", (char *)disk, arg, NULL };
 
 	if (raw) /* sparse: growing the file is enough, the guest grows its fs */
-		return truncate(disk, (off_t)size) < 0 ? bgr_fail(err, errno, "cannot grow %s: %s", disk, strerror(errno))
-						       : 0;
+		return truncate(disk, (off_t)size) < 0
+			       ? bgr_fail(err, errno, "cannot grow %s: %s", disk, strerror(errno))
+			       : 0;
 	if (proc_run(argv, -1) != 0)
 		return bgr_fail(err, EIO, "qemu-img resize of %s failed", disk);
 	return 0;
@@ -128,8 +129,8 @@ static void disk_work(void *data)
 {
 	struct set_op *op = data;
 
-	op->result = op->resize ? resize_disk(op->disk, op->raw_disks, op->size, &op->err)
-				: replace_root_disk(op, &op->err);
+	op->result =
+		op->resize ? resize_disk(op->disk, op->raw_disks, op->size, &op->err) : replace_root_disk(op, &op->err);
 }
 
 static void disk_done(void *data)
@@ -183,7 +184,8 @@ static int set_artifact(struct set_op *op, struct vm *vm, bgr_error *err)
 	if (op->field == VM_FIELD_KERNEL) {
 		r = 0;
 		if (!art_installed(m, ART_KERNEL, value) &&
-		    !(vmm_art_by_name(m, ART_KERNEL, value) && vmm_art_by_name(m, ART_KERNEL, value)->state == ART_PULLING)) {
+		    !(vmm_art_by_name(m, ART_KERNEL, value) &&
+		      vmm_art_by_name(m, ART_KERNEL, value)->state == ART_PULLING)) {
 			struct catalog_entry e;
 			r = art_catalog_find(m, ART_KERNEL, value, &e, err);
 			if (r < 0)
@@ -282,7 +284,8 @@ static int set(struct vmm *m, struct vm *vm, enum vm_field field, const char *va
 		return bgr_fail(err, EBUSY, "cannot change settings while the VM is %s; stop it first",
 				vm_state_name(vm->rec.state));
 	if (vm->renaming_to)
-		return bgr_fail(err, EBUSY, "the VM is being renamed to %s; try again once that returned", vm->renaming_to);
+		return bgr_fail(err, EBUSY, "the VM is being renamed to %s; try again once that returned",
+				vm->renaming_to);
 	if (vm->applying || vm->making_disk)
 		return bgr_fail(err, EBUSY, "another change of this VM is being applied; try again once it returned");
 	switch (field) {

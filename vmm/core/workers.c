@@ -19,8 +19,8 @@ struct workers {
 	struct loop *loop;
 	int nthreads;
 	pthread_t *threads;
-	int efd;               /* wakes the loop when jobs are done */
-	pthread_mutex_t lock;  /* guards the lists and stopping */
+	int efd;              /* wakes the loop when jobs are done */
+	pthread_mutex_t lock; /* guards the lists and stopping */
 	pthread_cond_t cond;
 	struct job *todo, *finished;
 	bool stopping;

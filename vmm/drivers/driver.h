@@ -18,26 +18,26 @@ struct loop;
 /* Everything needed to launch one VM. Paths are absolute. */
 struct vm_launch {
 	const char *name;
-	const char *accel;       /* "kvm" or "tcg" */
+	const char *accel; /* "kvm" or "tcg" */
 	unsigned vcpu;
 	unsigned memory_mib;
-	const char *kernel;      /* bzImage */
+	const char *kernel; /* bzImage */
 	const char *initrd;
-	const char *cmdline;     /* extra kernel arguments */
-	const char *root_disk;   /* qcow2 overlay */
-	const char *work_disk;   /* raw ext4 for /root (file_sync), or NULL */
+	const char *cmdline;   /* extra kernel arguments */
+	const char *root_disk; /* qcow2 overlay */
+	const char *work_disk; /* raw ext4 for /root (file_sync), or NULL */
 	const char *qmp_sock;
 	const char *console_sock;
 	const char *console_log;
 	const char *agent_sock;
-	int log_fd;              /* hypervisor stdout/stderr go here */
+	int log_fd; /* hypervisor stdout/stderr go here */
 	/* network: NET_NONE/NET_USER/NET_BRIDGE (vmm.h enum net_mode) */
 	int net_mode;
 	const char *mac;
-	int tap_fd;              /* bridge: the tap, passed as fd 3 (QEMU) */
-	const char *tap_name;    /* bridge: its name (Firecracker opens it itself) */
-	int ssh_port;            /* user: host 127.0.0.1 port forwarded to :22 */
-	bool outbound;           /* user: may the guest reach out (nat = true)? */
+	int tap_fd;           /* bridge: the tap, passed as fd 3 (QEMU) */
+	const char *tap_name; /* bridge: its name (Firecracker opens it itself) */
+	int ssh_port;         /* user: host 127.0.0.1 port forwarded to :22 */
+	bool outbound;        /* user: may the guest reach out (nat = true)? */
 };
 
 struct vm_driver {
@@ -45,10 +45,10 @@ struct vm_driver {
 	/* file names in the VM's directory */
 	const char *control_sock_name; /* QMP, or Firecracker's API socket */
 	const char *root_disk_name;
-	const char *console_name;      /* QEMU: console socket; Firecracker: stdin FIFO */
-	bool raw_disks;                /* raw root disk (sparse/reflink copy), not a qcow2 overlay */
-	bool tap_by_name;              /* the hypervisor opens a persistent tap by name */
-	bool console_on_stdout;        /* the serial console is the process's stdout/stdin */
+	const char *console_name; /* QEMU: console socket; Firecracker: stdin FIFO */
+	bool raw_disks;           /* raw root disk (sparse/reflink copy), not a qcow2 overlay */
+	bool tap_by_name;         /* the hypervisor opens a persistent tap by name */
+	bool console_on_stdout;   /* the serial console is the process's stdout/stdin */
 	/* stop asks the hypervisor first (Firecracker: SendCtrlAltDel, which
 	 * reboots the guest and so ends the process; an agent power-off could
 	 * leave a halted guest in a live process), the agent only if that fails */

@@ -7,16 +7,16 @@
 #include <cjson/cJSON.h>
 
 struct fc_boot {
-	const char *log_path;   /* must exist before /logger */
+	const char *log_path; /* must exist before /logger */
 	unsigned vcpu, mem_mib;
-	const char *kernel;     /* uncompressed ELF vmlinux */
-	const char *initrd;     /* or NULL */
-	const char *boot_args;  /* always explicit: the default turns the serial console off */
-	const char *root_disk;  /* raw */
-	const char *work_disk;  /* raw, or NULL */
-	const char *tap, *mac;  /* NULL: no network interface */
-	const char *vsock_uds;  /* hybrid vsock for the agent */
-	unsigned guest_cid;     /* >= 3 */
+	const char *kernel;    /* uncompressed ELF vmlinux */
+	const char *initrd;    /* or NULL */
+	const char *boot_args; /* always explicit: the default turns the serial console off */
+	const char *root_disk; /* raw */
+	const char *work_disk; /* raw, or NULL */
+	const char *tap, *mac; /* NULL: no network interface */
+	const char *vsock_uds; /* hybrid vsock for the agent */
+	unsigned guest_cid;    /* >= 3 */
 };
 
 /* [{"method":"PUT","path":"/logger","body":{...}}, ..., InstanceStart last].

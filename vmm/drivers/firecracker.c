@@ -106,13 +106,22 @@ static char *dir_of(const char *path)
 static int write_plan(const struct vm_launch *l, const char *dir, const char *vmlinux, char **ret, bgr_error *err)
 {
 	_cleanup_free_ char *log = xasprintf("%s/firecracker.log", dir);
-	_cleanup_free_ char *args = xasprintf("console=ttyS0 reboot=k panic=1 pci=off banger.name=%s banger.vmm=firecracker %s",
-					      l->name, l->cmdline);
+	_cleanup_free_ char *args =
+		xasprintf("console=ttyS0 reboot=k panic=1 pci=off banger.name=%s banger.vmm=firecracker %s", l->name,
+			  l->cmdline);
 	_cleanup_free_ char *path = xasprintf("%s/firecracker-plan.json", dir);
 	struct fc_boot b = {
-		.log_path = log, .vcpu = l->vcpu, .mem_mib = l->memory_mib, .kernel = vmlinux, .initrd = l->initrd,
-		.boot_args = args, .root_disk = l->root_disk, .work_disk = l->work_disk,
-		.tap = l->net_mode == NET_BRIDGE ? l->tap_name : NULL, .mac = l->mac, .vsock_uds = l->agent_sock,
+		.log_path = log,
+		.vcpu = l->vcpu,
+		.mem_mib = l->memory_mib,
+		.kernel = vmlinux,
+		.initrd = l->initrd,
+		.boot_args = args,
+		.root_disk = l->root_disk,
+		.work_disk = l->work_disk,
+		.tap = l->net_mode == NET_BRIDGE ? l->tap_name : NULL,
+		.mac = l->mac,
+		.vsock_uds = l->agent_sock,
 		.guest_cid = GUEST_CID,
 	};
 	cJSON *plan = fc_boot_plan(&b);
@@ -142,9 +151,11 @@ static pid_t fc_start(const struct vm_launch *l, bgr_error *err)
 	pid_t pid;
 
 	if (stat(vmlinux, &st) < 0)
-		return bgr_fail(err, ENOENT, "kernel has no uncompressed vmlinux for Firecracker: %s (rebuild it with "
-					     "tools/mkimage)", vmlinux);
-	unlink(l->qmp_sock); /* Firecracker refuses a stale API socket */
+		return bgr_fail(err, ENOENT,
+				"kernel has no uncompressed vmlinux for Firecracker: %s (rebuild it with "
+				"tools/mkimage)",
+				vmlinux);
+	unlink(l->qmp_sock);   /* Firecracker refuses a stale API socket */
 	unlink(l->agent_sock); /* and binds the vsock uds itself */
 	if (mkfifo(l->console_sock, 0600) < 0 && errno != EEXIST)
 		return bgr_fail(err, errno, "cannot make the console FIFO %s: %s", l->console_sock, strerror(errno));

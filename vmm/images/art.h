@@ -43,8 +43,7 @@ void art_free_all(struct vmm *m);
 void art_sweep(struct vmm *m);
 /* The catalog entry for name, from the catalogs the settings name (the
  * http(s) one from its copy in memory). */
-int art_catalog_find(struct vmm *m, enum art_kind kind, const char *name, struct catalog_entry *ret,
-		     bgr_error *err);
+int art_catalog_find(struct vmm *m, enum art_kind kind, const char *name, struct catalog_entry *ret, bgr_error *err);
 
 /* catalog_remote.c: 0 when art_catalog_find may run now; 1 when the
  * http(s) catalog has no copy yet and its fetch runs: fn(ctx, 0 or -EIO)

@@ -22,7 +22,6 @@ const char *art_kind_dir(struct vmm *m, enum art_kind kind)
 	return kind == ART_IMAGE ? m->paths->images_dir : m->paths->kernels_dir;
 }
 
-
 bool art_installed(struct vmm *m, enum art_kind kind, const char *name)
 {
 	const char *dir = art_kind_dir(m, kind);
@@ -168,8 +167,16 @@ struct artifact *vmm_art_by_id(struct vmm *m, int64_t id)
 void vmm_art_info(const struct artifact *a, struct art_info *ret)
 {
 	*ret = (struct art_info){
-		.id = a->id, .kind = a->kind, .name = a->name, .state = a->state, .error = a->error,
-		.done = a->done, .total = a->total, .bps = a->bps, .step = a->step, .size = a->size,
+		.id = a->id,
+		.kind = a->kind,
+		.name = a->name,
+		.state = a->state,
+		.error = a->error,
+		.done = a->done,
+		.total = a->total,
+		.bps = a->bps,
+		.step = a->step,
+		.size = a->size,
 		.meta = &a->meta,
 	};
 }
@@ -214,8 +221,7 @@ void vmm_art_status(const struct artifact *a, char *out, size_t size)
 		snprintf(out, size, "pulling %s %s/s", done, bps);
 }
 
-int art_catalog_find(struct vmm *m, enum art_kind kind, const char *name, struct catalog_entry *ret,
-		     bgr_error *err)
+int art_catalog_find(struct vmm *m, enum art_kind kind, const char *name, struct catalog_entry *ret, bgr_error *err)
 {
 	struct catalog_sources src;
 
@@ -234,8 +240,7 @@ static void art_event(struct vmm *m, struct artifact *a, const char *what)
 /* Whether name may be pulled: EEXIST while it is installed or pulling; a
  * failed entry it would replace is returned in *ret_failed. Changes nothing
  * (a refused pull leaves a failed entry in place). */
-static int claim_name(struct vmm *m, enum art_kind kind, const char *name, struct artifact **ret_failed,
-		      bgr_error *err)
+static int claim_name(struct vmm *m, enum art_kind kind, const char *name, struct artifact **ret_failed, bgr_error *err)
 {
 	struct artifact *a;
 	int r = artifact_name_check(art_kind_word(kind), name, err);
@@ -336,7 +341,8 @@ int vmm_art_pull(struct vmm *m, enum art_kind kind, const char *name, vmm_done_f
 		/* like rmdir kernels/NAME: a kernel VMs use is not replaced under them */
 		a->keep_kernel = n > 0;
 		if (n)
-			log_msg("images/%s: keeping the installed kernel %s (used by %d VM%s: %s); the bundle's is not installed",
+			log_msg("images/%s: keeping the installed kernel %s (used by %d VM%s: %s); the bundle's is not "
+				"installed",
 				name, e.kernel, n, n == 1 ? "" : "s", names);
 	}
 	r = pull_job_start_catalog(a, &e, &pull_events, err);
@@ -357,8 +363,8 @@ int vmm_art_import(struct vmm *m, const char *name, const char *ref, struct arti
 	if (r < 0)
 		return r;
 	if (!*ref || strlen(ref) > 255 || strpbrk(ref, " \t\"'\\"))
-		return bgr_fail(err, EINVAL, "'%.100s' is not an OCI image reference (like docker.io/library/debian:bookworm)",
-				ref);
+		return bgr_fail(err, EINVAL,
+				"'%.100s' is not an OCI image reference (like docker.io/library/debian:bookworm)", ref);
 	a = begin_pull(m, ART_IMAGE, name, failed);
 	snprintf(a->meta.source, sizeof(a->meta.source), "oci:%s", ref);
 	snprintf(a->meta.kernel, sizeof(a->meta.kernel), "%s", m->settings.kernel);

@@ -74,7 +74,8 @@ int catalog_parse_find(const char *json, const char *base, enum catalog_kind kin
 		r = bgr_fail(err, EINVAL, "\"%s\" must be a list", kind == CATALOG_IMAGE ? "images" : "kernels");
 		goto out;
 	}
-	cJSON_ArrayForEach(e, list) {
+	cJSON_ArrayForEach(e, list)
+	{
 		const char *n = str_field(e, "name");
 		if (!cJSON_IsObject(e) || !n) {
 			r = bgr_fail(err, EINVAL, "every entry needs a name");
@@ -120,8 +121,8 @@ static char *load(const struct catalog_sources *src, const char *loc, char **ret
 	return text;
 }
 
-int catalog_find(const struct catalog_sources *src, enum catalog_kind kind, const char *name,
-		 struct catalog_entry *ret, bgr_error *err)
+int catalog_find(const struct catalog_sources *src, enum catalog_kind kind, const char *name, struct catalog_entry *ret,
+		 bgr_error *err)
 {
 	_cleanup_free_ char *local = xasprintf("%s/catalog/catalog.json", src->cache_dir);
 	const char *what = kind == CATALOG_IMAGE ? "image" : "kernel";

@@ -45,7 +45,7 @@ struct catalog_sources {
  * catalogs searched when none lists it; other errors for unreadable or bad
  * catalogs (a catalog that cannot be read is skipped when a later one has
  * the name). */
-int catalog_find(const struct catalog_sources *src, enum catalog_kind kind, const char *name,
-		 struct catalog_entry *ret, bgr_error *err);
+int catalog_find(const struct catalog_sources *src, enum catalog_kind kind, const char *name, struct catalog_entry *ret,
+		 bgr_error *err);
 
 #endif

@@ -22,7 +22,7 @@
 #include <time.h>
 
 #define CATALOG_MAX_BYTES (4u << 20)
-#define REFETCH_AFTER_S 300   /* a copy older than this is refreshed */
+#define REFETCH_AFTER_S 300       /* a copy older than this is refreshed */
 #define RETRY_AFTER_FAIL_MS 30000 /* a failed fetch is not tried again sooner */
 
 struct catalog_remote {
@@ -104,9 +104,11 @@ static void fetch_ended(struct vmm *m, struct catalog_remote *c)
 		log_msg("catalog %s: fetched", c->url);
 	} else {
 		if (!c->error[0])
-			snprintf(c->error, sizeof(c->error), "banger-pull %s", WIFEXITED(status) ? "failed" : "was killed");
+			snprintf(c->error, sizeof(c->error), "banger-pull %s",
+				 WIFEXITED(status) ? "failed" : "was killed");
 		c->failed_ms = now_mono_ms();
-		log_msg("catalog %s: fetch failed: %s%s", c->url, c->error, c->text ? " (the copy from before serves)" : "");
+		log_msg("catalog %s: fetch failed: %s%s", c->url, c->error,
+			c->text ? " (the copy from before serves)" : "");
 		result = -EIO;
 	}
 	waiters_complete(&c->waiters, result);

@@ -115,8 +115,8 @@ static void step_ended(struct pull_job *j)
 	j->pid = 0;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		if (!j->error[0])
-			snprintf(j->error, sizeof(j->error), "%s %s",
-				 j->step_names[j->cur], WIFEXITED(status) ? "failed" : "was killed");
+			snprintf(j->error, sizeof(j->error), "%s %s", j->step_names[j->cur],
+				 WIFEXITED(status) ? "failed" : "was killed");
 		finish(j, -EIO);
 		return;
 	}
@@ -222,20 +222,21 @@ int pull_job_start_catalog(struct artifact *a, const struct catalog_entry *e, co
 		return bgr_fail(err, errno, "cannot create %s: %s", dir, strerror(errno));
 	snprintf(size, sizeof(size), "%" PRIu64, e->size);
 	j = job_new(a, ev);
-	add_step(j, "download", (const char *const[]){ pull, "fetch", e->url, e->sha256, bundle, "--size", size,
-						       NULL });
+	add_step(j, "download",
+		 (const char *const[]){ pull, "fetch", e->url, e->sha256, bundle, "--size", size, NULL });
 	/* an image's bundle may bring its kernel; a kernel pull leaves images alone */
 	if (a->kind == ART_IMAGE && !a->keep_kernel)
-		add_step(j, "install", (const char *const[]){ pull, "install", bundle, m->paths->state_dir, "--name",
-							      a->name, "--source", e->url, "--sha256", e->sha256, NULL });
+		add_step(j, "install",
+			 (const char *const[]){ pull, "install", bundle, m->paths->state_dir, "--name", a->name,
+						"--source", e->url, "--sha256", e->sha256, NULL });
 	else if (a->kind == ART_IMAGE)
-		add_step(j, "install", (const char *const[]){ pull, "install", bundle, m->paths->state_dir, "--name",
-							      a->name, "--source", e->url, "--sha256", e->sha256,
-							      "--only", "image", NULL });
+		add_step(j, "install",
+			 (const char *const[]){ pull, "install", bundle, m->paths->state_dir, "--name", a->name,
+						"--source", e->url, "--sha256", e->sha256, "--only", "image", NULL });
 	else
-		add_step(j, "install", (const char *const[]){ pull, "install", bundle, m->paths->state_dir, "--name",
-							      a->name, "--source", e->url, "--sha256", e->sha256,
-							      "--only", "kernel", NULL });
+		add_step(j, "install",
+			 (const char *const[]){ pull, "install", bundle, m->paths->state_dir, "--name", a->name,
+						"--source", e->url, "--sha256", e->sha256, "--only", "kernel", NULL });
 	j->remove_after = steal_ptr(&bundle);
 	return start(j, err);
 }
@@ -249,8 +250,9 @@ int pull_job_start_oci(struct artifact *a, const char *ref, const char *kernel, 
 	_cleanup_free_ char *kit = xasprintf("%s/kit", m->paths->state_dir);
 	struct pull_job *j = job_new(a, ev);
 
-	add_step(j, "import", (const char *const[]){ oci, "import", ref, m->paths->state_dir, a->name, "--cache",
-						     m->paths->cache_dir, "--kit", kit, "--kernel", kernel, NULL });
+	add_step(j, "import",
+		 (const char *const[]){ oci, "import", ref, m->paths->state_dir, a->name, "--cache",
+					m->paths->cache_dir, "--kit", kit, "--kernel", kernel, NULL });
 	return start(j, err);
 }
 

@@ -85,7 +85,8 @@ int vm_disk_fit_image(struct vmm *m, struct vm *vm, const char *image, bgr_error
 	size_format(min, need, sizeof(need));
 	if (vm->rec.user_set & VM_SET_DISK)
 		return bgr_fail(err, EINVAL,
-				"disk_size %s (set on this VM) is smaller than image '%s' (%s): write a larger disk_size first",
+				"disk_size %s (set on this VM) is smaller than image '%s' (%s): write a larger "
+				"disk_size first",
 				have, image, need);
 	vmm_vm_log(m, vm, "disk_size grows from %s (the default) to %s to hold image %s", have, need, image);
 	vm->rec.disk_size = min;
@@ -231,8 +232,8 @@ int vm_image_available(struct vmm *m, const char *image, char kernel[64], bgr_er
 	if (a && a->state == ART_PULLING)
 		return 0;
 	if (art_catalog_find(m, ART_IMAGE, image, &e, err) < 0)
-		return bgr_fail(err, err->code, "image '%s' is not installed and %s (tools/mkimage builds tiny)",
-				image, err->code == ENOENT ? "no catalog lists it" : err->msg);
+		return bgr_fail(err, err->code, "image '%s' is not installed and %s (tools/mkimage builds tiny)", image,
+				err->code == ENOENT ? "no catalog lists it" : err->msg);
 	snprintf(kernel, 64, "%s", e.kernel);
 	return 0;
 }

@@ -46,11 +46,14 @@ int bridge_lock(const char *bridge, bgr_error *err)
 		pid = holder(&sa, len);
 		if (pid > 0)
 			return bgr_fail(err, EBUSY,
-					"bridge %s is in use by another bangerd (pid %d); stop it, or give this one another "
+					"bridge %s is in use by another bangerd (pid %d); stop it, or give this one "
+					"another "
 					"bridge_name and subnet",
 					bridge, (int)pid);
-		return bgr_fail(err, EBUSY, "bridge %s is in use by another bangerd; stop it, or give this one another "
-				"bridge_name and subnet", bridge);
+		return bgr_fail(err, EBUSY,
+				"bridge %s is in use by another bangerd; stop it, or give this one another "
+				"bridge_name and subnet",
+				bridge);
 	}
 	/* listening, so that a second daemon can learn who holds it (SO_PEERCRED) */
 	if (listen(fd, 1) < 0)

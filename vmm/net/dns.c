@@ -26,8 +26,8 @@
 #define HEADER_SIZE 12
 #define LABEL_MAX 63
 #define NAME_WIRE_MAX 255
-#define A_RECORD_SIZE 16   /* pointer, type, class, ttl, rdlength, address */
-#define OPT_FIXED_SIZE 11  /* root name, type, size, ttl, rdlength */
+#define A_RECORD_SIZE 16  /* pointer, type, class, ttl, rdlength, address */
+#define OPT_FIXED_SIZE 11 /* root name, type, size, ttl, rdlength */
 
 /* header byte 2 */
 #define FLAG_QR 0x80
@@ -71,10 +71,8 @@ static const struct {
 	uint8_t rcode;
 	bool authoritative;
 } outcome_header[] = {
-	[OUT_REFUSED] = { RCODE_REFUSED, false },
-	[OUT_NXDOMAIN] = { RCODE_NXDOMAIN, true },
-	[OUT_NODATA] = { RCODE_NOERROR, true },
-	[OUT_ADDRESS] = { RCODE_NOERROR, true },
+	[OUT_REFUSED] = { RCODE_REFUSED, false }, [OUT_NXDOMAIN] = { RCODE_NXDOMAIN, true },
+	[OUT_NODATA] = { RCODE_NOERROR, true },   [OUT_ADDRESS] = { RCODE_NOERROR, true },
 	[OUT_BADVERS] = { RCODE_NOERROR, false },
 };
 
@@ -234,13 +232,13 @@ static uint8_t *put_opt_record(uint8_t *p, uint8_t ext_rcode)
 	p = put_u16(p, TYPE_OPT);
 	p = put_u16(p, EDNS_UDP_SIZE);
 	*p++ = ext_rcode;
-	*p++ = 0; /* version */
+	*p++ = 0;          /* version */
 	p = put_u16(p, 0); /* flags: no DO, we do not sign */
 	return put_u16(p, 0);
 }
 
-static size_t write_response(const uint8_t *pkt, const struct query *qr, enum outcome o, uint32_t addr,
-			     uint8_t *out, size_t out_size)
+static size_t write_response(const uint8_t *pkt, const struct query *qr, enum outcome o, uint32_t addr, uint8_t *out,
+			     size_t out_size)
 {
 	size_t question_len = qr->q.end - HEADER_SIZE;
 	bool answer = o == OUT_ADDRESS;
@@ -265,8 +263,7 @@ static size_t write_response(const uint8_t *pkt, const struct query *qr, enum ou
 	return (size_t)(p - out);
 }
 
-size_t dns_answer(const uint8_t *query, size_t len, dns_lookup_fn lookup, void *ctx, uint8_t *out,
-		  size_t out_size)
+size_t dns_answer(const uint8_t *query, size_t len, dns_lookup_fn lookup, void *ctx, uint8_t *out, size_t out_size)
 {
 	struct query qr;
 	uint32_t addr = 0;

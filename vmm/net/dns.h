@@ -23,7 +23,6 @@ typedef int (*dns_lookup_fn)(void *ctx, const char *name, uint32_t *addr);
  * the response length, or 0 when the packet must be dropped: malformed,
  * truncated, a response, not a standard QUERY, not exactly one question, a
  * compression pointer in the question, a response not fitting out_size... */
-size_t dns_answer(const uint8_t *query, size_t len, dns_lookup_fn lookup, void *ctx, uint8_t *out,
-		  size_t out_size);
+size_t dns_answer(const uint8_t *query, size_t len, dns_lookup_fn lookup, void *ctx, uint8_t *out, size_t out_size);
 
 #endif

@@ -26,8 +26,14 @@ void mac_for_ip(uint32_t addr, char out[18])
 	snprintf(out, 18, "52:54:00:%02x:%02x:%02x", (addr >> 16) & 0xff, (addr >> 8) & 0xff, addr & 0xff);
 }
 
-uint32_t ippool_netmask(const struct ippool *p) { return p->prefix ? ~0u << (32 - p->prefix) : 0; }
-uint32_t ippool_gateway(const struct ippool *p) { return p->net + 1; }
+uint32_t ippool_netmask(const struct ippool *p)
+{
+	return p->prefix ? ~0u << (32 - p->prefix) : 0;
+}
+uint32_t ippool_gateway(const struct ippool *p)
+{
+	return p->net + 1;
+}
 
 bool ippool_contains(const struct ippool *p, uint32_t addr)
 {
@@ -70,6 +76,6 @@ int ippool_pick(const struct ippool *p, ippool_used_fn used, void *ctx, uint32_t
 			return 0;
 		}
 	}
-	return bgr_fail(err, ENOSPC, "no free address left in %u.%u.%u.%u/%d (every one is held by a VM)",
-			p->net >> 24, (p->net >> 16) & 0xff, (p->net >> 8) & 0xff, p->net & 0xff, p->prefix);
+	return bgr_fail(err, ENOSPC, "no free address left in %u.%u.%u.%u/%d (every one is held by a VM)", p->net >> 24,
+			(p->net >> 16) & 0xff, (p->net >> 8) & 0xff, p->net & 0xff, p->prefix);
 }

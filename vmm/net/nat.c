@@ -79,8 +79,8 @@ static int nft_fail(bgr_error *err, const char *table, int status, const char *o
 	if (status < 0)
 		return bgr_fail(err, -status, "nat: %s: cannot run nft: %s", table, strerror(-status));
 	/* nft's first line is its error message */
-	return bgr_fail(err, EIO, "nat: %s: nft failed (exit %d): %.*s", table, status,
-			(int)strcspn(output, "\n"), output);
+	return bgr_fail(err, EIO, "nat: %s: nft failed (exit %d): %.*s", table, status, (int)strcspn(output, "\n"),
+			output);
 }
 
 /* The ip_forward value recorded in table ip `table`, or -1 when the table is
@@ -188,23 +188,24 @@ static char *nat_ruleset(const char *table, const char *bridge, uint32_t subnet,
 	if (forward_before == 0)
 		snprintf(guard, sizeof(guard), "\t\tmeta iifgroup != %u meta oifgroup != %u drop\n",
 			 NETDEV_BANGER_GROUP, NETDEV_BANGER_GROUP);
-	return xasprintf("table ip %s\n"
-			 "delete table ip %s\n"
-			 "table ip %s {\n"
-			 "\tcomment \"" FORWARD_RECORD "%d\"\n"
-			 "\tchain postrouting {\n"
-			 "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
-			 "\t\tip saddr %s/%d oifname != \"%s\" masquerade\n"
-			 "\t}\n"
-			 "\tchain forward {\n"
-			 "\t\ttype filter hook forward priority filter; policy accept;\n"
-			 "\t\tiifname \"%s\" oifname != \"%s\" accept\n"
-			 "\t\tiifname != \"%s\" oifname \"%s\" ct state established,related accept\n"
-			 "%s"
-			 "\t}\n"
-			 "}\n",
-			 table, table, table, forward_before, net_text, prefix, bridge, bridge, bridge, bridge,
-			 bridge, guard);
+	return xasprintf(
+		"table ip %s\n"
+		"delete table ip %s\n"
+		"table ip %s {\n"
+		"\tcomment \"" FORWARD_RECORD
+		"%d\"\n"
+		"\tchain postrouting {\n"
+		"\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+		"\t\tip saddr %s/%d oifname != \"%s\" masquerade\n"
+		"\t}\n"
+		"\tchain forward {\n"
+		"\t\ttype filter hook forward priority filter; policy accept;\n"
+		"\t\tiifname \"%s\" oifname != \"%s\" accept\n"
+		"\t\tiifname != \"%s\" oifname \"%s\" ct state established,related accept\n"
+		"%s"
+		"\t}\n"
+		"}\n",
+		table, table, table, forward_before, net_text, prefix, bridge, bridge, bridge, bridge, bridge, guard);
 }
 
 /* Checks the bridge name, finds nft and names the table. */

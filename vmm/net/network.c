@@ -168,8 +168,7 @@ static void tap_name(const struct vm *vm, char out[IFNAMSIZ])
 	snprintf(out, IFNAMSIZ, "bgr%lld", (long long)vm->rec.id);
 }
 
-int network_prepare_boot(struct vmm *m, struct vm *vm, struct vm_launch *l, char **cmdline, int *tap_fd,
-			 bgr_error *err)
+int network_prepare_boot(struct vmm *m, struct vm *vm, struct vm_launch *l, char **cmdline, int *tap_fd, bgr_error *err)
 {
 	const struct vmm_net_settings *s = &m->settings.net;
 	char gw[16], mask[16];
@@ -182,7 +181,9 @@ int network_prepare_boot(struct vmm *m, struct vm *vm, struct vm_launch *l, char
 	vm->prev_ssh_port = vm->rec.ssh_port;
 	vm->rec.ssh_port = 0;
 	snprintf(vm->rec.net_mode, sizeof(vm->rec.net_mode), "%s",
-		 s->mode == NET_BRIDGE ? "bridge" : s->mode == NET_USER ? "user" : "none");
+		 s->mode == NET_BRIDGE ? "bridge"
+		 : s->mode == NET_USER ? "user"
+				       : "none");
 	if (s->mode == NET_NONE)
 		return 0;
 	if (s->mode == NET_USER) {

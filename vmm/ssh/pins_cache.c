@@ -59,8 +59,12 @@ static void file_id_of(const char *file, struct file_id *id)
 	memset(id, 0, sizeof(*id));
 	if (stat(file, &st) < 0)
 		return;
-	*id = (struct file_id){ .exists = true, .dev = st.st_dev, .ino = st.st_ino, .size = st.st_size,
-				.mtime = st.st_mtim, .ctime = st.st_ctim };
+	*id = (struct file_id){ .exists = true,
+				.dev = st.st_dev,
+				.ino = st.st_ino,
+				.size = st.st_size,
+				.mtime = st.st_mtim,
+				.ctime = st.st_ctim };
 }
 
 static bool same_file(const struct file_id *a, const struct file_id *b)
@@ -124,7 +128,8 @@ static void refresh_work(void *data)
 			int status;
 			_cleanup_free_ char *out = ssh_helper_run((char **)argv, &status, NULL, NULL);
 			char *save = NULL;
-			for (char *line = strtok_r(out, "\n", &save); status == 0 && line; line = strtok_r(NULL, "\n", &save)) {
+			for (char *line = strtok_r(out, "\n", &save); status == 0 && line;
+			     line = strtok_r(NULL, "\n", &save)) {
 				char *rest;
 				unsigned long g = strtoul(line, &rest, 10);
 				if (rest == line || *rest != ' ' || g >= n)

@@ -156,8 +156,9 @@ void vm_ssh_verify(struct vmm *m, struct vm *vm)
 	if (!vm->hello || network_ssh_endpoint(vm, host, &port) < 0) {
 		/* no hello, or no network (network = none ends a boot at the
 		 * hello): nothing to check against, nowhere to connect */
-		m->hooks.ssh_verified(m, vm, -EIO, "no ssh check is possible for this boot (no agent hello or no network)",
-				false, 0);
+		m->hooks.ssh_verified(m, vm, -EIO,
+				      "no ssh check is possible for this boot (no agent hello or no network)", false,
+				      0);
 		return;
 	}
 	if (hello_host_keys_check(vm->hello, msg, sizeof(msg)) < 0) {
