@@ -107,27 +107,30 @@ pid_t proc_spawn_with_fd(char *const argv[], int out_fd, int pass_fd)
 	return spawn(argv, out_fd, -1, true, pass_fd);
 }
 
-int proc_run(char *const argv[], int out_fd)
+/* Waits for pid; its exit status, 128 + the signal that ended it, or -errno. */
+static int reap(pid_t pid)
 {
-	pid_t pid = spawn(argv, out_fd, -1, false, -1);
 	int status;
 
-	if (pid < 0)
-		return pid;
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR)
 			return -errno;
 	}
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	return 128 + WTERMSIG(status);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int proc_run(char *const argv[], int out_fd)
+{
+	pid_t pid = spawn(argv, out_fd, -1, false, -1);
+
+	return pid < 0 ? pid : reap(pid);
 }
 
 int proc_run_cancel(char *const argv[], bool (*cancel)(void *), void *ctx)
 {
 	/* a session of its own: a cancel kills whatever it started too */
 	pid_t pid = spawn(argv, -1, -1, cancel != NULL, -1);
-	int status, pidfd;
+	int pidfd;
 
 	if (pid < 0)
 		return pid;
@@ -146,13 +149,7 @@ int proc_run_cancel(char *const argv[], bool (*cancel)(void *), void *ctx)
 	}
 	if (pidfd >= 0)
 		close(pidfd);
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return -errno;
-	}
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	return 128 + WTERMSIG(status);
+	return reap(pid);
 }
 
 int proc_capture(char *const argv[], char **out, bool (*cancel)(void *), void *ctx)

@@ -239,8 +239,10 @@ int main(int argc, char **argv)
 	int lock_fd = -1, sig_fd = -1, ready_fd = -1, rc = 1;
 	bgr_error err = { 0 };
 
-	if (parse_args(argc, argv, &o) < 0)
+	if (parse_args(argc, argv, &o) < 0) {
+		free(o.mount);
 		return 2;
+	}
 	if (!o.foreground && daemonize(&ready_fd) < 0) {
 		perror("bangerd: fork");
 		return 1;
