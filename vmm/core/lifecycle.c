@@ -3,6 +3,7 @@
 #include "image_meta.h"
 #include "vm.h"
 #include "disk.h"
+#include "hv_requests.h"
 #include "file_sync.h"
 #include "log.h"
 #include "network.h"
@@ -159,6 +160,8 @@ static char *boot_cmdline(struct vmm *m, struct vm *vm, const char *net_args, bg
 	return xasprintf("%s%s%s", net_args ? net_args : "", net_args ? " " : "", meta.cmdline);
 }
 
+static void boot_failed(struct vmm *m, struct vm *vm, const char *msg);
+
 int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 {
 	_cleanup_free_ char *vmlinuz = NULL, *initrd = NULL, *net_args = NULL, *cmdline = NULL;
@@ -177,7 +180,7 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 		.agent_sock = vm->agent_sock,
 	};
 	pid_t pid;
-	int r;
+	int r, gate = -1;
 
 	r = disk_kernel_paths(m->paths->kernels_dir, vm->rec.kernel, &vmlinuz, &initrd, err);
 	if (r < 0)
@@ -211,7 +214,7 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 	vmm_vm_log(m, vm, "starting (%s, %s, vcpu %u, memory %u MiB, network %s%s%s)", m->driver->name, l.accel, l.vcpu,
 		   l.memory_mib, vm->rec.net_mode, vm->rec.ip[0] && l.net_mode == NET_BRIDGE ? " " : "",
 		   l.net_mode == NET_BRIDGE ? vm->rec.ip : "");
-	pid = m->driver->start(&l, err);
+	pid = m->driver->start(&l, &gate, err);
 	if (pid < 0)
 		return pid;
 	vm->rec.pid = pid;
@@ -223,13 +226,16 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 	vm->stop_is_kill = false;
 	r = watch_process(m, vm, err);
 	if (r < 0) {
+		close(gate);
 		spawn_undo(m, vm);
 		vm->rec.state = VM_STOPPED;
 		return r;
 	}
 	if (vm_save(m, vm, err) < 0) {
 		/* a hypervisor the store does not know of could not be re-adopted
-		 * after a crash of bangerd: it must not run */
+		 * after a crash of bangerd: it must not run (and has not: it
+		 * waits at the gate, which closing ends) */
+		close(gate);
 		spawn_undo(m, vm);
 		vm->rec.state = VM_ERROR;
 		vm_changed(m, vm);
@@ -237,9 +243,12 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 		err->code = EIO; /* the boot failed, whatever the store's errno */
 		return -EIO;
 	}
+	if (proc_gate_open(gate) < 0) /* the child is gone already: its pidfd says so next */
+		vmm_vm_log(m, vm, "the hypervisor's process (pid %d) ended before it could run", pid);
 	vm_channels_open(m, vm);
 	vm->boot_timer = loop_timer_add(m->loop, m->settings.boot_timeout_s * 1000LL, boot_timed_out, vm);
 	vm_event(m, vm, "starting");
+	hv_configure(m, vm, boot_failed);
 	return 0;
 }
 
@@ -334,15 +343,13 @@ static void stop_escalate(void *data)
 {
 	struct vm *vm = data;
 	struct vmm *m = vm->m;
-	bgr_error err;
 
 	cancel_timer(m, &vm->stop_timer);
 	if (vm->stop_phase == STOP_POWERDOWN) {
 		vmm_vm_log(m, vm, "guest did not power off within %d s; asking the hypervisor to quit",
 			   m->settings.stop_timeout_s);
 		vm->stop_phase = STOP_QUIT;
-		if (m->driver->quit(m->loop, vm->qmp_sock, &err) < 0)
-			vmm_vm_log(m, vm, "%s", err.msg);
+		hv_request(m, vm, HV_QUIT);
 		vm->stop_timer = loop_timer_add(m->loop, 3000, stop_escalate, vm);
 		return;
 	}
@@ -352,18 +359,14 @@ static void stop_escalate(void *data)
 
 void vm_shutdown(struct vmm *m, struct vm *vm)
 {
-	bgr_error err;
-
 	vm->rec.state = VM_STOPPING;
 	vm->stop_phase = STOP_POWERDOWN;
 	save_or_note(m, vm, false);
 	vm_event(m, vm, "stopping");
-	if (m->driver->stop_by_hypervisor_first) {
-		if (m->driver->stop(m->loop, vm->qmp_sock, &err) < 0 && vm_agent_send(vm, "shutdown\n") < 0)
-			vmm_vm_log(m, vm, "clean shutdown request failed: %s", err.msg);
-	} else if (vm_agent_send(vm, "shutdown\n") < 0 && m->driver->stop(m->loop, vm->qmp_sock, &err) < 0) {
-		vmm_vm_log(m, vm, "clean shutdown request failed: %s", err.msg);
-	}
+	/* the agent's power-off, or the hypervisor's, whichever the driver
+	 * trusts first; the other if that fails (hv_request) */
+	if (m->driver->stop_by_hypervisor_first || vm_agent_send(vm, "shutdown\n") < 0)
+		hv_request(m, vm, HV_STOP);
 	vm->stop_timer = loop_timer_add(m->loop, m->settings.stop_timeout_s * 1000LL, stop_escalate, vm);
 }
 
@@ -446,14 +449,12 @@ void vm_adopt(struct vmm *m, struct vm *vm)
 
 	if (vm->rec.pid && proc_is(vm->rec.pid, vm->rec.pid_start) && watch_process(m, vm, &err) == 0) {
 		vm->is_child = false;
-		if (m->driver->adopt(m->loop, vm->qmp_sock, &err) < 0)
-			vmm_vm_log(m, vm, "re-adopt: %s", err.msg);
+		hv_request(m, vm, HV_ADOPT);
 		if (was == VM_STOPPING) {
 			/* a stop was under way: ask again (the request may never
 			 * have reached the guest) and escalate as a stop does */
 			vm->stop_phase = STOP_POWERDOWN;
-			if (m->driver->stop(m->loop, vm->qmp_sock, &err) < 0)
-				vmm_vm_log(m, vm, "re-adopt: clean shutdown request failed: %s", err.msg);
+			hv_request(m, vm, HV_STOP);
 			vm->stop_timer =
 				loop_timer_add(m->loop, m->settings.stop_timeout_s * 1000LL, stop_escalate, vm);
 		} else if (was != VM_RUNNING) {
