@@ -90,7 +90,8 @@ const char *fs_path(struct fs *fs, fuse_ino_t ino, const char *name, char *buf, 
 	} else if (n.tpl_id) {
 		struct template_info ti;
 		if (vmm_template_info(fs->vmm, n.tpl_id, &ti))
-			len = snprintf(buf, size, "templates/%s%s%s", ti.key, n.tkind == TF_DIR ? "" : "/", n.def->name);
+			len = snprintf(buf, size, "templates/%s%s%s", ti.key, n.tkind == TF_DIR ? "" : "/",
+				       n.def->name);
 		else
 			len = snprintf(buf, size, "(a removed template)");
 	} else if (ino == INO_IMPORT) {

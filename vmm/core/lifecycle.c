@@ -641,7 +641,8 @@ void vm_adopt(struct vmm *m, struct vm *vm)
 		/* it may still have the template's identity (host keys): it
 		 * must not run, nor its disk boot again */
 		kill(vm->rec.pid, SIGKILL);
-		vm_set_error(m, vm, VM_ERR_STATE, "a clone whose restore was unfinished (%s) when bangerd stopped: killed",
+		vm_set_error(m, vm, VM_ERR_STATE,
+			     "a clone whose restore was unfinished (%s) when bangerd stopped: killed",
 			     vm->rec.clone_state);
 		unlink(vm->root_disk);
 		vm->rec.template_key[0] = '\0';
