@@ -10,6 +10,7 @@
 #include "proc.h"
 #include "snapshots.h"
 #include "util.h"
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -136,7 +137,17 @@ static int snapshots_init(struct vmm *m, bgr_error *err)
 	}
 	m->runtime_dir = xdg && xdg[0] == '/' ? xasprintf("%s/banger-%s", xdg, hash)
 					      : xasprintf("/dev/shm/banger-%u-%s", (unsigned)getuid(), hash);
-	if (mkdir_p(m->runtime_dir, 0700) < 0) {
+	if (mkdir_p(m->runtime_dir, 0700) == 0) {
+		/* RAM files of boots a previous bangerd left: QEMU has them
+		 * mapped already (or is gone), and no save can follow an adoption */
+		DIR *d = opendir(m->runtime_dir);
+		struct dirent *de;
+		while (d && (de = readdir(d)))
+			if (!strncmp(de->d_name, "vm-", 3))
+				unlinkat(dirfd(d), de->d_name, 0);
+		if (d)
+			closedir(d);
+	} else {
 		log_msg("warning: cannot create %s (%s): no templates are made", m->runtime_dir, strerror(errno));
 		free(m->runtime_dir);
 		m->runtime_dir = NULL;

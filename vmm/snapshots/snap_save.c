@@ -29,13 +29,21 @@
 int sparse_copy(const char *src, const char *dest)
 {
 	_cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
+
+	if (in < 0)
+		return -errno;
+	return sparse_copy_fd(in, dest);
+}
+
+int sparse_copy_fd(int in, const char *dest)
+{
 	_cleanup_close_ int out = -1;
 	static const char zero[4096];
 	_cleanup_free_ char *buf = NULL;
 	struct stat st;
 	off_t pos = 0;
 
-	if (in < 0 || fstat(in, &st) < 0)
+	if (fstat(in, &st) < 0)
 		return -errno;
 	out = open(dest, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0)
@@ -75,7 +83,8 @@ struct save_job {
 	unsigned gen;
 	struct template *t; /* TPL_SAVING: only the loop touches it */
 	/* for the worker */
-	char *qmp_sock, *mem_path, *root_disk, *aside, *final, *meta;
+	char *qmp_sock, *root_disk, *aside, *final, *meta;
+	int mem_fd; /* the guest's RAM file, already unlinked */
 	uint64_t size;
 	long long paused_ms;
 	int result;
@@ -148,7 +157,7 @@ static int save_stopped(struct save_job *j, struct qmp_sync *q)
 	r = wait_migrated(q, &j->err);
 	if (r < 0)
 		return r;
-	if ((r = sparse_copy(j->mem_path, mem)) < 0)
+	if ((r = sparse_copy_fd(j->mem_fd, mem)) < 0)
 		return bgr_fail(&j->err, -r, "cannot copy the guest's memory: %s", strerror(-r));
 	if ((r = sparse_copy(j->root_disk, disk)) < 0)
 		return bgr_fail(&j->err, -r, "cannot copy the root disk: %s", strerror(-r));
@@ -251,11 +260,6 @@ static void save_done(void *data)
 		log_msg("templates: %s", msg);
 		template_forget(m, t);
 	}
-	if (vm && vm->boot_gen == j->gen && vm->mem_path) {
-		unlink(vm->mem_path); /* QEMU keeps its mapping; nobody else needs the name */
-		free(vm->mem_path);
-		vm->mem_path = NULL;
-	}
 	if (vm && vm->boot_gen == j->gen)
 		m->hooks.template_saved(m, vm, j->result, msg);
 	if (m->obs.templates_changed)
@@ -263,7 +267,7 @@ static void save_done(void *data)
 	if (j->result == 0)
 		templates_gc(m); /* an older template of the same shape may be stale now */
 	free(j->qmp_sock);
-	free(j->mem_path);
+	close(j->mem_fd);
 	free(j->root_disk);
 	free(j->aside);
 	free(j->final);
@@ -289,6 +293,15 @@ int snap_save_start(struct vmm *m, struct vm *vm)
 	}
 	if (template_find(m, key))
 		return 0; /* another boot made it meanwhile */
+	int mem_fd = open(vm->mem_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* QEMU has it mapped since long before the hello: the name can go */
+	unlink(vm->mem_path);
+	free(vm->mem_path);
+	vm->mem_path = NULL;
+	if (mem_fd < 0) {
+		vmm_vm_log(m, vm, "snapshots: cannot open the guest's RAM file: %s; no template", strerror(errno));
+		return 0;
+	}
 	t = template_add(m, key, source, &in);
 	snprintf(t->made_from, sizeof(t->made_from), "%s", vm->rec.name);
 	j = xcalloc(1, sizeof(*j));
@@ -297,7 +310,7 @@ int snap_save_start(struct vmm *m, struct vm *vm)
 	j->gen = vm->boot_gen;
 	j->t = t;
 	j->qmp_sock = xstrdup(vm->qmp_sock);
-	j->mem_path = xstrdup(vm->mem_path);
+	j->mem_fd = mem_fd;
 	j->root_disk = xstrdup(vm->root_disk);
 	j->aside = xasprintf("%s/.aside-%s-%d-%" PRId64, m->templates_dir, key, getpid(), t->id);
 	j->final = xstrdup(t->dir);

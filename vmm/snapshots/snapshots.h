@@ -101,5 +101,6 @@ void snap_link_up_start(struct vmm *m, struct vm *vm);
 char *identify_line(struct vmm *m, const struct vm *vm, bool work_disk);
 /* The sparse copy both the save and the tests use; 0 or -errno. */
 int sparse_copy(const char *src, const char *dest);
+int sparse_copy_fd(int in, const char *dest);
 
 #endif
