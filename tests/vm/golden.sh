@@ -6,7 +6,8 @@
 # work disk: ssh with the key the agent pinned (the per-VM host keys, none
 # baked into the image), docker, git, a static binary from gcc run in a
 # container, hostname, /root on the work disk, the root fs grown, no failed
-# units, a clean stop through the agent, a second boot with the same keys.
+# units, a clean stop through the agent, a second boot with the same keys;
+# then a template and a clone of it (snapshots), with its own identity.
 # Prints the build, bundle and boot numbers as TAP comments.
 
 # The build needs the Debian mirror, so it runs before lib.sh moves this
@@ -177,4 +178,41 @@ expect_eq "the pins did not change" "$pins" "$(cat "$V/known_hosts")"
 expect_eq "ssh works after the reboot" gold "$(gssh hostname)"
 expect_errno "stop gold" OK write "$V/state" stop
 check "rmdir gold" rmdir "$V"
+
+# ---- snapshots (docs/snapshots.md): a template from a boot without a work
+# disk, then a clone of it with its own identity
+stop_daemon
+sed -i '/^\[\[file_sync\]\]/,$d' "$T/home/config/config.toml"
+start_daemon
+for n in t1 t2; do
+	mkdir "$MNT/vms/$n" && echo 4G >"$MNT/vms/$n/disk_size" && echo debian-bookworm >"$MNT/vms/$n/image" &&
+		echo 1024 >"$MNT/vms/$n/memory_mib"
+done
+t0=$(ms)
+expect_errno "start t1 (cold, saves a template at the agent's first hello)" OK write "$MNT/vms/t1/state" start
+log "cold start that saves a template: $(($(ms) - t0)) ms; $(grep -o 'saved template [0-9a-f]* (guest paused [0-9]* ms)' "$MNT/vms/t1/logs")"
+check "t1 saved a template" grep -q "snapshots: saved template" "$MNT/vms/t1/logs"
+expect_errno "stop t1" OK write "$MNT/vms/t1/state" stop
+t0=$(ms)
+expect_errno "start t2 (restores the template)" OK write "$MNT/vms/t2/state" start
+log "restored start: $(($(ms) - t0)) ms; $(grep -o 'restored from template [0-9a-f]* in [0-9]* ms' "$MNT/vms/t2/logs")"
+check "t2 was restored from it" grep -q "snapshots: restored from template" "$MNT/vms/t2/logs"
+t2ssh() {
+	ssh -F none -i "$T/home/config/ssh/id_ed25519" -o IdentitiesOnly=yes -o BatchMode=yes \
+		-o StrictHostKeyChecking=yes -o UserKnownHostsFile="$MNT/known_hosts" -o GlobalKnownHostsFile=/dev/null \
+		-o ConnectTimeout=30 "root@$(cat "$MNT/vms/t2/ip")" "$@" 2>>"$T/ssh.err"
+}
+expect_eq "the clone answers strict OpenSSH with its pinned key; its hostname is its own" t2 "$(t2ssh hostname)"
+check "its host keys are not t1's" test "$(cut -d' ' -f2- "$MNT/vms/t2/known_hosts" | sort -u)" != \
+	"$(cut -d' ' -f2- "$MNT/vms/t1/known_hosts" | sort -u)"
+expect_eq "its sshd serves the keys of its last hello" \
+	"$(grep 'hello proto=' "$MNT/vms/t2/logs" | tail -n 1 | grep -o 'hostkey=[^ ]*' | cut -d= -f2- | sort)" \
+	"$(t2ssh 'cat /etc/ssh/ssh_host_*_key.pub' | awk '{ print $1 ":" $2 }' | sort)"
+expect_eq "its address is its own" "$(cat "$MNT/vms/t2/ip")" \
+	"$(t2ssh "ip -4 -o addr show dev eth0 | awk '{ split(\$4, a, \"/\"); print a[1] }'")"
+state=$(t2ssh systemctl is-system-running --wait)
+log "the clone's systemd: $state"
+[ "$state" = running ] || t2ssh systemctl --failed --no-legend | sed 's/^/# failed: /'
+expect_errno "stop t2" OK write "$MNT/vms/t2/state" stop
+check "rmdir t1 t2" rmdir "$MNT/vms/t1" "$MNT/vms/t2"
 finish
