@@ -93,6 +93,13 @@ check "the clone's clock is the host's (within a minute; the template's was olde
 expect_errno "rmdir of a template used by running clones: EBUSY" EBUSY rmdir "$MNT/templates/$KEY"
 check "the template is still there" test -d "$MNT/templates/$KEY"
 
+# a clone's disk is its own: a restart boots it cold, with the same keys
+pins_b=$(cat "$MNT/vms/b/known_hosts")
+expect_errno "restart clone b (a cold boot of its own disk)" OK write "$MNT/vms/b/state" restart
+expect_eq "b keeps its pinned keys" "$pins_b" "$(cat "$MNT/vms/b/known_hosts")"
+expect_eq "b restored once only" 1 "$(grep -c 'snapshots: restoring template' "$MNT/vms/b/logs")"
+expect_eq "b after its restart: strict ssh, its own hostname" b "$(tssh "$ipb" hostname)"
+
 # 3. SIGKILL of bangerd: the clones are re-adopted; the next bangerd has
 # file_sync on, and a fresh VM's work disk is hot-plugged into its clone
 pidb=$(cat "$MNT/vms/b/pid")
