@@ -45,18 +45,30 @@ static const char script[] =
 	"  fi\n"
 	"fi\n"
 	"new=''\n"
+	"dbk() {\n" /* imported (OCI) images have dropbearkey in the guest kit only */
+	"  if command -v dropbearkey >/dev/null 2>&1; then dropbearkey \"$@\"\n"
+	"  elif [ -x /.banger/sbin/dropbearkey ]; then\n"
+	"    /.banger/lib/ld-linux-x86-64.so.2 --library-path /.banger/lib /.banger/sbin/dropbearkey \"$@\"\n"
+	"  else return 127; fi\n"
+	"}\n"
 	"for k in /etc/dropbear/dropbear_*_host_key; do\n"
 	"  [ -f \"$k\" ] || continue\n"
 	"  t=${k#/etc/dropbear/dropbear_}; t=${t%_host_key}; rm -f \"$k.new\"\n"
-	"  if dropbearkey -t \"$t\" -f \"$k.new\" >/dev/null 2>&1 && mv -f \"$k.new\" \"$k\" &&\n"
-	"     dropbearkey -y -f \"$k\" 2>/dev/null | grep '^ssh-' >\"$k.pub.new\" && mv -f \"$k.pub.new\" \"$k.pub\"; "
+	"  if dbk -t \"$t\" -f \"$k.new\" >/dev/null 2>&1 && mv -f \"$k.new\" \"$k\" &&\n"
+	"     dbk -y -f \"$k\" 2>/dev/null | grep '^ssh-' >\"$k.pub.new\" && mv -f \"$k.pub.new\" \"$k.pub\"; "
 	"then\n"
 	"    new=dropbear\n"
 	"  else echo \"identify: cannot make $k\" >&2; rc=1; fi\n"
 	"done\n"
 	"if [ \"$new\" = dropbear ]; then\n"
 	"  : >/run/banger-sshd-restart\n"
-	"  for p in $(pidof dropbear); do kill \"$p\"; done\n"
+	/* the listening dropbear (run directly or through the kit's loader):
+	 * the init's loop starts it again at once with the new keys */
+	"  for d in /proc/[0-9]*; do\n"
+	"    case \"$(tr '\\000' ' ' <\"$d/cmdline\" 2>/dev/null)\" in\n"
+	"    *dropbear\\ -F*) kill \"${d#/proc/}\" ;;\n"
+	"    esac\n"
+	"  done\n"
 	"fi\n"
 	"for k in /etc/ssh/ssh_host_*_key; do\n"
 	"  [ -f \"$k\" ] || continue\n"
@@ -146,7 +158,13 @@ static int run_script(const char *name, const char *mac, const char *ip, const c
 		setenv("B_GW", gw, 1);
 		setenv("B_DNS", dns, 1);
 		setenv("B_WORK", work, 1);
-		setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
+		/* the init's PATH (an imported image's has the guest kit first),
+		 * then the usual places */
+		const char *path = getenv("PATH");
+		char full[1024];
+		snprintf(full, sizeof(full), "%s%s/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+			 path ? path : "", path ? ":" : "");
+		setenv("PATH", full, 1);
 		execl("/bin/sh", "sh", "-c", script, (char *)NULL);
 		_exit(127);
 	}
