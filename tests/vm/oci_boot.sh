@@ -73,6 +73,19 @@ expect_eq "the opaque /data holds only layer 2's file" "new1" "$(gssh "$IP" 'ls 
 expect_eq "layer 3's file is there" "three" "$(gssh "$IP" 'cat /opt/added')"
 expect_eq "PID 1 runs the kit's init" "/.banger/rootfs-init" "$(gssh "$IP" 'tr "\0" " " </proc/1/cmdline' | awk '{print $2}')"
 check "the image has no libc of its own" gssh "$IP" 'test ! -e /lib/x86_64-linux-gnu/libc.so.6'
+# a second VM of the image restores a clone of the template the first start
+# saved (docs/snapshots.md): its identity is made with the kit's tools
+V2=$MNT/vms/ocivm2
+check "mkdir ocivm2" mkdir "$V2"
+expect_errno "image = ocibox" OK write "$V2/image" ocibox
+expect_errno "start ocivm2" OK write "$V2/state" start
+check "ocivm2 was restored from a template" grep -q "snapshots: restored from template" "$V2/logs"
+IP2=$(cat "$V2/ip")
+# shellcheck disable=SC2016 # expanded in the guest
+expect_eq "the clone has its own hostname" "hello from ocivm2" "$(gssh "$IP2" 'echo hello from $(hostname)')"
+check "and its own host key" test "$(cut -d' ' -f2- "$V2/known_hosts" | sort -u)" != "$(cut -d' ' -f2- "$V/known_hosts" | sort -u)"
+expect_errno "stop ocivm2" OK write "$V2/state" stop
+check "rmdir ocivm2" rmdir "$V2"
 expect_errno "stop" OK write "$V/state" stop
 expect_eq "stopped" stopped "$(cat "$V/state")"
 check "rmdir" rmdir "$V"
