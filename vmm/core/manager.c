@@ -135,6 +135,8 @@ static int snapshots_init(struct vmm *m, bgr_error *err)
 		}
 		m->qemu_version = xstrdup(buf[0] ? buf : "unknown");
 	}
+	if (!m->settings.snapshots || m->driver != &qemu_driver)
+		return templates_load(m, err);
 	m->runtime_dir = xdg && xdg[0] == '/' ? xasprintf("%s/banger-%s", xdg, hash)
 					      : xasprintf("/dev/shm/banger-%u-%s", (unsigned)getuid(), hash);
 	if (mkdir_p(m->runtime_dir, 0700) == 0) {
@@ -253,6 +255,8 @@ void vmm_free(struct vmm *m)
 	workers_free(m->workers); /* finishes deletes in progress */
 	templates_free(m);
 	free(m->templates_dir);
+	if (m->runtime_dir)
+		rmdir(m->runtime_dir); /* when empty: no template boot runs */
 	free(m->runtime_dir);
 	free(m->qemu_version);
 	pins_cache_free(m);

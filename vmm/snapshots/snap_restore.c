@@ -166,7 +166,8 @@ static void restore_work(void *data)
 static void restore_done(void *data)
 {
 	struct restore_job *j = data;
-	struct vm *vm = vmm_vm_by_id(j->m, j->vm_id);
+	/* bangerd stopping: the next one re-adopts (and kills an unfinished clone) */
+	struct vm *vm = atomic_load(&j->m->quitting) ? NULL : vmm_vm_by_id(j->m, j->vm_id);
 
 	if (vm && vm->boot_gen == j->gen && j->link_up)
 		j->m->hooks.clone_online(j->m, vm, j->result, j->err.msg);

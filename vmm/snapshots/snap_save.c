@@ -260,11 +260,11 @@ static void save_done(void *data)
 		log_msg("templates: %s", msg);
 		template_forget(m, t);
 	}
-	if (vm && vm->boot_gen == j->gen)
+	if (vm && vm->boot_gen == j->gen && !atomic_load(&m->quitting))
 		m->hooks.template_saved(m, vm, j->result, msg);
 	if (m->obs.templates_changed)
 		m->obs.templates_changed(m->obs.ctx);
-	if (j->result == 0)
+	if (j->result == 0 && !atomic_load(&m->quitting))
 		templates_gc(m); /* an older template of the same shape may be stale now */
 	free(j->qmp_sock);
 	close(j->mem_fd);
