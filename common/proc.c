@@ -10,11 +10,12 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-static pid_t spawn_io(char *const argv[], int in_fd, int out_fd, int err_fd, bool new_session, int pass_fd);
+static pid_t spawn_io(char *const argv[], int in_fd, int out_fd, int err_fd, bool new_session, int pass_fd,
+		      int gate_fd);
 
 static pid_t spawn(char *const argv[], int out_fd, int err_fd, bool new_session, int pass_fd)
 {
-	return spawn_io(argv, -1, out_fd, err_fd, new_session, pass_fd);
+	return spawn_io(argv, -1, out_fd, err_fd, new_session, pass_fd, -1);
 }
 
 uint64_t proc_start_time(pid_t pid)
@@ -62,8 +63,24 @@ int proc_pidfd_kill(int pidfd, int sig)
 	return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 ? -errno : 0;
 }
 
+/* In the child, before the exec: waits for the byte proc_gate_open writes.
+ * The gate is the only fd above the passed ones by then, so no other child
+ * holds the pipe's write end: EOF means the parent died (or gave up) before
+ * it recorded this process, and the program must not run. */
+static void wait_at_gate(int gate_fd)
+{
+	char c = 0;
+	ssize_t n;
+
+	while ((n = read(gate_fd, &c, 1)) < 0 && errno == EINTR)
+		;
+	if (n != 1 || c != PROC_GATE_GO)
+		_exit(127);
+	close(gate_fd);
+}
+
 /* err_fd: where stderr goes; -1 for out_fd, -2 to keep ours. */
-static pid_t spawn_io(char *const argv[], int in_fd, int out_fd, int err_fd, bool new_session, int pass_fd)
+static pid_t spawn_io(char *const argv[], int in_fd, int out_fd, int err_fd, bool new_session, int pass_fd, int gate_fd)
 {
 	pid_t pid = fork();
 
@@ -75,6 +92,8 @@ static pid_t spawn_io(char *const argv[], int in_fd, int out_fd, int err_fd, boo
 
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
+		if (gate_fd >= 0) /* out of the way of the dup2s below */
+			gate_fd = fcntl(gate_fd, F_DUPFD, 10);
 		if (new_session)
 			setsid();
 		if (out_fd < 0)
@@ -89,6 +108,12 @@ static pid_t spawn_io(char *const argv[], int in_fd, int out_fd, int err_fd, boo
 			else
 				dup2(pass_fd, 3); /* dup2 clears FD_CLOEXEC on the copy */
 		}
+		if (gate_fd >= 0) {
+			int first_free = pass_fd >= 0 ? 4 : 3;
+			gate_fd = dup2(gate_fd, first_free);
+			syscall(SYS_close_range, first_free + 1, ~0U, 0);
+			wait_at_gate(gate_fd);
+		}
 		syscall(SYS_close_range, pass_fd >= 0 ? 4 : 3, ~0U, 0);
 		execvp(argv[0], argv);
 		dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
@@ -100,11 +125,6 @@ static pid_t spawn_io(char *const argv[], int in_fd, int out_fd, int err_fd, boo
 pid_t proc_spawn(char *const argv[], int out_fd)
 {
 	return spawn(argv, out_fd, -1, true, -1);
-}
-
-pid_t proc_spawn_with_fd(char *const argv[], int out_fd, int pass_fd)
-{
-	return spawn(argv, out_fd, -1, true, pass_fd);
 }
 
 /* Waits for pid; its exit status, 128 + the signal that ended it, or -errno. */
@@ -202,5 +222,33 @@ int proc_capture(char *const argv[], char **out, bool (*cancel)(void *), void *c
 
 pid_t proc_spawn_stdio(char *const argv[], int in_fd, int out_fd, int err_fd)
 {
-	return spawn_io(argv, in_fd, out_fd, err_fd, true, -1);
+	return spawn_io(argv, in_fd, out_fd, err_fd, true, -1, -1);
+}
+
+pid_t proc_spawn_gated(char *const argv[], const struct proc_stdio *io, int pass_fd, int *gate)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = spawn_io(argv, io->in_fd, io->out_fd, io->err_fd, true, pass_fd, p[0]);
+	close(p[0]);
+	if (pid < 0) {
+		close(p[1]);
+		return pid;
+	}
+	*gate = p[1];
+	return pid;
+}
+
+int proc_gate_open(int gate)
+{
+	char go = PROC_GATE_GO;
+	ssize_t n;
+
+	while ((n = write(gate, &go, 1)) < 0 && errno == EINTR)
+		;
+	close(gate);
+	return n == 1 ? 0 : -EPIPE;
 }

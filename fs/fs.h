@@ -24,6 +24,7 @@ struct fs {
 	struct render_ctx render;
 	uid_t uid;
 	gid_t gid;
+	char notrash_name[32]; /* ".Trash-UID": not a directory, so no trash here (see ops.c) */
 	time_t started;
 	struct stream *streams;      /* open console/events handles */
 	struct pending *pendings;    /* parked state writes and rmdirs */
@@ -41,9 +42,20 @@ bool fs_fill_attr(struct fs *fs, const struct node *n, struct vm *vm, struct sta
 struct vm *fs_node_vm(struct fs *fs, const struct node *n);
 struct artifact *fs_node_art(struct fs *fs, const struct node *n);
 /* Reasons are one line: user input quoted in one may hold control bytes,
- * shown as '?'. */
-void fs_refuse(struct fs *fs, fuse_req_t req, struct vm *vm, int err, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+ * shown as '?'.
+ * fs_refuse: a refusal of anything but a control file's request (create,
+ * unlink, rename, mknod, symlink, link, chmod, chown, mkdir or rmdir inside
+ * a VM, a write to a read-only file): one line in bangerd.log, never the
+ * VM's error or logs. Name the path (fs_path). */
+void fs_refuse(struct fs *fs, fuse_req_t req, int err, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* A write to control file n of vm refused before the vmm saw it (a value too
+ * long, a NUL): the VM's error and logs, as the vmm records the refusals it
+ * makes itself. */
+void fs_refuse_control(struct fs *fs, fuse_req_t req, struct vm *vm, const struct node *n, int err, const char *fmt,
+		       ...) __attribute__((format(printf, 6, 7)));
+/* The mount-relative path of ino ("vms/a/vcpu", "images", "" for the root),
+ * plus "/name" when name is given; for messages. */
+const char *fs_path(struct fs *fs, fuse_ino_t ino, const char *name, char *buf, size_t size);
 void fs_reply_entry(fuse_req_t req, struct fs *fs, uint64_t ino, struct vm *vm);
 /* "OP DIR/NAME: reason" in bangerd.log, on one line. */
 void fs_log_failure(const char *op, const char *dir, const char *name, const bgr_error *err);
@@ -67,8 +79,9 @@ void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct f
 /* A request parked until the vmm completes an operation:
  *   p = pending_new(fs, req, size);
  *   r = vmm_vm_action(..., pending_done, p, &w, &err);
- *   pending_settle(fs, p, r, w, vm, &err);
- * settle answers at once when r <= 0 and parks otherwise. */
+ *   pending_settle(fs, p, r, w);
+ * settle answers at once when r <= 0 and parks otherwise. A refusal is the
+ * vmm's to record (vmm_vm_action and vmm_vm_set put it in the VM's error). */
 struct pending *pending_new(struct fs *fs, fuse_req_t req, size_t write_size);
 /* A read of n (images/NAME/wait) answered with its content once done. */
 struct pending *pending_new_read(struct fs *fs, fuse_req_t req, const struct node *n, size_t size);
@@ -79,7 +92,10 @@ void pending_done(void *ctx, int result);
 struct pending *pending_new_mkdir(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name);
 void pending_park_create(struct fs *fs, struct pending *p, struct vmm_create *c);
 void pending_created(void *ctx, struct vm *vm, const bgr_error *err);
-void pending_settle(struct fs *fs, struct pending *p, int r, struct vmm_waiter *w, struct vm *vm, const bgr_error *err);
+void pending_settle(struct fs *fs, struct pending *p, int r, struct vmm_waiter *w);
+/* The same, but Ctrl-C does not end the wait (a rename: the kernel must
+ * learn whether the name moved). */
+void pending_settle_uninterruptible(struct fs *fs, struct pending *p, int r, struct vmm_waiter *w);
 void fs_answer_interrupts(struct fs *fs);
 
 /* streams.c */

@@ -35,7 +35,9 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	if (writing && !(n.def->flags & NODE_WRITABLE)) {
-		fs_refuse(fs, req, vm, EACCES, "%s is read-only", n.def->name);
+		char path[512];
+		fs_refuse(fs, req, EACCES, "open %s for writing: it is read-only",
+			  fs_path(fs, ino, NULL, path, sizeof(path)));
 		return;
 	}
 	fi->noflush = 1;
@@ -69,7 +71,7 @@ static void read_wait(struct fs *fs, fuse_req_t req, const struct node *n, size_
 	struct vmm_waiter *w = NULL;
 	int r = a ? vmm_art_wait(fs->vmm, a, pending_done, p, &w) : -ENOENT;
 
-	pending_settle(fs, p, r, w, NULL, NULL);
+	pending_settle(fs, p, r, w);
 }
 
 void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
@@ -118,12 +120,13 @@ static void write_import(struct fs *fs, fuse_req_t req, char *value, size_t size
 	bgr_error err;
 
 	if (!name || !ref || strtok_r(NULL, " \t", &save)) {
-		fs_refuse(fs, req, NULL, EINVAL,
-			  "import: write \"NAME REF\", e.g. \"deb docker.io/library/debian:bookworm\"");
+		fs_refuse(fs, req, EINVAL,
+			  "images/import: write \"NAME REF\", "
+			  "e.g. \"deb docker.io/library/debian:bookworm\"");
 		return;
 	}
 	if (vmm_art_import(fs->vmm, name, ref, &a, &err) < 0) {
-		fs_refuse(fs, req, NULL, err.code, "import %.64s: %s", name, err.msg);
+		fs_refuse(fs, req, err.code, "images/import %.64s: %s", name, err.msg);
 		return;
 	}
 	fuse_reply_write(req, size);
@@ -136,7 +139,7 @@ static void write_state(struct fs *fs, fuse_req_t req, struct vm *vm, const char
 	bgr_error err;
 	int r = vmm_vm_action(fs->vmm, vm, word, pending_done, p, &w, &err);
 
-	pending_settle(fs, p, r, w, vm, &err);
+	pending_settle(fs, p, r, w);
 }
 
 static void write_console(struct fs *fs, fuse_req_t req, struct vm *vm, const char *buf, size_t size)
@@ -144,11 +147,13 @@ static void write_console(struct fs *fs, fuse_req_t req, struct vm *vm, const ch
 	bgr_error err;
 	ssize_t n = vmm_console_write(fs->vmm, vm, buf, size, &err);
 
+	/* the vmm recorded a failure (and cleared an old one on success):
+	 * answer after the error file's invalidation */
 	if (n < 0) {
-		fs_refuse(fs, req, vm, err.code, "console: %s", err.msg);
+		notify_reply_err(fs->notifier, req, err.code);
 		return;
 	}
-	fuse_reply_write(req, (size_t)n);
+	notify_reply_write(fs->notifier, req, (size_t)n);
 }
 
 /* Every write is a whole value ("echo 2 > vcpu"); the offset is ignored so
@@ -170,26 +175,23 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 	}
 	if (n.ino == INO_IMPORT) {
 		if (value_trim(buf, size, value, sizeof(value), &err) < 0) {
-			fs_refuse(fs, req, NULL, err.code, "import: %s", err.msg);
+			fs_refuse(fs, req, err.code, "images/import: %s", err.msg);
 			return;
 		}
 		write_import(fs, req, value, size);
 		return;
 	}
-	if (!vm) {
-		fs_refuse(fs, req, NULL, EACCES, "%s is read-only", n.def->name);
+	if (!vm || !(n.def->flags & NODE_WRITABLE)) {
+		char path[512];
+		fs_refuse(fs, req, EACCES, "write %s: it is read-only", fs_path(fs, ino, NULL, path, sizeof(path)));
 		return;
 	}
 	if (node_is_console(&n)) {
 		write_console(fs, req, vm, buf, size);
 		return;
 	}
-	if (!(n.def->flags & NODE_WRITABLE)) {
-		fs_refuse(fs, req, vm, EACCES, "%s is read-only", n.def->name);
-		return;
-	}
 	if (value_trim(buf, size, value, sizeof(value), &err) < 0) {
-		fs_refuse(fs, req, vm, err.code, "%s: %s", n.def->name, err.msg);
+		fs_refuse_control(fs, req, vm, &n, err.code, "%s: %s", n.def->name, err.msg);
 		return;
 	}
 	if (n.kind == VMF_STATE) {
@@ -201,7 +203,7 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 	struct pending *p = pending_new(fs, req, size);
 	struct vmm_waiter *w = NULL;
 	int r = vmm_vm_set(fs->vmm, vm, (enum vm_field)field, value, pending_done, p, &w, &err);
-	pending_settle(fs, p, r, w, vm, &err);
+	pending_settle(fs, p, r, w);
 }
 
 void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

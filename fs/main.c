@@ -262,6 +262,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	fs.render.mountpoint = o.mount;
+	snprintf(fs.notrash_name, sizeof(fs.notrash_name), ".Trash-%u", (unsigned)fs.uid);
 	obs.ctx = &fs;
 	if (prepare_mountpoint(o.mount, &err) < 0 || vmm_new(fs.loop, &paths, &obs, &fs.vmm, &err) < 0)
 		goto out;

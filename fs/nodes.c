@@ -17,6 +17,7 @@ const struct node_def top_nodes[INO_TOP_END] = {
 	[INO_KERNELS] = { "kernels", DIR, NODE_DIR },
 	[INO_TEMPLATES] = { "templates", DIR, NODE_DIR },
 	[INO_IMPORT] = { "import", RW, NODE_WRITABLE | NODE_VOLATILE },
+	[INO_NOTRASH] = { ".Trash-UID", RO, 0 },
 };
 
 /* Volatile: a pull changes them often, and nobody reads them in a loop. */
@@ -121,5 +122,27 @@ int node_vm_field(enum vm_file kind)
 		return VM_FIELD_KERNEL;
 	default:
 		return -1;
+	}
+}
+
+enum vm_error_of node_error_of(enum vm_file kind)
+{
+	switch (kind) {
+	case VMF_STATE:
+		return VM_ERR_STATE;
+	case VMF_CONSOLE:
+		return VM_ERR_CONSOLE;
+	case VMF_VCPU:
+		return VM_ERR_VCPU;
+	case VMF_MEMORY:
+		return VM_ERR_MEMORY;
+	case VMF_DISK:
+		return VM_ERR_DISK;
+	case VMF_IMAGE:
+		return VM_ERR_IMAGE;
+	case VMF_KERNEL:
+		return VM_ERR_KERNEL;
+	default:
+		return VM_ERR_NONE;
 	}
 }

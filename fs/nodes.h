@@ -28,6 +28,7 @@ enum top_ino {
 	INO_TEMPLATES,
 	INO_ROOT_END,              /* the root directory lists the ones before */
 	INO_IMPORT = INO_ROOT_END, /* images/import */
+	INO_NOTRASH,               /* .Trash-UID at the root: file managers delete instead (fs->notrash_name) */
 	INO_TOP_END,
 };
 
@@ -130,5 +131,8 @@ static inline uint64_t tpl_ino(int64_t id, enum tpl_file kind)
 bool art_has_file(enum art_kind kind, enum art_file f);
 /* The sizing field behind a writable VM file, or -1. */
 int node_vm_field(enum vm_file kind);
+/* The control file a VM file is (VM_ERR_NONE for the others): only its
+ * requests set and clear the VM's error. */
+enum vm_error_of node_error_of(enum vm_file kind);
 
 #endif

@@ -29,21 +29,74 @@ static enum art_kind dir_kind(uint64_t ino)
 	return ino == INO_IMAGES ? ART_IMAGE : ART_KERNEL;
 }
 
-void fs_refuse(struct fs *fs, fuse_req_t req, struct vm *vm, int err, const char *fmt, ...)
+static void refuse_v(struct fs *fs, fuse_req_t req, struct vm *vm, enum vm_error_of of, int err, const char *fmt,
+		     va_list ap)
 {
 	bgr_error e = { .code = err };
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
-	va_end(ap);
 	text_one_line(e.msg);
 	if (vm)
-		vmm_vm_fail(fs->vmm, vm, &e);
+		vmm_vm_fail(fs->vmm, vm, of, &e);
 	else
 		log_msg("refused: %s", e.msg);
 	/* after the error file's invalidation, like every answer to a change */
 	notify_reply_err(fs->notifier, req, err);
+}
+
+void fs_refuse(struct fs *fs, fuse_req_t req, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	refuse_v(fs, req, NULL, VM_ERR_NONE, err, fmt, ap);
+	va_end(ap);
+}
+
+void fs_refuse_control(struct fs *fs, fuse_req_t req, struct vm *vm, const struct node *n, int err, const char *fmt,
+		       ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	refuse_v(fs, req, vm, node_error_of(n->kind), err, fmt, ap);
+	va_end(ap);
+}
+
+const char *fs_path(struct fs *fs, fuse_ino_t ino, const char *name, char *buf, size_t size)
+{
+	struct node n;
+	struct vm *vm;
+	struct artifact *a;
+	struct art_info ai;
+	int len = 0;
+
+	buf[0] = '\0';
+	if (!node_resolve(ino, &n)) {
+		len = snprintf(buf, size, "(inode %llu)", (unsigned long long)ino);
+	} else if (n.vm_id) {
+		vm = fs_node_vm(fs, &n);
+		len = snprintf(buf, size, "vms/%s%s%s", vm ? vm_record(vm)->name : "(deleted)",
+			       n.kind == VMF_DIR ? "" : "/", n.def->name);
+	} else if (n.art_id) {
+		a = fs_node_art(fs, &n);
+		if (a) {
+			vmm_art_info(a, &ai);
+			len = snprintf(buf, size, "%s/%s%s%s", ai.kind == ART_IMAGE ? "images" : "kernels", ai.name,
+				       n.akind == AF_DIR ? "" : "/", n.def->name);
+		} else {
+			len = snprintf(buf, size, "(a removed image or kernel)");
+		}
+	} else if (ino == INO_IMPORT) {
+		len = snprintf(buf, size, "images/import");
+	} else if (ino == INO_NOTRASH) {
+		len = snprintf(buf, size, "%s", fs->notrash_name);
+	} else {
+		len = snprintf(buf, size, "%s", n.def->name);
+	}
+	if (name && len >= 0 && (size_t)len < size)
+		snprintf(buf + len, size - (size_t)len, "%s%.80s", len ? "/" : "", name);
+	return buf;
 }
 
 static off_t file_size(const struct node *n, struct vm *vm, struct fs *fs)
@@ -182,6 +235,10 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 				fs_reply_entry(req, fs, i, NULL);
 				return;
 			}
+		if (strcmp(name, fs->notrash_name) == 0) {
+			fs_reply_entry(req, fs, INO_NOTRASH, NULL);
+			return;
+		}
 	} else if (parent == INO_IMAGES && strcmp(name, top_nodes[INO_IMPORT].name) == 0) {
 		fs_reply_entry(req, fs, INO_IMPORT, NULL);
 		return;
@@ -255,21 +312,22 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	struct fs *fs = req_fs(req);
 	struct node n;
 	struct stat st;
-	struct vm *vm;
+	char path[512];
 
 	(void)attr;
 	(void)fi;
-	if (!node_resolve(ino, &n) || !fs_fill_attr(fs, &n, vm = fs_node_vm(fs, &n), &st)) {
+	if (!node_resolve(ino, &n) || !fs_fill_attr(fs, &n, fs_node_vm(fs, &n), &st)) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
 	if (to_set & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
 		       FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)) {
-		fs_refuse(fs, req, vm, EPERM, "%s: owner, group and mode are fixed", n.def->name);
+		fs_refuse(fs, req, EPERM, "chmod/chown %s: owner, group and mode are fixed",
+			  fs_path(fs, ino, NULL, path, sizeof(path)));
 		return;
 	}
 	if ((to_set & FUSE_SET_ATTR_SIZE) && !(n.def->flags & NODE_WRITABLE)) {
-		fs_refuse(fs, req, vm, EACCES, "%s is read-only", n.def->name);
+		fs_refuse(fs, req, EACCES, "truncate %s: it is read-only", fs_path(fs, ino, NULL, path, sizeof(path)));
 		return;
 	}
 	fuse_reply_attr(req, &st, attr_timeout(&n));
@@ -331,6 +389,8 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 		for (uint64_t i = INO_README; i < INO_ROOT_END; i++)
 			if (!dir_add(req, &b, top_nodes[i].name, i, top_nodes[i].mode))
 				goto out;
+		if (!dir_add(req, &b, fs->notrash_name, INO_NOTRASH, top_nodes[INO_NOTRASH].mode))
+			goto out;
 	} else if (ino == INO_IMAGES || ino == INO_KERNELS) {
 		if (off == 0) /* a fresh listing sees what tools/mkimage installed meanwhile */
 			vmm_art_rescan(fs->vmm, dir_kind(ino));
@@ -350,12 +410,14 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 	} else if (ino == INO_TEMPLATES) {
 		for (size_t i = 0; i < vmm_template_count(fs->vmm); i++) {
 			int64_t id = vmm_template_id_at(fs->vmm, i);
-			if (vmm_template_info(fs->vmm, id, &ti) && !dir_add(req, &b, ti.key, tpl_ino(id, TF_DIR), S_IFDIR))
+			if (vmm_template_info(fs->vmm, id, &ti) &&
+			    !dir_add(req, &b, ti.key, tpl_ino(id, TF_DIR), S_IFDIR))
 				goto out;
 		}
 	} else if (n.tpl_id) {
 		for (int k = TF_DIR + 1; k < TF_END; k++)
-			if (!dir_add(req, &b, tpl_nodes[k].name, tpl_ino(n.tpl_id, (enum tpl_file)k), tpl_nodes[k].mode))
+			if (!dir_add(req, &b, tpl_nodes[k].name, tpl_ino(n.tpl_id, (enum tpl_file)k),
+				     tpl_nodes[k].mode))
 				goto out;
 	} else if (ino == INO_VMS) {
 		for (size_t i = 0; i < vmm_vm_count(fs->vmm); i++) {
@@ -417,20 +479,20 @@ void fs_mkdir_artifact(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const c
 	int r;
 
 	if (parent == INO_IMAGES && strcmp(name, top_nodes[INO_IMPORT].name) == 0) {
-		fs_refuse(fs, req, NULL, EEXIST, "images/import is the OCI import file, not an image name");
+		fs_refuse(fs, req, EEXIST, "mkdir images/import: that is the OCI import file, not an image name");
 		return;
 	}
 	if (!again)
 		p = pending_new_mkdir(fs, req, parent, name);
 	r = vmm_art_pull(fs->vmm, dir_kind(parent), name, p ? pending_done : NULL, p, &w, &a, &err);
 	if (r == 1 && p) {
-		pending_settle(fs, p, 1, w, NULL, NULL);
+		pending_settle(fs, p, 1, w);
 		return;
 	}
 	free(p);
 	if (r == 1) {
-		fs_refuse(fs, req, NULL, EAGAIN, "mkdir %s/%.80s: the catalog is still being fetched",
-			  top_nodes[parent].name, name);
+		fs_refuse(fs, req, EAGAIN, "mkdir %s/%.80s: the catalog is still being fetched", top_nodes[parent].name,
+			  name);
 		return;
 	}
 	if (r < 0) {
@@ -447,7 +509,7 @@ static void rmdir_artifact(fuse_req_t req, struct fs *fs, fuse_ino_t parent, con
 	bgr_error err;
 
 	if (parent == INO_IMAGES && strcmp(name, top_nodes[INO_IMPORT].name) == 0) {
-		fs_refuse(fs, req, NULL, ENOTDIR, "images/import is a file of the tree");
+		fs_refuse(fs, req, ENOTDIR, "rmdir images/import: it is a file of the tree");
 		return;
 	}
 	vmm_art_rescan(fs->vmm, dir_kind(parent));
@@ -482,14 +544,15 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		return;
 	}
 	if (parent == INO_TEMPLATES) {
-		fs_refuse(fs, req, NULL, EPERM,
+		fs_refuse(fs, req, EPERM,
 			  "cannot create templates/%.80s: a template is made by the first start of a VM of its shape",
 			  name);
 		return;
 	}
 	if (parent != INO_VMS) {
-		fs_refuse(fs, req, fs_node_vm(fs, &p), EPERM,
-			  "cannot create '%.80s' here: only vms/, images/ and kernels/ take new directories", name);
+		char path[512];
+		fs_refuse(fs, req, EPERM, "mkdir %s: only vms/, images/ and kernels/ take new directories",
+			  fs_path(fs, parent, name, path, sizeof(path)));
 		return;
 	}
 	/* parked until the VM's disks are made, off the loop (pending_created) */
@@ -536,7 +599,8 @@ static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	if (parent != INO_VMS) {
-		fs_refuse(fs, req, fs_node_vm(fs, &p), EPERM, "cannot remove '%.80s': the tree is fixed", name);
+		char path[512];
+		fs_refuse(fs, req, EPERM, "rmdir %s: the tree is fixed", fs_path(fs, parent, name, path, sizeof(path)));
 		return;
 	}
 	vm = vmm_vm_by_name(fs->vmm, name);
@@ -546,57 +610,107 @@ static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	pend = pending_new(fs, req, 0);
 	r = vmm_vm_delete(fs->vmm, vm, pending_done, pend, &w, &err);
-	pending_settle(fs, pend, r, w, NULL, &err);
+	pending_settle(fs, pend, r, w);
 }
 
-static struct vm *parent_vm(struct fs *fs, fuse_ino_t parent)
-{
-	struct node p;
-	return node_resolve(parent, &p) ? fs_node_vm(fs, &p) : NULL;
-}
-
+/* rm -r vms/NAME: rm unlinks every file first and asks for the rmdir only
+ * if all of them went. The files of a stopped VM are part of it and go with
+ * it: unlinking one succeeds and changes nothing (the file is still there,
+ * the VM untouched), so the rmdir that deletes the VM follows. While the VM
+ * runs (or has a hypervisor) its files are EBUSY: a recursive rm must not
+ * take a running VM down; `rmdir` does, on purpose. */
 static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = req_fs(req);
-	fs_refuse(fs, req, parent_vm(fs, parent), EPERM, "cannot remove '%.80s': the files of the tree are fixed",
-		  name);
+	struct node p;
+	struct vm *vm;
+	char path[512];
+
+	fs_path(fs, parent, name, path, sizeof(path));
+	if (node_resolve(parent, &p) && p.vm_id && p.kind == VMF_DIR && (vm = fs_node_vm(fs, &p))) {
+		const struct vm_record *r = vm_record(vm);
+		if (vmm_vm_is_down(vm)) {
+			fuse_reply_err(req, 0);
+			return;
+		}
+		fs_refuse(fs, req, EBUSY, "unlink %s: vms/%s is %s; stop it first (rmdir vms/%s deletes it as it is)",
+			  path, r->name, vm_state_name(r->state), r->name);
+		return;
+	}
+	fs_refuse(fs, req, EPERM, "unlink %s: the files of the tree are fixed", path);
+}
+
+static void refuse_new_name(fuse_req_t req, fuse_ino_t parent, const char *name, const char *op)
+{
+	struct fs *fs = req_fs(req);
+	char path[512];
+
+	fs_refuse(fs, req, EPERM, "%s %s: the files of the tree are fixed", op,
+		  fs_path(fs, parent, name, path, sizeof(path)));
 }
 
 static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi)
 {
-	struct fs *fs = req_fs(req);
 	(void)mode;
 	(void)fi;
-	fs_refuse(fs, req, parent_vm(fs, parent), EPERM, "cannot create '%.80s': the files of the tree are fixed",
-		  name);
+	refuse_new_name(req, parent, name, "create");
 }
 
 static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
+	(void)mode;
 	(void)rdev;
-	fs_create(req, parent, name, mode, NULL);
+	refuse_new_name(req, parent, name, "mknod");
 }
 
 static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
 	(void)link;
-	fs_create(req, parent, name, 0, NULL);
+	refuse_new_name(req, parent, name, "symlink");
 }
 
 static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name)
 {
 	(void)ino;
-	fs_create(req, parent, name, 0, NULL);
+	refuse_new_name(req, parent, name, "link");
 }
 
+/* mv vms/OLD vms/NEW renames a stopped VM (vmm_vm_rename); every other
+ * rename is refused. Parked while the pins of the names are dropped, and
+ * not interruptible: the kernel must learn whether the name moved. */
 static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent, const char *newname,
 		      unsigned int flags)
 {
 	struct fs *fs = req_fs(req);
-	(void)newparent;
-	(void)flags;
-	fs_refuse(fs, req, parent_vm(fs, parent), EPERM, "cannot rename '%.80s' to '%.80s': names are fixed", name,
-		  newname);
+	char from[512], to[512];
+	struct vm *vm;
+	struct vmm_waiter *w = NULL;
+	struct pending *pend;
+	bgr_error err;
+	int r;
+
+	fs_path(fs, parent, name, from, sizeof(from));
+	fs_path(fs, newparent, newname, to, sizeof(to));
+	if (parent != INO_VMS || newparent != INO_VMS) {
+		fs_refuse(fs, req, EPERM, "rename %s to %s: names are fixed (only a VM takes a new name in vms/)", from,
+			  to);
+		return;
+	}
+	if (flags & ~(unsigned)RENAME_NOREPLACE) /* exchange, whiteout */
+	{
+		fs_refuse(fs, req, EINVAL, "rename %s to %s: only a plain rename of a VM is possible", from, to);
+		return;
+	}
+	vm = vmm_vm_by_name(fs->vmm, name);
+	if (!vm) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	pend = pending_new(fs, req, 0);
+	r = vmm_vm_rename(fs->vmm, vm, newname, pending_done, pend, &w, &err);
+	if (r < 0)
+		log_msg("refused: rename %s to %s: %s", from, to, err.msg);
+	pending_settle_uninterruptible(fs, pend, r, w);
 }
 
 static void fs_init(void *userdata, struct fuse_conn_info *conn)

@@ -151,14 +151,9 @@ static void pending_interrupted(fuse_req_t req, void *data)
 	p->fs->interrupts = true;
 }
 
-void pending_settle(struct fs *fs, struct pending *p, int r, struct vmm_waiter *w, struct vm *vm, const bgr_error *err)
+static void settle(struct fs *fs, struct pending *p, int r, struct vmm_waiter *w, bool interruptible)
 {
 	if (r < 0) {
-		if (vm) {
-			bgr_error e = *err;
-			text_one_line(e.msg);
-			vmm_vm_fail(fs->vmm, vm, &e);
-		}
 		answer(p, r);
 		return;
 	}
@@ -170,7 +165,18 @@ void pending_settle(struct fs *fs, struct pending *p, int r, struct vmm_waiter *
 	p->parked = true;
 	p->next = fs->pendings;
 	fs->pendings = p;
-	fuse_req_interrupt_func(p->req, pending_interrupted, p);
+	if (interruptible)
+		fuse_req_interrupt_func(p->req, pending_interrupted, p);
+}
+
+void pending_settle(struct fs *fs, struct pending *p, int r, struct vmm_waiter *w)
+{
+	settle(fs, p, r, w, true);
+}
+
+void pending_settle_uninterruptible(struct fs *fs, struct pending *p, int r, struct vmm_waiter *w)
+{
+	settle(fs, p, r, w, false);
 }
 
 void fs_answer_interrupts(struct fs *fs)

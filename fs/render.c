@@ -14,13 +14,15 @@ static const char readme[] =
 	"  config        effective settings, each with where it came from\n"
 	"  known_hosts   all pinned SSH host keys (OpenSSH format)\n"
 	"  events        stream: one line per lifecycle event (cat follows it)\n"
-	"  vms/          mkdir NAME creates a VM; rmdir NAME stops and deletes it\n"
+	"  vms/          mkdir NAME creates a VM; rmdir NAME stops and deletes it;\n"
+	"                mv NAME NEW renames a stopped one\n"
 	"\n"
 	"  vms/NAME/state        read: stopped|starting|running|stopping|error\n"
 	"                        write: start|stop|restart|kill (start returns when ready)\n"
 	"  vms/NAME/console      serial console: read follows output, write sends input\n"
 	"  vms/NAME/logs         banger's lines and the hypervisor's stderr\n"
-	"  vms/NAME/error        the last error, empty when none\n"
+	"  vms/NAME/error        the last failed write of a control file (state, console,\n"
+	"                        sizing), until that file's next success; empty when none\n"
 	"  vms/NAME/vcpu memory_mib disk_size image kernel\n"
 	"                        settings; writable while stopped, EBUSY while running\n"
 	"  vms/NAME/spec         effective sizing, with provenance\n"
@@ -312,6 +314,11 @@ char *render_node(const struct render_ctx *ctx, const struct node *n, struct vm 
 			render_config(f, ctx);
 		else if (n->ino == INO_KNOWN_HOSTS)
 			fputs(vmm_known_hosts(ctx->vmm), f);
+		else if (n->ino == INO_NOTRASH)
+			fputs("banger keeps no trash: what is deleted here is gone (rmdir vms/NAME deletes a VM).\n"
+			      "This file is not a directory, which tells file managers (the freedesktop.org trash\n"
+			      "spec) that there is no trash on this mount: they offer to delete instead.\n",
+			      f);
 	} else if (vm) {
 		render_vm_file(f, n->kind, ctx, vm);
 	}

@@ -111,6 +111,9 @@ struct vm *vmm_vm_by_id(struct vmm *m, int64_t id);
 const struct vm_record *vm_record(const struct vm *vm);
 const char *vm_console_log(const struct vm *vm);
 const char *vm_log_path(const struct vm *vm);
+/* No hypervisor of vm runs: it is stopped (or a boot failed) and the last
+ * process is gone. */
+bool vmm_vm_is_down(const struct vm *vm);
 /* Kernel/agent details from the agent's hello, "" before the first one. */
 const char *vm_agent_hello(const struct vm *vm);
 
@@ -141,6 +144,15 @@ int vmm_vm_create(struct vmm *m, const char *name, vmm_create_fn fn, void *ctx, 
  * with ECANCELED, once nothing of it is left (maybe before this returns). */
 void vmm_vm_create_cancel(struct vmm_create *c);
 
+/* mv vms/NAME vms/NEW: a stopped VM (no hypervisor) takes the name NEW; its
+ * files, disks and address stay, the DNS name and ssh_config follow, the
+ * pins of both names (NAME.vm, NEW.vm) are dropped first, on a worker. 1
+ * (fn later: 0, or -errno with the reason in bangerd.log), 0 for its own
+ * name, or -errno at once: EINVAL a bad name, EEXIST taken, EBUSY not
+ * stopped or being changed. */
+int vmm_vm_rename(struct vmm *m, struct vm *vm, const char *name, vmm_done_fn fn, void *ctx,
+		  struct vmm_waiter **ret_waiter, bgr_error *err);
+
 /* Each returns 0 when done at once, 1 when done_fn will be called later
  * (*ret_waiter lets the caller stop listening), or -errno. */
 int vmm_vm_delete(struct vmm *m, struct vm *vm, vmm_done_fn fn, void *ctx, struct vmm_waiter **ret_waiter,
@@ -159,8 +171,12 @@ void vmm_waiter_cancel(struct vmm_waiter *w);
  * then is recorded in the VM's error and logs. -errno. */
 int vmm_vm_set(struct vmm *m, struct vm *vm, enum vm_field field, const char *value, vmm_done_fn fn, void *ctx,
 	       struct vmm_waiter **ret_waiter, bgr_error *err);
-/* Records a failed operation on vm: its error file and its log. */
-void vmm_vm_fail(struct vmm *m, struct vm *vm, const bgr_error *err);
+/* Records a failed request of the control file `of` on vm: its error file
+ * and its log. vmm_vm_set, vmm_vm_action and vmm_console_write record
+ * their own failures and clear the error of their file when they succeed;
+ * a front calls this for what it refuses before asking them (a value too
+ * long). Nothing else goes into error: see docs/filesystem.md. */
+void vmm_vm_fail(struct vmm *m, struct vm *vm, enum vm_error_of of, const bgr_error *err);
 /* Appends a line to vm's log. */
 void vmm_vm_log(struct vmm *m, struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

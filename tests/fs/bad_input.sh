@@ -1,6 +1,9 @@
 #!/bin/bash
-# Every bad input gets the errno a shell user expects, changes nothing, and
-# (for a VM) leaves a one-line reason in its error file and its logs.
+# Every bad input gets the errno a shell user expects and changes nothing. A
+# refused write to a VM's control file (state, vcpu, memory_mib, disk_size,
+# image, kernel, console) leaves a one-line reason in its error file and its
+# logs; every other refusal (the tree's shape, read-only files, modes) one
+# line in bangerd.log only, and the VM's error and logs stay as they were.
 . "$(dirname "$0")/../lib.sh"
 
 banger_setup fake || exit 1
@@ -30,6 +33,19 @@ reason_recorded() {
 	if [ -n "$want" ]; then
 		check "$desc: reason mentions '$want'" grep -qF -- "$want" <<<"$err"
 	fi
+}
+
+# refused_elsewhere DESC BEFORE_ERROR BEFORE_LOG_LINES PATTERN...: the VM's
+# error and logs are as they were, and bangerd.log has a "refused: " line
+# with each PATTERN (fixed strings).
+refused_elsewhere() {
+	local desc=$1 err=$2 lines=$3 pat
+	shift 3
+	expect_eq "$desc: error unchanged" "$err" "$(cat "$V/error")"
+	expect_eq "$desc: nothing in the VM's logs" "$lines" "$(grep -c . "$V/logs")"
+	for pat in "$@"; do
+		check "$desc: bangerd.log says '$pat'" grep -qF -- "refused: $pat" "$T/home/state/bangerd.log"
+	done
 }
 
 # bad_write FILE VALUE ERRNO [WORD]: the write fails with ERRNO, the file
@@ -165,52 +181,72 @@ expect_eq "state still stopped" "stopped" "$(cat "$V/state")"
 expect_errno "write to a stopped VM's console: EIO" EIO write "$V/console" 'ls\n'
 reason_recorded "console of a stopped VM" "console"
 
-# read-only files
+# read-only files: not control files
+err_before=$(cat "$V/error")
+lines_before=$(grep -c . "$V/logs")
 for f in pid spec ip error logs created uptime mac known_hosts ssh_config; do
 	expect_errno "write to $f: EACCES" EACCES write "$V/$f" 1
 	expect_errno "append to $f: EACCES" EACCES append "$V/$f" 1
 	expect_errno "truncate $f: EACCES" EACCES truncate "$V/$f"
 done
-reason_recorded "write to a read-only file" "read-only"
+refused_elsewhere "writes to read-only files" "$err_before" "$lines_before" \
+	"open vms/a/pid for writing: it is read-only" "truncate vms/a/ssh_config: it is read-only"
 for f in README config known_hosts events; do
 	expect_errno "write to top-level $f: EACCES" EACCES write "$MNT/$f" 1
 	expect_errno "truncate top-level $f: EACCES" EACCES truncate "$MNT/$f"
 done
 expect_errno "open vms for reading as a file: EISDIR" EISDIR read "$MNT/vms"
 
-# the shape of the tree is fixed
+# the shape of the tree is fixed: refusals go to bangerd.log
 expect_errno "create vms/a/new: EPERM" EPERM create "$V/new"
-reason_recorded "create in a VM" "new"
 expect_errno "create vms/a/'x<newline>y': EPERM" EPERM create "$V/x
 y"
-reason_recorded "create with a newline in the name" "x?y"
-expect_errno "unlink vms/a/vcpu: EPERM" EPERM unlink "$V/vcpu"
-expect_errno "unlink vms/a/nope: ENOENT" ENOENT unlink "$V/nope"
+check "bangerd.log holds it on one line" grep -qF "refused: create vms/a/x?y: " "$T/home/state/bangerd.log"
 expect_errno "rename vms/a/vcpu: EPERM" EPERM rename "$V/vcpu" "$V/cpus"
 expect_errno "rename vms/a/vcpu over spec: EPERM" EPERM rename "$V/vcpu" "$V/spec"
 expect_errno "mknod vms/a/fifo: EPERM" EPERM mknod "$V/fifo"
 expect_errno "symlink vms/a/link: EPERM" EPERM symlink "$V/link" /etc/passwd
 expect_errno "link vms/a/vcpu: EPERM" EPERM link "$V/vcpu" "$V/hard"
 expect_errno "mkdir vms/a/sub: EPERM" EPERM mkdir "$V/sub"
-reason_recorded "mkdir in a VM" "sub"
 expect_errno "rmdir vms/a/state: ENOTDIR" ENOTDIR rmdir "$V/state"
+for p in "$V/vcpu" "$V/spec" "$V"; do
+	expect_errno "chmod ${p#"$MNT"/}: EPERM" EPERM chmod "$p" 600
+	expect_errno "chown ${p#"$MNT"/}: EPERM" EPERM chown "$p" 1000
+done
+refused_elsewhere "the VM's shape" "$err_before" "$lines_before" "create vms/a/new: " "rename vms/a/vcpu to vms/a/cpus: " \
+	"mknod vms/a/fifo: " "symlink vms/a/link: " "link vms/a/hard: " "mkdir vms/a/sub: " \
+	"chmod/chown vms/a/vcpu: owner, group and mode are fixed" "chmod/chown vms/a: "
+# a stopped VM's files go with it: unlinking one is accepted and changes
+# nothing (so that rm -r reaches the rmdir)
+expect_errno "unlink vms/a/vcpu (stopped): accepted" OK unlink "$V/vcpu"
+expect_eq "vcpu is still there, unchanged" "1" "$(cat "$V/vcpu")"
+expect_errno "unlink vms/a/nope: ENOENT" ENOENT unlink "$V/nope"
+# the VM's own name: a rename only to a good, free name in vms/
+expect_errno "rename vms/a to a bad name: EINVAL" EINVAL rename "$V" "$MNT/vms/BAD"
+expect_errno "rename vms/a out of vms/: EPERM" EPERM rename "$V" "$MNT/images/a"
+expect_errno "rename vms/a into itself: EINVAL (the kernel's)" EINVAL rename "$V" "$V/b"
+expect_errno "rename vms/a to itself: OK, nothing changes" OK rename "$V" "$V"
+refused_elsewhere "refused renames" "$err_before" "$lines_before" "rename vms/a to vms/BAD: invalid name 'BAD'" \
+	"rename vms/a to images/a: "
 expect_errno "mkdir at top level: EPERM" EPERM mkdir "$MNT/other"
 expect_errno "create at top level: EPERM" EPERM create "$MNT/new"
 expect_errno "create in vms/: EPERM" EPERM create "$MNT/vms/file"
 expect_errno "unlink README: EPERM" EPERM unlink "$MNT/README"
 expect_errno "rename README: EPERM" EPERM rename "$MNT/README" "$MNT/README2"
-expect_errno "rename vms/a: EPERM" EPERM rename "$V" "$MNT/vms/b"
 expect_errno "rmdir vms: EPERM" EPERM rmdir "$MNT/vms"
 expect_errno "rmdir a missing VM: ENOENT" ENOENT rmdir "$MNT/vms/nope"
 expect_errno "rmdir an invalid name: ENOENT" ENOENT rmdir "$MNT/vms/BAD"
 expect_errno "symlink at top level: EPERM" EPERM symlink "$MNT/link" /
 expect_errno "mknod in vms/: EPERM" EPERM mknod "$MNT/vms/fifo"
-for p in "$V/vcpu" "$V/spec" "$V" "$MNT/README" "$MNT/vms" "$MNT"; do
+for p in "$MNT/README" "$MNT/vms" "$MNT"; do
 	expect_errno "chmod ${p#"$MNT"/}: EPERM" EPERM chmod "$p" 600
 	expect_errno "chown ${p#"$MNT"/}: EPERM" EPERM chown "$p" 1000
 done
-reason_recorded "chmod" "mode"
+check "each refusal is one line in bangerd.log" grep -qF "refused: unlink README: the files of the tree are fixed" \
+	"$T/home/state/bangerd.log"
 check "touch vcpu (utimes) is harmless" touch "$V/vcpu"
+expect_eq "and all that left error and logs as they were" "$err_before $lines_before" \
+	"$(cat "$V/error") $(grep -c . "$V/logs")"
 
 # a write through a file opened before the VM went away
 check "mkdir vms/gone" mkdir "$MNT/vms/gone"

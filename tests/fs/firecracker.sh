@@ -161,6 +161,30 @@ expect_eq "the start completes once the guest answers" OK "$(cat "$T/start.out")
 check "the host never gave up on a CONNECT that was answered later" sh -c "! grep -q abandoned '$T/release.log'"
 check "logs have the agent's hello" grep -q "agent: hello proto=2 agent=0.2.0-fake" "$V/logs"
 expect_errno "stop" OK write "$V/state" stop
+
+# Firecracker's own requests, the configuration at start and a stop's
+# SendCtrlAltDel, run in banger-fc processes the loop never waits for: the
+# fake opens its API socket, and answers /actions, only once the test's file
+# exists, which the test makes only after the tree answered other requests
+stop_daemon
+FAKE_FC_API_AFTER=$T/api-go FAKE_FC_ACTIONS_AFTER=$T/act-go start_daemon
+$FSOP write "$V/state" start >"$T/start.out" 2>&1 &
+writer=$!
+check "a new Firecracker process waits to open its API socket" wait_for 60 grep -qx waiting-api "$T/api-go.log"
+check "meanwhile mkdir answers" mkdir "$MNT/vms/third"
+expect_eq "and the VM reads starting" starting "$(cat "$V/state")"
+touch "$T/api-go"
+wait "$writer"
+expect_eq "the start completes once the API socket opens" OK "$(cat "$T/start.out")"
+$FSOP write "$V/state" stop >"$T/stop.out" 2>&1 &
+writer=$!
+check "the stop's SendCtrlAltDel waits for its answer" wait_for 60 grep -qx waiting-action "$T/act-go.log"
+check "meanwhile rmdir answers" rmdir "$MNT/vms/third"
+expect_eq "and the VM reads stopping" stopping "$(cat "$V/state")"
+touch "$T/act-go"
+wait "$writer"
+expect_eq "the stop completes once Firecracker answers" OK "$(cat "$T/stop.out")"
+expect_eq "stopped" stopped "$(cat "$V/state")"
 check "rmdir other" rmdir "$MNT/vms/other"
 check "rmdir" rmdir "$V"
 finish

@@ -105,6 +105,7 @@ struct fake {
 	pid_t pid;
 	int pidfd; /* ours: when the child ends, its sockets close, as a real one's */
 	int power; /* write end of the child's pipe */
+	int ran;   /* read end: a byte once the child is past its gate */
 	int agent_listen, console_listen, agent_conn, console_conn;
 	int agent_conns; /* connections the agent socket accepted */
 	char in[4096];
@@ -240,6 +241,14 @@ static void fake_ended(void *data, int fd, uint32_t events)
 	f->power = -1;
 }
 
+/* Whether the fake got past its gate (blocks while it waits there). */
+static bool fake_ran(struct fake *f)
+{
+	char c;
+
+	return read(f->ran, &c, 1) == 1;
+}
+
 static int listen_unix(const char *path)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
@@ -260,14 +269,14 @@ static int fake_prepare(bgr_error *err)
 	return 0;
 }
 
-static pid_t fake_start(const struct vm_launch *l, bgr_error *err)
+static pid_t fake_start(const struct vm_launch *l, int *gate, bgr_error *err)
 {
 	struct fake *f = xcalloc(1, sizeof(*f));
-	int pipefd[2];
+	int pipefd[2], gatefd[2], ranfd[2];
 	pid_t pid;
 
 	drv.starts++;
-	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+	if (pipe2(pipefd, O_CLOEXEC) < 0 || pipe2(gatefd, O_CLOEXEC) < 0 || pipe2(ranfd, O_CLOEXEC) < 0) {
 		free(f);
 		return bgr_fail(err, errno, "fake: pipe: %s", strerror(errno));
 	}
@@ -277,14 +286,29 @@ static pid_t fake_start(const struct vm_launch *l, bgr_error *err)
 		return bgr_fail(err, errno, "fake: fork: %s", strerror(errno));
 	}
 	if (pid == 0) {
-		/* the "hypervisor": its own session, fds 0-2 only, exits with
-		 * the status written to its pipe (0 when the pipe closes) */
+		/* the "hypervisor": its own session, fds 0-2 only; held at its
+		 * gate as proc_spawn_gated holds a real one (exit 127 when the
+		 * gate closes), then it says it ran and exits with the status
+		 * written to its pipe (0 when the pipe closes) */
 		unsigned char c = 0;
 		dup2(pipefd[0], 0);
-		syscall(SYS_close_range, 3, ~0U, 0);
+		dup2(gatefd[0], 3);
+		dup2(ranfd[1], 4);
+		syscall(SYS_close_range, 5, ~0U, 0);
 		setsid();
+		if (read(3, &c, 1) != 1 || c != PROC_GATE_GO)
+			_exit(127);
+		close(3);
+		if (write(4, "r", 1) != 1)
+			_exit(126);
+		close(4);
+		c = 0;
 		_exit(read(0, &c, 1) == 1 ? c : 0);
 	}
+	close(gatefd[0]);
+	close(ranfd[1]);
+	*gate = gatefd[1];
+	f->ran = ranfd[0];
 	close(pipefd[0]);
 	f->control = xstrdup(l->qmp_sock);
 	f->pid = pid;
@@ -357,6 +381,7 @@ static void fakes_free(void)
 		} else {
 			waitpid(f->pid, NULL, WNOHANG); /* an adopted one nobody reaped */
 		}
+		close(f->ran);
 		free(f->control);
 		free(f);
 	}
@@ -408,8 +433,8 @@ static void on_done(void *ctx, int result)
 }
 
 /* Writes word to the VM's state as fs/ does: a refusal is recorded on the
- * VM (vmm_vm_fail), a parked request is answered through on_done. Returns
- * what vmm_vm_action returned. */
+ * VM by vmm_vm_action itself, a parked request is answered through on_done.
+ * Returns what vmm_vm_action returned. */
 static int act(const char *name, const char *word, struct reply *rep, struct vmm_waiter **ret_w)
 {
 	struct vm *vm = vmm_vm_by_name(m, name);
@@ -420,7 +445,6 @@ static int act(const char *name, const char *word, struct reply *rep, struct vmm
 	*rep = (struct reply){ 0 };
 	r = vmm_vm_action(m, vm, word, on_done, rep, &w, &err);
 	if (r < 0) {
-		vmm_vm_fail(m, vm, &err);
 		*rep = (struct reply){ true, r };
 	} else if (r == 0) {
 		*rep = (struct reply){ true, 0 };
@@ -681,6 +705,7 @@ static void test_stopped(void)
 	is_int(drv.starts, starts + 1, "  the hypervisor had been spawned");
 	struct fake *f = fakes;
 	tap_ok(!pid_alive(f->pid), "  and it was killed and reaped (pid %d)", f->pid);
+	tap_ok(!fake_ran(f), "  and it never ran: it was held at its gate, which closed");
 	is_state("s1", VM_ERROR, "  state: error");
 	error_has("s1", "could not be recorded, so it was killed: store: update vm: injected failure",
 		  "  error says why");
@@ -692,6 +717,7 @@ static void test_stopped(void)
 	saves_work();
 	to_running("s1");
 	is_str(error_of("s1"), "", "  a later start works, error cleared");
+	tap_ok(fake_ran(fakes), "  its hypervisor ran: the gate opened once the pid was recorded");
 	is_int(act("s1", "kill", &r, NULL), 1, "(kill it)");
 	WAIT(r.done);
 
@@ -727,6 +753,8 @@ static void test_starting(void)
 	WAIT(vm_of("b1")->hello);
 	is_state("b1", VM_RUNNING, "running x hello: stays running");
 	is_int(act("b1", "kill", &r, NULL), 1, "(kill it)");
+	is_str(error_of("b1"), "", "  the accepted kill clears the refused restart's error (both of state)");
+	is_int(vm_of("b1")->rec.error_of, VM_ERR_NONE, "  and its kind");
 	WAIT(r.done);
 
 	/* stop (or kill) during start */

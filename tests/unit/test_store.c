@@ -57,7 +57,7 @@ static bool records_equal(const struct vm_record *a, const struct vm_record *b)
 	       a->memory_mib == b->memory_mib && a->disk_size == b->disk_size && strcmp(a->image, b->image) == 0 &&
 	       strcmp(a->kernel, b->kernel) == 0 && a->user_set == b->user_set && a->created == b->created &&
 	       a->pid == b->pid && a->pid_start == b->pid_start && a->started_at == b->started_at &&
-	       strcmp(a->error, b->error) == 0;
+	       strcmp(a->error, b->error) == 0 && a->error_of == b->error_of;
 }
 
 static struct store *open_store(const char *what)
@@ -105,7 +105,7 @@ static void test_open_and_schema(void)
 
 	if (!st)
 		return;
-	is_int(store_schema_version(st), 2, "schema version of a new store");
+	is_int(store_schema_version(st), 3, "schema version of a new store");
 	is_int(store_vm_insert(st, &a, &err), 0, "insert while the store is open");
 	snprintf(path, sizeof(path), "%s-wal", db_path);
 	tap_ok(stat(path, &sb) == 0, "the -wal file exists after a write");
@@ -169,6 +169,7 @@ static void test_update_round_trip(struct store *st)
 	r.error[sizeof(r.error) - 1] = '\0';
 	static const char head[] = "it's \"quoted\"; DROP TABLE vms; -- caf\xc3\xa9 ";
 	memcpy(r.error, head, sizeof(head) - 1);
+	r.error_of = VM_ERR_MEMORY;
 
 	is_int(store_vm_update(st, &r, &err), 0, "update every field");
 	is_int(load(st, &seen), 2, "still two VMs");
@@ -274,7 +275,7 @@ static void test_reopen(int64_t last_id)
 
 	if (!st)
 		return;
-	is_int(store_schema_version(st), 2, "schema version still 2");
+	is_int(store_schema_version(st), 3, "schema version still 3");
 	is_int(load(st, &seen), 3, "the three VMs survived close + open");
 	is_str(seen.recs[0].name, "x1", "x1 first");
 	is_str(seen.recs[2].name, "x2", "x2 last");
@@ -298,6 +299,41 @@ static void test_newer_schema(void)
 	char v[16];
 	raw_text("PRAGMA user_version", v, sizeof(v));
 	is_str(v, "99", "the newer store is left alone");
+}
+
+/* A store of schema 2 (before error_of): its errors count as state's. */
+static void test_migrate_error_of(void)
+{
+	char saved[sizeof(db_path)];
+	struct store *st;
+	struct seen seen;
+
+	memcpy(saved, db_path, sizeof(saved));
+	snprintf(db_path, sizeof(db_path), "%s/v2.db", dir);
+	tap_ok(raw_exec(
+		       "CREATE TABLE vms (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,"
+		       " state TEXT NOT NULL, vcpu INTEGER NOT NULL, memory_mib INTEGER NOT NULL,"
+		       " disk_size INTEGER NOT NULL, image TEXT NOT NULL, kernel TEXT NOT NULL,"
+		       " user_set INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL, pid INTEGER NOT NULL DEFAULT 0,"
+		       " pid_start INTEGER NOT NULL DEFAULT 0, started_at INTEGER NOT NULL DEFAULT 0,"
+		       " error TEXT NOT NULL DEFAULT '', ip TEXT NOT NULL DEFAULT '', mac TEXT NOT NULL DEFAULT '',"
+		       " net_mode TEXT NOT NULL DEFAULT '', ssh_port INTEGER NOT NULL DEFAULT 0,"
+		       " pin_mode TEXT NOT NULL DEFAULT '');"
+		       "INSERT INTO vms (name, state, vcpu, memory_mib, disk_size, image, kernel, created, error)"
+		       " VALUES ('old', 'stopped', 1, 256, 1073741824, 'tiny', 'tiny', 1, 'boot timed out'),"
+		       " ('fine', 'stopped', 1, 256, 1073741824, 'tiny', 'tiny', 1, '');"
+		       "PRAGMA user_version = 2"),
+	       "a schema-2 store with an error");
+	st = open_store("schema 2");
+	if (st) {
+		is_int(store_schema_version(st), 3, "migrated to 3");
+		is_int(load(st, &seen), 2, "both VMs load");
+		is_str(seen.recs[0].error, "boot timed out", "the error is kept");
+		is_int(seen.recs[0].error_of, VM_ERR_STATE, "and counts as state's");
+		is_int(seen.recs[1].error_of, VM_ERR_NONE, "no error: of nothing");
+		store_close(st);
+	}
+	memcpy(db_path, saved, sizeof(saved));
 }
 
 static void test_unopenable(void)
@@ -334,6 +370,7 @@ int main(void)
 		store_close(st);
 	}
 	test_reopen(last_id);
+	test_migrate_error_of();
 	test_newer_schema();
 	test_unopenable();
 

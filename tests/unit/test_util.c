@@ -7,6 +7,7 @@
 #include "tap.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -264,6 +265,64 @@ static void test_proc_spawn(void)
 	close(pidfd);
 }
 
+/* A gated spawn runs its program only once the gate opens: closed, or its
+ * parent killed before opening it, the child exits without running it. */
+static void test_proc_spawn_gated(void)
+{
+	char marker[PATH_MAX], pidbuf[32] = "";
+	struct proc_stdio io = { -1, -1, -1 };
+	int gate = -1, status = 0, p[2];
+	pid_t pid, middle;
+
+	snprintf(marker, sizeof(marker), "%s/gated-ran", base);
+	char *argv[] = { "touch", marker, NULL };
+
+	pid = proc_spawn_gated(argv, &io, -1, &gate);
+	tap_ok(pid > 0 && gate >= 0, "proc_spawn_gated touch: pid %d", (int)pid);
+	tap_ok(proc_start_time(pid) != 0, "  its start time is readable before the gate opens");
+	tap_ok(access(marker, F_OK) < 0, "  nothing ran yet");
+	is_int(proc_gate_open(gate), 0, "  proc_gate_open");
+	waitpid(pid, &status, 0);
+	tap_ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "  then it ran and exited 0");
+	tap_ok(access(marker, F_OK) == 0, "  the program ran");
+	unlink(marker);
+
+	pid = proc_spawn_gated(argv, &io, -1, &gate);
+	close(gate);
+	waitpid(pid, &status, 0);
+	tap_ok(WIFEXITED(status) && WEXITSTATUS(status) == 127, "a closed gate: exit 127");
+	tap_ok(access(marker, F_OK) < 0, "  and the program never ran");
+
+	/* the parent SIGKILLed between the spawn and the gate */
+	if (pipe(p) < 0)
+		return;
+	middle = fork();
+	if (middle == 0) {
+		char line[32];
+		pid_t child = proc_spawn_gated(argv, &io, -1, &gate);
+		int n = snprintf(line, sizeof(line), "%d", (int)child);
+		if (write(p[1], line, n) != n)
+			_exit(1);
+		kill(getpid(), SIGKILL);
+	}
+	close(p[1]);
+	if (read(p[0], pidbuf, sizeof(pidbuf) - 1) <= 0)
+		pidbuf[0] = '\0';
+	close(p[0]);
+	pid = atoi(pidbuf);
+	int pidfd = pid > 0 ? proc_pidfd_open(pid) : -1;
+	waitpid(middle, &status, 0);
+	tap_ok(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "a parent killed before the gate opens");
+	if (pidfd >= 0) {
+		struct pollfd pf = { .fd = pidfd, .events = POLLIN };
+		poll(&pf, 1, -1); /* the orphan ends: nobody can open its gate */
+		close(pidfd);
+		waitpid(pid, NULL, WNOHANG); /* ours to reap if we are a subreaper */
+	}
+	tap_ok(pidfd >= 0, "  its child (pid %d) ended", (int)pid);
+	tap_ok(access(marker, F_OK) < 0, "  without running the program");
+}
+
 /* Guest text in a log line: no newline to forge another line, no escape to
  * drive a terminal; and the log files get it that way. */
 static void test_one_line(void)
@@ -298,6 +357,7 @@ int main(void)
 	test_start_time();
 	test_proc_run();
 	test_proc_spawn();
+	test_proc_spawn_gated();
 	test_one_line();
 	is_int(rm_rf(base), 0, "remove the scratch dir");
 	return tap_done();

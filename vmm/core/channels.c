@@ -334,16 +334,27 @@ int vm_agent_send(struct vm *vm, const char *line)
 	return 0;
 }
 
+/* A write to console: a failure is the VM's error (EAGAIN, a full input
+ * for a nonblocking writer, is not one), a success clears an error of
+ * console. */
 ssize_t vmm_console_write(struct vmm *m, struct vm *vm, const char *buf, size_t len, bgr_error *err)
 {
 	ssize_t n;
 
-	(void)m;
-	if (vm->console_fd < 0)
-		return bgr_fail(err, EIO, "the console is not connected (is the VM running?)");
+	if (vm->console_fd < 0) {
+		bgr_fail(err, EIO, "console: the console is not connected (is the VM running?)");
+		vmm_vm_fail(m, vm, VM_ERR_CONSOLE, err);
+		return -EIO;
+	}
 	n = write(vm->console_fd, buf, len);
-	if (n < 0)
-		return bgr_fail(err, errno == EAGAIN ? EAGAIN : EIO, "console write failed: %s", strerror(errno));
+	if (n < 0) {
+		if (errno == EAGAIN)
+			return bgr_fail(err, EAGAIN, "console: the guest's input is full");
+		bgr_fail(err, EIO, "console: write failed: %s", strerror(errno));
+		vmm_vm_fail(m, vm, VM_ERR_CONSOLE, err);
+		return -EIO;
+	}
+	vm_clear_error(m, vm, VM_ERR_CONSOLE);
 	return n;
 }
 

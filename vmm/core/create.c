@@ -98,7 +98,7 @@ struct vmm_create {
 
 static unsigned long long tmp_seq;
 
-static bool reserved(struct vmm *m, const char *name)
+bool vm_create_reserved(struct vmm *m, const char *name)
 {
 	for (struct vmm_create *c = m->creates; c; c = c->next)
 		if (strcmp(c->rec.name, name) == 0)
@@ -328,7 +328,7 @@ int vmm_vm_create(struct vmm *m, const char *name, vmm_create_fn fn, void *ctx, 
 
 	if (r < 0)
 		return r;
-	if (vmm_vm_by_name(m, name) || reserved(m, name))
+	if (vmm_vm_by_name(m, name) || vm_create_reserved(m, name) || vm_renaming_to(m, name))
 		return bgr_fail(err, EEXIST, "a VM named '%s' already exists", name);
 	c = xcalloc(1, sizeof(*c));
 	c->m = m;

@@ -3,6 +3,7 @@
 #include "image_meta.h"
 #include "vm.h"
 #include "disk.h"
+#include "hv_requests.h"
 #include "file_sync.h"
 #include "log.h"
 #include "network.h"
@@ -106,7 +107,7 @@ static void save_or_note(struct vmm *m, struct vm *vm, bool keep_error)
 		vmm_vm_log(m, vm, "cannot save the VM's record: %s", err.msg);
 		return;
 	}
-	vm_set_error(m, vm, "cannot save the VM's record: %s", err.msg);
+	vm_set_error(m, vm, VM_ERR_STATE, "cannot save the VM's record: %s", err.msg);
 	vm_changed(m, vm);
 }
 
@@ -117,12 +118,13 @@ static void boot_timed_out(void *data)
 
 	cancel_timer(m, &vm->boot_timer);
 	if (vm->hello)
-		vm_set_error(m, vm,
+		vm_set_error(m, vm, VM_ERR_STATE,
 			     "boot timed out after %d s: the agent said hello but ssh never answered with "
 			     "the pinned key and banger's login (see logs)",
 			     m->settings.boot_timeout_s);
 	else
-		vm_set_error(m, vm, "boot timed out after %d s: no hello from the guest agent (see console)",
+		vm_set_error(m, vm, VM_ERR_STATE,
+			     "boot timed out after %d s: no hello from the guest agent (see console)",
 			     m->settings.boot_timeout_s);
 	vm->rec.state = VM_ERROR;
 	vm_kill(m, vm);
@@ -160,6 +162,8 @@ static char *boot_cmdline(struct vmm *m, struct vm *vm, const char *net_args, bg
 	return xasprintf("%s%s%s", net_args ? net_args : "", net_args ? " " : "", meta.cmdline);
 }
 
+static void boot_failed(struct vmm *m, struct vm *vm, const char *msg);
+
 int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 {
 	_cleanup_free_ char *vmlinuz = NULL, *initrd = NULL, *net_args = NULL, *cmdline = NULL;
@@ -179,7 +183,7 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 		.agent_sock = vm->agent_sock,
 	};
 	pid_t pid;
-	int r;
+	int r, gate = -1;
 
 	r = disk_kernel_paths(m->paths->kernels_dir, vm->rec.kernel, &vmlinuz, &initrd, err);
 	if (r < 0)
@@ -226,7 +230,7 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 	vm->net_args = net_args ? xstrdup(net_args) : NULL;
 	vm->boot_gen++;
 	vm->saving = vm->restore_fallback = vm->identify_sent = vm->identified = false;
-	vm->rec.error[0] = '\0';
+	vm_forget_error(vm, VM_ERR_STATE); /* a new boot: the last one's verdict goes (saved below) */
 	free(vm->hello);
 	vm->hello = NULL;
 	vm->verifying = vm->authorized = vm->authorize_sent = false;
@@ -236,7 +240,7 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 	vmm_vm_log(m, vm, "starting (%s, %s, vcpu %u, memory %u MiB, network %s%s%s)", m->driver->name, l.accel, l.vcpu,
 		   l.memory_mib, vm->rec.net_mode, vm->rec.ip[0] && l.net_mode == NET_BRIDGE ? " " : "",
 		   l.net_mode == NET_BRIDGE ? vm->rec.ip : "");
-	pid = m->driver->start(&l, err);
+	pid = m->driver->start(&l, &gate, err);
 	if (pid < 0)
 		return pid;
 	vm->rec.pid = pid;
@@ -250,13 +254,16 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 	vm->stop_is_kill = false;
 	r = watch_process(m, vm, err);
 	if (r < 0) {
+		close(gate);
 		spawn_undo(m, vm);
 		vm->rec.state = VM_STOPPED;
 		return r;
 	}
 	if (vm_save(m, vm, err) < 0) {
 		/* a hypervisor the store does not know of could not be re-adopted
-		 * after a crash of bangerd: it must not run */
+		 * after a crash of bangerd: it must not run (and has not: it
+		 * waits at the gate, which closing ends) */
+		close(gate);
 		spawn_undo(m, vm);
 		vm->rec.state = VM_ERROR;
 		vm_changed(m, vm);
@@ -264,16 +271,21 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 		err->code = EIO; /* the boot failed, whatever the store's errno */
 		return -EIO;
 	}
+	if (proc_gate_open(gate) < 0) /* the child is gone already: its pidfd says so next */
+		vmm_vm_log(m, vm, "the hypervisor's process (pid %d) ended before it could run", pid);
 	if (vm->snap == SNAP_CLONE) {
-		/* the channels open once the state is loaded (vm_restore_done) */
+		/* the channels open once the state is loaded (vm_restore_done);
+		 * the restore does what configure does for a boot */
 		vm->restore_ms = now_mono_ms();
 		vmm_vm_log(m, vm, "snapshots: restoring template %s", vm->snap_key);
 		snap_restore_start(m, vm, l.work_disk);
 	} else {
 		if (vm->snap == SNAP_MAKE)
-			vmm_vm_log(m, vm, "snapshots: no template for this shape yet (key %s): a cold boot that saves one",
+			vmm_vm_log(m, vm,
+				   "snapshots: no template for this shape yet (key %s): a cold boot that saves one",
 				   vm->snap_key);
 		vm_channels_open(m, vm);
+		hv_configure(m, vm, boot_failed);
 	}
 	cancel_timer(m, &vm->boot_timer);
 	vm->boot_timer = loop_timer_add(m->loop, m->settings.boot_timeout_s * 1000LL, boot_timed_out, vm);
@@ -296,7 +308,7 @@ static void boot_completed(struct vmm *m, struct vm *vm)
 static void boot_failed(struct vmm *m, struct vm *vm, const char *msg)
 {
 	cancel_timer(m, &vm->boot_timer);
-	vm_set_error(m, vm, "%s", msg);
+	vm_set_error(m, vm, VM_ERR_STATE, "%s", msg);
 	vm->rec.state = VM_ERROR;
 	vm_kill(m, vm);
 }
@@ -398,7 +410,8 @@ void vm_hello_received(struct vmm *m, struct vm *vm, const char *line)
 	}
 	if (vm->snap == SNAP_MAKE) {
 		if (banger_agent_field(line, "proto", proto, sizeof(proto)) < 0 || atoi(proto) < 3) {
-			vmm_vm_log(m, vm, "snapshots: the guest agent has no identify verb (protocol < 3): no template");
+			vmm_vm_log(m, vm,
+				   "snapshots: the guest agent has no identify verb (protocol < 3): no template");
 			vm->snap = SNAP_NONE;
 		} else if (snap_save_start(m, vm) == 1) {
 			return;
@@ -475,15 +488,13 @@ static void stop_escalate(void *data)
 {
 	struct vm *vm = data;
 	struct vmm *m = vm->m;
-	bgr_error err;
 
 	cancel_timer(m, &vm->stop_timer);
 	if (vm->stop_phase == STOP_POWERDOWN) {
 		vmm_vm_log(m, vm, "guest did not power off within %d s; asking the hypervisor to quit",
 			   m->settings.stop_timeout_s);
 		vm->stop_phase = STOP_QUIT;
-		if (m->driver->quit(m->loop, vm->qmp_sock, &err) < 0)
-			vmm_vm_log(m, vm, "%s", err.msg);
+		hv_request(m, vm, HV_QUIT);
 		vm->stop_timer = loop_timer_add(m->loop, 3000, stop_escalate, vm);
 		return;
 	}
@@ -493,18 +504,14 @@ static void stop_escalate(void *data)
 
 void vm_shutdown(struct vmm *m, struct vm *vm)
 {
-	bgr_error err;
-
 	vm->rec.state = VM_STOPPING;
 	vm->stop_phase = STOP_POWERDOWN;
 	save_or_note(m, vm, false);
 	vm_event(m, vm, "stopping");
-	if (m->driver->stop_by_hypervisor_first) {
-		if (m->driver->stop(m->loop, vm->qmp_sock, &err) < 0 && vm_agent_send(vm, "shutdown\n") < 0)
-			vmm_vm_log(m, vm, "clean shutdown request failed: %s", err.msg);
-	} else if (vm_agent_send(vm, "shutdown\n") < 0 && m->driver->stop(m->loop, vm->qmp_sock, &err) < 0) {
-		vmm_vm_log(m, vm, "clean shutdown request failed: %s", err.msg);
-	}
+	/* the agent's power-off, or the hypervisor's, whichever the driver
+	 * trusts first; the other if that fails (hv_request) */
+	if (m->driver->stop_by_hypervisor_first || vm_agent_send(vm, "shutdown\n") < 0)
+		hv_request(m, vm, HV_STOP);
 	vm->stop_timer = loop_timer_add(m->loop, m->settings.stop_timeout_s * 1000LL, stop_escalate, vm);
 }
 
@@ -549,7 +556,7 @@ static void restore_fell_back(struct vmm *m, struct vm *vm, const char *how)
 	network_boot_ended(m, vm);
 	vmm_vm_log(m, vm, "hypervisor (pid %d) of the failed restore %s", vm->rec.pid, how);
 	vm->restore_fallback = false;
-	snap_boot_ended(vm);    /* the next plan finds the failed template gone or broken */
+	snap_boot_ended(vm);   /* the next plan finds the failed template gone or broken */
 	unlink(vm->root_disk); /* the overlay on the template: a fresh disk of the image comes */
 	vm->rec.template_key[0] = '\0';
 	vm->rec.booted = 0;
@@ -588,10 +595,10 @@ static void process_gone(struct vmm *m, struct vm *vm, const char *how)
 	vmm_vm_log(m, vm, "hypervisor (pid %d) %s", vm->rec.pid, how);
 	bool reason_set = was == VM_ERROR; /* the failed boot's reason is there */
 	if (was == VM_STARTING && !vm->stop_is_kill) {
-		vm_set_error(m, vm, "hypervisor %s during boot (see logs and console)", how);
+		vm_set_error(m, vm, VM_ERR_STATE, "hypervisor %s during boot (see logs and console)", how);
 		reason_set = true;
 	} else if (was == VM_RUNNING && strcmp(how, "exited with status 0") != 0 && strcmp(how, "exited") != 0) {
-		vm_set_error(m, vm, "hypervisor %s unexpectedly", how);
+		vm_set_error(m, vm, VM_ERR_STATE, "hypervisor %s unexpectedly", how);
 		reason_set = true;
 	}
 	vm->rec.pid = 0;
@@ -618,7 +625,7 @@ static void process_gone(struct vmm *m, struct vm *vm, const char *how)
 		/* a restart's waiter waits for the new boot */
 		vm->start_waiters = stop_waiters;
 		if (vm_boot(m, vm, &err) < 0) {
-			vmm_vm_fail(m, vm, &err);
+			vmm_vm_fail(m, vm, VM_ERR_STATE, &err);
 			waiters_complete(&vm->start_waiters, -err.code);
 		}
 		return;
@@ -635,7 +642,8 @@ void vm_adopt(struct vmm *m, struct vm *vm)
 		/* it may still have the template's identity (host keys): it
 		 * must not run, nor its disk boot again */
 		kill(vm->rec.pid, SIGKILL);
-		vm_set_error(m, vm, "a clone whose restore was unfinished (%s) when bangerd stopped: killed",
+		vm_set_error(m, vm, VM_ERR_STATE,
+			     "a clone whose restore was unfinished (%s) when bangerd stopped: killed",
 			     vm->rec.clone_state);
 		unlink(vm->root_disk);
 		vm->rec.template_key[0] = '\0';
@@ -651,14 +659,12 @@ void vm_adopt(struct vmm *m, struct vm *vm)
 	}
 	if (vm->rec.pid && proc_is(vm->rec.pid, vm->rec.pid_start) && watch_process(m, vm, &err) == 0) {
 		vm->is_child = false;
-		if (m->driver->adopt(m->loop, vm->qmp_sock, &err) < 0)
-			vmm_vm_log(m, vm, "re-adopt: %s", err.msg);
+		hv_request(m, vm, HV_ADOPT);
 		if (was == VM_STOPPING) {
 			/* a stop was under way: ask again (the request may never
 			 * have reached the guest) and escalate as a stop does */
 			vm->stop_phase = STOP_POWERDOWN;
-			if (m->driver->stop(m->loop, vm->qmp_sock, &err) < 0)
-				vmm_vm_log(m, vm, "re-adopt: clean shutdown request failed: %s", err.msg);
+			hv_request(m, vm, HV_STOP);
 			vm->stop_timer =
 				loop_timer_add(m->loop, m->settings.stop_timeout_s * 1000LL, stop_escalate, vm);
 		} else if (was != VM_RUNNING) {
@@ -674,7 +680,8 @@ void vm_adopt(struct vmm *m, struct vm *vm)
 		return;
 	}
 	if (vm->rec.pid || (was != VM_STOPPED && was != VM_ERROR)) {
-		vm_set_error(m, vm, "hypervisor (pid %d) exited while bangerd was not running", vm->rec.pid);
+		vm_set_error(m, vm, VM_ERR_STATE, "hypervisor (pid %d) exited while bangerd was not running",
+			     vm->rec.pid);
 		vm->rec.pid = 0;
 		vm->rec.pid_start = 0;
 		vm->rec.started_at = 0;
@@ -696,7 +703,7 @@ void vm_cancel_restart(struct vmm *m, struct vm *vm, const char *by)
 	waiters_complete(&vm->stop_waiters, -ECANCELED);
 }
 
-int vmm_vm_action(struct vmm *m, struct vm *vm, const char *word, vmm_done_fn fn, void *ctx,
+static int action(struct vmm *m, struct vm *vm, const char *word, vmm_done_fn fn, void *ctx,
 		  struct vmm_waiter **ret_waiter, bgr_error *err)
 {
 	enum vm_state s = vm->rec.state;
@@ -706,6 +713,9 @@ int vmm_vm_action(struct vmm *m, struct vm *vm, const char *word, vmm_done_fn fn
 
 	if (parse_action(word, &act) < 0)
 		return bgr_fail(err, EINVAL, "unknown state request '%.40s': write start, stop, restart or kill", word);
+	if (vm->renaming_to && (act == ACT_START || act == ACT_RESTART))
+		return bgr_fail(err, EBUSY, "the VM is being renamed to %s; start it once that returned",
+				vm->renaming_to);
 	if (vm->applying && (act == ACT_START || act == ACT_RESTART))
 		return bgr_fail(err, EBUSY,
 				"a change of its disk, image or kernel is being applied; start once it returned");
@@ -750,7 +760,7 @@ int vmm_vm_action(struct vmm *m, struct vm *vm, const char *word, vmm_done_fn fn
 		return 1;
 	case ACT_RESTART:
 		if (down)
-			return vmm_vm_action(m, vm, "start", fn, ctx, ret_waiter, err);
+			return action(m, vm, "start", fn, ctx, ret_waiter, err);
 		if (s != VM_RUNNING)
 			return bgr_fail(err, EBUSY, "the VM is %s; restart it once that is done", vm_state_name(s));
 		vm->after_stop = AFTER_START;
@@ -761,11 +771,28 @@ int vmm_vm_action(struct vmm *m, struct vm *vm, const char *word, vmm_done_fn fn
 	return bgr_fail(err, EINVAL, "unknown state request");
 }
 
+/* A write to state: a refusal is the VM's error; an accepted request
+ * clears the error of state that was there before it (not one it caused
+ * itself, a failed save), except a failed boot's while the VM is still in
+ * `error`: only the next boot clears that, as it begins. */
+int vmm_vm_action(struct vmm *m, struct vm *vm, const char *word, vmm_done_fn fn, void *ctx,
+		  struct vmm_waiter **ret_waiter, bgr_error *err)
+{
+	unsigned seq = vm->error_seq;
+	int r = action(m, vm, word, fn, ctx, ret_waiter, err);
+
+	if (r < 0)
+		vmm_vm_fail(m, vm, VM_ERR_STATE, err);
+	else if (vm->error_seq == seq && vm->rec.state != VM_ERROR)
+		vm_clear_error(m, vm, VM_ERR_STATE);
+	return r;
+}
+
 /* A VM whose start waited for a pull. */
 static void start_failed(struct vmm *m, struct vm *vm, int result, const char *reason)
 {
 	vm->awaiting_pull = false;
-	vm_set_error(m, vm, "start failed: %s", reason);
+	vm_set_error(m, vm, VM_ERR_STATE, "start failed: %s", reason);
 	waiters_complete(&vm->start_waiters, result);
 }
 

@@ -36,6 +36,7 @@ static void vm_free(struct vm *vm)
 	free(vm->hello);
 	free(vm->mem_path);
 	free(vm->net_args);
+	free(vm->renaming_to);
 	free(vm);
 }
 
@@ -134,7 +135,7 @@ static int snapshots_init(struct vmm *m, bgr_error *err)
 		m->qemu_version = xstrdup(buf[0] ? buf : "unknown");
 	}
 	m->runtime_dir = xdg && xdg[0] == '/' ? xasprintf("%s/banger-%s", xdg, hash)
-					       : xasprintf("/dev/shm/banger-%u-%s", (unsigned)getuid(), hash);
+					      : xasprintf("/dev/shm/banger-%u-%s", (unsigned)getuid(), hash);
 	if (mkdir_p(m->runtime_dir, 0700) < 0) {
 		log_msg("warning: cannot create %s (%s): no templates are made", m->runtime_dir, strerror(errno));
 		free(m->runtime_dir);
@@ -357,7 +358,7 @@ void vm_remove(struct vmm *m, struct vm *vm)
 
 	if (store_vm_delete(m->store, vm->rec.id, &err) < 0) {
 		/* keep it: a record without its files would be worse */
-		vm_set_error(m, vm, "delete failed: %s", err.msg);
+		vm_set_error(m, vm, VM_ERR_STATE, "delete failed: %s", err.msg);
 		waiters_complete(&vm->stop_waiters, -EIO);
 		return;
 	}

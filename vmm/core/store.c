@@ -39,6 +39,9 @@ static const char *const migrations[] = {
 	"ALTER TABLE vms ADD COLUMN ssh_port INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE vms ADD COLUMN pin_mode TEXT NOT NULL DEFAULT '';"
 	"CREATE UNIQUE INDEX vms_ip ON vms(ip) WHERE ip != '';",
+	/* which control file the error came from; older errors count as state's */
+	"ALTER TABLE vms ADD COLUMN error_of TEXT NOT NULL DEFAULT '';"
+	"UPDATE vms SET error_of = 'state' WHERE error != '';",
 	/* snapshots: the template a clone's root disk is backed by, and how far
 	 * its restore got ("" once it has its own identity) */
 	"ALTER TABLE vms ADD COLUMN template TEXT NOT NULL DEFAULT '';"
@@ -168,9 +171,10 @@ static void bind_record(sqlite3_stmt *st, const struct vm_record *r)
 	sqlite3_bind_text(st, 16, r->net_mode, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 17, r->ssh_port);
 	sqlite3_bind_text(st, 18, r->pin_mode, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 19, r->template_key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 20, r->clone_state, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 21, r->booted);
+	sqlite3_bind_text(st, 19, r->error[0] ? vm_error_of_name(r->error_of) : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 20, r->template_key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 21, r->clone_state, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 22, r->booted);
 }
 
 int store_vm_insert(struct store *s, struct vm_record *rec, bgr_error *err)
@@ -178,8 +182,8 @@ int store_vm_insert(struct store *s, struct vm_record *rec, bgr_error *err)
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	static const char sql[] =
 		"INSERT INTO vms (name, state, vcpu, memory_mib, disk_size, image, kernel, user_set,"
-		" created, pid, pid_start, started_at, error, ip, mac, net_mode, ssh_port, pin_mode, template,"
-		" clone_state, booted) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+		" created, pid, pid_start, started_at, error, ip, mac, net_mode, ssh_port, pin_mode, error_of,"
+		" template, clone_state, booted) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return db_fail(s, err, "prepare insert");
@@ -201,12 +205,12 @@ int store_vm_update(struct store *s, const struct vm_record *rec, bgr_error *err
 	static const char sql[] =
 		"UPDATE vms SET name=?, state=?, vcpu=?, memory_mib=?, disk_size=?, image=?, kernel=?,"
 		" user_set=?, created=?, pid=?, pid_start=?, started_at=?, error=?, ip=?, mac=?, net_mode=?,"
-		" ssh_port=?, pin_mode=?, template=?, clone_state=?, booted=? WHERE id=?";
+		" ssh_port=?, pin_mode=?, error_of=?, template=?, clone_state=?, booted=? WHERE id=?";
 
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return db_fail(s, err, "prepare update");
 	bind_record(st, rec);
-	sqlite3_bind_int64(st, 22, rec->id);
+	sqlite3_bind_int64(st, 23, rec->id);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return db_fail(s, err, "update vm");
 	if (sqlite3_changes(s->db) != 1)
@@ -255,9 +259,12 @@ static void read_record(sqlite3_stmt *st, struct vm_record *r)
 	copy_text(r->net_mode, sizeof(r->net_mode), st, 16);
 	r->ssh_port = sqlite3_column_int(st, 17);
 	copy_text(r->pin_mode, sizeof(r->pin_mode), st, 18);
-	copy_text(r->template_key, sizeof(r->template_key), st, 19);
-	copy_text(r->clone_state, sizeof(r->clone_state), st, 20);
-	r->booted = sqlite3_column_int(st, 21);
+	r->error_of = r->error[0] ? vm_error_of_parse((const char *)sqlite3_column_text(st, 19)) : VM_ERR_NONE;
+	if (r->error[0] && r->error_of == VM_ERR_NONE)
+		r->error_of = VM_ERR_STATE;
+	copy_text(r->template_key, sizeof(r->template_key), st, 20);
+	copy_text(r->clone_state, sizeof(r->clone_state), st, 21);
+	r->booted = sqlite3_column_int(st, 22);
 }
 
 int store_vm_each(struct store *s, store_vm_fn fn, void *ctx, bgr_error *err)
@@ -268,9 +275,8 @@ int store_vm_each(struct store *s, store_vm_fn fn, void *ctx, bgr_error *err)
 
 	if (sqlite3_prepare_v2(s->db,
 			       "SELECT id, name, state, vcpu, memory_mib, disk_size, image, kernel, user_set,"
-			       " created, pid, pid_start, started_at, error, ip, mac, net_mode, ssh_port, pin_mode, template,"
-			       " clone_state, booted"
-			       " FROM vms ORDER BY id",
+			       " created, pid, pid_start, started_at, error, ip, mac, net_mode, ssh_port, pin_mode,"
+			       " error_of, template, clone_state, booted FROM vms ORDER BY id",
 			       -1, &st, NULL) != SQLITE_OK)
 		return db_fail(s, err, "prepare select");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -66,6 +66,8 @@ struct vm {
 	bool awaiting_pull; /* a start waits for its image or kernel to be pulled */
 	bool applying;      /* a change of its disk, image or kernel is in progress (vm_set.c) */
 	bool making_disk;   /* a start's root disk is being made on a worker (vm_artifacts.c) */
+	unsigned error_seq; /* counts vm_set_error calls: what a request itself caused stays */
+	char *renaming_to;  /* the name a rename in progress takes (rename.c), else NULL */
 	long long pull_logged_ms;
 
 	/* snapshots (vmm/snapshots/, docs/snapshots.md) */
@@ -154,7 +156,14 @@ void init_record(struct vmm *m, const char *name, struct vm_record *rec);
 uint64_t default_disk_size(struct vmm *m, const char *image);
 int vm_save(struct vmm *m, struct vm *vm, bgr_error *err);
 void vm_changed(struct vmm *m, struct vm *vm);
-void vm_set_error(struct vmm *m, struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Records a failed request of control file `of` (or of the lifecycle: VM_ERR_STATE)
+ * as the VM's error, and logs it; the caller saves the record. */
+void vm_set_error(struct vmm *m, struct vm *vm, enum vm_error_of of, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* A request of `of` succeeded: an error of `of` is gone (vm_clear_error
+ * saves the record; vm_forget_error leaves that to the caller). */
+void vm_clear_error(struct vmm *m, struct vm *vm, enum vm_error_of of);
+void vm_forget_error(struct vm *vm, enum vm_error_of of);
 void vm_event(struct vmm *m, struct vm *vm, const char *what);
 struct vmm_waiter *waiter_add(struct vmm_waiter **list, vmm_done_fn fn, void *ctx);
 void waiters_complete(struct vmm_waiter **list, int result);
@@ -166,6 +175,10 @@ void vm_remove(struct vmm *m, struct vm *vm);
 void vmm_set_driver_for_test(const struct vm_driver *driver);
 /* create.c: calls fn with the address of every create in progress */
 void vm_creates_each_ip(struct vmm *m, void (*fn)(void *ctx, const char *ip), void *ctx);
+/* create.c: a create in progress holds the name */
+bool vm_create_reserved(struct vmm *m, const char *name);
+/* vm_services.c: a rename in progress (rename.c) takes the name */
+bool vm_renaming_to(struct vmm *m, const char *name);
 
 /* lifecycle.c */
 int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err);

@@ -23,3 +23,23 @@ int vm_state_parse(const char *s, enum vm_state *ret)
 	}
 	return -EINVAL;
 }
+
+static const char *const error_of_names[] = {
+	[VM_ERR_NONE] = "",          [VM_ERR_STATE] = "state",
+	[VM_ERR_VCPU] = "vcpu",      [VM_ERR_MEMORY] = "memory_mib",
+	[VM_ERR_DISK] = "disk_size", [VM_ERR_IMAGE] = "image",
+	[VM_ERR_KERNEL] = "kernel",  [VM_ERR_CONSOLE] = "console",
+};
+
+const char *vm_error_of_name(enum vm_error_of of)
+{
+	return (unsigned)of < sizeof(error_of_names) / sizeof(error_of_names[0]) ? error_of_names[of] : "";
+}
+
+enum vm_error_of vm_error_of_parse(const char *s)
+{
+	for (size_t i = 1; s && i < sizeof(error_of_names) / sizeof(error_of_names[0]); i++)
+		if (strcmp(s, error_of_names[i]) == 0)
+			return (enum vm_error_of)i;
+	return VM_ERR_NONE;
+}

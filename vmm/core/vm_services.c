@@ -33,6 +33,19 @@ const char *vm_agent_hello(const struct vm *vm)
 	return vm->hello ? vm->hello : "";
 }
 
+bool vm_renaming_to(struct vmm *m, const char *name)
+{
+	for (size_t i = 0; i < m->n_vms; i++)
+		if (m->vms[i]->renaming_to && strcmp(m->vms[i]->renaming_to, name) == 0)
+			return true;
+	return false;
+}
+
+bool vmm_vm_is_down(const struct vm *vm)
+{
+	return (vm->rec.state == VM_STOPPED || vm->rec.state == VM_ERROR) && vm->pidfd < 0;
+}
+
 struct vm *vmm_vm_by_name(struct vmm *m, const char *name)
 {
 	for (size_t i = 0; i < m->n_vms; i++)
@@ -119,7 +132,7 @@ void vmm_vm_log(struct vmm *m, struct vm *vm, const char *fmt, ...)
 		m->obs.vm_output(m->obs.ctx, vm, VMM_OUT_LOGS);
 }
 
-void vm_set_error(struct vmm *m, struct vm *vm, const char *fmt, ...)
+void vm_set_error(struct vmm *m, struct vm *vm, enum vm_error_of of, const char *fmt, ...)
 {
 	bgr_error e;
 	va_list ap;
@@ -129,17 +142,39 @@ void vm_set_error(struct vmm *m, struct vm *vm, const char *fmt, ...)
 	va_end(ap);
 	text_one_line(e.msg);
 	snprintf(vm->rec.error, sizeof(vm->rec.error), "%s", e.msg);
+	vm->rec.error_of = of;
+	vm->error_seq++;
 	vmm_vm_log(m, vm, "error: %s", e.msg);
 }
 
-void vmm_vm_fail(struct vmm *m, struct vm *vm, const bgr_error *err)
+void vmm_vm_fail(struct vmm *m, struct vm *vm, enum vm_error_of of, const bgr_error *err)
 {
 	bgr_error save_err;
 
-	vm_set_error(m, vm, "%s", err->msg);
+	vm_set_error(m, vm, of, "%s", err->msg);
 	/* the error stays in memory (the error file) even when the store fails */
 	if (vm_save(m, vm, &save_err) < 0)
 		vmm_vm_log(m, vm, "cannot save the VM's record: %s", save_err.msg);
+}
+
+void vm_forget_error(struct vm *vm, enum vm_error_of of)
+{
+	if (vm->rec.error_of != of)
+		return;
+	vm->rec.error[0] = '\0';
+	vm->rec.error_of = VM_ERR_NONE;
+}
+
+void vm_clear_error(struct vmm *m, struct vm *vm, enum vm_error_of of)
+{
+	bgr_error err;
+
+	if (!vm->rec.error[0] || vm->rec.error_of != of)
+		return;
+	vm_forget_error(vm, of);
+	/* an error that comes back after a restart of bangerd is only stale */
+	if (vm_save(m, vm, &err) < 0)
+		vmm_vm_log(m, vm, "cannot save the VM's record: %s", err.msg);
 }
 
 void vmm_event_line(struct vmm *m, const char *subject, const char *what)

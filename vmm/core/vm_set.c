@@ -18,6 +18,24 @@
 
 static const char *const field_names[] = { "vcpu", "memory_mib", "disk_size", "image", "kernel" };
 
+/* The control file a field is written through, whose error it sets or clears. */
+static enum vm_error_of field_file(enum vm_field field)
+{
+	switch (field) {
+	case VM_FIELD_VCPU:
+		return VM_ERR_VCPU;
+	case VM_FIELD_MEMORY:
+		return VM_ERR_MEMORY;
+	case VM_FIELD_DISK:
+		return VM_ERR_DISK;
+	case VM_FIELD_IMAGE:
+		return VM_ERR_IMAGE;
+	case VM_FIELD_KERNEL:
+		return VM_ERR_KERNEL;
+	}
+	return VM_ERR_NONE;
+}
+
 /* A change that waits: for the catalog, then maybe for a disk job. */
 struct set_op {
 	struct vmm *m;
@@ -87,7 +105,8 @@ static void op_free(struct set_op *op)
 	free(op);
 }
 
-/* The end of a change: saved and logged, or recorded as the VM's error. */
+/* The end of a change: saved and logged (an error of its file cleared), or
+ * recorded as the VM's error. */
 static void op_finish(struct set_op *op, int r, const bgr_error *err)
 {
 	struct vmm *m = op->m;
@@ -97,9 +116,9 @@ static void op_finish(struct set_op *op, int r, const bgr_error *err)
 		vm->applying = false;
 		if (r == 0) {
 			vmm_vm_log(m, vm, "%s set to %s", field_names[op->field], op->value);
+			vm_clear_error(m, vm, field_file(op->field));
 		} else if (r != -ESHUTDOWN) {
-			bgr_error e = *err;
-			vmm_vm_fail(m, vm, &e);
+			vmm_vm_fail(m, vm, field_file(op->field), err);
 		}
 	}
 	waiters_complete(&op->waiters, vm ? r : -ENOENT);
@@ -257,7 +276,7 @@ static bool needs_catalog(struct vmm *m, enum vm_field field, const char *value)
 	return !art_installed(m, kind, value) && !(a && a->state == ART_PULLING);
 }
 
-int vmm_vm_set(struct vmm *m, struct vm *vm, enum vm_field field, const char *value, vmm_done_fn fn, void *ctx,
+static int set(struct vmm *m, struct vm *vm, enum vm_field field, const char *value, vmm_done_fn fn, void *ctx,
 	       struct vmm_waiter **ret_waiter, bgr_error *err)
 {
 	struct vm_record before = vm->rec;
@@ -268,6 +287,9 @@ int vmm_vm_set(struct vmm *m, struct vm *vm, enum vm_field field, const char *va
 	if (vm->rec.state != VM_STOPPED && vm->rec.state != VM_ERROR)
 		return bgr_fail(err, EBUSY, "cannot change settings while the VM is %s; stop it first",
 				vm_state_name(vm->rec.state));
+	if (vm->renaming_to)
+		return bgr_fail(err, EBUSY, "the VM is being renamed to %s; try again once that returned",
+				vm->renaming_to);
 	if (vm->applying || vm->making_disk)
 		return bgr_fail(err, EBUSY, "another change of this VM is being applied; try again once it returned");
 	switch (field) {
@@ -331,4 +353,18 @@ int vmm_vm_set(struct vmm *m, struct vm *vm, enum vm_field field, const char *va
 	}
 	vmm_vm_log(m, vm, "%s set to %s", field_names[field], value);
 	return 0;
+}
+
+/* A write to a sizing file: a refusal is the VM's error, a success clears
+ * an error of the same file (a parked one does both in op_finish). */
+int vmm_vm_set(struct vmm *m, struct vm *vm, enum vm_field field, const char *value, vmm_done_fn fn, void *ctx,
+	       struct vmm_waiter **ret_waiter, bgr_error *err)
+{
+	int r = set(m, vm, field, value, fn, ctx, ret_waiter, err);
+
+	if (r < 0)
+		vmm_vm_fail(m, vm, field_file(field), err);
+	else if (r == 0)
+		vm_clear_error(m, vm, field_file(field));
+	return r;
 }

@@ -71,8 +71,19 @@ struct vm_driver {
 	int (*agent_handshake_reply)(const char *line, size_t len);
 	/* Checks that the hypervisor can be run at all (binary present). */
 	int (*prepare)(bgr_error *err);
-	/* Spawns the hypervisor; returns its pid. */
-	pid_t (*start)(const struct vm_launch *l, bgr_error *err);
+	/* Spawns the hypervisor without waiting on it; returns its pid. The
+	 * process is held before its exec (proc_spawn_gated, *gate the write
+	 * end) until the caller has recorded the pid and opens the gate, so a
+	 * crash of bangerd in between leaves no hypervisor it does not know of. */
+	pid_t (*start)(const struct vm_launch *l, int *gate, bgr_error *err);
+	/* Optional: what a start still needs once the process runs (Firecracker:
+	 * its API socket, then the machine's configuration and InstanceStart).
+	 * It may block, so it runs on a worker; vm_dir is the VM's directory. */
+	int (*configure)(const char *vm_dir, const char *control_sock, pid_t pid, bgr_error *err);
+	/* stop, quit and adopt block (Firecracker: a banger-fc process each),
+	 * so the lifecycle runs them on a worker; otherwise they return at once
+	 * (QEMU: one-shot QMP calls on the loop). */
+	bool requests_block;
 	/* Asks the guest to power off (ACPI); returns at once. */
 	int (*stop)(struct loop *loop, const char *control_sock, bgr_error *err);
 	/* Asks the hypervisor itself to exit; returns at once. */

@@ -29,7 +29,9 @@
 
 #define AGENT_VSOCK_PORT 1024
 #define GUEST_CID 3
-#define API_WAIT_MS 3000
+/* a bound for a hung process; the wait runs on a worker, and the boot
+ * timeout bounds the whole start anyway */
+#define API_WAIT_MS 60000
 
 static char fc_binary[256] = "firecracker";
 
@@ -76,10 +78,13 @@ static int fc_call(char **argv, const char *what, bgr_error *err)
 	return -EIO;
 }
 
+/* On a worker: waits until the API socket takes a connection. The process
+ * is the loop's to reap, so it is watched here by its start time only. */
 static int wait_for_socket(const char *path, pid_t pid, bgr_error *err)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	struct timespec pause = { 0, 20 * 1000000L };
+	uint64_t started = proc_start_time(pid);
 
 	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
 	for (int waited = 0; waited < API_WAIT_MS; waited += 20) {
@@ -89,11 +94,12 @@ static int wait_for_socket(const char *path, pid_t pid, bgr_error *err)
 			close(fd);
 		if (ok)
 			return 0;
-		if (waitpid(pid, NULL, WNOHANG) == pid)
+		if (!proc_is(pid, started))
 			return bgr_fail(err, EIO, "firecracker exited at start (see logs)");
 		nanosleep(&pause, NULL);
 	}
-	return bgr_fail(err, ETIMEDOUT, "firecracker did not open its API socket %s within %d ms", path, API_WAIT_MS);
+	return bgr_fail(err, ETIMEDOUT, "firecracker did not open its API socket %s within %d s", path,
+			API_WAIT_MS / 1000);
 }
 
 static char *dir_of(const char *path)
@@ -142,7 +148,7 @@ static int write_plan(const struct vm_launch *l, const char *dir, const char *vm
 	return r;
 }
 
-static pid_t fc_start(const struct vm_launch *l, bgr_error *err)
+static pid_t fc_start(const struct vm_launch *l, int *gate, bgr_error *err)
 {
 	_cleanup_free_ char *kdir = dir_of(l->kernel), *dir = dir_of(l->console_log), *plan = NULL;
 	_cleanup_free_ char *vmlinux = xasprintf("%s/vmlinux", kdir), *id = xasprintf("banger-%s", l->name);
@@ -155,6 +161,8 @@ static pid_t fc_start(const struct vm_launch *l, bgr_error *err)
 				"kernel has no uncompressed vmlinux for Firecracker: %s (rebuild it with "
 				"tools/mkimage)",
 				vmlinux);
+	if (write_plan(l, dir, vmlinux, &plan, err) < 0) /* configure sends it */
+		return -err->code;
 	unlink(l->qmp_sock);   /* Firecracker refuses a stale API socket */
 	unlink(l->agent_sock); /* and binds the vsock uds itself */
 	if (mkfifo(l->console_sock, 0600) < 0 && errno != EEXIST)
@@ -164,19 +172,23 @@ static pid_t fc_start(const struct vm_launch *l, bgr_error *err)
 	if (in < 0 || out < 0)
 		return bgr_fail(err, errno, "cannot open the console files in %s: %s", dir, open_strerror(errno));
 	char *argv[] = { fc_binary, "--api-sock", (char *)l->qmp_sock, "--id", id, NULL };
-	pid = proc_spawn_stdio(argv, in, out, l->log_fd);
+	struct proc_stdio io = { .in_fd = in, .out_fd = out, .err_fd = l->log_fd };
+	pid = proc_spawn_gated(argv, &io, -1, gate);
 	if (pid < 0)
 		return bgr_fail(err, -pid, "cannot start %s: %s", fc_binary, strerror(-pid));
-	if (wait_for_socket(l->qmp_sock, pid, err) < 0 || write_plan(l, dir, vmlinux, &plan, err) < 0)
-		goto kill;
-	char *call[] = { NULL, "configure", (char *)l->qmp_sock, plan, NULL };
-	if (fc_call(call, "boot", err) < 0)
-		goto kill;
 	return pid;
-kill:
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	return -err->code;
+}
+
+/* On a worker, once the process runs: the API socket, then the plan
+ * fc_start wrote (machine, boot source, drives, vsock, InstanceStart). */
+static int fc_configure(const char *vm_dir, const char *control_sock, pid_t pid, bgr_error *err)
+{
+	_cleanup_free_ char *plan = xasprintf("%s/firecracker-plan.json", vm_dir);
+	char *call[] = { NULL, "configure", (char *)control_sock, plan, NULL };
+
+	if (wait_for_socket(control_sock, pid, err) < 0)
+		return -err->code;
+	return fc_call(call, "boot", err);
 }
 
 static int fc_action(const char *sock, const char *action, bgr_error *err)
@@ -233,6 +245,8 @@ const struct vm_driver firecracker_driver = {
 	.agent_handshake_reply = fc_agent_handshake_reply,
 	.prepare = fc_prepare,
 	.start = fc_start,
+	.configure = fc_configure,
+	.requests_block = true,
 	.stop = fc_stop,
 	.quit = fc_quit,
 	.adopt = fc_adopt,

@@ -128,13 +128,14 @@ static void build_argv(struct argv_builder *b, const struct vm_launch *l)
 	b->args[b->n] = NULL;
 }
 
-static pid_t qemu_start(const struct vm_launch *l, bgr_error *err)
+static pid_t qemu_start(const struct vm_launch *l, int *gate, bgr_error *err)
 {
 	struct argv_builder b = { .n = 0 };
+	struct proc_stdio io = { .in_fd = -1, .out_fd = l->log_fd, .err_fd = -1 };
 	pid_t pid;
 
 	build_argv(&b, l);
-	pid = proc_spawn_with_fd(b.args, l->log_fd, l->net_mode == NET_BRIDGE ? l->tap_fd : -1);
+	pid = proc_spawn_gated(b.args, &io, l->net_mode == NET_BRIDGE ? l->tap_fd : -1, gate);
 	free_args(&b);
 	if (pid < 0)
 		return bgr_fail(err, -pid, "cannot start %s: %s", QEMU_BIN, strerror(-pid));

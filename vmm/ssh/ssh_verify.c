@@ -1,7 +1,9 @@
 #include "ssh_verify.h"
 #include "network.h"
 #include "ssh_helper.h"
+#include "log.h"
 #include "util.h"
+#include "workers.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -115,6 +117,24 @@ static void free_job(struct verify_job *j)
 	free(j);
 }
 
+/* On a worker: the pins of a VM that went away during its check. */
+static void drop_work(void *data)
+{
+	struct verify_job *j = data;
+	bgr_error err;
+
+	if (ssh_helper_drop(j->known_hosts, (const char *const *)j->drop_hosts, (size_t)j->n_drop, &err) < 0)
+		log_msg("cannot drop the pins of a VM deleted during its ssh check: %s", err.msg);
+}
+
+static void drop_done(void *data)
+{
+	struct verify_job *j = data;
+
+	vmm_pins_refresh(j->m, NULL, NULL, NULL);
+	free_job(j);
+}
+
 static void verify_done(void *data)
 {
 	struct verify_job *j = data;
@@ -131,8 +151,8 @@ static void verify_done(void *data)
 		j->m->hooks.ssh_verified(j->m, vm, j->result, j->msg, j->tofu_pinned, j->took_ms);
 	} else if (!vm && j->result == 0) {
 		/* the VM went away while we pinned: take its pins back out */
-		bgr_error err;
-		ssh_helper_drop(j->known_hosts, (const char *const *)j->drop_hosts, (size_t)j->n_drop, &err);
+		workers_submit(j->m->workers, drop_work, drop_done, j);
+		return;
 	}
 	free_job(j);
 }
