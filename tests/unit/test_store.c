@@ -105,7 +105,7 @@ static void test_open_and_schema(void)
 
 	if (!st)
 		return;
-	is_int(store_schema_version(st), 3, "schema version of a new store");
+	is_int(store_schema_version(st), 4, "schema version of a new store");
 	is_int(store_vm_insert(st, &a, &err), 0, "insert while the store is open");
 	snprintf(path, sizeof(path), "%s-wal", db_path);
 	tap_ok(stat(path, &sb) == 0, "the -wal file exists after a write");
@@ -275,7 +275,7 @@ static void test_reopen(int64_t last_id)
 
 	if (!st)
 		return;
-	is_int(store_schema_version(st), 3, "schema version still 3");
+	is_int(store_schema_version(st), 4, "schema version still 4");
 	is_int(load(st, &seen), 3, "the three VMs survived close + open");
 	is_str(seen.recs[0].name, "x1", "x1 first");
 	is_str(seen.recs[2].name, "x2", "x2 last");
@@ -326,7 +326,7 @@ static void test_migrate_error_of(void)
 	       "a schema-2 store with an error");
 	st = open_store("schema 2");
 	if (st) {
-		is_int(store_schema_version(st), 3, "migrated to 3");
+		is_int(store_schema_version(st), 4, "migrated to 4");
 		is_int(load(st, &seen), 2, "both VMs load");
 		is_str(seen.recs[0].error, "boot timed out", "the error is kept");
 		is_int(seen.recs[0].error_of, VM_ERR_STATE, "and counts as state's");
