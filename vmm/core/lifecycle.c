@@ -168,7 +168,7 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 {
 	_cleanup_free_ char *vmlinuz = NULL, *initrd = NULL, *net_args = NULL, *cmdline = NULL;
 	_cleanup_free_ char *work = xasprintf("%s/" WORK_DISK_NAME, vm->dir);
-	_cleanup_free_ char *tpl_memory = NULL;
+	_cleanup_free_ char *tpl_memory = NULL, *tpl_state = NULL;
 	_cleanup_close_ int log_fd = -1, tap_fd = -1;
 	struct vm_launch l = {
 		.name = vm->rec.name,
@@ -205,6 +205,8 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 		l.mem_path = tpl_memory;
 		l.mem_share = false; /* a private copy-on-write mapping of the template's RAM */
 		l.incoming = true;
+		tpl_state = xasprintf("%s/" TPL_STATE, t->dir); /* Firecracker loads it at its start */
+		l.state_path = tpl_state;
 	} else if (vm->snap == SNAP_MAKE && m->runtime_dir) {
 		free(vm->mem_path);
 		vm->mem_path = xasprintf("%s/vm-%" PRId64 ".ram", m->runtime_dir, vm->rec.id);

@@ -133,6 +133,8 @@ static int snapshots_init(struct vmm *m, bgr_error *err)
 			buf[strcspn(buf, "\n")] = '\0';
 		}
 		m->qemu_version = xstrdup(buf[0] ? buf : "unknown");
+	} else if (m->driver == &firecracker_driver) {
+		m->qemu_version = firecracker_version(); /* a template's key names it */
 	}
 	m->runtime_dir = xdg && xdg[0] == '/' ? xasprintf("%s/banger-%s", xdg, hash)
 					      : xasprintf("/dev/shm/banger-%u-%s", (unsigned)getuid(), hash);

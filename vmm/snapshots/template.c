@@ -257,7 +257,10 @@ enum vm_snap templates_plan(struct vmm *m, struct vm *vm, struct template **ret)
 	char key[24];
 
 	*ret = NULL;
-	if (!m->settings.snapshots || m->driver != &qemu_driver || !m->templates_dir)
+	if (!m->settings.snapshots || (m->driver != &qemu_driver && !m->driver->snap_load) || !m->templates_dir)
+		return SNAP_NONE;
+	/* Firecracker cannot hot-plug the work disk into a clone: a cold boot */
+	if (m->driver->snap_load && access(work, F_OK) == 0)
 		return SNAP_NONE;
 	template_inputs_of(m, vm, &in);
 	if (template_key(m, &in, key, &source) < 0)
