@@ -49,7 +49,8 @@ static const char script[] =
 	"  [ -f \"$k\" ] || continue\n"
 	"  t=${k#/etc/dropbear/dropbear_}; t=${t%_host_key}; rm -f \"$k.new\"\n"
 	"  if dropbearkey -t \"$t\" -f \"$k.new\" >/dev/null 2>&1 && mv -f \"$k.new\" \"$k\" &&\n"
-	"     dropbearkey -y -f \"$k\" 2>/dev/null | grep '^ssh-' >\"$k.pub.new\" && mv -f \"$k.pub.new\" \"$k.pub\"; then\n"
+	"     dropbearkey -y -f \"$k\" 2>/dev/null | grep '^ssh-' >\"$k.pub.new\" && mv -f \"$k.pub.new\" \"$k.pub\"; "
+	"then\n"
 	"    new=dropbear\n"
 	"  else echo \"identify: cannot make $k\" >&2; rc=1; fi\n"
 	"done\n"
@@ -158,7 +159,7 @@ static int run_script(const char *name, const char *mac, const char *ip, const c
 int identify_apply(const char *line, char *reason, size_t size)
 {
 	char name[64], mac[32] = "", ip[32] = "", gw[32] = "", dns[32] = "", id[40], entropy[2 * ENTROPY_MAX + 1],
-				  time_ns[32], work[4] = "", text[160];
+		       time_ns[32], work[4] = "", text[160];
 	struct timespec ts;
 	long long ns;
 

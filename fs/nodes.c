@@ -34,12 +34,9 @@ const struct node_def art_nodes[AF_END] = {
 
 /* Volatile: a save, a clone or a removal changes them. */
 const struct node_def tpl_nodes[TF_END] = {
-	[TF_DIR] = { "", S_IFDIR | 0555, NODE_DIR },
-	[TF_STATUS] = { "status", RO, NODE_VOLATILE },
-	[TF_SIZE] = { "size", RO, NODE_VOLATILE },
-	[TF_CREATED] = { "created", RO, NODE_VOLATILE },
-	[TF_USED_BY] = { "used_by", RO, NODE_VOLATILE },
-	[TF_SOURCE] = { "source", RO, NODE_VOLATILE },
+	[TF_DIR] = { "", S_IFDIR | 0555, NODE_DIR },     [TF_STATUS] = { "status", RO, NODE_VOLATILE },
+	[TF_SIZE] = { "size", RO, NODE_VOLATILE },       [TF_CREATED] = { "created", RO, NODE_VOLATILE },
+	[TF_USED_BY] = { "used_by", RO, NODE_VOLATILE }, [TF_SOURCE] = { "source", RO, NODE_VOLATILE },
 };
 
 const struct node_def vm_nodes[VMF_END] = {

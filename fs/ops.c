@@ -87,6 +87,13 @@ const char *fs_path(struct fs *fs, fuse_ino_t ino, const char *name, char *buf, 
 		} else {
 			len = snprintf(buf, size, "(a removed image or kernel)");
 		}
+	} else if (n.tpl_id) {
+		struct template_info ti;
+		if (vmm_template_info(fs->vmm, n.tpl_id, &ti))
+			len = snprintf(buf, size, "templates/%s%s%s", ti.key, n.tkind == TF_DIR ? "" : "/",
+				       n.def->name);
+		else
+			len = snprintf(buf, size, "(a removed template)");
 	} else if (ino == INO_IMPORT) {
 		len = snprintf(buf, size, "images/import");
 	} else if (ino == INO_NOTRASH) {
@@ -545,8 +552,7 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	}
 	if (parent == INO_TEMPLATES) {
 		fs_refuse(fs, req, EPERM,
-			  "cannot create templates/%.80s: a template is made by the first start of a VM of its shape",
-			  name);
+			  "mkdir templates/%.80s: a template is made by the first start of a VM of its shape", name);
 		return;
 	}
 	if (parent != INO_VMS) {

@@ -195,9 +195,9 @@ size_t vmm_events_read(struct vmm *m, uint64_t *pos, char *buf, size_t size);
 struct template_info {
 	int64_t id;
 	char key[24];
-	char status[200]; /* "ready", "saving", "broken: REASON" */
-	uint64_t size;     /* bytes on disk */
-	long long created; /* unix seconds, 0 while saving */
+	char status[200];   /* "ready", "saving", "broken: REASON" */
+	uint64_t size;      /* bytes on disk */
+	long long created;  /* unix seconds, 0 while saving */
 	char used_by[1024]; /* VM names, comma separated */
 	const char *source; /* the inputs (valid until the loop runs on) */
 	char made_from[64];

@@ -42,7 +42,7 @@ expect_eq "  the VM is intact" "2 stopped" "$(cat "$MNT/vms/a/vcpu") $(cat "$MNT
 check "  nothing was tried on the tree (no refusal in bangerd.log)" sh -c "! grep -q 'refused: .*Trash' '$LOG'"
 expect_eq "  the VM's error is empty" "" "$(cat "$MNT/vms/a/error")"
 expect_errno "mkdir .Trash-$(id -u): EEXIST" EEXIST mkdir "$MNT/.Trash-$(id -u)"
-expect_eq "ls lists the usual top level" "README config events images kernels known_hosts vms" \
+expect_eq "ls lists the usual top level" "README config events images kernels known_hosts templates vms" \
 	"$(ls "$MNT" | tr '\n' ' ' | sed 's/ $//')"
 
 # rename: a stopped VM takes a new name

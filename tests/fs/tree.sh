@@ -9,7 +9,7 @@ banger_setup fake || exit 1
 V=$MNT/vms/a
 
 # the top level
-expect_eq "top-level listing" "README config events images kernels known_hosts vms" "$(ls "$MNT" | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "top-level listing" "README config events images kernels known_hosts templates vms" "$(ls "$MNT" | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "vms/ starts empty" "" "$(ls "$MNT/vms")"
 for f in README config known_hosts events; do
 	expect_eq "$f is a 0444 regular file" "444 regular file" "$(stat -c '%a %F' "$MNT/$f" | sed 's/regular empty file/regular file/')"

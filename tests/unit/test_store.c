@@ -57,7 +57,9 @@ static bool records_equal(const struct vm_record *a, const struct vm_record *b)
 	       a->memory_mib == b->memory_mib && a->disk_size == b->disk_size && strcmp(a->image, b->image) == 0 &&
 	       strcmp(a->kernel, b->kernel) == 0 && a->user_set == b->user_set && a->created == b->created &&
 	       a->pid == b->pid && a->pid_start == b->pid_start && a->started_at == b->started_at &&
-	       strcmp(a->error, b->error) == 0 && a->error_of == b->error_of;
+	       strcmp(a->error, b->error) == 0 && a->error_of == b->error_of &&
+	       strcmp(a->template_key, b->template_key) == 0 && strcmp(a->clone_state, b->clone_state) == 0 &&
+	       a->booted == b->booted;
 }
 
 static struct store *open_store(const char *what)
@@ -122,6 +124,10 @@ static void test_insert(struct store *st)
 	struct seen seen;
 
 	a.id = b.id = 12345;
+	/* snapshots' columns (schema 4) */
+	snprintf(b.template_key, sizeof(b.template_key), "0123456789abcdef");
+	snprintf(b.clone_state, sizeof(b.clone_state), "identifying");
+	b.booted = 1;
 	is_int(store_vm_insert(st, &a, &err), 0, "insert alpha");
 	tap_ok(a.id > 0 && a.id != 12345, "alpha got an id (%lld)", (long long)a.id);
 	is_int(store_vm_insert(st, &b, &err), 0, "insert beta");
@@ -331,6 +337,8 @@ static void test_migrate_error_of(void)
 		is_str(seen.recs[0].error, "boot timed out", "the error is kept");
 		is_int(seen.recs[0].error_of, VM_ERR_STATE, "and counts as state's");
 		is_int(seen.recs[1].error_of, VM_ERR_NONE, "no error: of nothing");
+		is_int(seen.recs[0].booted, 1, "an older VM's disk counts as booted (it restores no template)");
+		is_str(seen.recs[0].template_key, "", "and uses none");
 		store_close(st);
 	}
 	memcpy(db_path, saved, sizeof(saved));

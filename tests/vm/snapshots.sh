@@ -119,6 +119,11 @@ ipd=$(cat "$MNT/vms/d/ip")
 expect_eq "/root is the hot-plugged work disk" /dev/vdb "$(tssh "$ipd" "awk '\$2 == \"/root\" { print \$1 }' /proc/mounts")"
 expect_eq "the synced file is there" synced-into-a-clone "$(tssh "$ipd" cat /root/note)"
 
+# (templates are made from boots without a work disk: file_sync goes again)
+stop_daemon
+sed -i '/^\[\[file_sync\]\]/,$d' "$T/home/config/config.toml"
+start_daemon
+
 # 4. a corrupt template: a restore fails, the start boots cold instead
 for v in b c d; do $FSOP write "$MNT/vms/$v/state" kill >/dev/null 2>&1; done
 check "b, c and d deleted" rmdir "$MNT/vms/b" "$MNT/vms/c" "$MNT/vms/d"

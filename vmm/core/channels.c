@@ -115,8 +115,7 @@ static void agent_line(struct vmm *m, struct vm *vm, const char *line)
 		vm_agent_log(m, vm, "agent: %s", line);
 		if (m->hooks.identify_result)
 			m->hooks.identify_result(m, vm, banger_agent_is_verb(line, "ack"), line);
-	}
-	else if (banger_agent_is_verb(line, "ack") || banger_agent_is_verb(line, "pong"))
+	} else if (banger_agent_is_verb(line, "ack") || banger_agent_is_verb(line, "pong"))
 		vm_agent_log(m, vm, "agent: %s", line);
 	else if (banger_agent_is_verb(line, "fail"))
 		vm_agent_log(m, vm, "agent: %s", line);

@@ -131,8 +131,8 @@ int disk_create_root(const char *images_dir, const char *image, uint64_t size, c
 int disk_create_overlay(const char *backing, uint64_t size, const char *dest, bgr_error *err)
 {
 	_cleanup_free_ char *size_arg = xasprintf("%" PRIu64, size);
-	char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", (char *)backing, (char *)dest,
-			 size_arg, NULL };
+	char *argv[] = { "qemu-img", "create",        "-q",         "-f",     "qcow2", "-F", "qcow2",
+			 "-b",       (char *)backing, (char *)dest, size_arg, NULL };
 	int r = proc_run(argv, -1);
 
 	if (r != 0) {

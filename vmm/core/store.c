@@ -42,8 +42,9 @@ static const char *const migrations[] = {
 	/* which control file the error came from; older errors count as state's */
 	"ALTER TABLE vms ADD COLUMN error_of TEXT NOT NULL DEFAULT '';"
 	"UPDATE vms SET error_of = 'state' WHERE error != '';",
-	/* snapshots: the template a clone's root disk is backed by, and how far
-	 * its restore got ("" once it has its own identity) */
+	/* snapshots: the template a clone's root disk is backed by, how far its
+	 * restore got ("" once it has its own identity), whether its root disk
+	 * was ever booted */
 	"ALTER TABLE vms ADD COLUMN template TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE vms ADD COLUMN clone_state TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE vms ADD COLUMN booted INTEGER NOT NULL DEFAULT 1;",

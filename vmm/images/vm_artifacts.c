@@ -120,8 +120,7 @@ static void disk_work(void *data)
 	} else if (j->backing)
 		j->result = disk_create_overlay(j->backing, j->size, j->tmp, &j->err);
 	else
-		j->result = j->raw ? disk_create_raw_root(j->images_dir, j->image, j->size, j->tmp, NULL, NULL,
-							  &j->err)
+		j->result = j->raw ? disk_create_raw_root(j->images_dir, j->image, j->size, j->tmp, NULL, NULL, &j->err)
 				   : disk_create_root(j->images_dir, j->image, j->size, j->tmp, &j->err);
 	if (j->result == 0 && rename(j->tmp, j->dest) < 0) {
 		j->result = bgr_fail(&j->err, errno, "cannot create root disk %s: %s", j->dest, strerror(errno));
@@ -189,6 +188,7 @@ static int make_clone_disk(struct vmm *m, struct vm *vm, const struct template *
 static int plan_snapshot(struct vmm *m, struct vm *vm)
 {
 	struct template *t;
+	char why[256];
 
 	if (vm->snap_planned)
 		return 0;
@@ -196,7 +196,9 @@ static int plan_snapshot(struct vmm *m, struct vm *vm)
 	vm->snap = SNAP_NONE;
 	if (vm->rec.booted)
 		return 0;
-	vm->snap = templates_plan(m, vm, &t);
+	vm->snap = templates_plan(m, vm, &t, why, sizeof(why));
+	if (why[0])
+		vmm_vm_log(m, vm, "snapshots: %s", why);
 	if (vm->snap == SNAP_CLONE)
 		return make_clone_disk(m, vm, t);
 	return 0;

@@ -150,6 +150,9 @@ static void restore_work(void *data)
 		return;
 	j->result = restore(j, &q);
 	qmp_sync_close(&q);
+	if (j->result == -EIO && strstr(j->err.msg, "closed the monitor"))
+		bgr_fail(&j->err, EIO,
+			 "QEMU exited while loading the template's state (its own message is in these logs)");
 }
 
 static void restore_done(void *data)

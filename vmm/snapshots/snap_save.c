@@ -144,8 +144,8 @@ static int save_stopped(struct save_job *j, struct qmp_sync *q)
 			 &j->err);
 	if (r < 0)
 		return r;
-	r = qmp_sync_cmd(q, "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"fd:bgrsave\"}}", -1, NULL,
-			 QMP_STEP_MS, &j->err);
+	r = qmp_sync_cmd(q, "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"fd:bgrsave\"}}", -1, NULL, QMP_STEP_MS,
+			 &j->err);
 	if (r < 0)
 		return r;
 	r = wait_migrated(q, &j->err);
@@ -338,8 +338,7 @@ int snap_save_start(struct vmm *m, struct vm *vm)
 	j->final = xstrdup(t->dir);
 	j->meta = xasprintf("%s/" TPL_META, j->aside);
 	vm->saving = true;
-	vmm_vm_log(m, vm, "snapshots: saving template %s (the guest pauses; nothing of the session is in it yet)",
-		   key);
+	vmm_vm_log(m, vm, "snapshots: saving template %s (the guest pauses; nothing of the session is in it yet)", key);
 	workers_submit(m->workers, save_work, save_done, j);
 	return 1;
 }

@@ -32,7 +32,8 @@ struct tpl_inputs {
 	char net_mode[8];
 };
 
-struct template {
+struct template
+{
 	int64_t id; /* for the tree's inodes; never reused in a process */
 	char key[24];
 	enum tpl_status status;
@@ -71,7 +72,7 @@ struct template *template_by_id(struct vmm *m, int64_t id);
 void template_inputs_of(struct vmm *m, const struct vm *vm, struct tpl_inputs *in);
 /* How vm's next start goes (its root disk is not made yet): a clone of
  * *ret, a cold boot that makes a template, or a plain one. */
-enum vm_snap templates_plan(struct vmm *m, struct vm *vm, struct template **ret);
+enum vm_snap templates_plan(struct vmm *m, struct vm *vm, struct template **ret, char *why, size_t why_size);
 /* The VMs that use t (their root disk is backed by its disk), comma
  * separated; *running: one of them runs (maps its memory). */
 void template_used_by(struct vmm *m, const struct template *t, char *buf, size_t size, bool *running);

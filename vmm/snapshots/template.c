@@ -39,8 +39,7 @@ static int stat_line(FILE *f, const char *label, const char *path)
 	if (stat(path, &st) < 0)
 		return -errno;
 	fprintf(f, "%s=%s id=%llu:%llu size=%lld mtime=%lld.%09ld\n", label, path, (unsigned long long)st.st_dev,
-		(unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
-		st.st_mtim.tv_nsec);
+		(unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
 	return 0;
 }
 
@@ -248,7 +247,7 @@ void templates_gc(struct vmm *m)
 	}
 }
 
-enum vm_snap templates_plan(struct vmm *m, struct vm *vm, struct template **ret)
+enum vm_snap templates_plan(struct vmm *m, struct vm *vm, struct template **ret, char *why, size_t why_size)
 {
 	_cleanup_free_ char *source = NULL;
 	_cleanup_free_ char *work = xasprintf("%s/" WORK_DISK_NAME, vm->dir);
@@ -256,28 +255,45 @@ enum vm_snap templates_plan(struct vmm *m, struct vm *vm, struct template **ret)
 	struct template *t;
 	char key[24];
 
+	int r;
+
 	*ret = NULL;
+	why[0] = '\0';
 	if (!m->settings.snapshots || (m->driver != &qemu_driver && !m->driver->snap_load) || !m->templates_dir)
 		return SNAP_NONE;
 	/* Firecracker cannot hot-plug the work disk into a clone: a cold boot */
-	if (m->driver->snap_load && access(work, F_OK) == 0)
+	if (m->driver->snap_load && access(work, F_OK) == 0) {
+		snprintf(why, why_size,
+			 "no template: Firecracker cannot add the work disk (file_sync, workspace) to a clone");
 		return SNAP_NONE;
+	}
 	template_inputs_of(m, vm, &in);
-	if (template_key(m, &in, key, &source) < 0)
+	if ((r = template_key(m, &in, key, &source)) < 0) {
+		snprintf(why, why_size, "no template: cannot read the image or kernel (%s)", strerror(-r));
 		return SNAP_NONE;
+	}
 	t = template_find(m, key);
 	snprintf(vm->snap_key, sizeof(vm->snap_key), "%s", key);
 	if (t && t->status == TPL_READY && strcmp(t->source, source) == 0) {
 		*ret = t;
 		return SNAP_CLONE;
 	}
-	if (t) /* being saved by another boot, or broken */
+	if (t) {
+		snprintf(why, why_size, "template %s is %s: a plain cold boot", key,
+			 t->status == TPL_SAVING ? "being saved by another boot" : "broken");
 		return SNAP_NONE;
+	}
 	/* a template is made from a boot without a work disk: the guest mounts
 	 * /dev/vdb at boot, and a clone's own disk under the template's page
 	 * cache would be corrupt */
-	if (access(work, F_OK) == 0)
+	if (access(work, F_OK) == 0) {
+		snprintf(why, why_size, "no template for this shape yet, and none is made from a VM with a work disk");
 		return SNAP_NONE;
+	}
+	if (!m->runtime_dir) {
+		snprintf(why, why_size, "no runtime directory for the RAM file: no template is made");
+		return SNAP_NONE;
+	}
 	return SNAP_MAKE;
 }
 
