@@ -57,7 +57,7 @@ for r in json.load(open(sys.argv[2])):
 print(bad)
 PY
 )
-expect_eq "a full plan (work disk, tap, initrd) is valid for the spec" 0 "$(tail -n 1 <<<"$bad")"
+expect_eq "a full plan (work disk, tap, initrd) and the snapshot requests are valid for the spec" 0 "$(tail -n 1 <<<"$bad")"
 
 echo "hello-console" >"$V/console"
 check "console input reaches the process's stdin" wait_for 5 grep -aq "hello-console" "$D/console.log"
