@@ -231,7 +231,8 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 	free(vm->net_args);
 	vm->net_args = net_args ? xstrdup(net_args) : NULL;
 	vm->boot_gen++;
-	vm->saving = vm->restore_fallback = vm->identify_sent = vm->identified = false;
+	vm->saving = vm->restore_fallback = vm->identify_sent = vm->identify_acked = vm->identified = false;
+	vm->hello_after_ack = false;
 	vm_forget_error(vm, VM_ERR_STATE); /* a new boot: the last one's verdict goes (saved below) */
 	free(vm->hello);
 	vm->hello = NULL;
@@ -333,7 +334,7 @@ static void send_identify(struct vmm *m, struct vm *vm)
 void vm_agent_connected(struct vmm *m, struct vm *vm)
 {
 	vm->identify_sent = false; /* a new connection: it goes again */
-	if (vm->rec.state == VM_STARTING && vm->snap == SNAP_CLONE && !vm->identified)
+	if (vm->rec.state == VM_STARTING && vm->snap == SNAP_CLONE && !vm->identify_acked)
 		send_identify(m, vm);
 }
 
@@ -341,7 +342,7 @@ void vm_identify_result(struct vmm *m, struct vm *vm, bool ok, const char *line)
 {
 	bgr_error err;
 
-	if (vm->rec.state != VM_STARTING || vm->snap != SNAP_CLONE || vm->identified || !vm->identify_sent) {
+	if (vm->rec.state != VM_STARTING || vm->snap != SNAP_CLONE || vm->identify_acked || !vm->identify_sent) {
 		vm_agent_log(m, vm, "agent: ignored '%.80s': no identify was sent in this boot", line);
 		return;
 	}
@@ -350,11 +351,31 @@ void vm_identify_result(struct vmm *m, struct vm *vm, bool ok, const char *line)
 		boot_failed(m, vm, msg);
 		return;
 	}
-	vm->identified = true;
+	vm->identify_acked = true;
 	vm->rec.clone_state[0] = '\0';
 	if (vm_save(m, vm, &err) < 0)
 		vmm_vm_log(m, vm, "cannot save the VM's record: %s", err.msg);
-	vmm_vm_log(m, vm, "snapshots: the clone has its identity; its next hello's host keys get pinned");
+	if (strcmp(vm->rec.net_mode, "none") == 0) {
+		vm_clone_online(m, vm, 0, "");
+		return;
+	}
+	snap_link_up_start(m, vm);
+}
+
+void vm_clone_online(struct vmm *m, struct vm *vm, int result, const char *msg)
+{
+	if (vm->rec.state != VM_STARTING || vm->snap != SNAP_CLONE || vm->identified || !vm->identify_acked)
+		return;
+	if (result < 0) {
+		_cleanup_free_ char *why = xasprintf("cannot bring the clone's network link up: %.200s", msg);
+		boot_failed(m, vm, why);
+		return;
+	}
+	vm->identified = true;
+	vmm_vm_log(m, vm, "snapshots: the clone has its identity and its link is up; its new host keys get pinned");
+	/* the hello with the new keys came already, or comes */
+	if (vm->hello && vm->agent_fd >= 0 && vm->hello_after_ack)
+		hello_go_on(m, vm);
 }
 
 void vm_template_saved(struct vmm *m, struct vm *vm, int result, const char *msg)
@@ -405,8 +426,11 @@ void vm_hello_received(struct vmm *m, struct vm *vm, const char *line)
 		return; /* the template's save goes on; its end sends the authorize */
 	if (vm->snap == SNAP_CLONE && !vm->identified) {
 		/* the template's agent, with the template's host keys: never
-		 * pinned; the clone's own identity comes first */
-		if (!vm->identify_sent)
+		 * pinned; the clone's own identity comes first. The hello after
+		 * the ack (new keys) waits for the link to come up. */
+		if (vm->identify_acked)
+			vm->hello_after_ack = true;
+		else if (!vm->identify_sent)
 			send_identify(m, vm);
 		return;
 	}
@@ -544,7 +568,7 @@ static void snap_boot_ended(struct vm *vm)
 	}
 	vm->snap = SNAP_NONE;
 	vm->snap_planned = false;
-	vm->saving = vm->identify_sent = vm->identified = false;
+	vm->saving = vm->identify_sent = vm->identify_acked = vm->identified = vm->hello_after_ack = false;
 	vm->rec.clone_state[0] = '\0';
 }
 
@@ -558,6 +582,14 @@ static void restore_fell_back(struct vmm *m, struct vm *vm, const char *how)
 	network_boot_ended(m, vm);
 	vmm_vm_log(m, vm, "hypervisor (pid %d) of the failed restore %s", vm->rec.pid, how);
 	vm->restore_fallback = false;
+	if (vm->snap == SNAP_CLONE && !vm->identify_acked) {
+		/* its disk may still hold the template's host keys: it must never
+		 * boot again; the next start makes a fresh one */
+		unlink(vm->root_disk);
+		vm->rec.template_key[0] = '\0';
+		vm->rec.booted = 0;
+		vmm_vm_log(m, vm, "snapshots: the clone ended before it had its own identity: its disk is removed");
+	}
 	snap_boot_ended(vm);   /* the next plan finds the failed template gone or broken */
 	unlink(vm->root_disk); /* the overlay on the template: a fresh disk of the image comes */
 	vm->rec.template_key[0] = '\0';

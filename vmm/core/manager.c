@@ -174,6 +174,7 @@ int vmm_new(struct loop *loop, struct bgr_paths *paths, const struct vmm_observe
 		.stopped_for_delete = vm_remove,
 		.template_saved = vm_template_saved,
 		.restore_done = vm_restore_done,
+		.clone_online = vm_clone_online,
 		.agent_connected = vm_agent_connected,
 		.identify_result = vm_identify_result,
 	};

@@ -78,7 +78,9 @@ struct vm {
 	bool saving;           /* the template's save runs: the hello waits for it */
 	bool restore_fallback; /* the restore failed: once the clone's QEMU is gone, boot cold */
 	bool identify_sent;    /* the clone's identify went out on this connection */
-	bool identified;       /* the clone's agent acked its identify */
+	bool identify_acked;   /* the clone's agent acked its identify; its link comes up */
+	bool identified;       /* ... and the link is up: its next hello is pinned */
+	bool hello_after_ack;  /* the hello with the new keys came before the link was up */
 	char *mem_path;        /* a template boot's RAM file (runtime dir), NULL when none */
 	char *net_args;        /* the kernel's ip= of this boot (identify sends it again) */
 	long long restore_ms;  /* when the restore began (monotonic), for the log */
@@ -108,6 +110,8 @@ struct vm_hooks {
 	 * and the boot falls back to a cold one) (vmm/snapshots/) */
 	void (*template_saved)(struct vmm *m, struct vm *vm, int result, const char *msg);
 	void (*restore_done)(struct vmm *m, struct vm *vm, int result, const char *msg);
+	/* a clone's network link is up, after its identity (vmm/snapshots/) */
+	void (*clone_online)(struct vmm *m, struct vm *vm, int result, const char *msg);
 	/* the agent's socket is connected (channels.c), and an identify's
 	 * answer came (channels.c) */
 	void (*agent_connected)(struct vmm *m, struct vm *vm);
@@ -194,6 +198,7 @@ void vm_agent_authorize_result(struct vmm *m, struct vm *vm, bool ok, const char
 void vm_ssh_verified(struct vmm *m, struct vm *vm, int result, const char *msg, bool tofu, long long took_ms);
 void vm_template_saved(struct vmm *m, struct vm *vm, int result, const char *msg);
 void vm_restore_done(struct vmm *m, struct vm *vm, int result, const char *msg);
+void vm_clone_online(struct vmm *m, struct vm *vm, int result, const char *msg);
 void vm_agent_connected(struct vmm *m, struct vm *vm);
 void vm_identify_result(struct vmm *m, struct vm *vm, bool ok, const char *line);
 /* A pull ended (result 0 or -errno): VMs waiting for it to start go on. */

@@ -122,6 +122,7 @@ static void build_argv(struct argv_builder *b, const struct vm_launch *l)
 		add(b, xstrdup("pcie-root-port,id=" QEMU_HOTPLUG_PORT ",chassis=1"));
 	}
 	if (l->incoming) {
+		add(b, xstrdup("-S")); /* paused after the load: its link goes down before it runs */
 		add(b, xstrdup("-incoming"));
 		add(b, xstrdup("defer"));
 	}

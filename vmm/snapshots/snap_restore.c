@@ -28,9 +28,14 @@ struct restore_job {
 	char *qmp_sock, *state, *work_disk;
 	char *vm_dir; /* Firecracker (driver.h snap_load): its plan is there */
 	pid_t pid;
+	bool net;     /* it has a NIC (net0), whose link is down until the identity is set */
+	bool link_up; /* this job only brings the link up (snap_link_up_start) */
 	int result;
 	bgr_error err;
 };
+
+#define LINK_DOWN "{\"execute\":\"set_link\",\"arguments\":{\"name\":\"net0\",\"up\":false}}"
+#define LINK_UP "{\"execute\":\"set_link\",\"arguments\":{\"name\":\"net0\",\"up\":true}}"
 
 static long long mono_ms(void)
 {
@@ -107,6 +112,11 @@ static int restore(struct restore_job *j, struct qmp_sync *q)
 			return bgr_fail(&j->err, ETIMEDOUT, "loading the template's state did not end in time");
 		usleep(5000);
 	}
+	/* until it has its own MAC and address, the clone is the template's
+	 * twin: no frame of it may reach the network (the link comes up once
+	 * the agent acked its identity) */
+	if (j->net && (r = qmp_sync_cmd(q, LINK_DOWN, -1, NULL, QMP_STEP_MS, &j->err)) < 0)
+		return r;
 	if (!strcmp(state, "paused") &&
 	    (r = qmp_sync_cmd(q, "{\"execute\":\"cont\"}", -1, NULL, QMP_STEP_MS, &j->err)) < 0)
 		return r;
@@ -141,13 +151,20 @@ static void restore_work(void *data)
 	struct qmp_sync q;
 
 	if (j->m->driver->snap_load) {
-		/* Firecracker: /snapshot/load (+ resume) in the fresh process */
-		j->result = j->m->driver->snap_load(j->vm_dir, j->qmp_sock, j->pid, &j->err);
+		/* Firecracker: /snapshot/load (+ resume) in the fresh process; its
+		 * API has no NIC link to bring up (link_up: nothing to do) */
+		if (!j->link_up)
+			j->result = j->m->driver->snap_load(j->vm_dir, j->qmp_sock, j->pid, &j->err);
 		return;
 	}
 	j->result = qmp_sync_open(&q, j->qmp_sock, QMP_STEP_MS, &j->err);
 	if (j->result < 0)
 		return;
+	if (j->link_up) {
+		j->result = qmp_sync_cmd(&q, LINK_UP, -1, NULL, QMP_STEP_MS, &j->err);
+		qmp_sync_close(&q);
+		return;
+	}
 	j->result = restore(j, &q);
 	qmp_sync_close(&q);
 	if (j->result == -EIO && strstr(j->err.msg, "closed the monitor"))
@@ -160,7 +177,9 @@ static void restore_done(void *data)
 	struct restore_job *j = data;
 	struct vm *vm = vmm_vm_by_id(j->m, j->vm_id);
 
-	if (vm && vm->boot_gen == j->gen)
+	if (vm && vm->boot_gen == j->gen && j->link_up)
+		j->m->hooks.clone_online(j->m, vm, j->result, j->err.msg);
+	else if (vm && vm->boot_gen == j->gen)
 		j->m->hooks.restore_done(j->m, vm, j->result, j->err.msg);
 	free(j->qmp_sock);
 	free(j->state);
@@ -182,5 +201,18 @@ void snap_restore_start(struct vmm *m, struct vm *vm, const char *work_disk)
 	j->work_disk = work_disk ? xstrdup(work_disk) : NULL;
 	j->vm_dir = xstrdup(vm->dir);
 	j->pid = vm->rec.pid;
+	j->net = m->settings.net.mode != NET_NONE;
+	workers_submit(m->workers, restore_work, restore_done, j);
+}
+
+void snap_link_up_start(struct vmm *m, struct vm *vm)
+{
+	struct restore_job *j = xcalloc(1, sizeof(*j));
+
+	j->m = m;
+	j->vm_id = vm->rec.id;
+	j->gen = vm->boot_gen;
+	j->qmp_sock = xstrdup(vm->qmp_sock);
+	j->link_up = true;
 	workers_submit(m->workers, restore_work, restore_done, j);
 }

@@ -94,6 +94,9 @@ int snap_save_start(struct vmm *m, struct vm *vm);
 /* snap_restore.c: the restore of a spawned clone (-incoming defer) on a
  * worker; its end comes through hooks.restore_done. */
 void snap_restore_start(struct vmm *m, struct vm *vm, const char *work_disk);
+/* Brings a clone's link up once it has its identity; the end comes
+ * through hooks.clone_online. */
+void snap_link_up_start(struct vmm *m, struct vm *vm);
 
 /* identify.c: the identify line for a restored clone (caller frees). */
 char *identify_line(struct vmm *m, const struct vm *vm, bool work_disk);
