@@ -11,11 +11,11 @@
 #include <sys/wait.h>
 
 static pid_t spawn_io(char *const argv[], int in_fd, int out_fd, int err_fd, bool new_session, int pass_fd,
-		      int gate_fd);
+		      const char *cwd, int gate_fd);
 
 static pid_t spawn(char *const argv[], int out_fd, int err_fd, bool new_session, int pass_fd)
 {
-	return spawn_io(argv, -1, out_fd, err_fd, new_session, pass_fd, -1);
+	return spawn_io(argv, -1, out_fd, err_fd, new_session, pass_fd, NULL, -1);
 }
 
 uint64_t proc_start_time(pid_t pid)
@@ -80,7 +80,9 @@ static void wait_at_gate(int gate_fd)
 }
 
 /* err_fd: where stderr goes; -1 for out_fd, -2 to keep ours. */
-static pid_t spawn_io(char *const argv[], int in_fd, int out_fd, int err_fd, bool new_session, int pass_fd, int gate_fd)
+/* cwd: the child's working directory, NULL for ours. */
+static pid_t spawn_io(char *const argv[], int in_fd, int out_fd, int err_fd, bool new_session, int pass_fd,
+		      const char *cwd, int gate_fd)
 {
 	pid_t pid = fork();
 
@@ -113,6 +115,10 @@ static pid_t spawn_io(char *const argv[], int in_fd, int out_fd, int err_fd, boo
 			gate_fd = dup2(gate_fd, first_free);
 			syscall(SYS_close_range, first_free + 1, ~0U, 0);
 			wait_at_gate(gate_fd);
+		}
+		if (cwd && chdir(cwd) < 0) {
+			dprintf(2, "cannot enter %s: %s\n", cwd, strerror(errno));
+			_exit(127);
 		}
 		syscall(SYS_close_range, pass_fd >= 0 ? 4 : 3, ~0U, 0);
 		execvp(argv[0], argv);
@@ -222,7 +228,7 @@ int proc_capture(char *const argv[], char **out, bool (*cancel)(void *), void *c
 
 pid_t proc_spawn_stdio(char *const argv[], int in_fd, int out_fd, int err_fd)
 {
-	return spawn_io(argv, in_fd, out_fd, err_fd, true, -1, -1);
+	return spawn_io(argv, in_fd, out_fd, err_fd, true, -1, NULL, -1);
 }
 
 pid_t proc_spawn_gated(char *const argv[], const struct proc_stdio *io, int pass_fd, int *gate)
@@ -232,7 +238,7 @@ pid_t proc_spawn_gated(char *const argv[], const struct proc_stdio *io, int pass
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
-	pid = spawn_io(argv, io->in_fd, io->out_fd, io->err_fd, true, pass_fd, p[0]);
+	pid = spawn_io(argv, io->in_fd, io->out_fd, io->err_fd, true, pass_fd, io->cwd, p[0]);
 	close(p[0]);
 	if (pid < 0) {
 		close(p[1]);

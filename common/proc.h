@@ -18,9 +18,10 @@ pid_t proc_spawn(char *const argv[], int out_fd);
 /* Like proc_spawn with each of stdin, stdout and stderr given. */
 pid_t proc_spawn_stdio(char *const argv[], int in_fd, int out_fd, int err_fd);
 /* The child's standard streams: an fd each, -1 for /dev/null (err_fd -1:
- * the same as out_fd). */
+ * the same as out_fd); cwd: its working directory (NULL: ours). */
 struct proc_stdio {
 	int in_fd, out_fd, err_fd;
+	const char *cwd;
 };
 /* Spawns a process that stays before its exec until the caller has recorded
  * it: the child waits at a gate (a pipe; *gate is its write end, close on

@@ -5,6 +5,15 @@
  *
  *   banger-fc configure SOCKET PLAN.json   sends the plan's requests in order
  *                                          (fc_plan.h); stops at the first error
+ *   banger-fc snapshot-create SOCKET PLAN.json
+ *                                          a template's save: the plan's PATCH /vm
+ *                                          Paused and PUT /snapshot/create (the
+ *                                          caller resumes with a request after
+ *                                          copying the root disk, whatever the answer)
+ *   banger-fc snapshot-load SOCKET PLAN.json
+ *                                          a clone's start: /logger and PUT
+ *                                          /snapshot/load (resume_vm), then GET /
+ *                                          must say the VM is Running
  *   banger-fc request SOCKET METHOD PATH [BODY]
  *
  * Answers: "ok" (request: "ok STATUS BODY"), or "fail STATUS PATH: fault_message". */
@@ -98,7 +107,8 @@ static int one(const char *sock, const char *method, const char *path, const cha
 	return ok ? 0 : 1;
 }
 
-static int configure(const char *sock, const char *plan_path)
+/* Sends the plan's requests in order; 0, or 1 after the failure line. */
+static int run_plan(const char *sock, const char *plan_path)
 {
 	_cleanup_fclose_ FILE *f = fopen(plan_path, "re");
 	_cleanup_free_ char *text = NULL;
@@ -135,6 +145,45 @@ static int configure(const char *sock, const char *plan_path)
 		}
 	}
 	cJSON_Delete(plan);
+	return 0;
+}
+
+static int configure(const char *sock, const char *plan_path)
+{
+	if (run_plan(sock, plan_path))
+		return 1;
+	printf("ok\n");
+	return 0;
+}
+
+/* After a load with resume_vm: GET / says "Running", or the load did not
+ * take (a fail line naming the state). */
+static int check_running(const char *sock)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	char *reply = NULL;
+	long status = send_request(sock, "GET", "/", NULL, &reply, errbuf);
+	cJSON *j = status == 200 ? cJSON_Parse(reply) : NULL;
+	const cJSON *state = cJSON_GetObjectItemCaseSensitive(j, "state");
+	int r = 0;
+
+	if (status != 200) {
+		print_failure(status, "/", reply ? reply : "", errbuf);
+		r = 1;
+	} else if (!cJSON_IsString(state) || strcmp(state->valuestring, "Running") != 0) {
+		printf("fail %ld /: the VM is '%s' after the snapshot load, not Running\n", status,
+		       cJSON_IsString(state) ? state->valuestring : "?");
+		r = 1;
+	}
+	cJSON_Delete(j);
+	free(reply);
+	return r;
+}
+
+static int snapshot_load(const char *sock, const char *plan_path)
+{
+	if (run_plan(sock, plan_path) || check_running(sock))
+		return 1;
 	printf("ok\n");
 	return 0;
 }
@@ -144,12 +193,16 @@ int main(int argc, char **argv)
 	int r;
 
 	curl_global_init(CURL_GLOBAL_NOTHING);
-	if (argc == 4 && !strcmp(argv[1], "configure"))
+	if (argc == 4 && (!strcmp(argv[1], "configure") || !strcmp(argv[1], "snapshot-create")))
 		r = configure(argv[2], argv[3]);
+	else if (argc == 4 && !strcmp(argv[1], "snapshot-load"))
+		r = snapshot_load(argv[2], argv[3]);
 	else if ((argc == 5 || argc == 6) && !strcmp(argv[1], "request"))
 		r = one(argv[2], argv[3], argv[4], argc == 6 ? argv[5] : NULL, false);
 	else {
-		printf("usage: banger-fc configure SOCKET PLAN | request SOCKET METHOD PATH [BODY]\n");
+		printf("usage: banger-fc configure|snapshot-create|snapshot-load SOCKET PLAN | request SOCKET METHOD "
+		       "PATH "
+		       "[BODY]\n");
 		r = 2;
 	}
 	curl_global_cleanup();

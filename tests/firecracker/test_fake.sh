@@ -222,7 +222,7 @@ got=$(vsock "$W/v.sock" 'CONNECT 1024' 'ping id=7' 'authorize key=nonsense' \
 	'authorize key=ssh-ed25519:AAAAC3NzaC1lZDI1NTE5AAAAIHbt' '!frobnicate x=1' 'ping id=8')
 mapfile -t L <<<"$got"
 check "vsock: CONNECT 1024 answers OK <port>" grep -qE '^OK [0-9]+$' <<<"${L[0]}"
-check "vsock: then the agent's hello" grep -qE '^hello proto=2 agent=0.2.0-fake kernel=6.1.0-fake uptime_ms=[0-9]+$' <<<"${L[1]}"
+check "vsock: then the agent's hello" grep -qE '^hello proto=3 agent=0.2.0-fake kernel=6.1.0-fake uptime_ms=[0-9]+$' <<<"${L[1]}"
 expect_eq "agent: ping id=7 -> pong id=7" "pong id=7" "${L[2]}"
 expect_eq "agent: authorize with a bad key -> fail" "fail verb=authorize reason=invalid-key" "${L[3]}"
 expect_eq "agent: authorize -> ack" "ack verb=authorize" "${L[4]}"
@@ -300,7 +300,7 @@ for _ in $(seq 300); do
 	sleep 0.1
 done
 check "FAKE_FC_HOSTKEY: hostkey fields in the hello" \
-	grep -qE '^hello proto=2 .* hostkey=ssh-ed25519:AAAA hostkey=ecdsa-sha2-nistp256:BBBB$' <<<"$got"
+	grep -qE '^hello proto=3 .* hostkey=ssh-ed25519:AAAA hostkey=ecdsa-sha2-nistp256:BBBB$' <<<"$got"
 expect_eq "agent: shutdown -> ack" "ack verb=shutdown" "$(tail -1 <<<"$got")"
 reap "$BARE"
 expect_eq "agent shutdown: the process exits 0" 0 "$RC"

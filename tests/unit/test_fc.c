@@ -131,6 +131,58 @@ static void test_plan(void)
 	cJSON_Delete(plan);
 }
 
+static char *body_of(const cJSON *plan, int i)
+{
+	return cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(plan, i), "body"));
+}
+
+static void test_snapshot_plans(void)
+{
+	struct fc_load l = { .log_path = "/s/fc.log",
+			     .state_path = "/t/K/state",
+			     .mem_path = "/t/K/memory",
+			     .tap = "bgr2" };
+	cJSON *plan = fc_snapshot_create_plan("/t/.aside/state", "/t/.aside/memory");
+	char *text;
+
+	is_int(cJSON_GetArraySize(plan), 2, "a save: pause, then the snapshot");
+	is_str(path_of(cJSON_GetArrayItem(plan, 0)), "/vm", "PATCH /vm first");
+	text = body_of(plan, 0);
+	is_str(text, "{\"state\":\"Paused\"}", "the VM is paused first");
+	free(text);
+	text = body_of(plan, 1);
+	is_str(text,
+	       "{\"snapshot_type\":\"Full\",\"snapshot_path\":\"/t/.aside/state\",\"mem_file_path\":\"/t/.aside/"
+	       "memory\"}",
+	       "a Full snapshot: state and memory files");
+	free(text);
+	cJSON_Delete(plan);
+
+	plan = fc_snapshot_load_plan(&l);
+	is_int(cJSON_GetArraySize(plan), 2, "a clone: logger, then the load");
+	is_str(path_of(cJSON_GetArrayItem(plan, 0)), "/logger", "the logger first (allowed before a load)");
+	is_str(path_of(cJSON_GetArrayItem(plan, 1)), "/snapshot/load", "then /snapshot/load");
+	text = body_of(plan, 1);
+	is_str(text,
+	       "{\"snapshot_path\":\"/t/K/state\",\"mem_backend\":{\"backend_type\":\"File\",\"backend_path\":\"/t/"
+	       "K/memory\"},\"network_overrides\":[{\"iface_id\":\"eth0\",\"host_dev_name\":\"bgr2\"}],"
+	       "\"resume_vm\":true}",
+	       "a File memory backend, the clone's tap, resume_vm");
+	free(text);
+	cJSON_Delete(plan);
+	l.tap = NULL;
+	plan = fc_snapshot_load_plan(&l);
+	text = body_of(plan, 1);
+	tap_ok(!strstr(text, "network_overrides"), "no network: no override");
+	free(text);
+	cJSON_Delete(plan);
+	plan = fc_vm_state("Resumed");
+	text = cJSON_PrintUnformatted(plan);
+	is_str(text, "{\"state\":\"Resumed\"}", "the resume's body");
+	free(text);
+	cJSON_Delete(plan);
+}
+
 int main(int argc, char **argv)
 {
 	/* `test_fc copy SRC DST` copies like a Firecracker root disk and says how */
@@ -154,7 +206,20 @@ int main(int argc, char **argv)
 				     .mac = "52:54:00:10:00:02",
 				     .vsock_uds = "/s/agent.sock",
 				     .guest_cid = 3 };
-		cJSON *plan = fc_boot_plan(&b);
+		cJSON *plan = fc_boot_plan(&b), *req;
+		struct fc_load l = { .log_path = "/s/fc.log",
+				     .state_path = "/t/K/state",
+				     .mem_path = "/t/K/memory",
+				     .tap = "bgr2" };
+		cJSON *more[] = { fc_snapshot_create_plan("/t/K/state", "/t/K/memory"), fc_snapshot_load_plan(&l) };
+
+		/* and the snapshot requests: a save's, a clone's, the resume */
+		for (size_t i = 0; i < 2; i++) {
+			while ((req = cJSON_DetachItemFromArray(more[i], 0)))
+				cJSON_AddItemToArray(plan, req);
+			cJSON_Delete(more[i]);
+		}
+		cJSON_AddItemToArray(plan, fc_request("PATCH", "/vm", fc_vm_state("Resumed")));
 		char *text = cJSON_Print(plan);
 		puts(text);
 		free(text);
@@ -169,6 +234,7 @@ int main(int argc, char **argv)
 	test_vsock_reply();
 	test_vsock_handshake();
 	test_plan();
+	test_snapshot_plans();
 	rm_rf(base);
 	return tap_done();
 }

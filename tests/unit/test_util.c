@@ -270,7 +270,7 @@ static void test_proc_spawn(void)
 static void test_proc_spawn_gated(void)
 {
 	char marker[PATH_MAX], pidbuf[32] = "";
-	struct proc_stdio io = { -1, -1, -1 };
+	struct proc_stdio io = { -1, -1, -1, NULL };
 	int gate = -1, status = 0, p[2];
 	pid_t pid, middle;
 

@@ -168,7 +168,7 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 {
 	_cleanup_free_ char *vmlinuz = NULL, *initrd = NULL, *net_args = NULL, *cmdline = NULL;
 	_cleanup_free_ char *work = xasprintf("%s/" WORK_DISK_NAME, vm->dir);
-	_cleanup_free_ char *tpl_memory = NULL;
+	_cleanup_free_ char *tpl_memory = NULL, *tpl_state = NULL;
 	_cleanup_close_ int log_fd = -1, tap_fd = -1;
 	struct vm_launch l = {
 		.name = vm->rec.name,
@@ -205,6 +205,8 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 		l.mem_path = tpl_memory;
 		l.mem_share = false; /* a private copy-on-write mapping of the template's RAM */
 		l.incoming = true;
+		tpl_state = xasprintf("%s/" TPL_STATE, t->dir); /* Firecracker loads it at its start */
+		l.state_path = tpl_state;
 	} else if (vm->snap == SNAP_MAKE && m->runtime_dir) {
 		free(vm->mem_path);
 		vm->mem_path = xasprintf("%s/vm-%" PRId64 ".ram", m->runtime_dir, vm->rec.id);
@@ -275,7 +277,8 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 	if (proc_gate_open(gate) < 0) /* the child is gone already: its pidfd says so next */
 		vmm_vm_log(m, vm, "the hypervisor's process (pid %d) ended before it could run", pid);
 	if (vm->snap == SNAP_CLONE) {
-		/* the channels open once the state is loaded (vm_restore_done) */
+		/* the channels open once the state is loaded (vm_restore_done);
+		 * the restore does what configure does for a boot */
 		vm->restore_ms = now_mono_ms();
 		vmm_vm_log(m, vm, "snapshots: restoring template %s", vm->snap_key);
 		snap_restore_start(m, vm, l.work_disk);
@@ -285,11 +288,11 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 				   "snapshots: no template for this shape yet (key %s): a cold boot that saves one",
 				   vm->snap_key);
 		vm_channels_open(m, vm);
+		hv_configure(m, vm, boot_failed);
 	}
 	cancel_timer(m, &vm->boot_timer);
 	vm->boot_timer = loop_timer_add(m->loop, m->settings.boot_timeout_s * 1000LL, boot_timed_out, vm);
 	vm_event(m, vm, "starting");
-	hv_configure(m, vm, boot_failed);
 	return 0;
 }
 

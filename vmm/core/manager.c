@@ -134,6 +134,8 @@ static int snapshots_init(struct vmm *m, bgr_error *err)
 			buf[strcspn(buf, "\n")] = '\0';
 		}
 		m->qemu_version = xstrdup(buf[0] ? buf : "unknown");
+	} else if (m->driver == &firecracker_driver) {
+		m->qemu_version = firecracker_version(); /* a template's key names it */
 	}
 	if (!m->settings.snapshots || m->driver != &qemu_driver)
 		return templates_load(m, err);

@@ -47,6 +47,9 @@ struct vm_launch {
 	const char *mem_path;
 	bool mem_share;
 	bool incoming;
+	/* Firecracker: a clone (incoming) is a fresh process that loads this
+	 * device state and mem_path (the template's) instead of booting */
+	const char *state_path;
 };
 
 struct vm_driver {
@@ -90,6 +93,24 @@ struct vm_driver {
 	int (*quit)(struct loop *loop, const char *control_sock, bgr_error *err);
 	/* Checks, after a daemon restart, that the control socket still answers. */
 	int (*adopt)(struct loop *loop, const char *control_sock, bgr_error *err);
+
+	/* Snapshots through the hypervisor's own API (Firecracker,
+	 * docs/snapshots.md "Firecracker"); NULL for QEMU, whose QMP steps are
+	 * snap_save.c's and snap_restore.c's own. They block (banger-fc), so
+	 * they run on the snapshot workers, never on the loop. */
+	/* Pauses the guest and writes a full snapshot: its device state to
+	 * state_path, its memory to mem_path. The guest may stay paused
+	 * whatever the result: snap_resume always follows (after the root
+	 * disk's copy). */
+	int (*snap_create)(const char *vm_dir, const char *control_sock, const char *state_path, const char *mem_path,
+			   bgr_error *err);
+	int (*snap_resume)(const char *control_sock, bgr_error *err);
+	/* A clone's start, its process spawned with l->incoming: waits for the
+	 * control socket, then loads the template's snapshot and resumes. */
+	int (*snap_load)(const char *vm_dir, const char *control_sock, pid_t pid, bgr_error *err);
+	/* The template's copy of the root disk, in its directory (NULL: the
+	 * qcow2 TPL_DISK); a clone's root disk is a copy of it (raw_disks). */
+	const char *tpl_disk_name;
 };
 
 extern const struct vm_driver qemu_driver;
@@ -98,5 +119,8 @@ extern const struct vm_driver qemu_driver;
 extern const struct vm_driver firecracker_driver;
 /* The Firecracker binary the driver runs (config firecracker_bin). */
 void firecracker_set_binary(const char *path);
+/* Its "--version" line (a template's key names it); the caller frees. Runs
+ * the binary: before the loop only. */
+char *firecracker_version(void);
 
 #endif

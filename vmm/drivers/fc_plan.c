@@ -26,16 +26,22 @@ static cJSON *drive(const char *id, const char *path, bool root)
 	return d;
 }
 
+static cJSON *logger(const char *log_path)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "log_path", log_path);
+	cJSON_AddStringToObject(o, "level", "Info");
+	cJSON_AddBoolToObject(o, "show_level", true);
+	cJSON_AddBoolToObject(o, "show_log_origin", false);
+	return fc_request("PUT", "/logger", o);
+}
+
 cJSON *fc_boot_plan(const struct fc_boot *b)
 {
 	cJSON *plan = cJSON_CreateArray(), *o;
 
-	o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "log_path", b->log_path);
-	cJSON_AddStringToObject(o, "level", "Info");
-	cJSON_AddBoolToObject(o, "show_level", true);
-	cJSON_AddBoolToObject(o, "show_log_origin", false);
-	cJSON_AddItemToArray(plan, fc_request("PUT", "/logger", o));
+	cJSON_AddItemToArray(plan, logger(b->log_path));
 
 	o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "vcpu_count", b->vcpu);
@@ -71,5 +77,48 @@ cJSON *fc_boot_plan(const struct fc_boot *b)
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "action_type", "InstanceStart");
 	cJSON_AddItemToArray(plan, fc_request("PUT", "/actions", o));
+	return plan;
+}
+
+cJSON *fc_vm_state(const char *state)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "state", state);
+	return o;
+}
+
+cJSON *fc_snapshot_create_plan(const char *state_path, const char *mem_path)
+{
+	cJSON *plan = cJSON_CreateArray(), *o;
+
+	cJSON_AddItemToArray(plan, fc_request("PATCH", "/vm", fc_vm_state("Paused")));
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "snapshot_type", "Full");
+	cJSON_AddStringToObject(o, "snapshot_path", state_path);
+	cJSON_AddStringToObject(o, "mem_file_path", mem_path);
+	cJSON_AddItemToArray(plan, fc_request("PUT", "/snapshot/create", o));
+	return plan;
+}
+
+cJSON *fc_snapshot_load_plan(const struct fc_load *l)
+{
+	cJSON *plan = cJSON_CreateArray(), *o, *backend, *overrides, *net;
+
+	cJSON_AddItemToArray(plan, logger(l->log_path));
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "snapshot_path", l->state_path);
+	backend = cJSON_AddObjectToObject(o, "mem_backend");
+	cJSON_AddStringToObject(backend, "backend_type", "File");
+	cJSON_AddStringToObject(backend, "backend_path", l->mem_path);
+	if (l->tap) {
+		overrides = cJSON_AddArrayToObject(o, "network_overrides");
+		net = cJSON_CreateObject();
+		cJSON_AddStringToObject(net, "iface_id", "eth0");
+		cJSON_AddStringToObject(net, "host_dev_name", l->tap);
+		cJSON_AddItemToArray(overrides, net);
+	}
+	cJSON_AddBoolToObject(o, "resume_vm", true);
+	cJSON_AddItemToArray(plan, fc_request("PUT", "/snapshot/load", o));
 	return plan;
 }

@@ -47,6 +47,23 @@ static const char *fc_helper(void)
 	return path[0] ? path : helper_path("banger-fc", "BANGER_FC_HELPER", path);
 }
 
+char *firecracker_version(void)
+{
+	char *argv[] = { fc_binary, "--version", NULL };
+	char buf[256] = "";
+	int fds[2];
+
+	if (pipe2(fds, O_CLOEXEC) == 0) {
+		proc_run(argv, fds[1]);
+		close(fds[1]);
+		ssize_t n = read(fds[0], buf, sizeof(buf) - 1);
+		close(fds[0]);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+	}
+	return xstrdup(buf[0] ? buf : "firecracker unknown");
+}
+
 static int fc_prepare(bgr_error *err)
 {
 	char *argv[] = { fc_binary, "--version", NULL };
@@ -109,6 +126,32 @@ static char *dir_of(const char *path)
 	return d;
 }
 
+/* A file of the VM's directory by its name alone: Firecracker runs there
+ * (its cwd), and a snapshot keeps the paths it was booted with, so a clone
+ * in another directory finds its own disk and vsock socket by them. */
+static const char *in_dir(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (path && strncmp(path, dir, n) == 0 && path[n] == '/' && !strchr(path + n + 1, '/'))
+		return path + n + 1;
+	return path;
+}
+
+static int write_json(const char *path, cJSON *plan, bgr_error *err)
+{
+	char *text = cJSON_Print(plan);
+	int fd, r = 0;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		r = bgr_fail(err, EIO, "cannot write %s", path);
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	return r;
+}
+
 static int write_plan(const struct vm_launch *l, const char *dir, const char *vmlinux, char **ret, bgr_error *err)
 {
 	_cleanup_free_ char *log = xasprintf("%s/firecracker.log", dir);
@@ -123,27 +166,28 @@ static int write_plan(const struct vm_launch *l, const char *dir, const char *vm
 		.kernel = vmlinux,
 		.initrd = l->initrd,
 		.boot_args = args,
-		.root_disk = l->root_disk,
-		.work_disk = l->work_disk,
+		.root_disk = in_dir(l->root_disk, dir),
+		.work_disk = in_dir(l->work_disk, dir),
 		.tap = l->net_mode == NET_BRIDGE ? l->tap_name : NULL,
 		.mac = l->mac,
-		.vsock_uds = l->agent_sock,
+		.vsock_uds = in_dir(l->agent_sock, dir),
 		.guest_cid = GUEST_CID,
 	};
-	cJSON *plan = fc_boot_plan(&b);
-	char *text = cJSON_Print(plan);
-	int fd, r = 0;
+	struct fc_load load = {
+		.log_path = log,
+		.state_path = l->state_path,
+		.mem_path = l->mem_path,
+		.tap = b.tap,
+	};
+	/* a clone loads the template's snapshot instead of booting */
+	cJSON *plan = l->incoming ? fc_snapshot_load_plan(&load) : fc_boot_plan(&b);
+	int fd, r;
 
-	cJSON_Delete(plan);
 	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600); /* /logger wants it to exist */
 	if (fd >= 0)
 		close(fd);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
-		r = bgr_fail(err, EIO, "cannot write %s", path);
-	if (fd >= 0)
-		close(fd);
-	free(text);
+	r = write_json(path, plan, err);
+	cJSON_Delete(plan);
 	*ret = steal_ptr(&path);
 	return r;
 }
@@ -156,6 +200,8 @@ static pid_t fc_start(const struct vm_launch *l, int *gate, bgr_error *err)
 	struct stat st;
 	pid_t pid;
 
+	if (l->incoming && (!l->state_path || !l->mem_path))
+		return bgr_fail(err, EINVAL, "a Firecracker clone needs the template's state and memory files");
 	if (stat(vmlinux, &st) < 0)
 		return bgr_fail(err, ENOENT,
 				"kernel has no uncompressed vmlinux for Firecracker: %s (rebuild it with "
@@ -172,7 +218,7 @@ static pid_t fc_start(const struct vm_launch *l, int *gate, bgr_error *err)
 	if (in < 0 || out < 0)
 		return bgr_fail(err, errno, "cannot open the console files in %s: %s", dir, open_strerror(errno));
 	char *argv[] = { fc_binary, "--api-sock", (char *)l->qmp_sock, "--id", id, NULL };
-	struct proc_stdio io = { .in_fd = in, .out_fd = out, .err_fd = l->log_fd };
+	struct proc_stdio io = { .in_fd = in, .out_fd = out, .err_fd = l->log_fd, .cwd = dir };
 	pid = proc_spawn_gated(argv, &io, -1, gate);
 	if (pid < 0)
 		return bgr_fail(err, -pid, "cannot start %s: %s", fc_binary, strerror(-pid));
@@ -189,6 +235,38 @@ static int fc_configure(const char *vm_dir, const char *control_sock, pid_t pid,
 	if (wait_for_socket(control_sock, pid, err) < 0)
 		return -err->code;
 	return fc_call(call, "boot", err);
+}
+
+/* On a worker: a clone's process loads the template (the plan fc_start
+ * wrote: /logger, /snapshot/load with resume_vm) and must then run. */
+static int fc_snap_load(const char *vm_dir, const char *control_sock, pid_t pid, bgr_error *err)
+{
+	_cleanup_free_ char *plan = xasprintf("%s/firecracker-plan.json", vm_dir);
+	char *call[] = { NULL, "snapshot-load", (char *)control_sock, plan, NULL };
+
+	if (wait_for_socket(control_sock, pid, err) < 0)
+		return -err->code;
+	return fc_call(call, "snapshot load", err);
+}
+
+/* On a worker: PATCH /vm Paused, PUT /snapshot/create (Full). */
+static int fc_snap_create(const char *vm_dir, const char *control_sock, const char *state_path, const char *mem_path,
+			  bgr_error *err)
+{
+	_cleanup_free_ char *path = xasprintf("%s/firecracker-snapshot.json", vm_dir);
+	cJSON *plan = fc_snapshot_create_plan(state_path, mem_path);
+	char *call[] = { NULL, "snapshot-create", (char *)control_sock, path, NULL };
+	int r = write_json(path, plan, err);
+
+	cJSON_Delete(plan);
+	return r < 0 ? r : fc_call(call, "snapshot create", err);
+}
+
+static int fc_snap_resume(const char *control_sock, bgr_error *err)
+{
+	char *argv[] = { NULL, "request", (char *)control_sock, "PATCH", "/vm", "{\"state\":\"Resumed\"}", NULL };
+
+	return fc_call(argv, "resume", err);
 }
 
 static int fc_action(const char *sock, const char *action, bgr_error *err)
@@ -250,4 +328,8 @@ const struct vm_driver firecracker_driver = {
 	.stop = fc_stop,
 	.quit = fc_quit,
 	.adopt = fc_adopt,
+	.snap_create = fc_snap_create,
+	.snap_resume = fc_snap_resume,
+	.snap_load = fc_snap_load,
+	.tpl_disk_name = "disk.raw",
 };

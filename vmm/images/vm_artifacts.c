@@ -113,7 +113,11 @@ static void disk_work(void *data)
 	struct disk_job *j = data;
 
 	unlink(j->tmp);
-	if (j->backing)
+	if (j->backing && j->raw) { /* Firecracker: a reflink or sparse copy of the template's raw disk */
+		bool reflinked;
+		int r = disk_copy_sparse(j->backing, j->tmp, &reflinked);
+		j->result = r < 0 ? bgr_fail(&j->err, -r, "cannot copy %s: %s", j->backing, strerror(-r)) : 0;
+	} else if (j->backing)
 		j->result = disk_create_overlay(j->backing, j->size, j->tmp, &j->err);
 	else
 		j->result = j->raw ? disk_create_raw_root(j->images_dir, j->image, j->size, j->tmp, NULL, NULL, &j->err)
@@ -171,7 +175,8 @@ static int make_clone_disk(struct vmm *m, struct vm *vm, const struct template *
 	j->dest = xstrdup(vm->root_disk);
 	j->tmp = xasprintf("%s.new", vm->root_disk);
 	j->size = t->in.disk_size;
-	j->backing = xasprintf("%s/" TPL_DISK, t->dir);
+	j->backing = xasprintf("%s/%s", t->dir, m->driver->tpl_disk_name ? m->driver->tpl_disk_name : TPL_DISK);
+	j->raw = m->driver->raw_disks;
 	snprintf(j->key, sizeof(j->key), "%s", t->key);
 	vm->making_disk = true;
 	workers_submit(m->workers, disk_work, disk_done, j);

@@ -26,6 +26,8 @@ struct restore_job {
 	int64_t vm_id;
 	unsigned gen;
 	char *qmp_sock, *state, *work_disk;
+	char *vm_dir; /* Firecracker (driver.h snap_load): its plan is there */
+	pid_t pid;
 	bool net;     /* it has a NIC (net0), whose link is down until the identity is set */
 	bool link_up; /* this job only brings the link up (snap_link_up_start) */
 	int result;
@@ -148,6 +150,13 @@ static void restore_work(void *data)
 	struct restore_job *j = data;
 	struct qmp_sync q;
 
+	if (j->m->driver->snap_load) {
+		/* Firecracker: /snapshot/load (+ resume) in the fresh process; its
+		 * API has no NIC link to bring up (link_up: nothing to do) */
+		if (!j->link_up)
+			j->result = j->m->driver->snap_load(j->vm_dir, j->qmp_sock, j->pid, &j->err);
+		return;
+	}
 	j->result = qmp_sync_open(&q, j->qmp_sock, QMP_STEP_MS, &j->err);
 	if (j->result < 0)
 		return;
@@ -176,6 +185,7 @@ static void restore_done(void *data)
 	free(j->qmp_sock);
 	free(j->state);
 	free(j->work_disk);
+	free(j->vm_dir);
 	free(j);
 }
 
@@ -190,6 +200,8 @@ void snap_restore_start(struct vmm *m, struct vm *vm, const char *work_disk)
 	j->qmp_sock = xstrdup(vm->qmp_sock);
 	j->state = t ? xasprintf("%s/" TPL_STATE, t->dir) : xstrdup("/nonexistent/template");
 	j->work_disk = work_disk ? xstrdup(work_disk) : NULL;
+	j->vm_dir = xstrdup(vm->dir);
+	j->pid = vm->rec.pid;
 	j->net = m->settings.net.mode != NET_NONE;
 	workers_submit(m->workers, restore_work, restore_done, j);
 }

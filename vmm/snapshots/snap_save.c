@@ -7,6 +7,8 @@
  * cont; then the fsyncs, meta.json and the rename into place, with the
  * guest already running again. */
 #include "snapshots.h"
+#include "disk_raw.h"
+#include "driver.h"
 #include "log.h"
 #include "qmp_sync.h"
 #include "util.h"
@@ -84,7 +86,8 @@ struct save_job {
 	struct template *t; /* TPL_SAVING: only the loop touches it */
 	/* for the worker */
 	char *qmp_sock, *root_disk, *aside, *final, *meta;
-	int mem_fd; /* the guest's RAM file, already unlinked */
+	int mem_fd; /* QEMU: the guest's RAM file, already unlinked; else -1 */
+	char *vm_dir; /* the driver's save (Firecracker) writes its plan there */
 	uint64_t size;
 	long long paused_ms;
 	int result;
@@ -168,7 +171,7 @@ static int save_stopped(struct save_job *j, struct qmp_sync *q)
 
 static uint64_t dir_blocks(const char *dir)
 {
-	static const char *const names[] = { TPL_MEMORY, TPL_STATE, TPL_DISK };
+	static const char *const names[] = { TPL_MEMORY, TPL_STATE, TPL_DISK, TPL_DISK_RAW };
 	uint64_t sum = 0;
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
@@ -178,6 +181,29 @@ static uint64_t dir_blocks(const char *dir)
 			sum += (uint64_t)st.st_blocks * 512;
 	}
 	return sum;
+}
+
+/* Firecracker (driver.h snap_create): its snapshot API pauses the guest
+ * and writes the state and memory files into the template; the raw root
+ * disk is copied while the guest is paused; the guest resumes whatever
+ * became of the save. */
+static void save_by_driver(struct save_job *j)
+{
+	const struct vm_driver *d = j->m->driver;
+	_cleanup_free_ char *state = xasprintf("%s/" TPL_STATE, j->aside);
+	_cleanup_free_ char *mem = xasprintf("%s/" TPL_MEMORY, j->aside);
+	_cleanup_free_ char *disk = xasprintf("%s/%s", j->aside, d->tpl_disk_name);
+	long long t0 = mono_ms();
+	bgr_error resume_err;
+	bool reflinked;
+	int r;
+
+	j->result = d->snap_create(j->vm_dir, j->qmp_sock, state, mem, &j->err);
+	if (j->result == 0 && (r = disk_copy_sparse(j->root_disk, disk, &reflinked)) < 0)
+		j->result = bgr_fail(&j->err, -r, "cannot copy the root disk: %s", strerror(-r));
+	if (d->snap_resume(j->qmp_sock, &resume_err) < 0 && j->result == 0)
+		j->result = bgr_fail(&j->err, resume_err.code, "%s", resume_err.msg);
+	j->paused_ms = mono_ms() - t0;
 }
 
 static void save_work(void *data)
@@ -193,6 +219,12 @@ static void save_work(void *data)
 		j->result = bgr_fail(&j->err, -r, "cannot create %s: %s", j->aside, strerror(-r));
 		return;
 	}
+	if (j->m->driver->snap_create) {
+		save_by_driver(j);
+		if (j->result < 0)
+			goto fail;
+		goto saved;
+	}
 	if ((j->result = qmp_sync_open(&q, j->qmp_sock, QMP_STEP_MS, &j->err)) < 0)
 		goto fail;
 	t0 = mono_ms();
@@ -206,6 +238,7 @@ static void save_work(void *data)
 	qmp_sync_close(&q);
 	if (j->result < 0)
 		goto fail;
+saved:
 	j->size = dir_blocks(j->aside);
 	FILE *f = fopen(j->meta, "we");
 	if (!f) {
@@ -267,11 +300,13 @@ static void save_done(void *data)
 	if (j->result == 0 && !atomic_load(&m->quitting))
 		templates_gc(m); /* an older template of the same shape may be stale now */
 	free(j->qmp_sock);
-	close(j->mem_fd);
+	if (j->mem_fd >= 0)
+		close(j->mem_fd);
 	free(j->root_disk);
 	free(j->aside);
 	free(j->final);
 	free(j->meta);
+	free(j->vm_dir);
 	free(j);
 }
 
@@ -283,7 +318,7 @@ int snap_save_start(struct vmm *m, struct vm *vm)
 	struct template *t;
 	char key[24];
 
-	if (vm->snap != SNAP_MAKE || !vm->mem_path)
+	if (vm->snap != SNAP_MAKE || (!vm->mem_path && !m->driver->snap_create))
 		return 0;
 	vm->snap = SNAP_NONE; /* one try per boot */
 	template_inputs_of(m, vm, &in);
@@ -293,12 +328,17 @@ int snap_save_start(struct vmm *m, struct vm *vm)
 	}
 	if (template_find(m, key))
 		return 0; /* another boot made it meanwhile */
-	int mem_fd = open(vm->mem_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	/* QEMU has it mapped since long before the hello: the name can go */
-	unlink(vm->mem_path);
-	free(vm->mem_path);
-	vm->mem_path = NULL;
-	if (mem_fd < 0) {
+	int mem_fd = -1;
+	if (vm->mem_path) {
+		mem_fd = open(vm->mem_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		/* QEMU has it mapped since long before the hello: the name can go */
+		unlink(vm->mem_path);
+		free(vm->mem_path);
+		vm->mem_path = NULL;
+	} else {
+		mem_fd = -2; /* the driver saves the memory (Firecracker) */
+	}
+	if (mem_fd == -1) {
 		vmm_vm_log(m, vm, "snapshots: cannot open the guest's RAM file: %s; no template", strerror(errno));
 		return 0;
 	}
@@ -310,7 +350,8 @@ int snap_save_start(struct vmm *m, struct vm *vm)
 	j->gen = vm->boot_gen;
 	j->t = t;
 	j->qmp_sock = xstrdup(vm->qmp_sock);
-	j->mem_fd = mem_fd;
+	j->mem_fd = mem_fd < 0 ? -1 : mem_fd;
+	j->vm_dir = xstrdup(vm->dir);
 	j->root_disk = xstrdup(vm->root_disk);
 	j->aside = xasprintf("%s/.aside-%s-%d-%" PRId64, m->templates_dir, key, getpid(), t->id);
 	j->final = xstrdup(t->dir);

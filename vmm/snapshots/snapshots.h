@@ -49,6 +49,7 @@ struct template
 #define TPL_MEMORY "memory"
 #define TPL_STATE "state"
 #define TPL_DISK "disk.qcow2"
+#define TPL_DISK_RAW "disk.raw" /* Firecracker's (driver.h tpl_disk_name) */
 #define TPL_META "meta.json"
 
 /* How a start goes (lifecycle.c, vm_artifacts.c). */

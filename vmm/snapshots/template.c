@@ -259,8 +259,14 @@ enum vm_snap templates_plan(struct vmm *m, struct vm *vm, struct template **ret,
 
 	*ret = NULL;
 	why[0] = '\0';
-	if (!m->settings.snapshots || m->driver != &qemu_driver || !m->templates_dir)
+	if (!m->settings.snapshots || (m->driver != &qemu_driver && !m->driver->snap_load) || !m->templates_dir)
 		return SNAP_NONE;
+	/* Firecracker cannot hot-plug the work disk into a clone: a cold boot */
+	if (m->driver->snap_load && access(work, F_OK) == 0) {
+		snprintf(why, why_size,
+			 "no template: Firecracker cannot add the work disk (file_sync, workspace) to a clone");
+		return SNAP_NONE;
+	}
 	template_inputs_of(m, vm, &in);
 	if ((r = template_key(m, &in, key, &source)) < 0) {
 		snprintf(why, why_size, "no template: cannot read the image or kernel (%s)", strerror(-r));
