@@ -94,10 +94,21 @@ static void ssh_key_freep(ssh_key *k)
 }
 #define _cleanup_key_ __attribute__((cleanup(ssh_key_freep)))
 
-static ssh_session new_session(struct ssh_check *j)
+/* How long one attempt (connect, banner, key exchange, auth) may take.
+ * Under TCG a guest's sshd re-executes itself, loads libcrypto and signs
+ * for each connection while the rest of its boot still runs: the key
+ * exchange alone has taken more than 3 s there, and a 3 s limit then
+ * dropped every attempt half-way (sshd logs "Received disconnect ... Bye
+ * Bye [preauth]") and started over, adding 10-20 s to a boot. A port that
+ * nothing listens on fails at once (RST), so the limit only matters for an
+ * sshd that answers slowly: let it finish, up to the check's deadline. */
+#define ATTEMPT_TIMEOUT_S 30L
+/* between attempts: sshd is not listening yet, or refused the key */
+#define RETRY_MS 100
+
+static ssh_session new_session(struct ssh_check *j, long timeout)
 {
 	ssh_session s = ssh_new();
-	long timeout = 3;
 	int no = 0, verbosity = SSH_LOG_NOLOG;
 	unsigned port = (unsigned)j->port;
 
@@ -212,14 +223,17 @@ void ssh_check_run(struct ssh_check *j)
 		return;
 	}
 	while (now_ms() < j->deadline_ms) {
-		_cleanup_session_ ssh_session s = new_session(j);
+		long left_s = (long)((j->deadline_ms - now_ms() + 999) / 1000);
+		_cleanup_session_ ssh_session s = new_session(j, left_s < 1                   ? 1
+								 : left_s > ATTEMPT_TIMEOUT_S ? ATTEMPT_TIMEOUT_S
+											      : left_s);
 		if (!s) {
 			fail(j, ENOMEM, "ssh: cannot set up a libssh session");
 			return;
 		}
 		if (ssh_connect(s) != SSH_OK) {
 			snprintf(last, sizeof(last), "%s", ssh_get_error(s));
-			sleep_ms(250);
+			sleep_ms(RETRY_MS);
 			continue;
 		}
 		if (check_host_key(j, s) < 0)
@@ -230,7 +244,7 @@ void ssh_check_run(struct ssh_check *j)
 			return;
 		}
 		snprintf(last, sizeof(last), "sshd refused banger's key (%s)", ssh_get_error(s));
-		sleep_ms(250);
+		sleep_ms(RETRY_MS);
 	}
 	fail(j, ETIMEDOUT, "ssh on %s:%d did not become ready: %s", j->host, j->port, last);
 }
