@@ -86,7 +86,7 @@ struct save_job {
 	struct template *t; /* TPL_SAVING: only the loop touches it */
 	/* for the worker */
 	char *qmp_sock, *root_disk, *aside, *final, *meta;
-	int mem_fd; /* QEMU: the guest's RAM file, already unlinked; else -1 */
+	int mem_fd;   /* QEMU: the guest's RAM file, already unlinked; else -1 */
 	char *vm_dir; /* the driver's save (Firecracker) writes its plan there */
 	uint64_t size;
 	long long paused_ms;
