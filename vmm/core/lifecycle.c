@@ -207,6 +207,8 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 		l.incoming = true;
 		tpl_state = xasprintf("%s/" TPL_STATE, t->dir); /* Firecracker loads it at its start */
 		l.state_path = tpl_state;
+	} else if (vm->snap == SNAP_MAKE && m->driver->snap_create) {
+		/* Firecracker's snapshot API writes the memory itself */
 	} else if (vm->snap == SNAP_MAKE && m->runtime_dir) {
 		free(vm->mem_path);
 		vm->mem_path = xasprintf("%s/vm-%" PRId64 ".ram", m->runtime_dir, vm->rec.id);

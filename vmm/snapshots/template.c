@@ -290,7 +290,7 @@ enum vm_snap templates_plan(struct vmm *m, struct vm *vm, struct template **ret,
 		snprintf(why, why_size, "no template for this shape yet, and none is made from a VM with a work disk");
 		return SNAP_NONE;
 	}
-	if (!m->runtime_dir) {
+	if (!m->runtime_dir && !m->driver->snap_create) { /* QEMU's RAM file; Firecracker saves its own */
 		snprintf(why, why_size, "no runtime directory for the RAM file: no template is made");
 		return SNAP_NONE;
 	}
