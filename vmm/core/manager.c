@@ -257,8 +257,13 @@ void vmm_free(struct vmm *m)
 	workers_free(m->workers); /* finishes deletes in progress */
 	templates_free(m);
 	free(m->templates_dir);
-	if (m->runtime_dir)
-		rmdir(m->runtime_dir); /* when empty: no template boot runs */
+	/* when empty and no hypervisor outlives us: a QEMU just spawned may not
+	 * have created its RAM file in it yet (and would fail without it) */
+	bool hypervisors = false;
+	for (size_t i = 0; i < m->n_vms; i++)
+		hypervisors |= m->vms[i]->rec.pid != 0;
+	if (m->runtime_dir && !hypervisors)
+		rmdir(m->runtime_dir);
 	free(m->runtime_dir);
 	free(m->qemu_version);
 	pins_cache_free(m);
