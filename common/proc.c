@@ -258,3 +258,16 @@ int proc_gate_open(int gate)
 	close(gate);
 	return n == 1 ? 0 : -EPIPE;
 }
+
+char *proc_first_line(char *const argv[], const char *fallback)
+{
+	char *out = NULL;
+
+	proc_capture(argv, &out, NULL, NULL);
+	if (!out || !out[0]) {
+		free(out);
+		return xstrdup(fallback);
+	}
+	out[strcspn(out, "\n")] = '\0';
+	return out;
+}

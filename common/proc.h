@@ -51,4 +51,8 @@ int proc_run_cancel(char *const argv[], bool (*cancel)(void *), void *ctx);
  * child when it returns true. Returns the exit status or -errno. */
 int proc_capture(char *const argv[], char **out, bool (*cancel)(void *), void *ctx);
 
+/* The first line argv prints on stdout (a --version), or a copy of
+ * fallback when it prints nothing or cannot run. Caller frees. */
+char *proc_first_line(char *const argv[], const char *fallback);
+
 #endif

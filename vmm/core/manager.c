@@ -120,23 +120,8 @@ static int snapshots_init(struct vmm *m, bgr_error *err)
 	for (const char *p = m->paths->state_dir; *p; p++)
 		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
 	snprintf(hash, sizeof(hash), "%016" PRIx64, h);
-	if (m->driver == &qemu_driver) {
-		char *argv[] = { "qemu-system-x86_64", "--version", NULL };
-		char buf[256] = "";
-		int fds[2];
-		if (pipe2(fds, O_CLOEXEC) == 0) {
-			/* before the loop runs, like the driver's prepare */
-			proc_run(argv, fds[1]);
-			close(fds[1]);
-			ssize_t n = read(fds[0], buf, sizeof(buf) - 1);
-			close(fds[0]);
-			buf[n > 0 ? n : 0] = '\0';
-			buf[strcspn(buf, "\n")] = '\0';
-		}
-		m->qemu_version = xstrdup(buf[0] ? buf : "unknown");
-	} else if (m->driver == &firecracker_driver) {
-		m->qemu_version = firecracker_version(); /* a template's key names it */
-	}
+	if (m->driver->version) /* before the loop runs, like the driver's prepare */
+		m->qemu_version = m->driver->version();
 	if (!m->settings.snapshots || m->driver != &qemu_driver)
 		return templates_load(m, err);
 	m->runtime_dir = xdg && xdg[0] == '/' ? xasprintf("%s/banger-%s", xdg, hash)

@@ -74,6 +74,9 @@ struct vm_driver {
 	int (*agent_handshake_reply)(const char *line, size_t len);
 	/* Checks that the hypervisor can be run at all (binary present). */
 	int (*prepare)(bgr_error *err);
+	/* Optional: the hypervisor's version line (a template's key names it);
+	 * runs it, so not on the loop. Caller frees. */
+	char *(*version)(void);
 	/* Spawns the hypervisor without waiting on it; returns its pid. The
 	 * process is held before its exec (proc_spawn_gated, *gate the write
 	 * end) until the caller has recorded the pid and opens the gate, so a
@@ -119,8 +122,5 @@ extern const struct vm_driver qemu_driver;
 extern const struct vm_driver firecracker_driver;
 /* The Firecracker binary the driver runs (config firecracker_bin). */
 void firecracker_set_binary(const char *path);
-/* Its "--version" line (a template's key names it); the caller frees. Runs
- * the binary: before the loop only. */
-char *firecracker_version(void);
 
 #endif

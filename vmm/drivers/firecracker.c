@@ -47,21 +47,11 @@ static const char *fc_helper(void)
 	return path[0] ? path : helper_path("banger-fc", "BANGER_FC_HELPER", path);
 }
 
-char *firecracker_version(void)
+static char *fc_version(void)
 {
 	char *argv[] = { fc_binary, "--version", NULL };
-	char buf[256] = "";
-	int fds[2];
 
-	if (pipe2(fds, O_CLOEXEC) == 0) {
-		proc_run(argv, fds[1]);
-		close(fds[1]);
-		ssize_t n = read(fds[0], buf, sizeof(buf) - 1);
-		close(fds[0]);
-		buf[n > 0 ? n : 0] = '\0';
-		buf[strcspn(buf, "\n")] = '\0';
-	}
-	return xstrdup(buf[0] ? buf : "firecracker unknown");
+	return proc_first_line(argv, "firecracker unknown");
 }
 
 static int fc_prepare(bgr_error *err)
@@ -322,6 +312,7 @@ const struct vm_driver firecracker_driver = {
 	.agent_handshake_send = fc_agent_handshake_send,
 	.agent_handshake_reply = fc_agent_handshake_reply,
 	.prepare = fc_prepare,
+	.version = fc_version,
 	.start = fc_start,
 	.configure = fc_configure,
 	.requests_block = true,

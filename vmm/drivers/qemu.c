@@ -129,6 +129,13 @@ static void build_argv(struct argv_builder *b, const struct vm_launch *l)
 	b->args[b->n] = NULL;
 }
 
+static char *qemu_version(void)
+{
+	char *argv[] = { QEMU_BIN, "--version", NULL };
+
+	return proc_first_line(argv, "unknown");
+}
+
 static pid_t qemu_start(const struct vm_launch *l, int *gate, bgr_error *err)
 {
 	struct argv_builder b = { .n = 0 };
@@ -167,6 +174,7 @@ const struct vm_driver qemu_driver = {
 	.root_disk_name = "root.qcow2",
 	.console_name = "console.sock",
 	.prepare = qemu_prepare,
+	.version = qemu_version,
 	.start = qemu_start,
 	.stop = qemu_stop,
 	.quit = qemu_quit,
