@@ -120,26 +120,15 @@ static off_t file_size(const struct node *n, struct vm *vm, struct fs *fs)
 	return (off_t)len;
 }
 
-/* logs is a growing file: its size and times are the log's on disk, so
- * `tail -f` and `ls -l` see it move. */
-static void fill_log_attr(const struct vm *vm, struct stat *st)
+/* logs and console are growing files: size and times are those of the log
+ * on disk, so `tail -f` and `ls -l` see them move. The console's is never
+ * less than what any handle sees (a handle sees it from its own start, see
+ * streams.c), so `tail -f` never takes it for a truncation. */
+static void fill_attr_from_log(const char *path, struct stat *st)
 {
 	struct stat log;
 
-	if (stat(vm_log_path(vm), &log) < 0)
-		return;
-	st->st_size = log.st_size;
-	st->st_mtim = st->st_ctim = log.st_mtim;
-}
-
-/* The console's size is its log's (a handle sees it from its own start, see
- * streams.c); never less than what any handle sees, so `tail -f` never
- * takes it for a truncation. */
-static void fill_console_attr(const struct vm *vm, struct stat *st)
-{
-	struct stat log;
-
-	if (stat(vm_console_log(vm), &log) < 0)
+	if (stat(path, &log) < 0)
 		return;
 	st->st_size = log.st_size;
 	st->st_mtim = st->st_ctim = log.st_mtim;
@@ -190,9 +179,9 @@ bool fs_fill_attr(struct fs *fs, const struct node *n, struct vm *vm, struct sta
 	}
 	st->st_nlink = 1;
 	if (n->def->flags & NODE_GROWING)
-		fill_log_attr(vm, st);
+		fill_attr_from_log(vm_log_path(vm), st);
 	else if (node_is_console(n))
-		fill_console_attr(vm, st);
+		fill_attr_from_log(vm_console_log(vm), st);
 	else
 		st->st_size = file_size(n, vm, fs);
 	st->st_blocks = (st->st_size + 511) / 512;
