@@ -314,6 +314,13 @@ static void boot_failed(struct vmm *m, struct vm *vm, const char *msg)
 {
 	cancel_timer(m, &vm->boot_timer);
 	vm_set_error(m, vm, VM_ERR_STATE, "%s", msg);
+	if (vm->prev_ssh_port) {
+		/* user mode: this boot's port was never pinned (only a passed
+		 * check pins it, and drops the port before); the record keeps
+		 * the port whose pin is still there, so rmdir drops that one */
+		vm->rec.ssh_port = vm->prev_ssh_port;
+		vm->prev_ssh_port = 0;
+	}
 	vm->rec.state = VM_ERROR;
 	vm_kill(m, vm);
 }
