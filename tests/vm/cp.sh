@@ -131,10 +131,10 @@ refused "a missing local source" 1 "no such file or directory" cp "$H/nope" c:/r
 refused "a missing guest source" 1 "c:/root/nope: no such file or directory" cp c:/root/nope "$H/out/"
 refused "a local directory without -r" 1 "is a directory \\(use -r\\)" cp "$H/tree" c:/root/in/
 refused "a guest directory without -r" 1 "is a directory \\(use -r\\)" cp c:/root/in "$H/out/"
-refused "a missing guest target directory" 1 "/root/nodir: no such directory" cp "$H/f750" c:/root/nodir/x
+refused "a missing guest target directory" 1 "c:/root/nodir: no such directory" cp "$H/f750" c:/root/nodir/x
 refused "a missing local target directory" 1 "nodir: no such directory" cp c:/root/in/f750 "$H/nodir/x"
-refused "a guest file used as a directory (DEST/)" 1 "n.txt is not a directory" cp "$H/f750" c:/root/in/tree/sub/deeper/n.txt/
-refused "a file onto a directory of its name" 1 "/root/in/tree/sub/deeper is a directory" cp "$H/deeper" c:/root/in/tree/sub/
+refused "a guest file used as a directory (DEST/)" 1 "c:/root/in/tree/sub/deeper/n.txt is not a directory" cp "$H/f750" c:/root/in/tree/sub/deeper/n.txt/
+refused "a file onto a directory of its name" 1 "c:/root/in/tree/sub/deeper is a directory" cp "$H/deeper" c:/root/in/tree/sub/
 refused "a directory onto a file of its name" 1 "exists and is not a directory" cp -r "$H/tree/sub/deeper" c:/root/in/tree/sub/deeper/n.txt
 refused "a VM that does not exist" 1 "no such VM: nope" cp "$H/f750" nope:/root/
 expect_eq "the guest's /root is unchanged" "$guest_before" "$(guest_ls)"
