@@ -252,6 +252,8 @@ out=$(zsh_complete 'banger ' run ssh console doctor)
 check "zsh: banger <Tab> lists the commands" has_words "$out" run ssh console doctor
 out=$(zsh_complete 'banger run --' --rm --branch --from --vcpu)
 check "zsh: banger run --<Tab> lists its flags" has_words "$out" --rm --branch --from --vcpu
+out=$(zsh_complete 'banger cp --r' --recursive)
+check "zsh: banger cp --r<Tab> completes --recursive" has_words "$out" --recursive
 check "fish loads the script" fish --no-execute "$COMP/banger.fish"
 expect_eq "fish: banger ssh <Tab> lists the VMs" "alpha beta" "$(fish_complete 'banger ssh ')"
 expect_eq "fish: banger stop alpha <Tab>: more VMs" "alpha beta" "$(fish_complete 'banger stop alpha ')"
