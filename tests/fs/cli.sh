@@ -234,7 +234,7 @@ lacks_words() {
 }
 
 check "bash loads the script" bash -n "$COMP/banger.bash"
-expect_eq "bash: subcommands" "run ssh ls start stop rm logs console image kernel doctor completion help --help --version" "$(bash_complete banger '')"
+expect_eq "bash: subcommands" "run ssh cp ls start stop rm logs console image kernel doctor completion help --help --version" "$(bash_complete banger '')"
 expect_eq "bash: banger ssh <Tab> lists the VMs" "alpha beta" "$(bash_complete banger ssh '')"
 expect_eq "bash: banger rm a<Tab>" "alpha" "$(bash_complete banger rm a)"
 expect_eq "bash: banger ssh alpha <Tab>: no second VM" "" "$(bash_complete banger ssh alpha '')"
@@ -243,6 +243,8 @@ expect_eq "bash: banger ssh alpha --<Tab>: no option after the name (the guest's
 expect_eq "bash: banger console -<Tab>: no --" "--help" "$(bash_complete banger console -)"
 expect_eq "bash: banger run --r<Tab>" "--rm" "$(bash_complete banger run --r)"
 expect_eq "bash: banger completion <Tab>" "bash zsh fish" "$(bash_complete banger completion '')"
+check "bash: banger cp al<Tab> offers alpha: (a VM's side)" has_words "$(cd "$T" && bash_complete banger cp al)" "alpha:"
+check "fish: banger cp al<Tab> offers alpha:" has_words "$(cd "$T" && fish_complete 'banger cp al')" "alpha:"
 check "zsh loads the script" zsh -n "$COMP/_banger"
 out=$(zsh_complete 'banger ssh ' alpha beta)
 check "zsh: banger ssh <Tab> lists the VMs" has_words "$out" alpha beta
@@ -250,6 +252,8 @@ out=$(zsh_complete 'banger ' run ssh console doctor)
 check "zsh: banger <Tab> lists the commands" has_words "$out" run ssh console doctor
 out=$(zsh_complete 'banger run --' --rm --branch --from --vcpu)
 check "zsh: banger run --<Tab> lists its flags" has_words "$out" --rm --branch --from --vcpu
+out=$(zsh_complete 'banger cp --r' --recursive)
+check "zsh: banger cp --r<Tab> completes --recursive" has_words "$out" --recursive
 check "fish loads the script" fish --no-execute "$COMP/banger.fish"
 expect_eq "fish: banger ssh <Tab> lists the VMs" "alpha beta" "$(fish_complete 'banger ssh ')"
 expect_eq "fish: banger stop alpha <Tab>: more VMs" "alpha beta" "$(fish_complete 'banger stop alpha ')"
@@ -460,6 +464,30 @@ check "the auto-started daemon unmounted" wait_for 60 sh -c "! grep -q ' $MNT fu
 BANGERD=$T/nope bx ls
 expect_eq "no daemon and no bangerd: exit 1" 1 "$RC"
 check "it says so in one line" sh -c "grep -q 'bangerd is not running and not found' '$T/err' && test \$(wc -l <'$T/err') = 1"
+
+# ---- cp: help and the argument errors, checked before anything happens
+# (no daemon started, nothing written: tests/vm/cp.sh copies for real)
+no_start 0 "banger cp --help" cp --help
+check "cp --help is its usage" test "$(head -n 1 "$T/out" | cut -d' ' -f1-3)" = "usage: banger cp"
+mkdir -p "$T/cpx/d"
+echo keep >"$T/cpx/f"
+cpx_before=$(cd "$T/cpx" && find . -printf '%p %s %T@\n' | sort)
+no_start 2 "cp with one path" cp "$T/cpx/f"
+no_start 2 "cp with three paths" cp "$T/cpx/f" vm:/a vm:/b
+no_start 2 "cp with no VM side" cp "$T/cpx/f" "$T/cpx/g"
+no_start 2 "cp between two VMs" cp a:/x b:/y
+no_start 2 "cp with an unknown option" cp -x "$T/cpx/f" vm:/root/
+no_start 2 "cp to an invalid VM name" cp "$T/cpx/f" Bad_Name:/root/
+no_start 2 "cp with an empty local path" cp "" vm:/root/
+no_start 2 "cp: '..' in the guest path" cp "$T/cpx/f" vm:/root/a/../b
+check "it gives the reason in one line" grep -q "'..' is not allowed in a copy path" "$T/err"
+no_start 2 "cp: '..' in the local source" cp -r "$T/cpx/d/.." vm:/root/
+no_start 2 "cp: '..' in the local target" cp vm:/etc/hostname "$T/cpx/d/../g"
+no_start 2 "cp: a bare '..'" cp -r .. vm:
+no_start 2 "cp: '..' in a relative guest path" cp vm:../etc/hostname "$T/cpx/"
+expect_eq "the local side is unchanged" "$cpx_before" "$(cd "$T/cpx" && find . -printf '%p %s %T@\n' | sort)"
+check "a VM name needs a colon before any /: ./a:b is local (no VM side)" \
+	sh -c "'$BANGER' cp ./a:b '$T/cpx/h' 2>&1 >/dev/null | grep -q 'neither path is NAME:PATH'"
 
 # ---- shellcheck
 if command -v shellcheck >/dev/null; then

@@ -28,7 +28,7 @@ _banger_images() {
 
 _banger() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local cmds="run ssh ls start stop rm logs console image kernel doctor completion help"
+	local cmds="run ssh cp ls start stop rm logs console image kernel doctor completion help"
 	local cmd i nargs=0
 	COMPREPLY=()
 	if [ "$COMP_CWORD" -eq 1 ]; then
@@ -74,6 +74,15 @@ _banger() {
 			fi
 		elif [ "$nargs" -eq 1 ] && [[ $cur == -* ]]; then
 			mapfile -t COMPREPLY < <(compgen -W "--" -- "$cur")
+		fi
+		;;
+	cp)
+		# local paths, and VM names as NAME: (the guest's paths are not listed)
+		if [[ $cur == -* ]]; then
+			mapfile -t COMPREPLY < <(compgen -W "-r --recursive --help" -- "$cur")
+		elif [ "$nargs" -lt 2 ] && [[ $cur != *:* ]]; then
+			compopt -o filenames -o nospace 2>/dev/null
+			mapfile -t COMPREPLY < <(compgen -f -- "$cur"; compgen -W "$(_banger_vms | sed 's/$/:/')" -- "$cur")
 		fi
 		;;
 	console)

@@ -45,12 +45,13 @@ function __banger_ssh_command
     test (count $words) -ge 3; and test "$words[2]" = ssh
 end
 
-set -l cmds run ssh ls start stop rm logs console image kernel doctor completion help
+set -l cmds run ssh cp ls start stop rm logs console image kernel doctor completion help
 complete -c banger -f
 complete -c banger -n "not __fish_seen_subcommand_from $cmds" -l help -d 'show help'
 complete -c banger -n "not __fish_seen_subcommand_from $cmds" -l version -d 'show versions'
 complete -c banger -n "not __fish_seen_subcommand_from $cmds" -a run -d 'create and start a VM, then a shell, a workspace or a command'
 complete -c banger -n "not __fish_seen_subcommand_from $cmds" -a ssh -d 'ssh into a running VM, or run a command in it'
+complete -c banger -n "not __fish_seen_subcommand_from $cmds" -a cp -d 'copy files into a running VM or out of it'
 complete -c banger -n "not __fish_seen_subcommand_from $cmds" -a ls -d 'list VMs'
 complete -c banger -n "not __fish_seen_subcommand_from $cmds" -a start -d 'boot a stopped VM'
 complete -c banger -n "not __fish_seen_subcommand_from $cmds" -a stop -d 'shut a VM down cleanly'
@@ -78,6 +79,11 @@ complete -c banger -n '__banger_nth_arg run 0' -a '(__fish_complete_directories)
 complete -c banger -n '__banger_nth_arg "ssh console logs" 0' -a '(__banger_vms)' -d VM
 complete -c banger -n '__fish_seen_subcommand_from start stop rm' -a '(__banger_vms)' -d VM
 complete -c banger -n '__fish_seen_subcommand_from logs' -s f -l follow -d 'follow the log'
+
+# cp: local files, or NAME: for a VM's side
+complete -c banger -n '__fish_seen_subcommand_from cp' -F
+complete -c banger -n '__fish_seen_subcommand_from cp' -a '(__banger_vms):' -d VM
+complete -c banger -n '__fish_seen_subcommand_from cp' -s r -s R -l recursive -d 'copy directories'
 
 # images and kernels
 complete -c banger -n '__banger_nth_arg image 0' -a 'ls pull import rm'
