@@ -19,7 +19,7 @@ static const struct {
 	const char *name;
 	int sig;
 } signals[] = {
-	{ "HUP", SIGHUP },   { "INT", SIGINT },	  { "QUIT", SIGQUIT }, { "KILL", SIGKILL }, { "TERM", SIGTERM },
+	{ "HUP", SIGHUP },   { "INT", SIGINT },   { "QUIT", SIGQUIT }, { "KILL", SIGKILL }, { "TERM", SIGTERM },
 	{ "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "CONT", SIGCONT }, { "STOP", SIGSTOP }, { "WINCH", SIGWINCH },
 };
 
@@ -286,7 +286,7 @@ int sess_handle_line(const char *line, struct outq *q)
 		const char *verb;
 		void (*handle)(const char *line, struct outq *q);
 	} verbs[] = {
-		{ "sess_start", handle_start }, { "sess_in", handle_in },     { "sess_signal", handle_signal },
+		{ "sess_start", handle_start },     { "sess_in", handle_in },     { "sess_signal", handle_signal },
 		{ "sess_winsize", handle_winsize }, { "sess_sync", handle_sync }, { "sess_forget", handle_forget },
 	};
 

@@ -104,8 +104,8 @@ static size_t env_name_len(const char *kv)
  * adding. Pointers into static strings and spec->env; free only the array. */
 static char **build_env(const struct session_spec *spec)
 {
-	static const char *base[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-				      "HOME=/root", "USER=root", "LOGNAME=root", "SHELL=/bin/sh" };
+	static const char *base[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root",
+				      "USER=root", "LOGNAME=root", "SHELL=/bin/sh" };
 	size_t nbase = sizeof(base) / sizeof(base[0]), nextra = 0, n = 0;
 	char **envp;
 

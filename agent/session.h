@@ -16,18 +16,18 @@ struct session {
 	char id[BANGER_AGENT_SESS_ID_MAX + 1];
 	pid_t pid;
 	int tty;
-	int in_fd;	     /* stdin pipe or a dup of the pty master; -1 once closed */
-	int out_fd, err_fd;  /* -1 at EOF (a tty session has no err_fd) */
-	uint8_t *in_buf;     /* stdin bytes the command has not taken yet */
+	int in_fd;          /* stdin pipe or a dup of the pty master; -1 once closed */
+	int out_fd, err_fd; /* -1 at EOF (a tty session has no err_fd) */
+	uint8_t *in_buf;    /* stdin bytes the command has not taken yet */
 	size_t in_len;
-	int in_eof;	     /* close stdin once in_buf is written */
-	int reaped;	     /* the process was waited for; wait_status holds how it ended */
+	int in_eof; /* close stdin once in_buf is written */
+	int reaped; /* the process was waited for; wait_status holds how it ended */
 	int wait_status;
 	long long drain_deadline; /* monotonic ms: stop reading output after the reap */
-	int ended;	     /* reaped and output read: sess_exit can go */
+	int ended;                /* reaped and output read: sess_exit can go */
 	uint64_t started_ms, ended_ms;
 	struct stream out, err;
-	int synced;	     /* the host is in sync on this connection: push output */
+	int synced; /* the host is in sync on this connection: push output */
 	int exit_sent;
 };
 

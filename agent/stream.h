@@ -7,11 +7,11 @@
 #include <stdint.h>
 
 struct stream {
-	uint8_t *ring;	/* cap bytes; the byte at offset o is ring[o % cap] */
-	size_t cap;	/* a power of two, grown up to BANGER_AGENT_SESS_KEEP */
+	uint8_t *ring;  /* cap bytes; the byte at offset o is ring[o % cap] */
+	size_t cap;     /* a power of two, grown up to BANGER_AGENT_SESS_KEEP */
 	uint64_t start; /* the oldest offset still held */
-	uint64_t end;	/* the stream's length */
-	uint64_t sent;	/* the host was sent (or holds) everything before this */
+	uint64_t end;   /* the stream's length */
+	uint64_t sent;  /* the host was sent (or holds) everything before this */
 };
 
 /* Appends n bytes, dropping the oldest beyond the bound. Returns 0, or -1
