@@ -62,7 +62,8 @@
  *       BANGER_AGENT_SESS_IN_CHUNK per line; no answer on success.
  *   sess_in id=S eof=1        closes stdin (tty: writes the VEOF char, ^D).
  *       fail verb=sess_in [id=S] reason=bad_id|unknown|finished|stdin_closed|
- *       bad_hex|too_long|full (more than 1 MiB of stdin not yet taken).
+ *       bad_hex|too_long|full (BANGER_AGENT_SESS_IN_QUEUE bytes of stdin wait for
+ *       the command to read them: retry later).
  *   sess_signal id=S sig=<HUP|INT|QUIT|KILL|TERM|USR1|USR2|CONT|STOP|WINCH>
  *       to the session's process group: ack verb=sess_signal id=S, or fail
  *       reason=bad_id|unknown|finished|bad_signal|<errno name>.
@@ -108,11 +109,12 @@
 #define BANGER_AGENT_VSOCK_PORT 1024 /* the agent listens here when there is no serial port */
 #define BANGER_AGENT_LINE_MAX 4096
 #define BANGER_AGENT_KEY_TYPE_MAX 64
-#define BANGER_AGENT_SESS_MAX 64          /* sessions the agent keeps at once */
-#define BANGER_AGENT_SESS_ID_MAX 64       /* characters of a session id */
-#define BANGER_AGENT_SESS_IN_CHUNK 2000   /* data bytes of one sess_in */
-#define BANGER_AGENT_SESS_OUT_CHUNK 1900  /* data bytes of one sess_out */
-#define BANGER_AGENT_SESS_KEEP (1u << 20) /* newest bytes kept per stream */
+#define BANGER_AGENT_SESS_MAX 64                /* sessions the agent keeps at once */
+#define BANGER_AGENT_SESS_ID_MAX 64             /* characters of a session id */
+#define BANGER_AGENT_SESS_IN_CHUNK 2000         /* data bytes of one sess_in */
+#define BANGER_AGENT_SESS_OUT_CHUNK 1900        /* data bytes of one sess_out */
+#define BANGER_AGENT_SESS_KEEP (1u << 20)       /* newest bytes kept per stream */
+#define BANGER_AGENT_SESS_IN_QUEUE (256u << 10) /* stdin bytes queued per session */
 
 /* The value of the first key=value field after the first space at or after
  * from, or NULL; *len is set to the value's length. */

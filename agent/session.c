@@ -330,7 +330,7 @@ static int append_input(struct session *s, const void *data, size_t n, const cha
 		*reason = "stdin_closed";
 		return -1;
 	}
-	if (s->in_len + n > BANGER_AGENT_SESS_KEEP) {
+	if (s->in_len + n > BANGER_AGENT_SESS_IN_QUEUE) {
 		*reason = "full";
 		return -1;
 	}

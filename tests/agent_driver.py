@@ -313,6 +313,22 @@ def run(a, T):
     a.send("sess_sync id=live out=0 err=0")
     ok(fail_reason(a.answer("sess_sync", "live")) == "unknown", "a forgotten session is unknown")
 
+    # stdin nobody reads: queued up to a bound, then fail reason=full
+    a.start("slow", "sleep 1000", cwd=cwd)
+    chunk = hx(b"y" * 2000)
+    reason = None
+    for i in range(1000):  # 2 MB: more than a pipe plus the queue
+        a.send("sess_in id=slow data=" + chunk)
+        a.send("ping id=full%d" % i)
+        a.expect(lambda m: m["verb"] == "pong" and m.get("id") == "full%d" % i)
+        reason = fail_reason(a.expect(lambda m: m["verb"] == "fail" and m.get("id") == "slow", 0))
+        if reason:
+            break
+    ok(reason == "full" and i * 2000 >= 256 * 1024, "stdin nobody reads fills up: fail reason=full (after %d bytes)" % (i * 2000))
+    a.send("sess_signal id=slow sig=KILL")
+    ok(a.answer("sess_signal", "slow")["verb"] == "ack" and a.exit_of("slow")["status"] == "killed:KILL",
+       "the session still runs and ends killed:KILL")
+
     # a tty session running an interactive shell
     m = a.start("t", "sh", cwd=cwd, tty="1", rows="30", cols="100")
     ok(m and m["verb"] == "sess_started", "tty=1 starts")
@@ -371,7 +387,7 @@ def run(a, T):
     ok(a.out("r2") == b"early\nlate\n" and e is not None, "r2 synced separately")
 
     # at most 64 sessions
-    for s in ("a", "z", "env", "k", "wc", "cat", "x", "y", "b1", "t", "teof", "r", "g", "r2", "new"):
+    for s in ("a", "z", "env", "k", "wc", "cat", "x", "y", "b1", "slow", "t", "teof", "r", "g", "r2", "new"):
         a.send("sess_forget id=%s" % s)
         a.answer("sess_forget", s)
     started = 0
