@@ -3,12 +3,17 @@
 session verbs of agent protocol 4 (agent/protocol.h), printing TAP.
 
 Usage: agent_driver.py AGENT SCRATCH_DIR
+       agent_driver.py --guest SCRATCH_DIR CMD...
 
 The agent opens SCRATCH_DIR/port, a symlink to a pty slave. A reconnection
 (a bangerd restart, to the agent) is a new pty: the link is pointed at it,
 then the old master is closed, so the agent's read fails and it reopens the
 link. The agent runs with -n (no power-off) and -a (authorized_keys under
 the scratch dir): it touches nothing of the host but its own children.
+
+With --guest, CMD (ssh -tt into a guest, running a second agent on its
+raw pty) is the link, and a shorter set of checks runs in the guest:
+pipes, exit codes, a signal, stdin, a pty (devpts) with its window size.
 """
 import os
 import select
@@ -53,6 +58,7 @@ class Link:
 
     def __init__(self, port):
         self.master, self.slave = os.openpty()
+        self.rfd = self.wfd = self.master
         tty.setraw(self.slave)
         tmp = port + ".new"
         if os.path.lexists(tmp):
@@ -66,16 +72,33 @@ class Link:
         os.close(self.slave)
 
 
+class PipeLink:
+    """A command's stdin and stdout (ssh into a guest running the agent)."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.rfd, self.wfd = proc.stdout.fileno(), proc.stdin.fileno()
+        self.buf = b""
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
 class Agent:
-    def __init__(self, binary, scratch):
+    def __init__(self, binary, scratch, guest_cmd=None):
         self.scratch = scratch
         self.port = os.path.join(scratch, "port")
         home = os.path.join(scratch, "sshhome")
         os.makedirs(home, exist_ok=True)
-        self.link = Link(self.port)
         self.log = open(os.path.join(scratch, "agent.log"), "wb")
-        self.proc = subprocess.Popen([binary, "-n", "-a", home, "-p", self.port], stdout=self.log,
-                                     stderr=self.log)
+        if guest_cmd:
+            self.proc = subprocess.Popen(guest_cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log)
+            self.link = PipeLink(self.proc)
+        else:
+            self.link = Link(self.port)
+            self.proc = subprocess.Popen([binary, "-n", "-a", home, "-p", self.port], stdout=self.log,
+                                         stderr=self.log)
         with open(os.path.join(scratch, "agent.pid"), "w") as f:
             f.write("%d\n" % self.proc.pid)
         self.pids = []  # the sessions' process groups, ended at stop()
@@ -86,10 +109,10 @@ class Agent:
     def send(self, line):
         data = (line + "\n").encode()
         while data:
-            _, w, _ = select.select([], [self.link.master], [], TIMEOUT)
+            _, w, _ = select.select([], [self.link.wfd], [], TIMEOUT)
             if not w:
                 raise TimeoutError("agent does not read")
-            n = os.write(self.link.master, data)
+            n = os.write(self.link.wfd, data)
             data = data[n:]
 
     def _absorb(self, msg):
@@ -109,12 +132,14 @@ class Agent:
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
-            r, _, _ = select.select([self.link.master], [], [], left)
+            r, _, _ = select.select([self.link.rfd], [], [], left)
             if not r:
                 return False
             try:
-                chunk = os.read(self.link.master, 65536)
+                chunk = os.read(self.link.rfd, 65536)
             except OSError:
+                return False
+            if not chunk:
                 return False
             self.link.buf += chunk
             got = False
@@ -180,6 +205,9 @@ class Agent:
         return self.expect(lambda m: m["verb"] == "hello")
 
     def stop(self):
+        if isinstance(self.link, PipeLink):
+            self.link.close()  # the guest's pty hangs up: its agent ends
+            return
         for pid in self.pids:  # what a failed check left running
             try:
                 os.killpg(pid, 9)
@@ -203,14 +231,44 @@ def pid_gone(pid):
 
 
 def main():
-    binary, scratch = sys.argv[1], sys.argv[2]
-    a = Agent(binary, scratch)
+    guest = sys.argv[1] == "--guest"
+    scratch = sys.argv[2]
+    a = Agent(None if guest else sys.argv[1], scratch, sys.argv[3:] if guest else None)
     try:
-        run(a, scratch)
+        (run_guest if guest else run)(a, scratch)
     finally:
         a.stop()
     print("1..%d" % checks)
     return 1 if fails else 0
+
+
+def run_guest(a, T):
+    hello = a.expect(lambda m: m["verb"] == "hello")
+    ok(hello and hello.get("proto") == "4", "the guest's agent says hello proto=4")
+    a.start("p", "echo out; echo err >&2; pwd; exit 7")
+    e = a.exit_of("p")
+    ok(e and e["status"] == "exited:7" and a.out("p") == b"out\n/root\n" and a.out("p", 2) == b"err\n",
+       "pipes in the guest: stdout, stderr, cwd /root, exited:7")
+    a.start("w", "wc -c")
+    a.send("sess_in id=w data=%s" % hx("abc\n" * 10))
+    a.send("sess_in id=w eof=1")
+    e = a.exit_of("w")
+    ok(e and e["status"] == "exited:0" and a.out("w").strip() == b"40", "stdin and eof in the guest: wc -c says 40")
+    a.start("k", "sleep 1000")
+    a.send("sess_signal id=k sig=TERM")
+    e = a.exit_of("k")
+    ok(e and e["status"] == "killed:TERM", "sleep TERMed in the guest: killed:TERM")
+    m = a.start("t", "sh", tty="1", rows="30", cols="100")
+    ok(m and m["verb"] == "sess_started", "a tty session starts in the guest (devpts)")
+    a.send("sess_in id=t data=%s" % hx("[ -t 0 ] && echo IS$((1+1))TTY; echo SZ:$(stty size); readlink /proc/$$/fd/0\n"))
+    ok(a.wait_out("t", b"IS2TTY") and a.wait_out("t", b"SZ:30 100") and a.wait_out("t", b"/dev/pts/"),
+       "the guest's pty: isatty, stty size 30 100, stdin on /dev/pts")
+    a.send("sess_winsize id=t rows=40 cols=120")
+    a.send("sess_in id=t data=%s" % hx("echo SZ:$(stty size)\n"))
+    ok(a.wait_out("t", b"SZ:40 120"), "sess_winsize reaches the guest's pty")
+    a.send("sess_in id=t data=%s" % hx("exit 4\n"))
+    e = a.exit_of("t")
+    ok(e and e["status"] == "exited:4", "the guest's tty session ends exited:4")
 
 
 def run(a, T):
