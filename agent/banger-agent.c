@@ -193,9 +193,8 @@ static int handle_line(int fd, char *line)
 			return -1;
 		return send_hello(); /* with the new host keys */
 	}
-	if (sess_handle_line(line, &outq))
-		return 0;
-	return 0; /* unknown verbs are ignored */
+	sess_handle_line(line, &outq); /* any other verb is ignored */
+	return 0;
 }
 
 /* Waits until the host side is connected (POLLOUT). Returns -1 on error. */

@@ -280,7 +280,7 @@ static void handle_forget(const char *line, struct outq *q)
 	outq_line(q, "ack verb=sess_forget id=%s", id);
 }
 
-int sess_handle_line(const char *line, struct outq *q)
+void sess_handle_line(const char *line, struct outq *q)
 {
 	static const struct {
 		const char *verb;
@@ -293,9 +293,8 @@ int sess_handle_line(const char *line, struct outq *q)
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		if (banger_agent_is_verb(line, verbs[i].verb)) {
 			verbs[i].handle(line, q);
-			return 1;
+			return;
 		}
-	return 0;
 }
 
 void sess_line_too_long(const char *start, struct outq *q)

@@ -5,9 +5,9 @@
 
 #include "outq.h"
 
-/* Handles line when it is a sess_* verb, queueing the answer. Returns 1
- * when it was one, else 0. */
-int sess_handle_line(const char *line, struct outq *q);
+/* Handles line when it is a sess_* verb, queueing the answer; ignores
+ * any other line. */
+void sess_handle_line(const char *line, struct outq *q);
 
 /* Answers the start of a line that was too long, when it is a sess_* verb. */
 void sess_line_too_long(const char *start, struct outq *q);
