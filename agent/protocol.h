@@ -53,7 +53,7 @@
  *       environment (PATH, HOME=/root, USER, LOGNAME, SHELL; TERM=xterm-256color
  *       with a tty), env= entries added or replacing, in cwd (default /root).
  *       stdin/stdout/stderr are pipes, or with tty=1 a new pty that is the
- *       controlling terminal, window rows x cols (default 24x80).
+ *       controlling terminal, window rows x cols (1-65535; default 24x80).
  *       Answer: sess_started id=S pid=<pid> started_ms=<ms>, or
  *       fail verb=sess_start [id=S] reason=bad_id|exists|too_many|bad_cmd|
  *       bad_cwd|bad_env|bad_winsize|chdir:<errno name>|spawn:<errno name>.

@@ -44,6 +44,13 @@ static void fail(struct outq *q, const char *verb, const char *id, const char *r
 		outq_line(q, "fail verb=%s reason=%s", verb, reason);
 }
 
+static int has_key(const char *line, const char *key)
+{
+	size_t n;
+
+	return banger_agent_find_value(line, key, &n) != NULL;
+}
+
 /* A decimal number in [min, max] from key; -1 when absent or bad. */
 static int get_number(const char *line, const char *key, uint64_t min, uint64_t max, uint64_t *out)
 {
@@ -126,7 +133,7 @@ static void handle_start(const char *line, struct outq *q)
 		fail(q, "sess_start", id, "bad_cmd");
 		goto out;
 	}
-	if (banger_agent_find_value(line, "cwd", &(size_t){ 0 }) && !(cwd = get_text(line, "cwd", NULL))) {
+	if (has_key(line, "cwd") && !(cwd = get_text(line, "cwd", NULL))) {
 		fail(q, "sess_start", id, "bad_cwd");
 		goto out;
 	}
@@ -134,8 +141,9 @@ static void handle_start(const char *line, struct outq *q)
 		fail(q, "sess_start", id, "bad_env");
 		goto out;
 	}
-	if ((banger_agent_find_value(line, "tty", &(size_t){ 0 }) && get_number(line, "tty", 0, 1, &tty) < 0) ||
-	    (tty && (get_number(line, "rows", 1, 65535, &rows) < 0 || get_number(line, "cols", 1, 65535, &cols) < 0))) {
+	if ((has_key(line, "tty") && get_number(line, "tty", 0, 1, &tty) < 0) ||
+	    (has_key(line, "rows") && get_number(line, "rows", 1, 65535, &rows) < 0) ||
+	    (has_key(line, "cols") && get_number(line, "cols", 1, 65535, &cols) < 0)) {
 		fail(q, "sess_start", id, "bad_winsize");
 		goto out;
 	}

@@ -400,6 +400,9 @@ def run(a, T):
     a.send("sess_in id=t data=%s" % hx("exit 3\n"))
     e = a.exit_of("t")
     ok(e and e["status"] == "exited:3" and e["err"] == "0" and not a.out("t", 2), "a tty session ends, no fd=2 output")
+    a.start("t2", "stty size", cwd=cwd, tty="1")
+    e = a.exit_of("t2")
+    ok(e and e["status"] == "exited:0" and a.out("t2") == b"24 80\r\n", "tty=1 without a size: 24x80")
     a.start("teof", "cat", cwd=cwd, tty="1", rows="24", cols="80")
     a.send("sess_in id=teof eof=1")
     e = a.exit_of("teof")
@@ -445,7 +448,7 @@ def run(a, T):
     ok(a.out("r2") == b"early\nlate\n" and e is not None, "r2 synced separately")
 
     # at most 64 sessions
-    for s in ("a", "z", "env", "k", "wc", "cat", "x", "y", "b1", "slow", "t", "teof", "r", "g", "r2", "new"):
+    for s in ("a", "z", "env", "k", "wc", "cat", "x", "y", "b1", "slow", "t", "t2", "teof", "r", "g", "r2", "new"):
         a.send("sess_forget id=%s" % s)
         a.answer("sess_forget", s)
     started = 0
