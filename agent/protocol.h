@@ -87,7 +87,8 @@
  *       after the last sess_out: the process was reaped and its pipes (pty)
  *       read to EOF, or for at most 2 s after the reap when something else
  *       (a background child) still holds them open; out/err are the final
- *       stream lengths. Sent again after each sess_sync of an ended session.
+ *       stream lengths; SIGNAME as in kill -l (TERM, SEGV; SIG<n> for one
+ *       without a name). Sent again after each sess_sync of an ended session.
  *   After every hello, the agent pushes nothing of a session it already had
  *   until the host's sess_sync for it; a session started on the connection
  *   is in sync at 0/0 from its sess_started. Writes never block the agent:
