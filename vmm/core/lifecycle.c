@@ -380,6 +380,12 @@ void vm_clone_online(struct vmm *m, struct vm *vm, int result, const char *msg)
 		boot_failed(m, vm, why);
 		return;
 	}
+	bgr_error err;
+	if (network_clone_online(m, vm, &err) < 0) {
+		_cleanup_free_ char *why = xasprintf("cannot put the clone on the bridge: %.200s", err.msg);
+		boot_failed(m, vm, why);
+		return;
+	}
 	vm->identified = true;
 	vmm_vm_log(m, vm, "snapshots: the clone has its identity and its link is up; its new host keys get pinned");
 	/* the hello with the new keys came already, or comes */

@@ -280,9 +280,11 @@ static int fc_quit(struct loop *loop, const char *sock, bgr_error *err)
 	return bgr_fail(err, ENOTSUP, "Firecracker has no quit request; the process is killed next");
 }
 
+/* GET / must answer; a guest left paused by a template's save that
+ * bangerd did not live to end is resumed (banger-fc adopt). */
 static int fc_adopt(struct loop *loop, const char *sock, bgr_error *err)
 {
-	char *argv[] = { NULL, "request", (char *)sock, "GET", "/", NULL };
+	char *argv[] = { NULL, "adopt", (char *)sock, NULL };
 
 	(void)loop;
 	return fc_call(argv, "re-adopt", err);
