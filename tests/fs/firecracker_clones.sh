@@ -243,7 +243,29 @@ expect_eq "brc too" EIO "$(cat "$T/start-c.out")"
 for t in $loads $tpl_tap; do
 	check "tap $t is gone once its VM stopped" wait_for 30 sh -c "! ip link show $t 2>/dev/null"
 done
-for v in fca fcb fcc fcd fce bra brb brc; do
+
+# 7. a crash during a bridged clone's load: the next bangerd kills it and,
+# once its process has let go of the tap, drops the tap too
+stop_daemon
+FAKE_FC_OPEN_TAP=1 FAKE_FC_LOAD_AFTER=$T/bload-go start_daemon
+mkvm brd
+DR=$(vm_dir brd)
+$FSOP write "$MNT/vms/brd/state" start >"$T/start.out" 2>&1 &
+writer=$!
+check "the bridged clone's load is under way" wait_for 60 grep -qx waiting-load "$T/bload-go.log"
+pid=$(cat "$MNT/vms/brd/pid")
+tap=bgr$(basename "$DR")
+check "its tap $tap exists, on no bridge" sh -c "ip -o link show $tap && ! ip -o link show $tap | grep -q master"
+kill_daemon
+wait "$writer"
+start_daemon
+check "the next bangerd kills it" wait_for 30 proc_gone "$pid"
+expect_eq "brd is stopped" stopped "$(cat "$MNT/vms/brd/state")"
+check "with the reason" grep -q "restore was unfinished (restoring)" "$MNT/vms/brd/error"
+check "its disk is gone" test ! -e "$DR/root.img"
+check "and its tap" wait_for 30 sh -c "! ip link show $tap 2>/dev/null"
+touch "$T/bload-go"
+for v in fca fcb fcc fcd fce bra brb brc brd; do
 	check "rmdir $v" rmdir "$MNT/vms/$v"
 done
 no_fc_left() { [ -z "$(test_fc_pids)" ]; }
