@@ -255,7 +255,7 @@ writer=$!
 check "the bridged clone's load is under way" wait_for 60 grep -qx waiting-load "$T/bload-go.log"
 pid=$(cat "$MNT/vms/brd/pid")
 tap=bgr$(basename "$DR")
-check "its tap $tap exists, on no bridge" sh -c "ip -o link show $tap && ! ip -o link show $tap | grep -q master"
+check "its tap $tap exists, on no bridge" sh -c "ip -o link show $tap >/dev/null && ! ip -o link show $tap | grep -q master"
 kill_daemon
 wait "$writer"
 start_daemon
