@@ -170,6 +170,7 @@ check "the guest is resumed and fce re-adopted: running" wait_for 60 grep -qx ru
 expect_eq "the same process" "$pid" "$(cat "$MNT/vms/fce/pid")"
 check "it was resumed (PATCH /vm Resumed after the crash)" \
 	sh -c "tail -n 3 '$FAKE_FC_RECORD' | grep -q '\"path\": \"/vm\", \"body\": {\"state\": \"Resumed\"}, \"status\": 204'"
+check "and the log says so" grep -q "re-adopt: the guest was paused .*: resumed" "$MNT/vms/fce/logs"
 check "no banger-fc request is left" wait_for 30 no_request_left "$(vm_dir fce)"
 expect_errno "stop fce" OK write "$MNT/vms/fce/state" stop
 expect_eq "every body is valid for the spec" 0 "$(invalid_bodies | tail -n 1)"
