@@ -266,7 +266,25 @@ check "with the reason" grep -q "restore was unfinished (restoring)" "$MNT/vms/b
 check "its disk is gone" test ! -e "$DR/root.img"
 check "and its tap" wait_for 30 sh -c "! ip link show $tap 2>/dev/null"
 touch "$T/bload-go"
-for v in fca fcb fcc fcd fce bra brb brc brd; do
+
+# 8. a bridged Firecracker that dies while bangerd is down: the next one
+# drops its tap (Firecracker's taps are persistent, opened by name)
+stop_daemon
+FAKE_FC_OPEN_TAP=1 BANGER_BOOT_TIMEOUT=120 start_daemon
+mkvm bre
+tap=bgr$(basename "$(vm_dir bre)")
+$FSOP write "$MNT/vms/bre/state" start >"$T/start.out" 2>&1 &
+writer=$!
+check "bre's tap is on the bridge" wait_for 60 sh -c "ip -o link show $tap 2>/dev/null | grep -q 'master banger0'"
+pid=$(cat "$MNT/vms/bre/pid")
+kill_daemon
+wait "$writer"
+kill -KILL "$pid"
+check "its Firecracker is gone" wait_for 30 proc_gone "$pid"
+start_daemon
+check "the next bangerd finds it gone" grep -q "exited while bangerd was not running" "$MNT/vms/bre/error"
+check "and drops its tap" wait_for 30 sh -c "! ip link show $tap 2>/dev/null"
+for v in fca fcb fcc fcd fce bra brb brc brd bre; do
 	check "rmdir $v" rmdir "$MNT/vms/$v"
 done
 no_fc_left() { [ -z "$(test_fc_pids)" ]; }

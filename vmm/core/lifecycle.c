@@ -773,6 +773,7 @@ void vm_adopt(struct vmm *m, struct vm *vm)
 	if (vm->rec.pid || (was != VM_STOPPED && was != VM_ERROR)) {
 		vm_set_error(m, vm, VM_ERR_STATE, "hypervisor (pid %d) exited while bangerd was not running",
 			     vm->rec.pid);
+		network_boot_ended(m, vm); /* a tap it opened by name (Firecracker) */
 		vm->rec.pid = 0;
 		vm->rec.pid_start = 0;
 		vm->rec.started_at = 0;
