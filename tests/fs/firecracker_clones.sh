@@ -284,7 +284,23 @@ check "its Firecracker is gone" wait_for 30 proc_gone "$pid"
 start_daemon
 check "the next bangerd finds it gone" grep -q "exited while bangerd was not running" "$MNT/vms/bre/error"
 check "and drops its tap" wait_for 30 sh -c "! ip link show $tap 2>/dev/null"
-for v in fca fcb fcc fcd fce bra brb brc brd bre; do
+
+# 9. a bridged clone whose load fails boots cold: its tap, made off the
+# bridge for the clone, is made again on the bridge for the cold boot
+echo garbage >"$TPLS/$BKEY/state"
+: >"$FAKE_FC_RECORD"
+mkvm brf
+tap=bgr$(basename "$(vm_dir brf)")
+$FSOP write "$MNT/vms/brf/state" start >"$T/start.out" 2>&1 &
+writer=$!
+check "brf's restore fails and it boots cold" wait_for 60 grep -q "falling back to a cold boot" "$MNT/vms/brf/logs"
+check "its Firecracker opened its tap for the boot" wait_for 60 \
+	grep -q '"host_dev_name": "'"$tap"'", "guest_mac": "[0-9a-f:]*"}, "status": 204' "$FAKE_FC_RECORD"
+check "which is on the bridge" wait_for 30 sh -c "ip -o link show $tap | grep -q 'master banger0'"
+expect_errno "kill brf" OK write "$MNT/vms/brf/state" kill
+wait "$writer"
+check "its tap is gone" wait_for 30 sh -c "! ip link show $tap 2>/dev/null"
+for v in fca fcb fcc fcd fce bra brb brc brd bre brf; do
 	check "rmdir $v" rmdir "$MNT/vms/$v"
 done
 no_fc_left() { [ -z "$(test_fc_pids)" ]; }
