@@ -14,6 +14,9 @@
  *                                          a clone's start: /logger and PUT
  *                                          /snapshot/load (resume_vm), then GET /
  *                                          must say the VM is Running
+ *   banger-fc adopt SOCKET                 re-adoption: GET / answers; a VM left
+ *                                          Paused (bangerd died during a template's
+ *                                          save) is resumed: "ok resumed"
  *   banger-fc request SOCKET METHOD PATH [BODY]
  *
  * Answers: "ok" (request: "ok STATUS BODY"), or "fail STATUS PATH: fault_message". */
@@ -27,6 +30,11 @@
 #include <string.h>
 
 #define REQUEST_TIMEOUT_MS 5000L
+/* a snapshot writes or maps the guest's whole memory: a few GiB to disk;
+ * a re-adoption's GET / may wait behind one its dead bangerd asked for */
+#define SNAPSHOT_TIMEOUT_MS 300000L
+
+static long slow_timeout_ms; /* when set, for every request (adopt) */
 
 struct reply {
 	char *body;
@@ -59,7 +67,10 @@ static long send_request(const char *sock, const char *method, const char *path,
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, REQUEST_TIMEOUT_MS);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+			 slow_timeout_ms                        ? slow_timeout_ms
+			 : strncmp(path, "/snapshot/", 10) == 0 ? SNAPSHOT_TIMEOUT_MS
+								: REQUEST_TIMEOUT_MS);
 	curl_easy_setopt(c, CURLOPT_NOPROXY, "*"); /* a unix socket: no proxy applies */
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
@@ -156,9 +167,9 @@ static int configure(const char *sock, const char *plan_path)
 	return 0;
 }
 
-/* After a load with resume_vm: GET / says "Running", or the load did not
- * take (a fail line naming the state). */
-static int check_running(const char *sock)
+/* GET /: the VM's state ("Running", "Paused", "Not started") in buf; 0,
+ * or 1 after the failure line. */
+static int vm_state(const char *sock, char *buf, size_t size)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
 	char *reply = NULL;
@@ -170,14 +181,46 @@ static int check_running(const char *sock)
 	if (status != 200) {
 		print_failure(status, "/", reply ? reply : "", errbuf);
 		r = 1;
-	} else if (!cJSON_IsString(state) || strcmp(state->valuestring, "Running") != 0) {
-		printf("fail %ld /: the VM is '%s' after the snapshot load, not Running\n", status,
-		       cJSON_IsString(state) ? state->valuestring : "?");
-		r = 1;
+	} else {
+		snprintf(buf, size, "%s", cJSON_IsString(state) ? state->valuestring : "?");
 	}
 	cJSON_Delete(j);
 	free(reply);
 	return r;
+}
+
+/* After a load with resume_vm: GET / says "Running", or the load did not
+ * take (a fail line naming the state). */
+static int check_running(const char *sock)
+{
+	char state[64];
+
+	if (vm_state(sock, state, sizeof(state)))
+		return 1;
+	if (strcmp(state, "Running") != 0) {
+		printf("fail 200 /: the VM is '%s' after the snapshot load, not Running\n", state);
+		return 1;
+	}
+	return 0;
+}
+
+/* Only a template's save pauses a guest, and it always resumes it: a VM
+ * found Paused lost its bangerd in between, and goes on. */
+static int adopt(const char *sock)
+{
+	char state[64];
+
+	slow_timeout_ms = SNAPSHOT_TIMEOUT_MS;
+	if (vm_state(sock, state, sizeof(state)))
+		return 1;
+	if (strcmp(state, "Paused") != 0) {
+		printf("ok\n");
+		return 0;
+	}
+	if (one(sock, "PATCH", "/vm", "{\"state\":\"Resumed\"}", true))
+		return 1;
+	printf("ok resumed\n");
+	return 0;
 }
 
 static int snapshot_load(const char *sock, const char *plan_path)
@@ -197,12 +240,13 @@ int main(int argc, char **argv)
 		r = configure(argv[2], argv[3]);
 	else if (argc == 4 && !strcmp(argv[1], "snapshot-load"))
 		r = snapshot_load(argv[2], argv[3]);
+	else if (argc == 3 && !strcmp(argv[1], "adopt"))
+		r = adopt(argv[2]);
 	else if ((argc == 5 || argc == 6) && !strcmp(argv[1], "request"))
 		r = one(argv[2], argv[3], argv[4], argc == 6 ? argv[5] : NULL, false);
 	else {
-		printf("usage: banger-fc configure|snapshot-create|snapshot-load SOCKET PLAN | request SOCKET METHOD "
-		       "PATH "
-		       "[BODY]\n");
+		printf("usage: banger-fc configure|snapshot-create|snapshot-load SOCKET PLAN | adopt SOCKET | request "
+		       "SOCKET METHOD PATH [BODY]\n");
 		r = 2;
 	}
 	curl_global_cleanup();

@@ -336,4 +336,22 @@ expect_eq "SIGTERM ends the process" 143 "$RC"
 exec 7>&-
 check "the stale API socket stays behind, as with Firecracker" test -S "$W/halt.sock"
 
+# -- FAKE_FC_OPEN_TAP: the tap is opened as Firecracker opens it (no
+# multi-queue), so it is held by one process only: two clones of one
+# template need a tap each (network_overrides on /snapshot/load) ----------
+ip tuntap add dev fctap0 mode tap
+start_fake tapa FAKE_FC_OPEN_TAP=1
+TAPA=$FPID
+expect_api "FAKE_FC_OPEN_TAP: a missing tap is refused" 400 'no tap nosuch0' tapa PUT /network-interfaces/eth0 \
+	'{"iface_id":"eth0","host_dev_name":"nosuch0"}'
+expect_api "an existing tap opens" 204 '' tapa PUT /network-interfaces/eth0 '{"iface_id":"eth0","host_dev_name":"fctap0"}'
+check "... and the process holds it" sh -c "grep -q 'iff:[[:space:]]*fctap0' /proc/$TAPA/fdinfo/*"
+start_fake tapb FAKE_FC_OPEN_TAP=1
+expect_api "another process cannot open it" 400 'Device or resource busy' tapb PUT /network-interfaces/eth0 \
+	'{"iface_id":"eth0","host_dev_name":"fctap0"}'
+kill -KILL "$TAPA"
+reap "$TAPA"
+expect_api "once the first is gone, it can" 204 '' tapb PUT /network-interfaces/eth0 \
+	'{"iface_id":"eth0","host_dev_name":"fctap0"}'
+
 finish

@@ -59,6 +59,10 @@ static int request(struct vmm *m, enum hv_request what, const char *control_sock
 
 static void answered(struct vmm *m, struct vm *vm, enum hv_request what, int result, const bgr_error *err)
 {
+	if (what == HV_ADOPT && result == 1)
+		vmm_vm_log(m, vm,
+			   "re-adopt: the guest was paused (a template's save that bangerd did not live to "
+			   "end): resumed");
 	if (result >= 0)
 		return;
 	switch (what) {

@@ -380,6 +380,12 @@ void vm_clone_online(struct vmm *m, struct vm *vm, int result, const char *msg)
 		boot_failed(m, vm, why);
 		return;
 	}
+	bgr_error err;
+	if (network_clone_online(m, vm, &err) < 0) {
+		_cleanup_free_ char *why = xasprintf("cannot put the clone on the bridge: %.200s", err.msg);
+		boot_failed(m, vm, why);
+		return;
+	}
 	vm->identified = true;
 	vmm_vm_log(m, vm, "snapshots: the clone has its identity and its link is up; its new host keys get pinned");
 	/* the hello with the new keys came already, or comes */
@@ -676,6 +682,48 @@ static void process_gone(struct vmm *m, struct vm *vm, const char *how)
 	waiters_complete(&vm->stop_waiters, 0);
 }
 
+/* A clone killed on re-adoption: a tap Firecracker opened by name can go
+ * only once its process let go of it. Watched on the loop, never waited. */
+struct killed_clone {
+	struct vmm *m;
+	int64_t vm_id;
+};
+
+static void killed_clone_gone(void *data, int fd, uint32_t events)
+{
+	struct killed_clone *k = data;
+	struct vm *vm = vmm_vm_by_id(k->m, k->vm_id);
+
+	(void)events;
+	loop_del_fd(k->m->loop, fd);
+	close(fd);
+	if (vm && !vm->rec.pid) /* not booted again meanwhile */
+		network_boot_ended(k->m, vm);
+	free(k);
+}
+
+static void kill_unfinished_clone(struct vmm *m, struct vm *vm)
+{
+	int fd = proc_pidfd_open(vm->rec.pid);
+	struct killed_clone *k;
+
+	if (fd < 0 || proc_pidfd_kill(fd, SIGKILL) < 0) {
+		kill(vm->rec.pid, SIGKILL);
+		if (fd >= 0)
+			close(fd);
+		network_boot_ended(m, vm); /* a tap still held stays until the VM's next boot */
+		return;
+	}
+	k = xcalloc(1, sizeof(*k));
+	k->m = m;
+	k->vm_id = vm->rec.id;
+	if (loop_add_fd(m->loop, fd, EPOLLIN, killed_clone_gone, k) < 0) {
+		close(fd);
+		free(k);
+		network_boot_ended(m, vm);
+	}
+}
+
 void vm_adopt(struct vmm *m, struct vm *vm)
 {
 	enum vm_state was = vm->rec.state;
@@ -684,7 +732,7 @@ void vm_adopt(struct vmm *m, struct vm *vm)
 	if (vm->rec.pid && vm->rec.clone_state[0] && proc_is(vm->rec.pid, vm->rec.pid_start)) {
 		/* it may still have the template's identity (host keys): it
 		 * must not run, nor its disk boot again */
-		kill(vm->rec.pid, SIGKILL);
+		kill_unfinished_clone(m, vm);
 		vm_set_error(m, vm, VM_ERR_STATE,
 			     "a clone whose restore was unfinished (%s) when bangerd stopped: killed",
 			     vm->rec.clone_state);
@@ -725,6 +773,7 @@ void vm_adopt(struct vmm *m, struct vm *vm)
 	if (vm->rec.pid || (was != VM_STOPPED && was != VM_ERROR)) {
 		vm_set_error(m, vm, VM_ERR_STATE, "hypervisor (pid %d) exited while bangerd was not running",
 			     vm->rec.pid);
+		network_boot_ended(m, vm); /* a tap it opened by name (Firecracker) */
 		vm->rec.pid = 0;
 		vm->rec.pid_start = 0;
 		vm->rec.started_at = 0;

@@ -94,7 +94,8 @@ struct vm_driver {
 	int (*stop)(struct loop *loop, const char *control_sock, bgr_error *err);
 	/* Asks the hypervisor itself to exit; returns at once. */
 	int (*quit)(struct loop *loop, const char *control_sock, bgr_error *err);
-	/* Checks, after a daemon restart, that the control socket still answers. */
+	/* Checks, after a daemon restart, that the control socket still answers;
+	 * 1: it did, and the guest had to be resumed (Firecracker). */
 	int (*adopt)(struct loop *loop, const char *control_sock, bgr_error *err);
 
 	/* Snapshots through the hypervisor's own API (Firecracker,

@@ -64,7 +64,8 @@ static int fc_prepare(bgr_error *err)
 	return 0;
 }
 
-/* Runs banger-fc; 0, or the failure line (fault_message) in err. */
+/* Runs banger-fc; 0 (1 when its answer is "ok resumed"), or the failure
+ * line (fault_message) in err. */
 static int fc_call(char **argv, const char *what, bgr_error *err)
 {
 	char *out = NULL;
@@ -75,8 +76,9 @@ static int fc_call(char **argv, const char *what, bgr_error *err)
 	if (!out) /* the helper could not even be started */
 		out = xasprintf("cannot run %s: %s", argv[0], strerror(status < 0 ? -status : EIO));
 	if (status == 0 && strncmp(out, "ok", 2) == 0) {
+		int resumed = strncmp(out, "ok resumed", 10) == 0;
 		free(out);
-		return 0;
+		return resumed;
 	}
 	out[strcspn(out, "\n")] = '\0';
 	bgr_fail(err, EIO, "firecracker %s: %s", what,
@@ -280,9 +282,11 @@ static int fc_quit(struct loop *loop, const char *sock, bgr_error *err)
 	return bgr_fail(err, ENOTSUP, "Firecracker has no quit request; the process is killed next");
 }
 
+/* GET / must answer; a guest left paused by a template's save that
+ * bangerd did not live to end is resumed (banger-fc adopt): 1. */
 static int fc_adopt(struct loop *loop, const char *sock, bgr_error *err)
 {
-	char *argv[] = { NULL, "request", (char *)sock, "GET", "/", NULL };
+	char *argv[] = { NULL, "adopt", (char *)sock, NULL };
 
 	(void)loop;
 	return fc_call(argv, "re-adopt", err);

@@ -360,21 +360,33 @@ int netdev_attach(const char *ifname, const char *bridge, bgr_error *err)
 	return 0;
 }
 
-int netdev_tap_open(const char *ifname, const char *bridge, bgr_error *err)
+/* A new tap on no bridge, down. */
+static int tap_open_detached(const char *ifname, bgr_error *err)
 {
 	_cleanup_close_ int fd = -1;
 	int r;
 
 	if (!netdev_ifname_valid(ifname))
 		return bgr_fail(err, EINVAL, "tap %s: invalid interface name", ifname);
-	if (!netdev_ifname_valid(bridge))
-		return bgr_fail(err, EINVAL, "tap %s: invalid bridge name %s", ifname, bridge);
 	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return bgr_fail(err, errno, "tap %s: cannot open /dev/net/tun: %s", ifname, strerror(errno));
 	r = tap_create(fd, ifname, err);
 	if (r < 0)
 		return r;
+	return steal_fd(&fd);
+}
+
+int netdev_tap_open(const char *ifname, const char *bridge, bgr_error *err)
+{
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	if (!netdev_ifname_valid(bridge))
+		return bgr_fail(err, EINVAL, "tap %s: invalid bridge name %s", ifname, bridge);
+	fd = tap_open_detached(ifname, err);
+	if (fd < 0)
+		return fd;
 	r = netdev_attach(ifname, bridge, err);
 	if (r < 0)
 		return r;
@@ -383,7 +395,7 @@ int netdev_tap_open(const char *ifname, const char *bridge, bgr_error *err)
 
 int netdev_tap_create_persistent(const char *ifname, const char *bridge, bgr_error *err)
 {
-	_cleanup_close_ int fd = netdev_tap_open(ifname, bridge, err);
+	_cleanup_close_ int fd = bridge ? netdev_tap_open(ifname, bridge, err) : tap_open_detached(ifname, err);
 
 	if (fd < 0)
 		return fd;

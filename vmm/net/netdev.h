@@ -31,7 +31,8 @@ int netdev_tap_open(const char *ifname, const char *bridge, bgr_error *err);
  * it: fine; attached to another master: EBUSY. */
 int netdev_attach(const char *ifname, const char *bridge, bgr_error *err);
 /* A persistent tap on bridge, for hypervisors that open taps by name
- * (Firecracker); netdev_tap_delete drops it once the hypervisor is gone. */
+ * (Firecracker); netdev_tap_delete drops it once the hypervisor is gone.
+ * bridge NULL: on no bridge and down, until netdev_attach. */
 int netdev_tap_create_persistent(const char *ifname, const char *bridge, bgr_error *err);
 int netdev_tap_delete(const char *ifname, bgr_error *err);
 /* True when this process has CAP_NET_ADMIN in its user namespace. */

@@ -207,7 +207,10 @@ int network_prepare_boot(struct vmm *m, struct vm *vm, struct vm_launch *l, char
 	if (m->driver->tap_by_name) { /* the hypervisor opens it by name */
 		bgr_error ignore;
 		netdev_tap_delete(vm->tap, &ignore); /* a leftover of a crash */
-		int r = netdev_tap_create_persistent(vm->tap, s->bridge, err);
+		/* a clone is the template's twin (its MAC, its address) until its
+		 * identity is set: its tap joins the bridge only then
+		 * (network_clone_online), as QEMU keeps a clone's link down */
+		int r = netdev_tap_create_persistent(vm->tap, l->incoming ? NULL : s->bridge, err);
 		if (r < 0)
 			return r;
 	} else {
@@ -220,6 +223,14 @@ int network_prepare_boot(struct vmm *m, struct vm *vm, struct vm_launch *l, char
 	ip_format(ippool_netmask(&s->pool), mask);
 	*cmdline = xasprintf("ip=%s::%s:%s:%s:eth0:off:%s", vm->rec.ip, gw, mask, vm->rec.name, gw);
 	return 0;
+}
+
+int network_clone_online(struct vmm *m, struct vm *vm, bgr_error *err)
+{
+	if (!m->driver->tap_by_name || strcmp(vm->rec.net_mode, "bridge") != 0)
+		return 0; /* QEMU: the tap is on the bridge, the clone's link was down */
+	tap_name(vm, vm->tap);
+	return netdev_attach(vm->tap, m->settings.net.bridge, err);
 }
 
 void network_readopt(struct vmm *m, struct vm *vm)

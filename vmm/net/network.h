@@ -31,6 +31,9 @@ int network_prepare_boot(struct vmm *m, struct vm *vm, struct vm_launch *l, char
 /* The hypervisor is gone: drops a tap it opened by name (Firecracker). */
 void network_boot_ended(struct vmm *m, struct vm *vm);
 
+/* A bridged clone has its own identity now: a tap the hypervisor opened
+ * by name (Firecracker), kept off the bridge since the restore, joins it. */
+int network_clone_online(struct vmm *m, struct vm *vm, bgr_error *err);
 /* After a daemon restart: puts a running VM's tap back on the bridge. */
 void network_readopt(struct vmm *m, struct vm *vm);
 
