@@ -186,7 +186,10 @@ expect_eq "every body is valid for the spec" 0 "$(invalid_bodies | tail -n 1)"
 stop_daemon
 sed -i 's/^network = "none"/network = "bridge"/' "$T/home/config/config.toml"
 : >"$FAKE_FC_RECORD"
-FAKE_FC_OPEN_TAP=1 FAKE_FC_IDENTIFY_AFTER=$T/bid-go BANGER_BOOT_TIMEOUT=20 start_daemon
+# The boot timeout leaves room for the template save, which waits up to
+# half of it for an SSH banner that never comes, and for the checks on the
+# clones, which must run before their boots time out.
+FAKE_FC_OPEN_TAP=1 FAKE_FC_IDENTIFY_AFTER=$T/bid-go BANGER_BOOT_TIMEOUT=60 start_daemon
 mkvm bra
 expect_errno "bra boots (no sshd: EIO at the ssh check)" EIO write "$MNT/vms/bra/state" start
 check "but saved a bridge-mode template first" grep -q "snapshots: saved template" "$MNT/vms/bra/logs"
