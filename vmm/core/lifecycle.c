@@ -235,6 +235,7 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 	vm->boot_gen++;
 	vm->saving = vm->restore_fallback = vm->identify_sent = vm->identify_acked = vm->identified = false;
 	vm->hello_after_ack = false;
+	identify_key_forget(vm);
 	vm_forget_error(vm, VM_ERR_STATE); /* a new boot: the last one's verdict goes (saved below) */
 	free(vm->hello);
 	vm->hello = NULL;
@@ -354,6 +355,7 @@ void vm_identify_result(struct vmm *m, struct vm *vm, bool ok, const char *line)
 		return;
 	}
 	vm->identify_acked = true;
+	identify_key_sent(vm);
 	vm->rec.clone_state[0] = '\0';
 	if (vm_save(m, vm, &err) < 0)
 		vmm_vm_log(m, vm, "cannot save the VM's record: %s", err.msg);
@@ -469,6 +471,18 @@ static void hello_go_on(struct vmm *m, struct vm *vm)
 		boot_failed(m, vm, reason); /* before our key goes to such a guest */
 		return;
 	}
+	if (vm->snap == SNAP_CLONE) {
+		reason[0] = '\0';
+		int r = identify_hello_check(vm, line, reason, sizeof(reason));
+		if (r < 0) {
+			boot_failed(m, vm, reason);
+			return;
+		}
+		if (reason[0])
+			vmm_vm_log(m, vm, "snapshots: %s", reason);
+		else if (r == 1)
+			vmm_vm_log(m, vm, "snapshots: the clone serves the SSH host key banger made for it");
+	}
 	msg = xasprintf("authorize key=%s:%s\n", m->ssh_pub.type, m->ssh_pub.b64);
 	if (vm_agent_send(vm, msg) < 0)
 		boot_failed(m, vm, "cannot send banger's ssh key to the guest agent");
@@ -572,6 +586,7 @@ static void snap_boot_ended(struct vm *vm)
 	vm->snap_planned = false;
 	vm->saving = vm->identify_sent = vm->identify_acked = vm->identified = vm->hello_after_ack = false;
 	vm->rec.clone_state[0] = '\0';
+	identify_key_forget(vm);
 }
 
 /* A clone whose restore failed is gone (vm_restore_done killed it): its

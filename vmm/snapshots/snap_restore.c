@@ -8,6 +8,7 @@
 #include "snapshots.h"
 #include "driver.h"
 #include "qmp_sync.h"
+#include "ssh_helper.h"
 #include "util.h"
 #include "vm.h"
 
@@ -32,6 +33,8 @@ struct restore_job {
 	bool link_up; /* this job only brings the link up (snap_link_up_start) */
 	int result;
 	bgr_error err;
+	char *host_key, *host_key_priv; /* the clone's SSH host key (identify.c) */
+	bgr_error key_err;
 };
 
 #define LINK_DOWN "{\"execute\":\"set_link\",\"arguments\":{\"name\":\"net0\",\"up\":false}}"
@@ -145,11 +148,23 @@ static int restore(struct restore_job *j, struct qmp_sync *q)
 	return 0;
 }
 
+/* The clone's own SSH host key, made here so the guest need not (key
+ * generation is slow under TCG); without one the guest makes its own. */
+static void make_host_key(struct restore_job *j)
+{
+	struct pubkey pub;
+
+	if (ssh_helper_host_key(&pub, &j->host_key_priv, &j->key_err) == 0)
+		j->host_key = xasprintf("%s:%s", pub.type, pub.b64);
+}
+
 static void restore_work(void *data)
 {
 	struct restore_job *j = data;
 	struct qmp_sync q;
 
+	if (!j->link_up)
+		make_host_key(j);
 	if (j->m->driver->snap_load) {
 		/* Firecracker: /snapshot/load (+ resume) in the fresh process; its
 		 * API has no NIC link to bring up (link_up: nothing to do) */
@@ -178,10 +193,23 @@ static void restore_done(void *data)
 	/* bangerd stopping: the next one re-adopts (and kills an unfinished clone) */
 	struct vm *vm = atomic_load(&j->m->quitting) ? NULL : vmm_vm_by_id(j->m, j->vm_id);
 
-	if (vm && vm->boot_gen == j->gen && j->link_up)
+	if (vm && vm->boot_gen == j->gen && j->link_up) {
 		j->m->hooks.clone_online(j->m, vm, j->result, j->err.msg);
-	else if (vm && vm->boot_gen == j->gen)
+	} else if (vm && vm->boot_gen == j->gen) {
+		identify_key_forget(vm);
+		if (j->host_key) {
+			vm->host_key = steal_ptr(&j->host_key);
+			vm->host_key_priv = steal_ptr(&j->host_key_priv);
+		} else if (j->result == 0) {
+			vmm_vm_log(j->m, vm, "snapshots: no host-made SSH host key (%s): the guest makes its own",
+				   j->key_err.msg);
+		}
 		j->m->hooks.restore_done(j->m, vm, j->result, j->err.msg);
+	}
+	if (j->host_key_priv)
+		explicit_bzero(j->host_key_priv, strlen(j->host_key_priv));
+	free(j->host_key_priv);
+	free(j->host_key);
 	free(j->qmp_sock);
 	free(j->state);
 	free(j->work_disk);

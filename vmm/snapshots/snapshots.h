@@ -98,8 +98,18 @@ void snap_restore_start(struct vmm *m, struct vm *vm, const char *work_disk);
  * through hooks.clone_online. */
 void snap_link_up_start(struct vmm *m, struct vm *vm);
 
-/* identify.c: the identify line for a restored clone (caller frees). */
+/* identify.c: the identify line for a restored clone (caller frees; it
+ * holds vm's host-made private key when there is one: never log it). */
 char *identify_line(struct vmm *m, const struct vm *vm, bool work_disk);
+/* Drops vm's host-made host key, private and public; the private one only
+ * (once the agent acked it: the public one is still to be pinned). */
+void identify_key_forget(struct vm *vm);
+void identify_key_sent(struct vm *vm);
+/* The clone's hello after its identify, against the host-made key: 1 when
+ * it reports that key and no other (it is pinned), 0 when there is no
+ * host-made key or the agent did not take it (msg says so; the hello's keys
+ * are pinned as without one), -1 when it reports other keys besides it. */
+int identify_hello_check(const struct vm *vm, const char *hello, char *msg, size_t size);
 /* The sparse copy both the save and the tests use; 0 or -errno. */
 int sparse_copy(const char *src, const char *dest);
 int sparse_copy_fd(int in, const char *dest);

@@ -49,6 +49,31 @@ int ssh_helper_key(const char *key_path, struct pubkey *pub, bgr_error *err)
 	return 0;
 }
 
+int ssh_helper_host_key(struct pubkey *pub, char **priv_hex, bgr_error *err)
+{
+	char *argv[] = { NULL, "hostkey", NULL };
+	char *out = NULL;
+	int status, hex_start = 0, hex_end = 0;
+	int r = 0;
+
+	*priv_hex = NULL;
+	out = ssh_helper_run(argv, &status, NULL, NULL);
+	/* "TYPE BASE64 HEX": the output holds the private key, so it never
+	 * goes into a message */
+	if (status != 0)
+		r = helper_failed(out, status, "a clone's host key", err);
+	else if (sscanf(out, "%*63s %*2047s %n%*[0-9a-f]%n", &hex_start, &hex_end) != 0 ||
+		 hex_end <= hex_start || hex_end - hex_start > 4096 || (hex_end - hex_start) % 2)
+		r = bgr_fail(err, EIO, "a clone's host key: banger-ssh printed something unexpected");
+	else if (sscanf(out, "%63s %2047s", pub->type, pub->b64) != 2)
+		r = bgr_fail(err, EIO, "a clone's host key: banger-ssh printed no public key");
+	else
+		*priv_hex = xasprintf("%.*s", hex_end - hex_start, out + hex_start);
+	explicit_bzero(out, strlen(out));
+	free(out);
+	return r;
+}
+
 static char **host_argv(const char *verb, const char *file, const char *const *hosts, size_t n)
 {
 	char **argv = xcalloc(n + 4, sizeof(*argv));

@@ -24,6 +24,10 @@ const char *ssh_helper_path(void);
 
 /* Makes sure the key pair exists; fills pub. */
 int ssh_helper_key(const char *key_path, struct pubkey *pub, bgr_error *err);
+/* A new ed25519 SSH host key for a restored clone (the helper makes it;
+ * it is never written to disk): its public key, and the OpenSSH private
+ * key file as hex in *priv_hex (caller frees, after explicit_bzero). */
+int ssh_helper_host_key(struct pubkey *pub, char **priv_hex, bgr_error *err);
 /* Removes the lines of file for every one of hosts. */
 int ssh_helper_drop(const char *file, const char *const *hosts, size_t n, bgr_error *err);
 /* A cheap pre-check before running the helper: false when none of hosts
