@@ -356,6 +356,8 @@ void vm_identify_result(struct vmm *m, struct vm *vm, bool ok, const char *line)
 	}
 	vm->identify_acked = true;
 	identify_key_sent(vm);
+	vmm_vm_log(m, vm, "snapshots: the agent acked its identity (%lld ms after the restore began)",
+		   now_mono_ms() - vm->restore_ms);
 	vm->rec.clone_state[0] = '\0';
 	if (vm_save(m, vm, &err) < 0)
 		vmm_vm_log(m, vm, "cannot save the VM's record: %s", err.msg);
@@ -443,8 +445,15 @@ void vm_hello_received(struct vmm *m, struct vm *vm, const char *line)
 			vmm_vm_log(m, vm,
 				   "snapshots: the guest agent has no identify verb (protocol < 3): no template");
 			vm->snap = SNAP_NONE;
-		} else if (snap_save_start(m, vm) == 1) {
-			return;
+		} else {
+			/* the save waits until the guest's SSH server is up (its boot
+			 * done), for at most half the boot time left */
+			char host[16] = "";
+			int port = 0;
+			long long left = vm->rec.started_at + m->settings.boot_timeout_s * 1000LL - now_real_ms();
+			bool net = strcmp(vm->rec.net_mode, "none") != 0 && network_ssh_endpoint(vm, host, &port) == 0;
+			if (snap_save_start(m, vm, net ? host : NULL, port, left > 240000 ? 120000 : left / 2) == 1)
+				return;
 		}
 	}
 	hello_go_on(m, vm);
@@ -510,6 +519,7 @@ void vm_agent_authorize_result(struct vmm *m, struct vm *vm, bool ok, const char
 		return;
 	}
 	vm->authorized = true;
+	vmm_vm_log(m, vm, "the agent installed banger's key: the ssh check begins");
 	vm_ssh_verify(m, vm);
 }
 

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "error.h"
 #include "validate.h"
@@ -88,8 +89,16 @@ struct template *template_add(struct vmm *m, const char *key, const char *source
 void template_forget(struct vmm *m, struct template *t);
 
 /* snap_save.c: 1 when a save of vm's template started (its boot goes on
- * through hooks.template_saved), 0 when there is nothing to save. */
-int snap_save_start(struct vmm *m, struct vm *vm);
+ * through hooks.template_saved), 0 when there is nothing to save. With
+ * ssh_port > 0 the save waits (on its worker) until the guest's SSH server
+ * shows its banner at ssh_host:ssh_port, for at most wait_ms: the guest
+ * has then finished booting, and a clone need not boot the rest. */
+int snap_save_start(struct vmm *m, struct vm *vm, const char *ssh_host, int ssh_port, long long wait_ms);
+
+/* ssh_up.c: waits until host:port shows an SSH banner (0), for at most
+ * max_ms (-ETIMEDOUT), or until cancel says so or pid is gone
+ * (-ECANCELED). Blocks: for workers. */
+int ssh_up_wait(const char *host, int port, pid_t pid, long long max_ms, bool (*cancel)(void *), void *ctx);
 
 /* snap_restore.c: the restore of a spawned clone (-incoming defer) on a
  * worker; its end comes through hooks.restore_done. */
