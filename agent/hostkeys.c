@@ -277,7 +277,8 @@ static int write_key_file(const char *path, const void *data, size_t len, mode_t
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -1;
-	if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	/* no fsync: identify syncs once, after all of its files */
+	if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0) {
 		close(fd);
 		unlink(tmp);
 		return -1;
@@ -380,8 +381,13 @@ int hostkeys_install(const char *root, const char *hex, const char *name, char *
 	return done;
 }
 
-void hostkeys_restart_dropbear(void)
+static int listeners(unsigned long *ino, int max);
+static int wait_new_listeners(const unsigned long *before, int n_before, int wait_ms);
+
+void hostkeys_restart_dropbear(int wait_ms)
 {
+	unsigned long before[16];
+	int n_before = listeners(before, 16), killed = 0;
 	char path[300], cmd[256];
 	struct dirent *de;
 	DIR *d = opendir("/proc");
@@ -403,7 +409,104 @@ void hostkeys_restart_dropbear(void)
 				cmd[i] = ' ';
 		cmd[n] = '\0';
 		if (strstr(cmd, "dropbear -F"))
-			kill(atoi(de->d_name), SIGTERM);
+			killed += kill(atoi(de->d_name), SIGTERM) == 0;
 	}
 	closedir(d);
+	/* the init's loop starts it again: wait until it listens */
+	if (killed && n_before > 0)
+		wait_new_listeners(before, n_before, wait_ms);
+}
+
+/* The inodes of the sockets listening on TCP port 22 (IPv4 and IPv6). */
+static int listeners(unsigned long *ino, int max)
+{
+	static const char *const files[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+	char line[512];
+	int n = 0;
+
+	for (int i = 0; i < 2; i++) {
+		FILE *f = fopen(files[i], "re");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			char local[64];
+			unsigned st;
+			unsigned long inode;
+			/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+			if (sscanf(line, " %*s %63s %*s %x %*s %*s %*s %*s %*s %lu", local, &st, &inode) != 3)
+				continue;
+			const char *port = strrchr(local, ':');
+			if (st == 0x0A && port && strcmp(port, ":0016") == 0 && n < max)
+				ino[n++] = inode;
+		}
+		fclose(f);
+	}
+	return n;
+}
+
+/* The pid of OpenSSH's listening sshd: its pid file, else the process
+ * whose title says "[listener]"; 0 when none runs. */
+static pid_t sshd_pid(void)
+{
+	char text[32], path[300], cmd[256];
+	struct dirent *de;
+	pid_t pid = 0;
+	long n = read_small_file("/run/sshd.pid", (uint8_t *)text, sizeof(text) - 1);
+	DIR *d;
+
+	if (n > 0) {
+		text[n] = '\0';
+		pid = (pid_t)atoi(text);
+		if (pid > 1 && kill(pid, 0) == 0)
+			return pid;
+	}
+	d = opendir("/proc");
+	if (!d)
+		return 0;
+	pid = 0;
+	while (!pid && (de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
+		n = read_small_file(path, (uint8_t *)cmd, sizeof(cmd) - 1);
+		if (n <= 0)
+			continue;
+		cmd[n] = '\0';
+		if (strncmp(cmd, "sshd: ", 6) == 0 && strstr(cmd, "[listener]"))
+			pid = (pid_t)atoi(de->d_name);
+	}
+	closedir(d);
+	return pid;
+}
+
+/* Waits until every socket listening on port 22 is a new one (none of
+ * before): 0, or -1 after wait_ms. */
+static int wait_new_listeners(const unsigned long *before, int n_before, int wait_ms)
+{
+	unsigned long now[16];
+
+	for (int waited = 0; waited < wait_ms; waited += 10) {
+		int fresh = 1, n_now = listeners(now, 16);
+		for (int i = 0; i < n_now && fresh; i++)
+			for (int j = 0; j < n_before; j++)
+				fresh &= now[i] != before[j];
+		if (n_now > 0 && fresh)
+			return 0;
+		usleep(10000);
+	}
+	return -1;
+}
+
+int hostkeys_restart_openssh(int wait_ms)
+{
+	unsigned long before[16];
+	int n_before;
+	pid_t pid = sshd_pid();
+
+	n_before = listeners(before, 16);
+	if (pid <= 0 || n_before == 0 || kill(pid, SIGHUP) < 0)
+		return -1;
+	/* sshd re-executes itself on SIGHUP, reading its host keys again, and
+	 * listens anew */
+	return wait_new_listeners(before, n_before, wait_ms);
 }

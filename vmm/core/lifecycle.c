@@ -361,7 +361,7 @@ void vm_identify_result(struct vmm *m, struct vm *vm, bool ok, const char *line)
 	vm->rec.clone_state[0] = '\0';
 	if (vm_save(m, vm, &err) < 0)
 		vmm_vm_log(m, vm, "cannot save the VM's record: %s", err.msg);
-	if (strcmp(vm->rec.net_mode, "none") == 0) {
+	if (strcmp(vm->rec.net_mode, "bridge") != 0) { /* its link stayed up (snap_restore.c) */
 		vm_clone_online(m, vm, 0, "");
 		return;
 	}

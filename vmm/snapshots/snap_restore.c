@@ -29,7 +29,7 @@ struct restore_job {
 	char *qmp_sock, *state, *work_disk;
 	char *vm_dir; /* Firecracker (driver.h snap_load): its plan is there */
 	pid_t pid;
-	bool net;     /* it has a NIC (net0), whose link is down until the identity is set */
+	bool net;     /* bridge mode: its NIC (net0)'s link is down until the identity is set */
 	bool link_up; /* this job only brings the link up (snap_link_up_start) */
 	int result;
 	bgr_error err;
@@ -230,7 +230,8 @@ void snap_restore_start(struct vmm *m, struct vm *vm, const char *work_disk)
 	j->work_disk = work_disk ? xstrdup(work_disk) : NULL;
 	j->vm_dir = xstrdup(vm->dir);
 	j->pid = vm->rec.pid;
-	j->net = m->settings.net.mode != NET_NONE;
+	/* user mode: its slirp is its own, no frame of it reaches another */
+	j->net = strcmp(vm->rec.net_mode, "bridge") == 0;
 	workers_submit(m->workers, restore_work, restore_done, j);
 }
 
