@@ -256,8 +256,8 @@ static const char *parse_key(struct hostkey *k, const char *hex, const char *nam
 		return "hostkey_ed25519_is_not_ed25519";
 	pk = get_string(&pr);
 	sk = get_string(&pr);
-	if (pr.bad || pk.n != 32 || sk.n != 64 || memcmp(sk.p + 32, pk.p, 32) != 0 || k->pub_blob.n != 4 + 11 + 4 + 32 ||
-	    memcmp(k->pub_blob.p + k->pub_blob.n - 32, pk.p, 32) != 0)
+	if (pr.bad || pk.n != 32 || sk.n != 64 || memcmp(sk.p + 32, pk.p, 32) != 0 ||
+	    k->pub_blob.n != 4 + 11 + 4 + 32 || memcmp(k->pub_blob.p + k->pub_blob.n - 32, pk.p, 32) != 0)
 		return "hostkey_ed25519_is_inconsistent";
 	/* dropbear's ed25519 file: string "ssh-ed25519", string seed || public */
 	memcpy(k->dropbear, "\0\0\0\x0bssh-ed25519\0\0\0\x40", 4 + 11 + 4);
@@ -332,13 +332,14 @@ static int install_pair(const char *key_path, const void *key, size_t len, const
 	char pub_path[512];
 
 	snprintf(pub_path, sizeof(pub_path), "%s.pub", key_path);
-	if (write_key_file(key_path, key, len, 0600) < 0 || write_key_file(pub_path, pub_line, strlen(pub_line), 0644) < 0)
+	if (write_key_file(key_path, key, len, 0600) < 0 ||
+	    write_key_file(pub_path, pub_line, strlen(pub_line), 0644) < 0)
 		return -1;
 	return 0;
 }
 
-static int install_for(const char *root, const char *dir, const char *prefix, const char *key_name,
-		       const void *key, size_t len, const char *pub_line)
+static int install_for(const char *root, const char *dir, const char *prefix, const char *key_name, const void *key,
+		       size_t len, const char *pub_line)
 {
 	char d[256], path[320];
 

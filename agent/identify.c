@@ -48,7 +48,7 @@ static const char script[] =
 	"  fi\n"
 	"fi\n"
 	"new=$B_KEYS\n" /* the host's key is in place already (hostkeys_install) */
-	"dbk() {\n" /* imported (OCI) images have dropbearkey in the guest kit only */
+	"dbk() {\n"     /* imported (OCI) images have dropbearkey in the guest kit only */
 	"  if command -v dropbearkey >/dev/null 2>&1; then dropbearkey \"$@\"\n"
 	"  elif [ -x /.banger/sbin/dropbearkey ]; then\n"
 	"    /.banger/lib/ld-linux-x86-64.so.2 --library-path /.banger/lib /.banger/sbin/dropbearkey \"$@\"\n"

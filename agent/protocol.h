@@ -39,6 +39,11 @@
  *                       then ack verb=identify and a fresh hello with the new
  *                       keys (or fail verb=identify reason=...). The host
  *                       pins only the keys of that later hello.
+ *            [hostkey_ed25519=<hex>] (optional) the host made the clone's
+ *                       SSH host key: hex of an unencrypted OpenSSH private
+ *                       key file, installed (0600) instead of new keys made
+ *                       in the guest, the other host keys removed; the
+ *                       hello must then report that key alone
  *
  * Version 2 had no identify verb. Version 1 sent host key fingerprints ("<type>:SHA256:<b64>") and had no
  * authorize verb; lines were at most 1024 bytes.

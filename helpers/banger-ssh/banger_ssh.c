@@ -29,7 +29,8 @@
 
 static int usage(void)
 {
-	fputs("usage: banger-ssh key PATH | hostkey | lines FILE HOST... | groups FILE HOSTS... | drop FILE HOST... | check "
+	fputs("usage: banger-ssh key PATH | hostkey | lines FILE HOST... | groups FILE HOSTS... | drop FILE HOST... | "
+	      "check "
 	      "OPTIONS\n",
 	      stdout);
 	return 2;

@@ -144,8 +144,8 @@ int main(void)
 		tap_ok(true, "# SKIP no ssh-keygen on this host");
 	}
 	if (have("dropbearkey")) {
-		snprintf(cmd, sizeof(cmd), "dropbearkey -y -f %s/etc/dropbear/dropbear_ed25519_host_key 2>&1 | grep '^ssh-'",
-			 root);
+		snprintf(cmd, sizeof(cmd),
+			 "dropbearkey -y -f %s/etc/dropbear/dropbear_ed25519_host_key 2>&1 | grep '^ssh-'", root);
 		first_words(cmd, true, got, sizeof(got));
 		is_str(got, want, "dropbearkey reads dropbear's file and derives the same public key");
 	} else {

@@ -118,9 +118,10 @@ static void test_identify_host_key(void)
 				 sizeof(msg));
 	is_int(r, 1, "the hello reports exactly the host-made key: it is pinned");
 	msg[0] = '\0';
-	r = identify_hello_check(
-		&vm, "hello proto=3 hostkey=ssh-ed25519:AAAAC3NzaC1lZDI1NTE5AAAAIHost hostkey=ssh-rsa:AAAAB3other", msg,
-		sizeof(msg));
+	r = identify_hello_check(&vm,
+				 "hello proto=3 hostkey=ssh-ed25519:AAAAC3NzaC1lZDI1NTE5AAAAIHost "
+				 "hostkey=ssh-rsa:AAAAB3other",
+				 msg, sizeof(msg));
 	is_int(r, -1, "another key besides it: refused");
 	tap_ok(strstr(msg, "besides") != NULL, "with a reason: %s", msg);
 	r = identify_hello_check(&vm, "hello proto=3 hostkey=ssh-ed25519:AAAAC3NzaC1lZDI1NTE5AAAAIHostX", msg,

@@ -114,8 +114,9 @@ int identify_hello_check(const struct vm *vm, const char *hello, char *msg, size
 		v += len;
 	}
 	if (ours == 0) {
-		snprintf(msg, size, "the guest agent did not take the host-made SSH host key (an older agent): "
-				    "pinning the keys it made");
+		snprintf(msg, size,
+			 "the guest agent did not take the host-made SSH host key (an older agent): "
+			 "pinning the keys it made");
 		return 0;
 	}
 	if (n != ours) {

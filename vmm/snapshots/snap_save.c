@@ -230,7 +230,8 @@ static void save_work(void *data)
 		j->waited = ssh_up_wait(j->ssh_host, j->ssh_port, j->pid, j->wait_ms, quitting, j->m);
 		j->waited_ms = mono_ms() - t0;
 		if (j->waited == -ECANCELED) {
-			j->result = bgr_fail(&j->err, ECANCELED, "the guest or bangerd went away before its SSH server was up");
+			j->result = bgr_fail(&j->err, ECANCELED,
+					     "the guest or bangerd went away before its SSH server was up");
 			return;
 		}
 	}
@@ -385,8 +386,8 @@ int snap_save_start(struct vmm *m, struct vm *vm, const char *ssh_host, int ssh_
 	j->pid = vm->rec.pid;
 	j->wait_ms = wait_ms;
 	vm->saving = true;
-	vmm_vm_log(m, vm, "snapshots: saving template %s %s(the guest pauses; nothing of the session is in it yet)", key,
-		   j->ssh_port > 0 ? "once its SSH server is up " : "");
+	vmm_vm_log(m, vm, "snapshots: saving template %s %s(the guest pauses; nothing of the session is in it yet)",
+		   key, j->ssh_port > 0 ? "once its SSH server is up " : "");
 	workers_submit(m->workers, save_work, save_done, j);
 	return 1;
 }

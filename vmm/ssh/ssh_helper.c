@@ -62,8 +62,8 @@ int ssh_helper_host_key(struct pubkey *pub, char **priv_hex, bgr_error *err)
 	 * goes into a message */
 	if (status != 0)
 		r = helper_failed(out, status, "a clone's host key", err);
-	else if (sscanf(out, "%*63s %*2047s %n%*[0-9a-f]%n", &hex_start, &hex_end) != 0 ||
-		 hex_end <= hex_start || hex_end - hex_start > 4096 || (hex_end - hex_start) % 2)
+	else if (sscanf(out, "%*63s %*2047s %n%*[0-9a-f]%n", &hex_start, &hex_end) != 0 || hex_end <= hex_start ||
+		 hex_end - hex_start > 4096 || (hex_end - hex_start) % 2)
 		r = bgr_fail(err, EIO, "a clone's host key: banger-ssh printed something unexpected");
 	else if (sscanf(out, "%63s %2047s", pub->type, pub->b64) != 2)
 		r = bgr_fail(err, EIO, "a clone's host key: banger-ssh printed no public key");
