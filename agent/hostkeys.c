@@ -383,7 +383,7 @@ int hostkeys_install(const char *root, const char *hex, const char *name, char *
 }
 
 static int listeners(unsigned long *ino, int max);
-static int wait_new_listeners(const unsigned long *before, int n_before, int wait_ms);
+static int wait_listeners_gone(const unsigned long *before, int n_before, int wait_ms);
 
 void hostkeys_restart_dropbear(int wait_ms)
 {
@@ -413,9 +413,11 @@ void hostkeys_restart_dropbear(int wait_ms)
 			killed += kill(atoi(de->d_name), SIGTERM) == 0;
 	}
 	closedir(d);
-	/* the init's loop starts it again: wait until it listens */
+	/* the old one must not answer with the old key once identify is
+	 * acked; the init's loop starts the new one meanwhile (the host's ssh
+	 * check retries until it listens) */
 	if (killed && n_before > 0)
-		wait_new_listeners(before, n_before, wait_ms);
+		wait_listeners_gone(before, n_before, wait_ms);
 }
 
 /* The inodes of the sockets listening on TCP port 22 (IPv4 and IPv6). */
@@ -480,18 +482,18 @@ static pid_t sshd_pid(void)
 	return pid;
 }
 
-/* Waits until every socket listening on port 22 is a new one (none of
- * before): 0, or -1 after wait_ms. */
-static int wait_new_listeners(const unsigned long *before, int n_before, int wait_ms)
+/* Waits until none of the sockets in before listens any more (the new
+ * server's are other sockets): 0, or -1 after wait_ms. */
+static int wait_listeners_gone(const unsigned long *before, int n_before, int wait_ms)
 {
 	unsigned long now[16];
 
 	for (int waited = 0; waited < wait_ms; waited += 10) {
-		int fresh = 1, n_now = listeners(now, 16);
-		for (int i = 0; i < n_now && fresh; i++)
+		int gone = 1, n_now = listeners(now, 16);
+		for (int i = 0; i < n_now && gone; i++)
 			for (int j = 0; j < n_before; j++)
-				fresh &= now[i] != before[j];
-		if (n_now > 0 && fresh)
+				gone &= now[i] != before[j];
+		if (gone)
 			return 0;
 		usleep(10000);
 	}
@@ -507,7 +509,8 @@ int hostkeys_restart_openssh(int wait_ms)
 	n_before = listeners(before, 16);
 	if (pid <= 0 || n_before == 0 || kill(pid, SIGHUP) < 0)
 		return -1;
-	/* sshd re-executes itself on SIGHUP, reading its host keys again, and
-	 * listens anew */
-	return wait_new_listeners(before, n_before, wait_ms);
+	/* sshd closes its listening sockets on SIGHUP and re-executes itself,
+	 * reading its host keys again before it listens anew (the host's ssh
+	 * check retries until it does) */
+	return wait_listeners_gone(before, n_before, wait_ms);
 }

@@ -39,13 +39,14 @@ int hostkeys_install(const char *root, const char *hex, const char *name, char *
 
 /* Kills the listening dropbear (dropbear -F ...): the image's init starts
  * it again at once with the new key (/run/banger-sshd-restart); waits, at
- * most wait_ms, until it listens on port 22 again. */
+ * most wait_ms, until the old one no longer listens on port 22. */
 void hostkeys_restart_dropbear(int wait_ms);
 
 /* Has the listening OpenSSH sshd read its host keys again (SIGHUP: it
- * re-executes itself) and waits, at most wait_ms, until it listens on port
- * 22 again. 0, or -1 when no sshd listens there or it did not come back
- * in time (the caller restarts it another way). */
+ * closes its listening sockets and re-executes itself) and waits, at most
+ * wait_ms, until its old sockets are closed. 0, or -1 when no sshd listens
+ * on port 22 or it did not react in time (the caller restarts it another
+ * way). */
 int hostkeys_restart_openssh(int wait_ms);
 
 #endif
