@@ -148,40 +148,48 @@ static int restore(struct restore_job *j, struct qmp_sync *q)
 	return 0;
 }
 
-/* The clone's own SSH host key, made here so the guest need not (key
- * generation is slow under TCG); without one the guest makes its own. */
-static void make_host_key(struct restore_job *j)
+/* The restore itself: Firecracker's /snapshot/load (+ resume) in the
+ * fresh process, or QEMU's incoming migration over QMP. */
+static void restore_vm(struct restore_job *j)
 {
-	struct pubkey pub;
-
-	if (ssh_helper_host_key(&pub, &j->host_key_priv, &j->key_err) == 0)
-		j->host_key = xasprintf("%s:%s", pub.type, pub.b64);
-}
-
-static void restore_work(void *data)
-{
-	struct restore_job *j = data;
 	struct qmp_sync q;
 
-	if (!j->link_up)
-		make_host_key(j);
 	if (j->m->driver->snap_load) {
-		/* Firecracker: /snapshot/load (+ resume) in the fresh process; its
-		 * API has no NIC link to bring up (link_up: nothing to do) */
-		if (!j->link_up)
-			j->result = j->m->driver->snap_load(j->vm_dir, j->qmp_sock, j->pid, &j->err);
+		j->result = j->m->driver->snap_load(j->vm_dir, j->qmp_sock, j->pid, &j->err);
 		return;
 	}
 	j->result = qmp_sync_open(&q, j->qmp_sock, QMP_STEP_MS, &j->err);
 	if (j->result < 0)
 		return;
-	if (j->link_up) {
-		j->result = qmp_sync_cmd(&q, LINK_UP, -1, NULL, QMP_STEP_MS, &j->err);
-		qmp_sync_close(&q);
-		return;
-	}
 	j->result = restore(j, &q);
 	qmp_sync_close(&q);
+}
+
+static void restore_work(void *data)
+{
+	struct restore_job *j = data;
+	struct host_key_gen gen;
+	struct pubkey pub;
+	struct qmp_sync q;
+
+	if (j->link_up) {
+		/* Firecracker's API has no NIC link to bring up: nothing to do */
+		if (j->m->driver->snap_load)
+			return;
+		j->result = qmp_sync_open(&q, j->qmp_sock, QMP_STEP_MS, &j->err);
+		if (j->result == 0) {
+			j->result = qmp_sync_cmd(&q, LINK_UP, -1, NULL, QMP_STEP_MS, &j->err);
+			qmp_sync_close(&q);
+		}
+		return;
+	}
+	/* the clone's own SSH host key, made by banger-ssh while the
+	 * hypervisor loads the state, so the guest need not make one (slow
+	 * under TCG); without one the guest makes its own */
+	bool key_started = ssh_helper_host_key_begin(&gen, &j->key_err) == 0;
+	restore_vm(j);
+	if (key_started && ssh_helper_host_key_end(&gen, &pub, &j->host_key_priv, &j->key_err) == 0)
+		j->host_key = xasprintf("%s:%s", pub.type, pub.b64);
 	if (j->result == -EIO && strstr(j->err.msg, "closed the monitor"))
 		bgr_fail(&j->err, EIO,
 			 "QEMU exited while loading the template's state (its own message is in these logs)");
