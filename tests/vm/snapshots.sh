@@ -67,6 +67,11 @@ done
 expect_eq "used_by lists both clones" "b c" "$(sort "$MNT/templates/$KEY/used_by" | tr '\n' ' ' | sed 's/ $//')"
 ipb=$(cat "$MNT/vms/b/ip")
 ipc=$(cat "$MNT/vms/c/ip")
+check "the clones' disks are copies of the template's one empty overlay (qemu-img ran once)" \
+	test "$(find "$T/home/state/templates/$KEY" -name 'disk.qcow2.overlay-*.qcow2' | wc -l)" = 1
+rootb=$(tr '\0' '\n' <"/proc/$(cat "$MNT/vms/b/pid")/cmdline" | sed -n 's/^file=\([^,]*\),if=none,id=root,.*/\1/p')
+expect_eq "b's root disk is backed by the template's disk" "$T/home/state/templates/$KEY/disk.qcow2" \
+	"$(qemu-img info -U --output=json "$rootb" 2>/dev/null | jq -r '."backing-filename" // empty')"
 check "the clones have different IPs" test -n "$ipb" -a "$ipb" != "$ipc"
 kb=$(cut -d' ' -f2- "$MNT/vms/b/known_hosts" | sort -u)
 kc=$(cut -d' ' -f2- "$MNT/vms/c/known_hosts" | sort -u)
