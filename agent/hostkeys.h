@@ -1,4 +1,5 @@
-/* The guest's SSH host keys, as full public keys for the hello line. */
+/* The guest's SSH host keys: as full public keys for the hello line, and
+ * installing a key the host made for a restored clone (identify). */
 #ifndef BANGER_AGENT_HOSTKEYS_H
 #define BANGER_AGENT_HOSTKEYS_H
 
@@ -20,5 +21,32 @@ void hostkeys_collect(struct keyset *ks);
 /* Writes " hostkey=<key>" for each key into out, leaving off the keys that
  * do not fit. */
 void hostkeys_format(const struct keyset *ks, char *out, size_t size);
+
+/* What hostkeys_install wrote for. */
+#define HOSTKEYS_DROPBEAR 1
+#define HOSTKEYS_OPENSSH 2
+
+/* Installs the host-made ed25519 key (hex of an unencrypted OpenSSH
+ * private key file, identify's hostkey_ed25519=) for each SSH server the
+ * image has host keys for: OpenSSH's /etc/ssh/ssh_host_ed25519_key (the
+ * file as it is) and dropbear's /etc/dropbear/dropbear_ed25519_host_key
+ * (converted to dropbear's format), each 0600 with its .pub (comment
+ * root@name); their other host keys go. The caller restarts the servers.
+ * Returns the HOSTKEYS_* mask (0: the image has no SSH server's keys), or
+ * -1 with reason (no spaces) set. root prefixes the paths ("" in the
+ * guest; a scratch directory in the tests). */
+int hostkeys_install(const char *root, const char *hex, const char *name, char *reason, size_t size);
+
+/* Kills the listening dropbear (dropbear -F ...): the image's init starts
+ * it again at once with the new key (/run/banger-sshd-restart); waits, at
+ * most wait_ms, until the old one no longer listens on port 22. */
+void hostkeys_restart_dropbear(int wait_ms);
+
+/* Has the listening OpenSSH sshd read its host keys again (SIGHUP: it
+ * closes its listening sockets and re-executes itself) and waits, at most
+ * wait_ms, until its old sockets are closed. 0, or -1 when no sshd listens
+ * on port 22 or it did not react in time (the caller restarts it another
+ * way). */
+int hostkeys_restart_openssh(int wait_ms);
 
 #endif

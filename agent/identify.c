@@ -1,13 +1,16 @@
 /* The identify verb (protocol.h): a guest restored from a template takes
  * its own identity before anyone can reach it. The clock, the kernel RNG,
- * /etc/machine-id and the hostname are set here; the network (MAC and
- * address), the work disk's mount and new SSH host keys (dropbear or
- * OpenSSH, whichever the image has, with its server restarted) by a short
- * shell script, since those need the image's own tools. */
+ * /etc/machine-id, the hostname and the SSH host key the host made
+ * (hostkey_ed25519=, hostkeys.c) are set here; the network (MAC and
+ * address), the work disk's mount, new SSH host keys when the host sent
+ * none (dropbear or OpenSSH, whichever the image has) and OpenSSH's
+ * restart by a short shell script, since those need the image's own tools.
+ * Dropbear is restarted from here (hostkeys_restart_dropbear). */
 #define _GNU_SOURCE
 #include "identify.h"
 
 #include "fileio.h"
+#include "hostkeys.h"
 #include "protocol.h"
 
 #include <errno.h>
@@ -44,47 +47,39 @@ static const char script[] =
 	"    mount -o rw /dev/vdb /root || { echo 'identify: cannot mount /dev/vdb on /root' >&2; rc=1; }\n"
 	"  fi\n"
 	"fi\n"
-	"new=''\n"
-	"dbk() {\n" /* imported (OCI) images have dropbearkey in the guest kit only */
+	"new=$B_KEYS\n" /* the host's key is in place already (hostkeys_install) */
+	"dbk() {\n"     /* imported (OCI) images have dropbearkey in the guest kit only */
 	"  if command -v dropbearkey >/dev/null 2>&1; then dropbearkey \"$@\"\n"
 	"  elif [ -x /.banger/sbin/dropbearkey ]; then\n"
 	"    /.banger/lib/ld-linux-x86-64.so.2 --library-path /.banger/lib /.banger/sbin/dropbearkey \"$@\"\n"
 	"  else return 127; fi\n"
 	"}\n"
 	"for k in /etc/dropbear/dropbear_*_host_key; do\n"
-	"  [ -f \"$k\" ] || continue\n"
+	"  [ -f \"$k\" ] && [ -z \"$B_KEYS\" ] || continue\n"
 	"  t=${k#/etc/dropbear/dropbear_}; t=${t%_host_key}; rm -f \"$k.new\"\n"
 	"  if dbk -t \"$t\" -f \"$k.new\" >/dev/null 2>&1 && mv -f \"$k.new\" \"$k\" &&\n"
 	"     dbk -y -f \"$k\" 2>/dev/null | grep '^ssh-' >\"$k.pub.new\" && mv -f \"$k.pub.new\" \"$k.pub\"; "
 	"then\n"
-	"    new=dropbear\n"
+	"    new=\"$new dropbear\"\n"
 	"  else echo \"identify: cannot make $k\" >&2; rc=1; fi\n"
 	"done\n"
-	"if [ \"$new\" = dropbear ]; then\n"
-	"  : >/run/banger-sshd-restart\n"
-	/* the listening dropbear (run directly or through the kit's loader):
-	 * the init's loop starts it again at once with the new keys */
-	"  for d in /proc/[0-9]*; do\n"
-	"    case \"$(tr '\\000' ' ' <\"$d/cmdline\" 2>/dev/null)\" in\n"
-	"    *dropbear\\ -F*) kill \"${d#/proc/}\" ;;\n"
-	"    esac\n"
-	"  done\n"
-	"fi\n"
+	/* the init's loop starts dropbear again at once with the new keys (the
+	 * agent kills the listening one: hostkeys_restart_dropbear) */
+	"case $new in *dropbear*) : >/run/banger-sshd-restart ;; esac\n"
 	"for k in /etc/ssh/ssh_host_*_key; do\n"
-	"  [ -f \"$k\" ] || continue\n"
+	"  [ -f \"$k\" ] && [ -z \"$B_KEYS\" ] || continue\n"
 	"  t=${k#/etc/ssh/ssh_host_}; t=${t%_key}; rm -f \"$k.new\" \"$k.new.pub\"\n"
 	"  if ssh-keygen -q -t \"$t\" -N '' -C \"root@$B_NAME\" -f \"$k.new\" && mv -f \"$k.new\" \"$k\" &&\n"
-	"     mv -f \"$k.new.pub\" \"$k.pub\"; then new=openssh\n"
+	"     mv -f \"$k.new.pub\" \"$k.pub\"; then new=\"$new openssh\"\n"
 	"  else echo \"identify: cannot make $k\" >&2; rc=1; fi\n"
 	"done\n"
-	"if [ \"$new\" = openssh ]; then\n"
+	"case $new in *openssh*)\n"
 	"  if command -v systemctl >/dev/null 2>&1; then\n"
 	"    case $(systemctl is-active ssh.service 2>/dev/null) in\n"
 	"    active|activating|reloading) systemctl restart ssh.service || rc=1 ;;\n"
 	"    esac\n"
-	"  elif [ -r /run/sshd.pid ]; then kill -HUP \"$(cat /run/sshd.pid)\"; fi\n"
-	"fi\n"
-	"sync\n"
+	"  elif [ -r /run/sshd.pid ]; then kill -HUP \"$(cat /run/sshd.pid)\"; fi ;;\n"
+	"esac\n"
 	"exit $rc\n";
 
 static int fail(char *reason, size_t size, const char *what)
@@ -112,7 +107,7 @@ static int write_file(const char *path, const char *text)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
-	if (write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0) {
+	if (write_all(fd, text, strlen(text)) < 0) { /* one sync() at the end */
 		close(fd);
 		unlink(tmp);
 		return -1;
@@ -144,7 +139,7 @@ static int reseed(const char *hex)
 }
 
 static int run_script(const char *name, const char *mac, const char *ip, const char *gw, const char *dns,
-		      const char *work)
+		      const char *work, const char *keys)
 {
 	pid_t pid = fork();
 	int status;
@@ -158,6 +153,7 @@ static int run_script(const char *name, const char *mac, const char *ip, const c
 		setenv("B_GW", gw, 1);
 		setenv("B_DNS", dns, 1);
 		setenv("B_WORK", work, 1);
+		setenv("B_KEYS", keys, 1);
 		/* the init's PATH (an imported image's has the guest kit first),
 		 * then the usual places */
 		const char *path = getenv("PATH");
@@ -177,7 +173,8 @@ static int run_script(const char *name, const char *mac, const char *ip, const c
 int identify_apply(const char *line, char *reason, size_t size)
 {
 	char name[64], mac[32] = "", ip[32] = "", gw[32] = "", dns[32] = "", id[40], entropy[2 * ENTROPY_MAX + 1],
-		       time_ns[32], work[4] = "", text[160];
+		       time_ns[32], work[4] = "", text[160], keys[32] = "";
+	size_t key_len;
 	struct timespec ts;
 	long long ns;
 
@@ -216,7 +213,36 @@ int identify_apply(const char *line, char *reason, size_t size)
 	snprintf(text, sizeof(text), "127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n",
 		 name);
 	write_file("/etc/hosts", text);
-	if (run_script(name, mac, ip, gw, dns, work) < 0)
+	if (banger_agent_find_value(line, "hostkey_ed25519", &key_len)) {
+		/* a value too long for the line is no key: refused, not ignored */
+		static char hex[BANGER_AGENT_LINE_MAX];
+		int r = banger_agent_field(line, "hostkey_ed25519", hex, sizeof(hex)) < 0
+				? fail(reason, size, "bad_hostkey_ed25519")
+				: hostkeys_install("", hex, name, reason, size);
+		explicit_bzero(hex, sizeof(hex));
+		if (r < 0)
+			return -1;
+		snprintf(keys, sizeof(keys), "%s%s", r & HOSTKEYS_DROPBEAR ? " dropbear" : "",
+			 r & HOSTKEYS_OPENSSH ? " openssh" : "");
+	}
+	/* OpenSSH reads the host's key again at once (the script restarts it
+	 * through systemd when that does not work) */
+	if (strstr(keys, "openssh") && hostkeys_restart_openssh(10000) == 0)
+		snprintf(keys, sizeof(keys), "%s", strstr(keys, "dropbear") ? " dropbear" : " -");
+	/* the shell and the image's tools only when there is work for them:
+	 * a fork and exec cost tens of ms under TCG */
+	if ((mac[0] || ip[0] || work[0] || !keys[0] || strstr(keys, "openssh")) &&
+	    run_script(name, mac, ip, gw, dns, work, keys) < 0)
 		return fail(reason, size, "network,_work_disk_or_host_keys_failed_(see_the_console)");
+	if (strstr(keys, "dropbear")) {
+		int fd = open("/run/banger-sshd-restart", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		if (fd >= 0)
+			close(fd);
+	}
+	if (access("/run/banger-sshd-restart", F_OK) == 0)
+		hostkeys_restart_dropbear(5000);
+	/* everything written above is on the disk before the ack: a clone
+	 * that crashes after it must not come back with the template's keys */
+	sync();
 	return 0;
 }

@@ -39,6 +39,11 @@
  *                       then ack verb=identify and a fresh hello with the new
  *                       keys (or fail verb=identify reason=...). The host
  *                       pins only the keys of that later hello.
+ *            [hostkey_ed25519=<hex>] (optional) the host made the clone's
+ *                       SSH host key: hex of an unencrypted OpenSSH private
+ *                       key file, installed (0600) instead of new keys made
+ *                       in the guest, the other host keys removed; the
+ *                       hello must then report that key alone
  *
  * Sessions (proto 4): long-lived commands whose output the host holds.
  * Free text travels as lowercase hex (banger_agent_hex_encode/_decode),

@@ -4,6 +4,9 @@
  * is parsed outside it. bangerd runs it and reads one answer from stdout.
  *
  *   banger-ssh key PATH                  ensure the key pair; prints "TYPE BASE64"
+ *   banger-ssh hostkey                   a new ed25519 host key for a guest: prints
+ *                                        "TYPE BASE64 HEX", HEX the OpenSSH private
+ *                                        key file's bytes (never written to disk)
  *   banger-ssh lines FILE HOST...        prints FILE's pins for any HOST
  *   banger-ssh groups FILE H1,H2 ...     the same for many groups of hosts at
  *                                        once: "INDEX LINE" per pin of group INDEX
@@ -26,7 +29,8 @@
 
 static int usage(void)
 {
-	fputs("usage: banger-ssh key PATH | lines FILE HOST... | groups FILE HOSTS... | drop FILE HOST... | check "
+	fputs("usage: banger-ssh key PATH | hostkey | lines FILE HOST... | groups FILE HOSTS... | drop FILE HOST... | "
+	      "check "
 	      "OPTIONS\n",
 	      stdout);
 	return 2;
@@ -48,6 +52,26 @@ static int cmd_key(int argc, char **argv)
 	if (sshkey_ensure(argv[0], &pub, &err) < 0)
 		return fail_with(&err);
 	printf("%s %s\n", pub.type, pub.b64);
+	return 0;
+}
+
+static int cmd_hostkey(int argc, char **argv)
+{
+	struct pubkey pub;
+	bgr_error err;
+	char *priv;
+
+	(void)argv;
+	if (argc != 0)
+		return usage();
+	if (sshkey_host_key(&pub, &priv, &err) < 0)
+		return fail_with(&err);
+	printf("%s %s ", pub.type, pub.b64);
+	for (const unsigned char *p = (const unsigned char *)priv; *p; p++)
+		printf("%02x", *p);
+	printf("\n");
+	explicit_bzero(priv, strlen(priv));
+	free(priv);
 	return 0;
 }
 
@@ -158,6 +182,8 @@ int main(int argc, char **argv)
 		return usage();
 	if (!strcmp(argv[1], "key"))
 		return cmd_key(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "hostkey"))
+		return cmd_hostkey(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "lines"))
 		return cmd_lines(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "groups"))

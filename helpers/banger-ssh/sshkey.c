@@ -159,3 +159,21 @@ int pubkey_equal(const struct pubkey *a, const struct pubkey *b)
 {
 	return strcmp(a->type, b->type) == 0 && strcmp(a->b64, b->b64) == 0;
 }
+
+int sshkey_host_key(struct pubkey *pub, char **priv, bgr_error *err)
+{
+	_cleanup_key_ ssh_key key = NULL;
+	char *text = NULL;
+
+	*priv = NULL;
+	if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK)
+		return bgr_fail(err, EIO, "cannot generate an ed25519 key");
+	if (pubkey_from_key(key, pub, err) < 0)
+		return -err->code;
+	if (ssh_pki_export_privkey_base64(key, NULL, NULL, NULL, &text) != SSH_OK || !text)
+		return bgr_fail(err, EIO, "cannot encode the private key");
+	*priv = xstrdup(text);
+	explicit_bzero(text, strlen(text));
+	ssh_string_free_char(text);
+	return 0;
+}

@@ -86,6 +86,52 @@ static void test_identify_user(void)
 	free(vm.net_args);
 }
 
+/* The host-made host key: in the line when the VM has one, and the check
+ * of the hello that follows the ack against it. */
+static void test_identify_host_key(void)
+{
+	struct vm vm = { 0 };
+	char v[1024], msg[512];
+	char *line;
+	int r;
+
+	snprintf(vm.rec.name, sizeof(vm.rec.name), "k1");
+	snprintf(vm.rec.net_mode, sizeof(vm.rec.net_mode), "user");
+	line = identify_line(NULL, &vm, false);
+	field(line, "hostkey_ed25519", v, sizeof(v));
+	is_str(v, "", "no host-made key: no hostkey_ed25519= (the guest makes its own)");
+	free(line);
+	is_int(identify_hello_check(&vm, "hello proto=3 hostkey=ssh-ed25519:AAAAguest", msg, sizeof(msg)), 0,
+	       "no host-made key: the hello's keys are taken");
+
+	vm.host_key_priv = xstrdup("2d2d2d2d2d424547494e");
+	vm.host_key = xstrdup("ssh-ed25519:AAAAC3NzaC1lZDI1NTE5AAAAIHost");
+	line = identify_line(NULL, &vm, false);
+	field(line, "hostkey_ed25519", v, sizeof(v));
+	is_str(v, "2d2d2d2d2d424547494e", "the private key travels in identify, as hex");
+	tap_ok(line && line[strlen(line) - 1] == '\n' && strlen(line) < BANGER_AGENT_LINE_MAX, "still one line");
+	free(line);
+	identify_key_sent(&vm);
+	tap_ok(vm.host_key_priv == NULL && vm.host_key != NULL, "after the ack the private key goes, the public stays");
+
+	r = identify_hello_check(&vm, "hello proto=3 hostkey=ssh-ed25519:AAAAC3NzaC1lZDI1NTE5AAAAIHost", msg,
+				 sizeof(msg));
+	is_int(r, 1, "the hello reports exactly the host-made key: it is pinned");
+	msg[0] = '\0';
+	r = identify_hello_check(&vm,
+				 "hello proto=3 hostkey=ssh-ed25519:AAAAC3NzaC1lZDI1NTE5AAAAIHost "
+				 "hostkey=ssh-rsa:AAAAB3other",
+				 msg, sizeof(msg));
+	is_int(r, -1, "another key besides it: refused");
+	tap_ok(strstr(msg, "besides") != NULL, "with a reason: %s", msg);
+	r = identify_hello_check(&vm, "hello proto=3 hostkey=ssh-ed25519:AAAAC3NzaC1lZDI1NTE5AAAAIHostX", msg,
+				 sizeof(msg));
+	is_int(r, 0, "a key that only starts like it is not it (an older agent's own key)");
+	tap_ok(strstr(msg, "older agent") != NULL, "and the log says why: %s", msg);
+	identify_key_forget(&vm);
+	tap_ok(vm.host_key == NULL && vm.host_key_priv == NULL, "forget drops both");
+}
+
 static void test_sparse_copy(void)
 {
 	char dir[] = "/tmp/banger-snap-test.XXXXXX", src[128], dst[128], buf[4096];
@@ -123,6 +169,7 @@ int main(void)
 {
 	test_identify_bridge();
 	test_identify_user();
+	test_identify_host_key();
 	test_sparse_copy();
 	return tap_done();
 }

@@ -189,9 +189,15 @@ for n in t1 t2; do
 		echo 1024 >"$MNT/vms/$n/memory_mib"
 done
 t0=$(ms)
-expect_errno "start t1 (cold, saves a template at the agent's first hello)" OK write "$MNT/vms/t1/state" start
-log "cold start that saves a template: $(($(ms) - t0)) ms; $(grep -o 'saved template [0-9a-f]* (guest paused [0-9]* ms)' "$MNT/vms/t1/logs")"
+expect_errno "start t1 (cold, saves a template once its sshd is up)" OK write "$MNT/vms/t1/state" start
+log "cold start that saves a template: $(($(ms) - t0)) ms; $(grep -o 'saved template [0-9a-f]* (guest paused [^)]*)' "$MNT/vms/t1/logs")"
 check "t1 saved a template" grep -q "snapshots: saved template" "$MNT/vms/t1/logs"
+check "taken once its boot was done (its SSH server up)" grep -q "saved template .*its SSH server up" "$MNT/vms/t1/logs"
+TKEY=$(grep -o 'saved template [0-9a-f]*' "$MNT/vms/t1/logs" | head -n 1 | cut -d' ' -f3)
+pub=$(cut -d' ' -f2 "$T/home/config/ssh/id_ed25519.pub")
+check "the template (taken later in the boot) still holds no banger key: not on its disk" sh -c \
+	"! grep -aqF '$pub' '$T/home/state/templates/$TKEY/disk.qcow2'"
+check "nor in its memory" sh -c "! grep -aqF '$pub' '$T/home/state/templates/$TKEY/memory'"
 expect_errno "stop t1" OK write "$MNT/vms/t1/state" stop
 t0=$(ms)
 expect_errno "start t2 (restores the template)" OK write "$MNT/vms/t2/state" start
@@ -205,6 +211,10 @@ t2ssh() {
 expect_eq "the clone answers strict OpenSSH with its pinned key; its hostname is its own" t2 "$(t2ssh hostname)"
 check "its host keys are not t1's" test "$(cut -d' ' -f2- "$MNT/vms/t2/known_hosts" | sort -u)" != \
 	"$(cut -d' ' -f2- "$MNT/vms/t1/known_hosts" | sort -u)"
+check "its logs: it serves the host key banger made for it" \
+	grep -q "the clone serves the SSH host key banger made for it" "$MNT/vms/t2/logs"
+expect_eq "its one host key is the host-made ed25519 key, 0600" "-rw------- /etc/ssh/ssh_host_ed25519_key" \
+	"$(t2ssh 'ls -l /etc/ssh/ssh_host_*_key' | awk '{ print $1, $NF }')"
 expect_eq "its sshd serves the keys of its last hello" \
 	"$(grep 'hello proto=' "$MNT/vms/t2/logs" | tail -n 1 | grep -o 'hostkey=[^ ]*' | cut -d= -f2- | sort)" \
 	"$(t2ssh 'cat /etc/ssh/ssh_host_*_key.pub' | awk '{ print $1 ":" $2 }' | sort)"

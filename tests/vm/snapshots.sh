@@ -67,6 +67,11 @@ done
 expect_eq "used_by lists both clones" "b c" "$(sort "$MNT/templates/$KEY/used_by" | tr '\n' ' ' | sed 's/ $//')"
 ipb=$(cat "$MNT/vms/b/ip")
 ipc=$(cat "$MNT/vms/c/ip")
+check "the clones' disks are copies of the template's one empty overlay (qemu-img ran once)" \
+	test "$(find "$T/home/state/templates/$KEY" -name 'disk.qcow2.overlay-*.qcow2' | wc -l)" = 1
+rootb=$(tr '\0' '\n' <"/proc/$(cat "$MNT/vms/b/pid")/cmdline" | sed -n 's/^file=\([^,]*\),if=none,id=root,.*/\1/p')
+expect_eq "b's root disk is backed by the template's disk" "$T/home/state/templates/$KEY/disk.qcow2" \
+	"$(qemu-img info -U --output=json "$rootb" 2>/dev/null | jq -r '."backing-filename" // empty')"
 check "the clones have different IPs" test -n "$ipb" -a "$ipb" != "$ipc"
 kb=$(cut -d' ' -f2- "$MNT/vms/b/known_hosts" | sort -u)
 kc=$(cut -d' ' -f2- "$MNT/vms/c/known_hosts" | sort -u)
@@ -76,6 +81,16 @@ check "and differ from the template's VM's" test "$kb" != "$ka" -a "$kc" != "$ka
 probe='hostname; cat /etc/machine-id; cat /sys/class/net/eth0/address; ip -4 -o addr show dev eth0 | awk "{print \$4}"; head -c 16 /dev/urandom | od -An -tx1 | tr -d " "'
 check "strict OpenSSH logs into b with its pinned key" tssh "$ipb" true
 check "strict OpenSSH logs into c with its pinned key" tssh "$ipc" true
+# the host made b's SSH host key and pinned it; the guest serves only it
+check "a's template was taken once its SSH server was up" grep -q "its SSH server up" "$MNT/vms/a/logs"
+check "b's logs: it serves the host key banger made for it" \
+	grep -q "the clone serves the SSH host key banger made for it" "$MNT/vms/b/logs"
+guest_pub=$(tssh "$ipb" cat /etc/dropbear/dropbear_ed25519_host_key.pub | cut -d' ' -f1-2)
+expect_eq "b's pin is the key its guest serves (the host-made one)" "$guest_pub" "$kb"
+expect_eq "b has that one host key, no other" /etc/dropbear/dropbear_ed25519_host_key \
+	"$(tssh "$ipb" 'ls /etc/dropbear/*_host_key')"
+expect_eq "its private key is 0600" "-rw-------" "$(tssh "$ipb" ls -l /etc/dropbear/dropbear_ed25519_host_key | cut -c1-10)"
+check "the private key is never logged" sh -c "! grep -q 'hostkey_ed25519\|PRIVATE KEY' '$T/bangerd.out' '$MNT/vms/b/logs' $T/home/state/vms/*/console.log"
 ob=$(tssh "$ipb" "$probe")
 oc=$(tssh "$ipc" "$probe")
 oa=$(tssh "$(cat "$MNT/vms/a/ip")" "$probe")
@@ -113,7 +128,15 @@ cat >>"$T/home/config/config.toml" <<CONF
 host = "$T/sync/note"
 guest = "/root/note"
 CONF
-start_daemon
+# this bangerd's banger-ssh cannot make host keys: its clones' agents make
+# their own, as with a bangerd before host-made keys
+cat >"$T/ssh-nohostkey" <<WRAP
+#!/bin/sh
+[ "\$1" = hostkey ] && { echo "error: this test's banger-ssh makes no host keys"; exit 1; }
+exec "$BUILD/helpers/banger-ssh/banger-ssh" "\$@"
+WRAP
+chmod +x "$T/ssh-nohostkey"
+BANGER_SSH_HELPER=$T/ssh-nohostkey start_daemon
 expect_eq "clone b re-adopted: running" running "$(cat "$MNT/vms/b/state")"
 expect_eq "same pid" "$pidb" "$(cat "$MNT/vms/b/pid")"
 check "logs say re-adopted" grep -q "re-adopted" "$MNT/vms/b/logs"
@@ -125,6 +148,11 @@ check "d was restored" grep -q "restored from template $KEY" "$MNT/vms/d/logs"
 ipd=$(cat "$MNT/vms/d/ip")
 expect_eq "/root is the hot-plugged work disk" /dev/vdb "$(tssh "$ipd" "awk '\$2 == \"/root\" { print \$1 }' /proc/mounts")"
 expect_eq "the synced file is there" synced-into-a-clone "$(tssh "$ipd" cat /root/note)"
+check "d got no host-made key (its logs say so)" grep -q "no host-made SSH host key" "$MNT/vms/d/logs"
+kd=$(cut -d' ' -f2- "$MNT/vms/d/known_hosts" | sort -u)
+expect_eq "its agent made its own key (an identify without hostkey_ed25519=), pinned" \
+	"$(tssh "$ipd" cat /etc/dropbear/dropbear_ed25519_host_key.pub | cut -d' ' -f1-2)" "$kd"
+check "which is not the template's" test -n "$kd" -a "$kd" != "$ka"
 
 # (templates are made from boots without a work disk: file_sync goes again)
 stop_daemon

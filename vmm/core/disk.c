@@ -61,14 +61,13 @@ static int copy_file(const char *src, const char *dest)
 	return 0;
 }
 
-static int make_template(const char *base, uint64_t size, const char *tmpl, bgr_error *err)
+static int make_template(const char *base, const char *base_format, uint64_t size, const char *tmpl, bgr_error *err)
 {
 	/* unique per thread: a worker may warm the same template */
 	_cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", tmpl, gettid());
 	_cleanup_free_ char *size_arg = xasprintf("%" PRIu64, size);
-	char *argv[] = {
-		"qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", (char *)base, tmp, size_arg, NULL
-	};
+	char *argv[] = { "qemu-img",          "create", "-q",         "-f", "qcow2",  "-F",
+			 (char *)base_format, "-b",     (char *)base, tmp,  size_arg, NULL };
 	int r = proc_run(argv, -1);
 
 	if (r != 0) {
@@ -107,7 +106,7 @@ int disk_template(const char *images_dir, const char *image, uint64_t size, char
 		r = mkdir_p(dir, 0700);
 		if (r < 0)
 			return bgr_fail(err, -r, "cannot create %s: %s", dir, strerror(-r));
-		r = make_template(base, size, tmpl, err);
+		r = make_template(base, "raw", size, tmpl, err);
 		if (r < 0)
 			return r;
 	}
@@ -130,14 +129,16 @@ int disk_create_root(const char *images_dir, const char *image, uint64_t size, c
 
 int disk_create_overlay(const char *backing, uint64_t size, const char *dest, bgr_error *err)
 {
-	_cleanup_free_ char *size_arg = xasprintf("%" PRIu64, size);
-	char *argv[] = { "qemu-img", "create",        "-q",         "-f",     "qcow2", "-F", "qcow2",
-			 "-b",       (char *)backing, (char *)dest, size_arg, NULL };
-	int r = proc_run(argv, -1);
+	/* a seed per backing file and size, made once by qemu-img next to the
+	 * backing file (in the snapshot template's directory, which it goes
+	 * with); each overlay after it is a copy, with no qemu-img to run */
+	_cleanup_free_ char *seed = xasprintf("%s.overlay-%" PRIu64 ".qcow2", backing, size);
+	int r;
 
-	if (r != 0) {
-		unlink(dest);
-		return bgr_fail(err, EIO, "qemu-img create failed (%d) for an overlay of %s", r, backing);
-	}
+	if (access(seed, R_OK) < 0 && make_template(backing, "qcow2", size, seed, err) < 0)
+		return -err->code;
+	r = copy_file(seed, dest);
+	if (r < 0)
+		return bgr_fail(err, -r, "cannot create %s from %s: %s", dest, seed, strerror(-r));
 	return 0;
 }

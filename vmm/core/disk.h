@@ -17,7 +17,8 @@ int disk_template(const char *images_dir, const char *image, uint64_t size, char
 /* Creates dest: a qcow2 overlay of size bytes over the image. The overlay is
  * copied from a per-(image, size) template made once with qemu-img, so the
  * cost does not depend on the image size. */
-/* A qcow2 overlay of the qcow2 backing (a template's disk) at dest. */
+/* A qcow2 overlay of the qcow2 backing (a template's disk) at dest, copied
+ * from BACKING.overlay-SIZE.qcow2, made once with qemu-img next to it. */
 int disk_create_overlay(const char *backing, uint64_t size, const char *dest, bgr_error *err);
 int disk_create_root(const char *images_dir, const char *image, uint64_t size, const char *dest, bgr_error *err);
 

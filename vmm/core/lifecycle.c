@@ -235,6 +235,7 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 	vm->boot_gen++;
 	vm->saving = vm->restore_fallback = vm->identify_sent = vm->identify_acked = vm->identified = false;
 	vm->hello_after_ack = false;
+	identify_key_forget(vm);
 	vm_forget_error(vm, VM_ERR_STATE); /* a new boot: the last one's verdict goes (saved below) */
 	free(vm->hello);
 	vm->hello = NULL;
@@ -361,10 +362,13 @@ void vm_identify_result(struct vmm *m, struct vm *vm, bool ok, const char *line)
 		return;
 	}
 	vm->identify_acked = true;
+	identify_key_sent(vm);
+	vmm_vm_log(m, vm, "snapshots: the agent acked its identity (%lld ms after the restore began)",
+		   now_mono_ms() - vm->restore_ms);
 	vm->rec.clone_state[0] = '\0';
 	if (vm_save(m, vm, &err) < 0)
 		vmm_vm_log(m, vm, "cannot save the VM's record: %s", err.msg);
-	if (strcmp(vm->rec.net_mode, "none") == 0) {
+	if (strcmp(vm->rec.net_mode, "bridge") != 0) { /* its link stayed up (snap_restore.c) */
 		vm_clone_online(m, vm, 0, "");
 		return;
 	}
@@ -454,8 +458,15 @@ void vm_hello_received(struct vmm *m, struct vm *vm, const char *line)
 			vmm_vm_log(m, vm,
 				   "snapshots: the guest agent has no identify verb (protocol < 3): no template");
 			vm->snap = SNAP_NONE;
-		} else if (snap_save_start(m, vm) == 1) {
-			return;
+		} else {
+			/* the save waits until the guest's SSH server is up (its boot
+			 * done), for at most half the boot time left */
+			char host[16] = "";
+			int port = 0;
+			long long left = vm->rec.started_at + m->settings.boot_timeout_s * 1000LL - now_real_ms();
+			bool net = strcmp(vm->rec.net_mode, "none") != 0 && network_ssh_endpoint(vm, host, &port) == 0;
+			if (snap_save_start(m, vm, net ? host : NULL, port, left > 240000 ? 120000 : left / 2) == 1)
+				return;
 		}
 	}
 	hello_go_on(m, vm);
@@ -481,6 +492,18 @@ static void hello_go_on(struct vmm *m, struct vm *vm)
 	if (hello_host_keys_check(line, reason, sizeof(reason)) < 0) {
 		boot_failed(m, vm, reason); /* before our key goes to such a guest */
 		return;
+	}
+	if (vm->snap == SNAP_CLONE) {
+		reason[0] = '\0';
+		int r = identify_hello_check(vm, line, reason, sizeof(reason));
+		if (r < 0) {
+			boot_failed(m, vm, reason);
+			return;
+		}
+		if (reason[0])
+			vmm_vm_log(m, vm, "snapshots: %s", reason);
+		else if (r == 1)
+			vmm_vm_log(m, vm, "snapshots: the clone serves the SSH host key banger made for it");
 	}
 	msg = xasprintf("authorize key=%s:%s\n", m->ssh_pub.type, m->ssh_pub.b64);
 	if (vm_agent_send(vm, msg) < 0)
@@ -509,6 +532,7 @@ void vm_agent_authorize_result(struct vmm *m, struct vm *vm, bool ok, const char
 		return;
 	}
 	vm->authorized = true;
+	vmm_vm_log(m, vm, "the agent installed banger's key: the ssh check begins");
 	vm_ssh_verify(m, vm);
 }
 
@@ -585,6 +609,7 @@ static void snap_boot_ended(struct vm *vm)
 	vm->snap_planned = false;
 	vm->saving = vm->identify_sent = vm->identify_acked = vm->identified = vm->hello_after_ack = false;
 	vm->rec.clone_state[0] = '\0';
+	identify_key_forget(vm);
 }
 
 /* A clone whose restore failed is gone (vm_restore_done killed it): its

@@ -35,6 +35,7 @@ static void vm_free(struct vm *vm)
 	free(vm->agent_sock);
 	free(vm->agent_buf);
 	free(vm->hello);
+	identify_key_forget(vm);
 	free(vm->mem_path);
 	free(vm->net_args);
 	free(vm->renaming_to);

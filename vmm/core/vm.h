@@ -84,6 +84,12 @@ struct vm {
 	char *mem_path;        /* a template boot's RAM file (runtime dir), NULL when none */
 	char *net_args;        /* the kernel's ip= of this boot (identify sends it again) */
 	long long restore_ms;  /* when the restore began (monotonic), for the log */
+	/* a clone's SSH host key, made on the host by its restore job: the
+	 * private key (hex of the OpenSSH file) goes to the agent in identify
+	 * and is dropped at the ack; never logged. The public key
+	 * ("ssh-ed25519:B64") is what gets pinned. NULL: the guest makes its own */
+	char *host_key_priv;
+	char *host_key;
 };
 
 /* What the parts below the lifecycle report upward. They call nothing above

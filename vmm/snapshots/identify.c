@@ -1,11 +1,14 @@
 /* The identify line a restored clone's agent gets before anyone can reach
  * the guest (agent/protocol.h): its own name, MAC and address (bridge
- * mode), a machine-id, entropy for the kernel's RNG and the host's clock. */
+ * mode), a machine-id, entropy for the kernel's RNG, the host's clock and
+ * the SSH host key the host made for it; and the check of the hello that
+ * follows against that key. */
 #include "snapshots.h"
 #include "util.h"
 #include "vm.h"
 
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -61,6 +64,7 @@ char *identify_line(struct vmm *m, const struct vm *vm, bool work_disk)
 	unsigned char id[16], entropy[64];
 	char id_hex[33], entropy_hex[129], net[256];
 	struct timespec now;
+	char *line;
 
 	(void)m;
 	if (getrandom(id, sizeof(id), 0) != sizeof(id) || getrandom(entropy, sizeof(entropy), 0) != sizeof(entropy))
@@ -71,6 +75,56 @@ char *identify_line(struct vmm *m, const struct vm *vm, bool work_disk)
 	hex(entropy, sizeof(entropy), entropy_hex);
 	net_fields(vm, net, sizeof(net));
 	clock_gettime(CLOCK_REALTIME, &now);
-	return xasprintf("identify name=%s%s machine_id=%s entropy=%s time_ns=%lld%s\n", vm->rec.name, net, id_hex,
-			 entropy_hex, (long long)now.tv_sec * 1000000000LL + now.tv_nsec, work_disk ? " work=1" : "");
+	line = xasprintf("identify name=%s%s machine_id=%s entropy=%s time_ns=%lld%s%s%s\n", vm->rec.name, net, id_hex,
+			 entropy_hex, (long long)now.tv_sec * 1000000000LL + now.tv_nsec, work_disk ? " work=1" : "",
+			 vm->host_key_priv ? " hostkey_ed25519=" : "", vm->host_key_priv ? vm->host_key_priv : "");
+	explicit_bzero(entropy_hex, sizeof(entropy_hex));
+	return line;
+}
+
+void identify_key_forget(struct vm *vm)
+{
+	if (vm->host_key_priv)
+		explicit_bzero(vm->host_key_priv, strlen(vm->host_key_priv));
+	free(vm->host_key_priv);
+	free(vm->host_key);
+	vm->host_key_priv = vm->host_key = NULL;
+}
+
+void identify_key_sent(struct vm *vm)
+{
+	if (vm->host_key_priv)
+		explicit_bzero(vm->host_key_priv, strlen(vm->host_key_priv));
+	free(vm->host_key_priv);
+	vm->host_key_priv = NULL;
+}
+
+int identify_hello_check(const struct vm *vm, const char *hello, char *msg, size_t size)
+{
+	const char *v = hello;
+	size_t len, want;
+	int n = 0, ours = 0;
+
+	if (!vm->host_key)
+		return 0;
+	want = strlen(vm->host_key);
+	while ((v = banger_agent_find_value(v, "hostkey", &len))) {
+		n++;
+		ours += len == want && memcmp(v, vm->host_key, len) == 0;
+		v += len;
+	}
+	if (ours == 0) {
+		snprintf(msg, size,
+			 "the guest agent did not take the host-made SSH host key (an older agent): "
+			 "pinning the keys it made");
+		return 0;
+	}
+	if (n != ours) {
+		snprintf(msg, size,
+			 "the clone's agent reported %d SSH host key(s) besides the one banger made for it: "
+			 "refusing them (nothing was pinned)",
+			 n - ours);
+		return -1;
+	}
+	return 1;
 }

@@ -8,6 +8,7 @@
 #include "snapshots.h"
 #include "driver.h"
 #include "qmp_sync.h"
+#include "ssh_helper.h"
 #include "util.h"
 #include "vm.h"
 
@@ -28,10 +29,12 @@ struct restore_job {
 	char *qmp_sock, *state, *work_disk;
 	char *vm_dir; /* Firecracker (driver.h snap_load): its plan is there */
 	pid_t pid;
-	bool net;     /* it has a NIC (net0), whose link is down until the identity is set */
+	bool net;     /* bridge mode: its NIC (net0)'s link is down until the identity is set */
 	bool link_up; /* this job only brings the link up (snap_link_up_start) */
 	int result;
 	bgr_error err;
+	char *host_key, *host_key_priv; /* the clone's SSH host key (identify.c) */
+	bgr_error key_err;
 };
 
 #define LINK_DOWN "{\"execute\":\"set_link\",\"arguments\":{\"name\":\"net0\",\"up\":false}}"
@@ -145,28 +148,48 @@ static int restore(struct restore_job *j, struct qmp_sync *q)
 	return 0;
 }
 
-static void restore_work(void *data)
+/* The restore itself: Firecracker's /snapshot/load (+ resume) in the
+ * fresh process, or QEMU's incoming migration over QMP. */
+static void restore_vm(struct restore_job *j)
 {
-	struct restore_job *j = data;
 	struct qmp_sync q;
 
 	if (j->m->driver->snap_load) {
-		/* Firecracker: /snapshot/load (+ resume) in the fresh process; its
-		 * API has no NIC link to bring up (link_up: nothing to do) */
-		if (!j->link_up)
-			j->result = j->m->driver->snap_load(j->vm_dir, j->qmp_sock, j->pid, &j->err);
+		j->result = j->m->driver->snap_load(j->vm_dir, j->qmp_sock, j->pid, &j->err);
 		return;
 	}
 	j->result = qmp_sync_open(&q, j->qmp_sock, QMP_STEP_MS, &j->err);
 	if (j->result < 0)
 		return;
-	if (j->link_up) {
-		j->result = qmp_sync_cmd(&q, LINK_UP, -1, NULL, QMP_STEP_MS, &j->err);
-		qmp_sync_close(&q);
-		return;
-	}
 	j->result = restore(j, &q);
 	qmp_sync_close(&q);
+}
+
+static void restore_work(void *data)
+{
+	struct restore_job *j = data;
+	struct host_key_gen gen;
+	struct pubkey pub;
+	struct qmp_sync q;
+
+	if (j->link_up) {
+		/* Firecracker's API has no NIC link to bring up: nothing to do */
+		if (j->m->driver->snap_load)
+			return;
+		j->result = qmp_sync_open(&q, j->qmp_sock, QMP_STEP_MS, &j->err);
+		if (j->result == 0) {
+			j->result = qmp_sync_cmd(&q, LINK_UP, -1, NULL, QMP_STEP_MS, &j->err);
+			qmp_sync_close(&q);
+		}
+		return;
+	}
+	/* the clone's own SSH host key, made by banger-ssh while the
+	 * hypervisor loads the state, so the guest need not make one (slow
+	 * under TCG); without one the guest makes its own */
+	bool key_started = ssh_helper_host_key_begin(&gen, &j->key_err) == 0;
+	restore_vm(j);
+	if (key_started && ssh_helper_host_key_end(&gen, &pub, &j->host_key_priv, &j->key_err) == 0)
+		j->host_key = xasprintf("%s:%s", pub.type, pub.b64);
 	if (j->result == -EIO && strstr(j->err.msg, "closed the monitor"))
 		bgr_fail(&j->err, EIO,
 			 "QEMU exited while loading the template's state (its own message is in these logs)");
@@ -178,10 +201,23 @@ static void restore_done(void *data)
 	/* bangerd stopping: the next one re-adopts (and kills an unfinished clone) */
 	struct vm *vm = atomic_load(&j->m->quitting) ? NULL : vmm_vm_by_id(j->m, j->vm_id);
 
-	if (vm && vm->boot_gen == j->gen && j->link_up)
+	if (vm && vm->boot_gen == j->gen && j->link_up) {
 		j->m->hooks.clone_online(j->m, vm, j->result, j->err.msg);
-	else if (vm && vm->boot_gen == j->gen)
+	} else if (vm && vm->boot_gen == j->gen) {
+		identify_key_forget(vm);
+		if (j->host_key) {
+			vm->host_key = steal_ptr(&j->host_key);
+			vm->host_key_priv = steal_ptr(&j->host_key_priv);
+		} else if (j->result == 0) {
+			vmm_vm_log(j->m, vm, "snapshots: no host-made SSH host key (%s): the guest makes its own",
+				   j->key_err.msg);
+		}
 		j->m->hooks.restore_done(j->m, vm, j->result, j->err.msg);
+	}
+	if (j->host_key_priv)
+		explicit_bzero(j->host_key_priv, strlen(j->host_key_priv));
+	free(j->host_key_priv);
+	free(j->host_key);
 	free(j->qmp_sock);
 	free(j->state);
 	free(j->work_disk);
@@ -202,7 +238,8 @@ void snap_restore_start(struct vmm *m, struct vm *vm, const char *work_disk)
 	j->work_disk = work_disk ? xstrdup(work_disk) : NULL;
 	j->vm_dir = xstrdup(vm->dir);
 	j->pid = vm->rec.pid;
-	j->net = m->settings.net.mode != NET_NONE;
+	/* user mode: its slirp is its own, no frame of it reaches another */
+	j->net = strcmp(vm->rec.net_mode, "bridge") == 0;
 	workers_submit(m->workers, restore_work, restore_done, j);
 }
 

@@ -90,6 +90,11 @@ struct save_job {
 	char *vm_dir; /* the driver's save (Firecracker) writes its plan there */
 	uint64_t size;
 	long long paused_ms;
+	char ssh_host[16]; /* wait for the guest's SSH server first (ssh_up.c) */
+	int ssh_port;
+	pid_t pid;
+	long long wait_ms, waited_ms;
+	int waited; /* ssh_up_wait's result */
 	int result;
 	bgr_error err;
 };
@@ -206,6 +211,12 @@ static void save_by_driver(struct save_job *j)
 	j->paused_ms = mono_ms() - t0;
 }
 
+static bool quitting(void *ctx)
+{
+	struct vmm *m = ctx;
+	return atomic_load(&m->quitting);
+}
+
 static void save_work(void *data)
 {
 	struct save_job *j = data;
@@ -214,6 +225,16 @@ static void save_work(void *data)
 	long long t0;
 	int r;
 
+	if (j->ssh_port > 0) {
+		t0 = mono_ms();
+		j->waited = ssh_up_wait(j->ssh_host, j->ssh_port, j->pid, j->wait_ms, quitting, j->m);
+		j->waited_ms = mono_ms() - t0;
+		if (j->waited == -ECANCELED) {
+			j->result = bgr_fail(&j->err, ECANCELED,
+					     "the guest or bangerd went away before its SSH server was up");
+			return;
+		}
+	}
 	r = mkdir_p(j->aside, 0700);
 	if (r < 0) {
 		j->result = bgr_fail(&j->err, -r, "cannot create %s: %s", j->aside, strerror(-r));
@@ -286,7 +307,11 @@ static void save_done(void *data)
 		t->status = TPL_READY;
 		t->created = time(NULL);
 		t->size = j->size;
-		snprintf(msg, sizeof(msg), "saved template %s (guest paused %lld ms)", t->key, j->paused_ms);
+		char waited[96] = "";
+		if (j->ssh_port > 0)
+			snprintf(waited, sizeof(waited), ", %lld ms after the hello%s", j->waited_ms,
+				 j->waited == 0 ? ", its SSH server up" : ": its SSH server did not come up");
+		snprintf(msg, sizeof(msg), "saved template %s (guest paused %lld ms%s)", t->key, j->paused_ms, waited);
 		log_msg("templates: %s from %s", msg, t->made_from);
 	} else {
 		snprintf(msg, sizeof(msg), "cannot save template %s: %s", t->key, j->err.msg);
@@ -310,7 +335,7 @@ static void save_done(void *data)
 	free(j);
 }
 
-int snap_save_start(struct vmm *m, struct vm *vm)
+int snap_save_start(struct vmm *m, struct vm *vm, const char *ssh_host, int ssh_port, long long wait_ms)
 {
 	_cleanup_free_ char *source = NULL;
 	struct tpl_inputs in;
@@ -356,8 +381,13 @@ int snap_save_start(struct vmm *m, struct vm *vm)
 	j->aside = xasprintf("%s/.aside-%s-%d-%" PRId64, m->templates_dir, key, getpid(), t->id);
 	j->final = xstrdup(t->dir);
 	j->meta = xasprintf("%s/" TPL_META, j->aside);
+	snprintf(j->ssh_host, sizeof(j->ssh_host), "%s", ssh_host ? ssh_host : "");
+	j->ssh_port = ssh_host ? ssh_port : 0;
+	j->pid = vm->rec.pid;
+	j->wait_ms = wait_ms;
 	vm->saving = true;
-	vmm_vm_log(m, vm, "snapshots: saving template %s (the guest pauses; nothing of the session is in it yet)", key);
+	vmm_vm_log(m, vm, "snapshots: saving template %s %s(the guest pauses; nothing of the session is in it yet)",
+		   key, j->ssh_port > 0 ? "once its SSH server is up " : "");
 	workers_submit(m->workers, save_work, save_done, j);
 	return 1;
 }

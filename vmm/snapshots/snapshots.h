@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "error.h"
 #include "validate.h"
@@ -88,8 +89,16 @@ struct template *template_add(struct vmm *m, const char *key, const char *source
 void template_forget(struct vmm *m, struct template *t);
 
 /* snap_save.c: 1 when a save of vm's template started (its boot goes on
- * through hooks.template_saved), 0 when there is nothing to save. */
-int snap_save_start(struct vmm *m, struct vm *vm);
+ * through hooks.template_saved), 0 when there is nothing to save. With
+ * ssh_port > 0 the save waits (on its worker) until the guest's SSH server
+ * shows its banner at ssh_host:ssh_port, for at most wait_ms: the guest
+ * has then finished booting, and a clone need not boot the rest. */
+int snap_save_start(struct vmm *m, struct vm *vm, const char *ssh_host, int ssh_port, long long wait_ms);
+
+/* ssh_up.c: waits until host:port shows an SSH banner (0), for at most
+ * max_ms (-ETIMEDOUT), or until cancel says so or pid is gone
+ * (-ECANCELED). Blocks: for workers. */
+int ssh_up_wait(const char *host, int port, pid_t pid, long long max_ms, bool (*cancel)(void *), void *ctx);
 
 /* snap_restore.c: the restore of a spawned clone (-incoming defer) on a
  * worker; its end comes through hooks.restore_done. */
@@ -98,8 +107,18 @@ void snap_restore_start(struct vmm *m, struct vm *vm, const char *work_disk);
  * through hooks.clone_online. */
 void snap_link_up_start(struct vmm *m, struct vm *vm);
 
-/* identify.c: the identify line for a restored clone (caller frees). */
+/* identify.c: the identify line for a restored clone (caller frees; it
+ * holds vm's host-made private key when there is one: never log it). */
 char *identify_line(struct vmm *m, const struct vm *vm, bool work_disk);
+/* Drops vm's host-made host key, private and public; the private one only
+ * (once the agent acked it: the public one is still to be pinned). */
+void identify_key_forget(struct vm *vm);
+void identify_key_sent(struct vm *vm);
+/* The clone's hello after its identify, against the host-made key: 1 when
+ * it reports that key and no other (it is pinned), 0 when there is no
+ * host-made key or the agent did not take it (msg says so; the hello's keys
+ * are pinned as without one), -1 when it reports other keys besides it. */
+int identify_hello_check(const struct vm *vm, const char *hello, char *msg, size_t size);
 /* The sparse copy both the save and the tests use; 0 or -errno. */
 int sparse_copy(const char *src, const char *dest);
 int sparse_copy_fd(int in, const char *dest);

@@ -4,9 +4,12 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 const char *ssh_helper_path(void)
@@ -47,6 +50,68 @@ int ssh_helper_key(const char *key_path, struct pubkey *pub, bgr_error *err)
 	if (status != 0 || sscanf(out, "%63s %2047s", pub->type, pub->b64) != 2)
 		return helper_failed(out, status, "ssh key", err);
 	return 0;
+}
+
+/* "TYPE BASE64 HEX" from banger-ssh hostkey; the output holds the private
+ * key, so it never goes into a message. */
+static int host_key_parse(const char *out, int status, struct pubkey *pub, char **priv_hex, bgr_error *err)
+{
+	int hex_start = 0, hex_end = 0;
+
+	if (status != 0)
+		return helper_failed(strncmp(out, "error: ", 7) == 0 ? out : "", status, "a clone's host key", err);
+	if (sscanf(out, "%*63s %*2047s %n%*[0-9a-f]%n", &hex_start, &hex_end) != 0 || hex_end <= hex_start ||
+	    hex_end - hex_start > 4096 || (hex_end - hex_start) % 2)
+		return bgr_fail(err, EIO, "a clone's host key: banger-ssh printed something unexpected");
+	if (sscanf(out, "%63s %2047s", pub->type, pub->b64) != 2)
+		return bgr_fail(err, EIO, "a clone's host key: banger-ssh printed no public key");
+	*priv_hex = xasprintf("%.*s", hex_end - hex_start, out + hex_start);
+	return 0;
+}
+
+int ssh_helper_host_key_begin(struct host_key_gen *g, bgr_error *err)
+{
+	char *argv[] = { (char *)ssh_helper_path(), "hostkey", NULL };
+	int fds[2];
+
+	g->pid = -1;
+	g->fd = -1;
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return bgr_fail(err, errno, "a clone's host key: pipe: %s", strerror(errno));
+	g->pid = proc_spawn_stdio(argv, -1, fds[1], STDERR_FILENO);
+	close(fds[1]);
+	if (g->pid < 0) {
+		close(fds[0]);
+		return bgr_fail(err, -g->pid, "a clone's host key: cannot run %s: %s", argv[0], strerror(-g->pid));
+	}
+	g->fd = fds[0];
+	return 0;
+}
+
+int ssh_helper_host_key_end(struct host_key_gen *g, struct pubkey *pub, char **priv_hex, bgr_error *err)
+{
+	char out[8192];
+	size_t len = 0;
+	int status = 0, r;
+
+	*priv_hex = NULL;
+	if (g->pid < 0)
+		return bgr_fail(err, EIO, "a clone's host key: banger-ssh did not run");
+	for (;;) {
+		ssize_t n = read(g->fd, out + len, sizeof(out) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || (len += (size_t)n) == sizeof(out) - 1)
+			break;
+	}
+	out[len] = '\0';
+	close(g->fd);
+	while (waitpid(g->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	r = host_key_parse(out, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), pub, priv_hex, err);
+	explicit_bzero(out, sizeof(out));
+	g->pid = g->fd = -1;
+	return r;
 }
 
 static char **host_argv(const char *verb, const char *file, const char *const *hosts, size_t n)

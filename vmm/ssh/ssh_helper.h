@@ -18,12 +18,24 @@
 #include "pubkey.h"
 
 #include <limits.h>
+#include <sys/types.h>
 
 /* banger-ssh's ($BANGER_SSH_HELPER overrides). */
 const char *ssh_helper_path(void);
 
 /* Makes sure the key pair exists; fills pub. */
 int ssh_helper_key(const char *key_path, struct pubkey *pub, bgr_error *err);
+/* A new ed25519 SSH host key for a restored clone, made by the helper
+ * (never written to disk) while the caller does other work: _begin starts
+ * it, _end waits for it and gives its public key and the OpenSSH private
+ * key file as hex in *priv_hex (caller frees, after explicit_bzero). Call
+ * _end once after every _begin (it reaps the helper). */
+struct host_key_gen {
+	pid_t pid;
+	int fd;
+};
+int ssh_helper_host_key_begin(struct host_key_gen *g, bgr_error *err);
+int ssh_helper_host_key_end(struct host_key_gen *g, struct pubkey *pub, char **priv_hex, bgr_error *err);
 /* Removes the lines of file for every one of hosts. */
 int ssh_helper_drop(const char *file, const char *const *hosts, size_t n, bgr_error *err);
 /* A cheap pre-check before running the helper: false when none of hosts
