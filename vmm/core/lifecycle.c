@@ -7,6 +7,7 @@
 #include "file_sync.h"
 #include "log.h"
 #include "network.h"
+#include "ports.h"
 #include "ssh_verify.h"
 #include "proc.h"
 #include "snapshots.h"
@@ -306,6 +307,7 @@ static void boot_completed(struct vmm *m, struct vm *vm)
 	vmm_vm_log(m, vm, "running (boot took %lld ms)", now_real_ms() - vm->rec.started_at);
 	vm_event(m, vm, "running");
 	ssh_config_refresh(m);
+	ports_vm_running(m, vm);
 	waiters_complete(&vm->start_waiters, 0);
 }
 

@@ -5,6 +5,7 @@
 #include "log.h"
 #include "settings.h"
 #include "network.h"
+#include "ports.h"
 #include "ssh_helper.h"
 #include "pins_cache.h"
 #include "proc.h"
@@ -218,6 +219,7 @@ int vmm_new(struct loop *loop, struct bgr_paths *paths, const struct vmm_observe
 		goto fail;
 	for (size_t i = 0; i < m->n_vms; i++)
 		vm_adopt(m, m->vms[i]);
+	ports_load(m);
 	templates_gc(m);
 	ssh_config_refresh(m);
 	log_msg("loaded %zu VMs; accel %s (%s)", m->n_vms, m->settings.accel.accel, m->settings.accel.why);
@@ -267,6 +269,7 @@ void vmm_free(struct vmm *m)
 		vm_free(vm);
 	}
 	free(m->vms);
+	ports_free(m);
 	if (m->inotify_fd >= 0) {
 		loop_del_fd(m->loop, m->inotify_fd);
 		close(m->inotify_fd);
@@ -371,6 +374,7 @@ void vm_remove(struct vmm *m, struct vm *vm)
 		return;
 	}
 	remove_files(m, vm);
+	ports_vm_removed(m, vm->rec.id);
 	drop_pins_later(m, &vm->rec);
 	log_msg("%s: deleted", vm->rec.name);
 	vm_event(m, vm, "deleted");

@@ -148,6 +148,7 @@ struct vmm {
 	char *templates_dir; /* state/templates */
 	char *runtime_dir;   /* a tmpfs for template boots' RAM files */
 	char *qemu_version;  /* `qemu-system-x86_64 --version`, read once at start-up */
+	struct port_fwd *ports; /* vms/NAME/ports rules of every VM, vmm/net/ports.c */
 };
 
 /* vm_services.c: the low-level services (and vmm.h's lookups, log, events) */
