@@ -255,6 +255,7 @@ void vmm_free(struct vmm *m)
 	free(m->qemu_version);
 	pins_cache_free(m);
 	art_free_all(m);
+	ports_free(m);
 	for (size_t i = 0; i < m->n_vms; i++) {
 		struct vm *vm = m->vms[i];
 		vm_channels_close(m, vm);
@@ -269,7 +270,6 @@ void vmm_free(struct vmm *m)
 		vm_free(vm);
 	}
 	free(m->vms);
-	ports_free(m);
 	if (m->inotify_fd >= 0) {
 		loop_del_fd(m->loop, m->inotify_fd);
 		close(m->inotify_fd);

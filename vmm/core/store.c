@@ -305,8 +305,9 @@ int store_port_insert(struct store *s, const struct store_port *p, bgr_error *er
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 
-	if (sqlite3_prepare_v2(s->db, "INSERT INTO ports (vm_id, proto, bind, host_port, guest_port) VALUES (?,?,?,?,?)",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT INTO ports (vm_id, proto, bind, host_port, guest_port) VALUES (?,?,?,?,?)", -1,
+			       &st, NULL) != SQLITE_OK)
 		return db_fail(s, err, "prepare port insert");
 	sqlite3_bind_int64(st, 1, p->vm_id);
 	sqlite3_bind_text(st, 2, p->proto, -1, SQLITE_STATIC);

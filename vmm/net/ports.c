@@ -1,7 +1,7 @@
 #include "ports.h"
+#include "hostfwd.h"
 #include "log.h"
 #include "port_rule.h"
-#include "qmp.h"
 #include "relay.h"
 #include "util.h"
 
@@ -99,9 +99,7 @@ static int fwd_bind(struct port_fwd *f, bgr_error *err)
 
 static void to_store(const struct port_fwd *f, struct store_port *p)
 {
-	*p = (struct store_port){ .vm_id = f->vm_id,
-				  .host_port = f->rule.host_port,
-				  .guest_port = f->rule.guest_port };
+	*p = (struct store_port){ .vm_id = f->vm_id, .host_port = f->rule.host_port, .guest_port = f->rule.guest_port };
 	snprintf(p->proto, sizeof(p->proto), "%s", port_proto_name(f->rule.proto));
 	snprintf(p->bind, sizeof(p->bind), "%s", f->rule.bind);
 }
@@ -113,7 +111,8 @@ static int free_backend_port(enum port_proto proto)
 	socklen_t len = sizeof(a);
 	_cleanup_close_ int fd = socket(AF_INET, (proto == PORT_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
 
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) < 0)
 		return -errno;
 	return ntohs(a.sin_port);
 }
@@ -163,7 +162,6 @@ static void backend_add(struct port_fwd *f, struct vm *vm)
 {
 	struct backend_req *q;
 	_cleanup_free_ char *line = NULL;
-	bgr_error err;
 	int port;
 
 	f->backend_port = 0;
@@ -176,16 +174,14 @@ static void backend_add(struct port_fwd *f, struct vm *vm)
 		return;
 	}
 	q = xcalloc(1, sizeof(*q));
-	*q = (struct backend_req){
-		.m = f->m, .vm_id = f->vm_id, .boot = vm->rec.started_at, .rule = f->rule, .port = (uint16_t)port
-	};
+	*q = (struct backend_req){ .m = f->m,
+				   .vm_id = f->vm_id,
+				   .boot = vm->rec.started_at,
+				   .rule = f->rule,
+				   .port = (uint16_t)port };
 	line = xasprintf("hostfwd_add net0 %s:127.0.0.1:%d-:%u", port_proto_name(f->rule.proto), port,
 			 f->rule.guest_port);
-	if (qmp_hmp(f->m->loop, vm->qmp_sock, line, backend_answered, q, &err) < 0) {
-		snprintf(f->error, sizeof(f->error), "%s", err.msg);
-		free(q);
-		return;
-	}
+	hostfwd_send(f->m, vm->qmp_sock, line, backend_answered, q);
 	f->backend_pending = true;
 }
 
@@ -194,14 +190,11 @@ static void backend_add(struct port_fwd *f, struct vm *vm)
 static void backend_remove(struct port_fwd *f, struct vm *vm)
 {
 	_cleanup_free_ char *line = NULL;
-	bgr_error err;
 
-	if (!f->backend_port || f->backend_boot != vm->rec.started_at || !vm->qmp_sock ||
-	    vm->rec.state != VM_RUNNING)
+	if (!f->backend_port || f->backend_boot != vm->rec.started_at || !vm->qmp_sock || vm->rec.state != VM_RUNNING)
 		return;
 	line = xasprintf("hostfwd_remove net0 %s:127.0.0.1:%u", port_proto_name(f->rule.proto), f->backend_port);
-	if (qmp_hmp(f->m->loop, vm->qmp_sock, line, NULL, NULL, &err) < 0)
-		vmm_vm_log(f->m, vm, "ports: %s", err.msg);
+	hostfwd_send(f->m, vm->qmp_sock, line, NULL, NULL);
 	f->backend_port = 0;
 }
 
@@ -262,6 +255,7 @@ void ports_load(struct vmm *m)
 
 void ports_free(struct vmm *m)
 {
+	hostfwd_free(m);
 	while (m->ports) {
 		struct port_fwd *f = m->ports;
 		m->ports = f->next;
@@ -292,6 +286,10 @@ static void render_state(FILE *out, const struct port_fwd *f, const struct vm *v
 		fputs("inactive (the VM has no network)\n", out);
 	else if (f->error[0])
 		fprintf(out, "error: %s\n", f->error);
+	else if (f->backend_port && f->backend_boot == vm->rec.started_at && f->rule.proto == PORT_UDP &&
+		 !f->m->settings.net.nat)
+		/* slirp's restrict=on drops every UDP datagram the guest sends */
+		fputs("active (one way: with nat = false QEMU drops the guest's UDP, answers too)\n", out);
 	else if (f->backend_port && f->backend_boot == vm->rec.started_at)
 		fputs("active\n", out);
 	else
@@ -341,8 +339,7 @@ static struct plan_entry *plan_find(struct plan *p, const struct port_rule *r)
 	return NULL;
 }
 
-static int plan_line(struct vmm *m, struct vm *vm, struct plan *p, const struct port_rule *r, int line,
-		     bgr_error *err)
+static int plan_line(struct vmm *m, struct vm *vm, struct plan *p, const struct port_rule *r, int line, bgr_error *err)
 {
 	struct plan_entry *e = plan_find(p, r);
 	char desc[64];

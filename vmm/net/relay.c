@@ -28,8 +28,8 @@ struct half {
 
 struct conn {
 	struct relay *r;
-	int fd[2];     /* 0: the client, 1: the guest's side */
-	bool connecting; /* fd[1]'s connect is in progress */
+	int fd[2];          /* 0: the client, 1: the guest's side */
+	bool connecting;    /* fd[1]'s connect is in progress */
 	struct half dir[2]; /* dir[i] carries fd[i]'s bytes to fd[1 - i] */
 	struct conn *next;
 };
@@ -297,8 +297,8 @@ static void udp_readable(void *data, int fd, uint32_t events)
 	}
 }
 
-int relay_open(struct loop *loop, enum port_proto proto, const char *bind_addr, uint16_t port,
-	       relay_target_fn target, void *ctx, struct relay **ret, bgr_error *err)
+int relay_open(struct loop *loop, enum port_proto proto, const char *bind_addr, uint16_t port, relay_target_fn target,
+	       void *ctx, struct relay **ret, bgr_error *err)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
 	bool tcp = proto == PORT_TCP;
