@@ -630,6 +630,7 @@ static void process_gone(struct vmm *m, struct vm *vm, const char *how)
 	vm_channels_close(m, vm);
 	remove_sockets(vm);
 	network_boot_ended(m, vm);
+	ports_vm_down(m, vm);
 	vmm_vm_log(m, vm, "hypervisor (pid %d) %s", vm->rec.pid, how);
 	bool reason_set = was == VM_ERROR; /* the failed boot's reason is there */
 	if (was == VM_STARTING && !vm->stop_is_kill) {

@@ -207,6 +207,18 @@ void ports_vm_running(struct vmm *m, struct vm *vm)
 			backend_add(f, vm);
 }
 
+void ports_vm_down(struct vmm *m, struct vm *vm)
+{
+	for (struct port_fwd *f = m->ports; f; f = f->next) {
+		if (f->vm_id != vm->rec.id || !f->relay)
+			continue;
+		relay_drop_clients(f->relay);
+		f->backend_port = 0;
+		f->backend_pending = false;
+		f->error[0] = '\0'; /* QEMU's side was this boot's */
+	}
+}
+
 static void note_bind(struct vmm *m, struct vm *vm, const struct port_fwd *f)
 {
 	char desc[64];

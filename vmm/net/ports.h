@@ -18,5 +18,9 @@ void ports_free(struct vmm *m);
 void ports_vm_removed(struct vmm *m, int64_t vm_id);
 /* A boot of vm is running: user mode asks QEMU for its forwards. */
 void ports_vm_running(struct vmm *m, struct vm *vm);
+/* Its hypervisor is gone: the connections and flows to it close (a
+ * connection to a vanished guest would otherwise wait for TCP's timeout);
+ * the listeners stay. */
+void ports_vm_down(struct vmm *m, struct vm *vm);
 
 #endif

@@ -1,5 +1,4 @@
 #include "relay.h"
-#include "log.h"
 #include "loop.h"
 #include "util.h"
 
