@@ -5,7 +5,8 @@
 # carries datagrams both ways (udp_echo, copied in: busybox has no UDP
 # nc). The rules survive a restart of the VM; a stopped VM's port is held
 # but closes connections. Then the same VM booted in user mode (QEMU's
-# slirp): one TCP forward through QEMU's hostfwd, added while running.
+# slirp): TCP and UDP forwards through QEMU's hostfwd, one added while
+# running; both modes through a restart of bangerd with the VM running.
 . "$(dirname "$0")/../lib.sh"
 banger_setup real
 
@@ -92,6 +93,12 @@ expect_eq "UDP: a datagram there and its answer back" "echo:ping-5353" "$(echo_u
 expect_eq "UDP: a second client gets its own answer" "echo:ping-5353" "$(echo_udp 15353)"
 check "the rules are bangerd's sockets on the host's loopback" sh -c "ss -Hltnp 'sport = :18000' | grep -q 'bangerd'"
 
+# a restart of bangerd while the VM runs: the rules are bound again
+stop_daemon
+start_daemon
+check "after a restart of bangerd the rules read active" wait_for 60 all_active 3
+expect_eq "TCP through the re-adopted VM" "$(sha256sum <"$T/blob")" "$(fetch 18000 /blob | sha256sum)"
+
 # the rules survive a restart of the VM
 expect_errno "restart fw" OK write "$V/state" restart
 check "every rule reads active again" all_active 3
@@ -124,6 +131,10 @@ expect_errno "user mode: a rule added while running" OK write "$V/ports" '18002:
 check "it becomes active" wait_for 60 sh -c "grep -q '^tcp 127.0.0.1:18002 -> 8001 active\$' '$V/ports'"
 expect_eq "user mode TCP: the echo through the new rule" same "$(echo_tcp 18002)"
 expect_eq "user mode UDP" "echo:ping-5353" "$(echo_udp 15353)"
+stop_daemon
+start_daemon
+check "user mode, bangerd restarted: QEMU's side is set up again" wait_for 60 all_active 4
+expect_eq "user mode TCP after the restart of bangerd" same "$(echo_tcp 18002)"
 check "logs name QEMU's side" grep -q "ports: tcp 127.0.0.1:18002 -> 8001 active (QEMU forwards 127.0.0.1:" "$V/logs"
 expect_errno "remove 18002 while running" OK write "$V/ports" '-18002'
 check "18002 is free" sh -c "! ss -Hltn 'sport = :18002' | grep -q ."

@@ -15,6 +15,7 @@
 #define DEFAULT_BIND "127.0.0.1"
 #define WRITE_MAX 4096 /* bytes of one write */
 #define RULES_PER_WRITE 64
+#define RULES_PER_VM 128
 
 struct port_fwd {
 	struct vmm *m;
@@ -339,7 +340,7 @@ struct plan_entry {
 };
 
 struct plan {
-	struct plan_entry e[RULES_PER_WRITE * 2];
+	struct plan_entry e[RULES_PER_VM + RULES_PER_WRITE];
 	size_t n;
 };
 
@@ -366,6 +367,7 @@ static int plan_line(struct vmm *m, struct vm *vm, struct plan *p, const struct 
 					port_proto_name(r->proto), r->bind, r->host_port, e->rule.guest_port,
 					r->guest_port);
 		e->removed = true;
+		e->rebind = false;
 		return 0;
 	}
 	if (e && !e->removed) {
@@ -380,6 +382,7 @@ static int plan_line(struct vmm *m, struct vm *vm, struct plan *p, const struct 
 	if (e) { /* removed earlier in this write: the same listener, another guest port */
 		e->removed = false;
 		e->changed = e->fwd != NULL;
+		e->rebind = e->fwd && !e->fwd->relay;
 		e->rule = *r;
 		e->line = line;
 		return 0;
@@ -426,6 +429,11 @@ static int plan_write(struct vmm *m, struct vm *vm, const char *buf, size_t size
 	}
 	if (!rules)
 		return bgr_fail(err, EINVAL, "no rule given: want [tcp|udp ][BIND:]HOSTPORT[:GUESTPORT], or -RULE");
+	rules = 0;
+	for (size_t i = 0; i < p->n; i++)
+		rules += !p->e[i].removed;
+	if (rules > RULES_PER_VM)
+		return bgr_fail(err, E2BIG, "a VM has at most %d rules (this write would make %d)", RULES_PER_VM, rules);
 	return 0;
 }
 
