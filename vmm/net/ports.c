@@ -433,7 +433,8 @@ static int plan_write(struct vmm *m, struct vm *vm, const char *buf, size_t size
 	for (size_t i = 0; i < p->n; i++)
 		rules += !p->e[i].removed;
 	if (rules > RULES_PER_VM)
-		return bgr_fail(err, E2BIG, "a VM has at most %d rules (this write would make %d)", RULES_PER_VM, rules);
+		return bgr_fail(err, E2BIG, "a VM has at most %d rules (this write would make %d)", RULES_PER_VM,
+				rules);
 	return 0;
 }
 
