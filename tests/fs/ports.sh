@@ -110,6 +110,26 @@ expect_eq "the store holds no rule of it" 0 \
 	"$(python3 -c "import sqlite3; print(sqlite3.connect('$T/home/state/banger.db').execute('select count(*) from ports').fetchone()[0])")"
 expect_errno "q may take 18080 now" OK write "$MNT/vms/q/ports" '18080'
 
+# two VMs racing for one port: one gets it, the other EADDRINUSE
+mkdir "$MNT/vms/s"
+$FSOP write "$MNT/vms/q/ports" '19500' >"$T/race.q" &
+racer1=$!
+$FSOP write "$MNT/vms/s/ports" '19500' >"$T/race.s" &
+racer2=$!
+wait "$racer1" "$racer2"
+expect_eq "racing writers: one OK, one EADDRINUSE" "EADDRINUSE OK" "$(cat "$T/race.q" "$T/race.s" | sort | paste -sd' ')"
+expect_eq "exactly one VM has the rule" 1 "$(cat "$MNT/vms/q/ports" "$MNT/vms/s/ports" | grep -c ':19500 ')"
+
+# bangerd killed (SIGKILL) right after a write: the rule is in the store
+expect_errno "add 19600 to q" OK write "$MNT/vms/q/ports" '19600'
+kill_daemon
+start_daemon
+check "after SIGKILL and a restart, 19600 is there and bound" \
+	sh -c "grep -q '^tcp 127.0.0.1:19600 -> 19600 waiting' '$MNT/vms/q/ports' && ss -Hltn 'sport = :19600' | grep -q ."
+expect_errno "remove 19600 again" OK write "$MNT/vms/q/ports" '-19600'
+check "rmdir s (whichever won the race)" rmdir "$MNT/vms/s"
+grep -q ':19500 ' "$MNT/vms/q/ports" && $FSOP write "$MNT/vms/q/ports" '-19500' >/dev/null
+
 # the CLI
 BANGER="$REPO/tools/banger"
 cli() { BANGER_MOUNT=$MNT "$BANGER" "$@"; }
