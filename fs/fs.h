@@ -75,6 +75,8 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
 void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi);
 void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+/* ports.c: a write of vms/NAME/ports (several lines at once) */
+void fs_write_ports(struct fs *fs, fuse_req_t req, struct vm *vm, const char *buf, size_t size);
 void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph);
 /* A request parked until the vmm completes an operation:
  *   p = pending_new(fs, req, size);

@@ -190,6 +190,10 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 		write_console(fs, req, vm, buf, size);
 		return;
 	}
+	if (n.kind == VMF_PORTS) {
+		fs_write_ports(fs, req, vm, buf, size);
+		return;
+	}
 	if (value_trim(buf, size, value, sizeof(value), &err) < 0) {
 		fs_refuse_control(fs, req, vm, &n, err.code, "%s: %s", n.def->name, err.msg);
 		return;

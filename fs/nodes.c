@@ -58,6 +58,8 @@ const struct node_def vm_nodes[VMF_END] = {
 	[VMF_UPTIME] = { "uptime", RO, NODE_VOLATILE },
 	[VMF_MAC] = { "mac", RO, 0 },
 	[VMF_CREATED] = { "created", RO, 0 },
+	/* volatile: a rule's state follows the VM's without an event */
+	[VMF_PORTS] = { "ports", RW, NODE_WRITABLE | NODE_VOLATILE },
 };
 
 bool art_has_file(enum art_kind kind, enum art_file f)
@@ -129,6 +131,8 @@ enum vm_error_of node_error_of(enum vm_file kind)
 		return VM_ERR_STATE;
 	case VMF_CONSOLE:
 		return VM_ERR_CONSOLE;
+	case VMF_PORTS:
+		return VM_ERR_PORTS;
 	case VMF_VCPU:
 		return VM_ERR_VCPU;
 	case VMF_MEMORY:

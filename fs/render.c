@@ -29,6 +29,8 @@ static const char readme[] =
 	"  vms/NAME/ip           guest address (bridge mode; empty in user mode)\n"
 	"  vms/NAME/mac known_hosts ssh_config      its MAC, its pinned host keys, a Host block\n"
 	"  vms/NAME/pid uptime created              the hypervisor process and times\n"
+	"  vms/NAME/ports        forwarded host ports and their state; write 8080,\n"
+	"                        127.0.0.1:3000:80 or 'udp 5353' to add, -8080 to remove\n"
 	"\n"
 	"  images/       installed images; mkdir NAME pulls NAME from the catalog,\n"
 	"                rmdir NAME removes it (EBUSY while a VM uses it)\n"
@@ -207,6 +209,11 @@ static void render_vm_file(FILE *f, enum vm_file kind, const struct render_ctx *
 		break;
 	case VMF_KNOWN_HOSTS:
 		text = vmm_vm_known_hosts(ctx->vmm, vm);
+		fputs(text, f);
+		free(text);
+		break;
+	case VMF_PORTS:
+		text = vmm_vm_ports_text(ctx->vmm, vm);
 		fputs(text, f);
 		free(text);
 		break;

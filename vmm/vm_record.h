@@ -21,6 +21,7 @@ enum vm_error_of {
 	VM_ERR_IMAGE,
 	VM_ERR_KERNEL,
 	VM_ERR_CONSOLE,
+	VM_ERR_PORTS,
 };
 
 /* Which sizing values the user set on this VM (the rest are defaults). */

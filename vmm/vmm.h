@@ -180,6 +180,15 @@ void vmm_vm_fail(struct vmm *m, struct vm *vm, enum vm_error_of of, const bgr_er
 /* Appends a line to vm's log. */
 void vmm_vm_log(struct vmm *m, struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* vms/NAME/ports (docs/filesystem.md): the VM's forwarding rules, one a
+ * line with its state (caller frees); a write adds and (-RULE) removes
+ * rules, every line checked and bound before anything changes: EINVAL a
+ * malformed rule, EADDRINUSE a taken port, EEXIST another guest port on
+ * that listener, ENOENT no such rule to remove. Records its own failure
+ * in the VM's error (and clears it on success). */
+char *vmm_vm_ports_text(struct vmm *m, struct vm *vm);
+int vmm_vm_ports_write(struct vmm *m, struct vm *vm, const char *buf, size_t size, bgr_error *err);
+
 /* Sends bytes to the serial console input. */
 ssize_t vmm_console_write(struct vmm *m, struct vm *vm, const char *buf, size_t len, bgr_error *err);
 

@@ -23,7 +23,7 @@ no_vms() { [ -z "$(ls -A "$MNT/vms")" ]; }
 one_banger_line() { [ "$(printf '%s\n' "$ERR" | wc -l)" = 1 ] && [ "${ERR#banger: }" != "$ERR" ]; }
 
 # ---- help
-for c in run ssh ls start stop rm logs console image kernel doctor completion; do
+for c in run ssh ls start stop rm logs console port image kernel doctor completion; do
 	bx "$c" --help
 	check "banger $c --help exits 0 with its usage" test "$RC" = 0 -a "${OUT%%$'\n'*}" != "" -a \
 		"$(printf '%s' "$OUT" | head -n 1 | cut -d' ' -f1-3)" = "usage: banger $c"
@@ -234,7 +234,7 @@ lacks_words() {
 }
 
 check "bash loads the script" bash -n "$COMP/banger.bash"
-expect_eq "bash: subcommands" "run ssh cp ls start stop rm logs console image kernel doctor completion help --help --version" "$(bash_complete banger '')"
+expect_eq "bash: subcommands" "run ssh cp ls start stop rm logs console port image kernel doctor completion help --help --version" "$(bash_complete banger '')"
 expect_eq "bash: banger ssh <Tab> lists the VMs" "alpha beta" "$(bash_complete banger ssh '')"
 expect_eq "bash: banger rm a<Tab>" "alpha" "$(bash_complete banger rm a)"
 expect_eq "bash: banger ssh alpha <Tab>: no second VM" "" "$(bash_complete banger ssh alpha '')"
@@ -245,11 +245,12 @@ expect_eq "bash: banger run --r<Tab>" "--rm" "$(bash_complete banger run --r)"
 expect_eq "bash: banger completion <Tab>" "bash zsh fish" "$(bash_complete banger completion '')"
 check "bash: banger cp al<Tab> offers alpha: (a VM's side)" has_words "$(cd "$T" && bash_complete banger cp al)" "alpha:"
 check "fish: banger cp al<Tab> offers alpha:" has_words "$(cd "$T" && fish_complete 'banger cp al')" "alpha:"
+expect_eq "bash: banger port <Tab> lists the VMs" "alpha beta" "$(bash_complete banger port '')"
 check "zsh loads the script" zsh -n "$COMP/_banger"
 out=$(zsh_complete 'banger ssh ' alpha beta)
 check "zsh: banger ssh <Tab> lists the VMs" has_words "$out" alpha beta
-out=$(zsh_complete 'banger ' run ssh console doctor)
-check "zsh: banger <Tab> lists the commands" has_words "$out" run ssh console doctor
+out=$(zsh_complete 'banger ' run ssh console port doctor)
+check "zsh: banger <Tab> lists the commands" has_words "$out" run ssh console port doctor
 out=$(zsh_complete 'banger run --' --rm --branch --from --vcpu)
 check "zsh: banger run --<Tab> lists its flags" has_words "$out" --rm --branch --from --vcpu
 out=$(zsh_complete 'banger cp --r' --recursive)
@@ -259,7 +260,8 @@ expect_eq "fish: banger ssh <Tab> lists the VMs" "alpha beta" "$(fish_complete '
 expect_eq "fish: banger stop alpha <Tab>: more VMs" "alpha beta" "$(fish_complete 'banger stop alpha ')"
 check "fish: banger ssh -<Tab> offers --help" has_words "$(fish_complete 'banger ssh -')" --help
 check "fish: banger ssh alpha -<Tab> does not (the guest's command)" lacks_words "$(fish_complete 'banger ssh alpha -')" --help
-check "fish: banger <Tab> lists the commands" has_words "$(fish_complete 'banger ')" run ssh console doctor completion
+check "fish: banger <Tab> lists the commands" has_words "$(fish_complete 'banger ')" run ssh console port doctor completion
+expect_eq "fish: banger port <Tab> lists the VMs" "alpha beta" "$(fish_complete 'banger port ')"
 check "fish: banger run --<Tab> lists its flags" has_words "$(fish_complete 'banger run --')" --rm --branch --from --vcpu --memory --disk
 
 # ---- doctor, daemon up

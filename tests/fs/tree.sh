@@ -3,7 +3,7 @@
 # the settings a stopped VM takes. No guest is booted.
 . "$(dirname "$0")/../lib.sh"
 
-VM_FILES="state ip console logs known_hosts error vcpu memory_mib disk_size image kernel spec ssh_config pid uptime mac created"
+VM_FILES="state ip console logs known_hosts error vcpu memory_mib disk_size image kernel spec ssh_config pid uptime mac created ports"
 
 banger_setup fake || exit 1
 V=$MNT/vms/a
@@ -46,7 +46,7 @@ expect_eq "vms/a lists every file" "$(tr ' ' '\n' <<<"$VM_FILES" | sort | tr '\n
 	"$(ls "$V" | sort | tr '\n' ' ')"
 for f in $VM_FILES; do
 	case $f in
-	state | vcpu | memory_mib | disk_size | image | kernel) want=644 ;;
+	state | vcpu | memory_mib | disk_size | image | kernel | ports) want=644 ;;
 	console) want=600 ;;
 	*) want=444 ;;
 	esac

@@ -107,7 +107,7 @@ static void test_open_and_schema(void)
 
 	if (!st)
 		return;
-	is_int(store_schema_version(st), 4, "schema version of a new store");
+	is_int(store_schema_version(st), 5, "schema version of a new store");
 	is_int(store_vm_insert(st, &a, &err), 0, "insert while the store is open");
 	snprintf(path, sizeof(path), "%s-wal", db_path);
 	tap_ok(stat(path, &sb) == 0, "the -wal file exists after a write");
@@ -281,7 +281,7 @@ static void test_reopen(int64_t last_id)
 
 	if (!st)
 		return;
-	is_int(store_schema_version(st), 4, "schema version still 4");
+	is_int(store_schema_version(st), 5, "schema version still 5");
 	is_int(load(st, &seen), 3, "the three VMs survived close + open");
 	is_str(seen.recs[0].name, "x1", "x1 first");
 	is_str(seen.recs[2].name, "x2", "x2 last");
@@ -332,7 +332,7 @@ static void test_migrate_error_of(void)
 	       "a schema-2 store with an error");
 	st = open_store("schema 2");
 	if (st) {
-		is_int(store_schema_version(st), 4, "migrated to 4");
+		is_int(store_schema_version(st), 5, "migrated to 5");
 		is_int(load(st, &seen), 2, "both VMs load");
 		is_str(seen.recs[0].error, "boot timed out", "the error is kept");
 		is_int(seen.recs[0].error_of, VM_ERR_STATE, "and counts as state's");
@@ -342,6 +342,40 @@ static void test_migrate_error_of(void)
 		store_close(st);
 	}
 	memcpy(db_path, saved, sizeof(saved));
+}
+
+/* vms/NAME/ports rules (schema 5): one listener per host, gone with their VM. */
+static void count_port(void *ctx, const struct store_port *p)
+{
+	int *n = ctx;
+
+	(void)p;
+	(*n)++;
+}
+
+static void test_ports(struct store *st)
+{
+	struct vm_record a = record("ports-a"), b = record("ports-b");
+	struct store_port p = { .proto = "tcp", .bind = "127.0.0.1", .host_port = 8080, .guest_port = 80 };
+	bgr_error err = { 0 };
+	int n = 0;
+
+	is_int(store_vm_insert(st, &a, &err), 0, "insert ports-a");
+	is_int(store_vm_insert(st, &b, &err), 0, "insert ports-b");
+	p.vm_id = a.id;
+	is_int(store_port_insert(st, &p, &err), 0, "a rule of ports-a");
+	p.vm_id = b.id;
+	is_int(store_port_insert(st, &p, &err), -EEXIST, "the same listener for ports-b: EEXIST");
+	p.proto[0] = 'u'; /* udp */
+	is_int(store_port_insert(st, &p, &err), 0, "udp on that port is another listener");
+	is_int(store_ports_each(st, count_port, &n, &err), 0, "read the rules");
+	is_int(n, 2, "two rules");
+	is_int(store_port_delete(st, &p, &err), 0, "remove ports-b's");
+	is_int(store_vm_delete(st, a.id, &err), 0, "delete ports-a");
+	n = 0;
+	store_ports_each(st, count_port, &n, &err);
+	is_int(n, 0, "its rule went with it");
+	store_vm_delete(st, b.id, &err);
 }
 
 static void test_unopenable(void)
@@ -375,6 +409,7 @@ int main(void)
 		test_ids_not_reused(st, &last_id);
 		test_each_stops(st);
 		test_transactions(st);
+		test_ports(st);
 		store_close(st);
 	}
 	test_reopen(last_id);

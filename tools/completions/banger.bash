@@ -28,7 +28,7 @@ _banger_images() {
 
 _banger() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local cmds="run ssh cp ls start stop rm logs console image kernel doctor completion help"
+	local cmds="run ssh cp ls start stop rm logs console port image kernel doctor completion help"
 	local cmd i nargs=0
 	COMPREPLY=()
 	if [ "$COMP_CWORD" -eq 1 ]; then
@@ -90,6 +90,14 @@ _banger() {
 			mapfile -t COMPREPLY < <(compgen -W "--help" -- "$cur")
 		elif [ "$nargs" -eq 0 ]; then
 			mapfile -t COMPREPLY < <(compgen -W "$(_banger_vms)" -- "$cur")
+		fi
+		;;
+	port)
+		# NAME, then rules (the VM's own, to remove them, are not guessed)
+		if [ "$nargs" -eq 0 ] && [[ $cur != -* ]]; then
+			mapfile -t COMPREPLY < <(compgen -W "$(_banger_vms)" -- "$cur")
+		elif [ "$nargs" -eq 0 ]; then
+			mapfile -t COMPREPLY < <(compgen -W "--help" -- "$cur")
 		fi
 		;;
 	logs)

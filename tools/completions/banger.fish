@@ -45,7 +45,7 @@ function __banger_ssh_command
     test (count $words) -ge 3; and test "$words[2]" = ssh
 end
 
-set -l cmds run ssh cp ls start stop rm logs console image kernel doctor completion help
+set -l cmds run ssh cp ls start stop rm logs console port image kernel doctor completion help
 complete -c banger -f
 complete -c banger -n "not __fish_seen_subcommand_from $cmds" -l help -d 'show help'
 complete -c banger -n "not __fish_seen_subcommand_from $cmds" -l version -d 'show versions'
@@ -58,6 +58,7 @@ complete -c banger -n "not __fish_seen_subcommand_from $cmds" -a stop -d 'shut a
 complete -c banger -n "not __fish_seen_subcommand_from $cmds" -a rm -d 'delete a VM'
 complete -c banger -n "not __fish_seen_subcommand_from $cmds" -a logs -d "print a VM's log"
 complete -c banger -n "not __fish_seen_subcommand_from $cmds" -a console -d "attach to a VM's serial console"
+complete -c banger -n "not __fish_seen_subcommand_from $cmds" -a port -d "list, add and remove a VM's forwarded ports"
 complete -c banger -n "not __fish_seen_subcommand_from $cmds" -a image -d 'list, pull, import and remove images'
 complete -c banger -n "not __fish_seen_subcommand_from $cmds" -a kernel -d 'list, pull and remove kernels'
 complete -c banger -n "not __fish_seen_subcommand_from $cmds" -a doctor -d 'check this host'
@@ -76,7 +77,7 @@ complete -c banger -n '__fish_seen_subcommand_from run; and __banger_no_dashdash
 complete -c banger -n '__banger_nth_arg run 0' -a '(__fish_complete_directories)' -d workspace
 
 # VM names
-complete -c banger -n '__banger_nth_arg "ssh console logs" 0' -a '(__banger_vms)' -d VM
+complete -c banger -n '__banger_nth_arg "ssh console logs port" 0' -a '(__banger_vms)' -d VM
 complete -c banger -n '__fish_seen_subcommand_from start stop rm' -a '(__banger_vms)' -d VM
 complete -c banger -n '__fish_seen_subcommand_from logs' -s f -l follow -d 'follow the log'
 

@@ -7,6 +7,7 @@
 #include "file_sync.h"
 #include "log.h"
 #include "network.h"
+#include "ports.h"
 #include "ssh_verify.h"
 #include "proc.h"
 #include "snapshots.h"
@@ -307,6 +308,7 @@ static void boot_completed(struct vmm *m, struct vm *vm)
 	vmm_vm_log(m, vm, "running (boot took %lld ms)", now_real_ms() - vm->rec.started_at);
 	vm_event(m, vm, "running");
 	ssh_config_refresh(m);
+	ports_vm_running(m, vm);
 	waiters_complete(&vm->start_waiters, 0);
 }
 
@@ -666,6 +668,7 @@ static void process_gone(struct vmm *m, struct vm *vm, const char *how)
 	vm_channels_close(m, vm);
 	remove_sockets(vm);
 	network_boot_ended(m, vm);
+	ports_vm_down(m, vm);
 	vmm_vm_log(m, vm, "hypervisor (pid %d) %s", vm->rec.pid, how);
 	bool reason_set = was == VM_ERROR; /* the failed boot's reason is there */
 	if (was == VM_STARTING && !vm->stop_is_kill) {

@@ -5,6 +5,7 @@
 #include "log.h"
 #include "settings.h"
 #include "network.h"
+#include "ports.h"
 #include "ssh_helper.h"
 #include "pins_cache.h"
 #include "proc.h"
@@ -219,6 +220,7 @@ int vmm_new(struct loop *loop, struct bgr_paths *paths, const struct vmm_observe
 		goto fail;
 	for (size_t i = 0; i < m->n_vms; i++)
 		vm_adopt(m, m->vms[i]);
+	ports_load(m);
 	templates_gc(m);
 	ssh_config_refresh(m);
 	log_msg("loaded %zu VMs; accel %s (%s)", m->n_vms, m->settings.accel.accel, m->settings.accel.why);
@@ -254,6 +256,7 @@ void vmm_free(struct vmm *m)
 	free(m->qemu_version);
 	pins_cache_free(m);
 	art_free_all(m);
+	ports_free(m);
 	for (size_t i = 0; i < m->n_vms; i++) {
 		struct vm *vm = m->vms[i];
 		vm_channels_close(m, vm);
@@ -372,6 +375,7 @@ void vm_remove(struct vmm *m, struct vm *vm)
 		return;
 	}
 	remove_files(m, vm);
+	ports_vm_removed(m, vm->rec.id);
 	drop_pins_later(m, &vm->rec);
 	log_msg("%s: deleted", vm->rec.name);
 	vm_event(m, vm, "deleted");

@@ -48,6 +48,16 @@ static const char *const migrations[] = {
 	"ALTER TABLE vms ADD COLUMN template TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE vms ADD COLUMN clone_state TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE vms ADD COLUMN booted INTEGER NOT NULL DEFAULT 1;",
+	/* vms/NAME/ports: one row per forwarding rule; a listener is one per
+	 * host, so the key is global; a VM's rules go with it */
+	"CREATE TABLE ports ("
+	" vm_id INTEGER NOT NULL,"
+	" proto TEXT NOT NULL,"
+	" bind TEXT NOT NULL,"
+	" host_port INTEGER NOT NULL,"
+	" guest_port INTEGER NOT NULL,"
+	" PRIMARY KEY (proto, bind, host_port));"
+	"CREATE TRIGGER vms_delete_ports AFTER DELETE ON vms BEGIN DELETE FROM ports WHERE vm_id = OLD.id; END;",
 };
 
 static int db_fail(struct store *s, bgr_error *err, const char *what)
@@ -288,5 +298,63 @@ int store_vm_each(struct store *s, store_vm_fn fn, void *ctx, bgr_error *err)
 	}
 	if (rc != SQLITE_DONE)
 		return db_fail(s, err, "select vms");
+	return 0;
+}
+
+int store_port_insert(struct store *s, const struct store_port *p, bgr_error *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT INTO ports (vm_id, proto, bind, host_port, guest_port) VALUES (?,?,?,?,?)", -1,
+			       &st, NULL) != SQLITE_OK)
+		return db_fail(s, err, "prepare port insert");
+	sqlite3_bind_int64(st, 1, p->vm_id);
+	sqlite3_bind_text(st, 2, p->proto, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, p->bind, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, p->host_port);
+	sqlite3_bind_int(st, 5, p->guest_port);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return db_fail(s, err, "insert port");
+	return 0;
+}
+
+int store_port_delete(struct store *s, const struct store_port *p, bgr_error *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(s->db, "DELETE FROM ports WHERE vm_id=? AND proto=? AND bind=? AND host_port=?", -1, &st,
+			       NULL) != SQLITE_OK)
+		return db_fail(s, err, "prepare port delete");
+	sqlite3_bind_int64(st, 1, p->vm_id);
+	sqlite3_bind_text(st, 2, p->proto, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, p->bind, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, p->host_port);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return db_fail(s, err, "delete port");
+	return 0;
+}
+
+int store_ports_each(struct store *s, store_port_fn fn, void *ctx, bgr_error *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	struct store_port p;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT vm_id, proto, bind, host_port, guest_port FROM ports ORDER BY vm_id, rowid", -1,
+			       &st, NULL) != SQLITE_OK)
+		return db_fail(s, err, "prepare port select");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&p, 0, sizeof(p));
+		p.vm_id = sqlite3_column_int64(st, 0);
+		copy_text(p.proto, sizeof(p.proto), st, 1);
+		copy_text(p.bind, sizeof(p.bind), st, 2);
+		p.host_port = sqlite3_column_int(st, 3);
+		p.guest_port = sqlite3_column_int(st, 4);
+		fn(ctx, &p);
+	}
+	if (rc != SQLITE_DONE)
+		return db_fail(s, err, "select ports");
 	return 0;
 }

@@ -26,4 +26,18 @@ typedef int (*store_vm_fn)(void *ctx, const struct vm_record *rec);
 /* Calls fn for every VM in id order; stops at the first negative return. */
 int store_vm_each(struct store *s, store_vm_fn fn, void *ctx, bgr_error *err);
 
+/* vms/NAME/ports rules (vmm/net/ports.c); a VM's go with its row. */
+struct store_port {
+	int64_t vm_id;
+	char proto[4]; /* tcp | udp */
+	char bind[16];
+	int host_port, guest_port;
+};
+/* EEXIST when another rule holds proto, bind and host_port. */
+int store_port_insert(struct store *s, const struct store_port *p, bgr_error *err);
+/* Matches vm_id, proto, bind and host_port. */
+int store_port_delete(struct store *s, const struct store_port *p, bgr_error *err);
+typedef void (*store_port_fn)(void *ctx, const struct store_port *p);
+int store_ports_each(struct store *s, store_port_fn fn, void *ctx, bgr_error *err);
+
 #endif

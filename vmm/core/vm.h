@@ -154,6 +154,11 @@ struct vmm {
 	char *templates_dir; /* state/templates */
 	char *runtime_dir;   /* a tmpfs for template boots' RAM files */
 	char *qemu_version;  /* `qemu-system-x86_64 --version`, read once at start-up */
+
+	/* vms/NAME/ports: every VM's rules (vmm/net/ports.c) and, in user
+	 * mode, their QMP requests, one at a time (hostfwd.c) */
+	struct port_fwd *ports;
+	struct hostfwd_queue *hostfwds;
 };
 
 /* vm_services.c: the low-level services (and vmm.h's lookups, log, events) */

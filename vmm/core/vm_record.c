@@ -29,6 +29,7 @@ static const char *const error_of_names[] = {
 	[VM_ERR_VCPU] = "vcpu",      [VM_ERR_MEMORY] = "memory_mib",
 	[VM_ERR_DISK] = "disk_size", [VM_ERR_IMAGE] = "image",
 	[VM_ERR_KERNEL] = "kernel",  [VM_ERR_CONSOLE] = "console",
+	[VM_ERR_PORTS] = "ports",
 };
 
 const char *vm_error_of_name(enum vm_error_of of)

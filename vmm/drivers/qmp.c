@@ -18,10 +18,22 @@ struct qmp_call {
 	size_t len;
 	int answers; /* qmp_capabilities answers first, then our command */
 	struct loop_timer *timeout;
+	qmp_answer_fn fn; /* qmp_hmp: hears the answer once, or the failure */
+	void *ctx;
 };
+
+static void answer(struct qmp_call *c, int result, const char *text)
+{
+	qmp_answer_fn fn = c->fn;
+
+	c->fn = NULL;
+	if (fn)
+		fn(c->ctx, result, text);
+}
 
 static void call_free(struct qmp_call *c)
 {
+	answer(c, -EIO, "QEMU's monitor closed without an answer");
 	loop_timer_cancel(c->loop, c->timeout);
 	loop_del_fd(c->loop, c->fd);
 	close(c->fd);
@@ -46,6 +58,14 @@ static bool handle_line(struct qmp_call *c, const char *line)
 				cJSON_IsString(desc) ? desc->valuestring : "unknown error");
 		}
 		done = c->answers >= 2;
+		if (done) {
+			cJSON *ret = cJSON_GetObjectItemCaseSensitive(msg, "return");
+			cJSON *desc = cJSON_GetObjectItemCaseSensitive(error, "desc");
+			if (error)
+				answer(c, -EIO, cJSON_IsString(desc) ? desc->valuestring : "unknown error");
+			else
+				answer(c, 0, cJSON_IsString(ret) ? ret->valuestring : "");
+		}
 	}
 	cJSON_Delete(msg);
 	return done;
@@ -85,10 +105,14 @@ static void call_timeout(void *data)
 	struct qmp_call *c = data;
 
 	log_msg("qmp: no answer to %s", c->command);
+	answer(c, -ETIMEDOUT, "QEMU's monitor did not answer");
 	call_free(c);
 }
 
-int qmp_call(struct loop *loop, const char *sock_path, const char *command, bgr_error *err)
+/* Sends negotiation and request at once (QMP reads requests in order) and
+ * watches for the answer. */
+static int send_call(struct loop *loop, const char *sock_path, const char *command, const char *request,
+		     qmp_answer_fn fn, void *ctx, bgr_error *err)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	_cleanup_close_ int fd = -1;
@@ -102,13 +126,14 @@ int qmp_call(struct loop *loop, const char *sock_path, const char *command, bgr_
 	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
 		return bgr_fail(err, errno == ENOENT || errno == ECONNREFUSED ? ECONNREFUSED : errno,
 				"cannot reach QMP at %s: %s", sock_path, strerror(errno));
-	/* QMP reads requests in order, so negotiation and command can go at once. */
-	req = xasprintf("{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"%s\"}\n", command);
+	req = xasprintf("{\"execute\":\"qmp_capabilities\"}\n%s\n", request);
 	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
 		return bgr_fail(err, EIO, "cannot send %s to QMP: %s", command, strerror(errno));
 	c = xcalloc(1, sizeof(*c));
 	c->loop = loop;
 	c->command = xstrdup(command);
+	c->fn = fn;
+	c->ctx = ctx;
 	c->fd = steal_fd(&fd);
 	if (loop_add_fd(loop, c->fd, EPOLLIN, call_readable, c) < 0) {
 		close(c->fd);
@@ -118,4 +143,29 @@ int qmp_call(struct loop *loop, const char *sock_path, const char *command, bgr_
 	}
 	c->timeout = loop_timer_add(loop, 5000, call_timeout, c);
 	return 0;
+}
+
+int qmp_call(struct loop *loop, const char *sock_path, const char *command, bgr_error *err)
+{
+	_cleanup_free_ char *request = xasprintf("{\"execute\":\"%s\"}", command);
+
+	return send_call(loop, sock_path, command, request, NULL, NULL, err);
+}
+
+int qmp_hmp(struct loop *loop, const char *sock_path, const char *command_line, qmp_answer_fn fn, void *ctx,
+	    bgr_error *err)
+{
+	cJSON *req = cJSON_CreateObject(), *args = cJSON_AddObjectToObject(req, "arguments");
+	char *text;
+	int r;
+
+	cJSON_AddStringToObject(req, "execute", "human-monitor-command");
+	cJSON_AddStringToObject(args, "command-line", command_line);
+	text = cJSON_PrintUnformatted(req);
+	cJSON_Delete(req);
+	if (!text)
+		abort();
+	r = send_call(loop, sock_path, command_line, text, fn, ctx, err);
+	cJSON_free(text);
+	return r;
 }
