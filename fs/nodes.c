@@ -58,6 +58,7 @@ const struct node_def vm_nodes[VMF_END] = {
 	[VMF_UPTIME] = { "uptime", RO, NODE_VOLATILE },
 	[VMF_MAC] = { "mac", RO, 0 },
 	[VMF_CREATED] = { "created", RO, 0 },
+	[VMF_SESSIONS] = { "sessions", DIR, NODE_DIR },
 };
 
 bool art_has_file(enum art_kind kind, enum art_file f)

@@ -60,6 +60,7 @@ enum vm_file {
 	VMF_UPTIME,
 	VMF_MAC,
 	VMF_CREATED,
+	VMF_SESSIONS, /* sessions/: fs/sessions.c */
 	VMF_END,
 };
 

@@ -84,6 +84,8 @@ struct vm {
 	char *mem_path;        /* a template boot's RAM file (runtime dir), NULL when none */
 	char *net_args;        /* the kernel's ip= of this boot (identify sends it again) */
 	long long restore_ms;  /* when the restore began (monotonic), for the log */
+
+	struct session *sessions; /* vmm/sessions/: its sessions, in the order made */
 };
 
 /* What the parts below the lifecycle report upward. They call nothing above
@@ -116,6 +118,10 @@ struct vm_hooks {
 	 * answer came (channels.c) */
 	void (*agent_connected)(struct vmm *m, struct vm *vm);
 	void (*identify_result)(struct vmm *m, struct vm *vm, bool ok, const char *line);
+	/* sessions (vmm/sessions/): the agent's session lines and every hello
+	 * (channels.c); the channels closed (channels.c) */
+	void (*session_line)(struct vmm *m, struct vm *vm, const char *line);
+	void (*channels_closed)(struct vmm *m, struct vm *vm);
 };
 
 struct vmm {
@@ -145,9 +151,10 @@ struct vmm {
 	struct template **tpls;         /* snapshots: the templates, template.c */
 	size_t n_tpls, cap_tpls;
 	int64_t last_tpl_id;
-	char *templates_dir; /* state/templates */
-	char *runtime_dir;   /* a tmpfs for template boots' RAM files */
-	char *qemu_version;  /* `qemu-system-x86_64 --version`, read once at start-up */
+	char *templates_dir;     /* state/templates */
+	char *runtime_dir;       /* a tmpfs for template boots' RAM files */
+	char *qemu_version;      /* `qemu-system-x86_64 --version`, read once at start-up */
+	int64_t last_session_id; /* sessions' ids (inode numbers), this run's */
 };
 
 /* vm_services.c: the low-level services (and vmm.h's lookups, log, events) */
@@ -225,6 +232,8 @@ bool vm_waits_for_artifact(const struct vm *vm, enum art_kind kind, const char *
 void vm_channels_open(struct vmm *m, struct vm *vm);
 void vm_channels_close(struct vmm *m, struct vm *vm);
 int vm_agent_send(struct vm *vm, const char *line);
+/* Whether the agent's socket takes len more bytes now without blocking. */
+bool vm_agent_room(struct vm *vm, size_t len);
 /* Logs a line about what the agent sent, rate-limited: a guest cannot fill
  * the disk through logs by talking. */
 void vm_agent_log(struct vmm *m, struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
