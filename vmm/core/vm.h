@@ -151,9 +151,10 @@ struct vmm {
 	struct template **tpls;         /* snapshots: the templates, template.c */
 	size_t n_tpls, cap_tpls;
 	int64_t last_tpl_id;
-	char *templates_dir;     /* state/templates */
-	char *runtime_dir;       /* a tmpfs for template boots' RAM files */
-	char *qemu_version;      /* `qemu-system-x86_64 --version`, read once at start-up */
+	char *templates_dir; /* state/templates */
+	char *runtime_dir;   /* a tmpfs for template boots' RAM files */
+	char *qemu_version;  /* `qemu-system-x86_64 --version`, read once at start-up */
+
 	int64_t last_session_id; /* sessions' ids (inode numbers), this run's */
 };
 

@@ -28,6 +28,21 @@ static const char *state_names[] = {
 	[SESS_KILLED] = "killed", [SESS_FAILED] = "failed",     [SESS_LOST] = "lost",
 };
 
+bool sess_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > SESSION_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		if (!alnum && (i == 0 || !strchr("._-", c)))
+			return false;
+	}
+	return true;
+}
+
 void sess_hex_encode(const char *data, size_t len, char *out)
 {
 	static const char digits[] = "0123456789abcdef";

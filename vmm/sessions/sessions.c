@@ -22,21 +22,6 @@
 static const char *const signal_names[] = { "HUP",  "INT",  "QUIT", "KILL", "TERM",
 					    "USR1", "USR2", "CONT", "STOP", "WINCH" };
 
-bool sess_name_valid(const char *name)
-{
-	size_t n = strlen(name);
-
-	if (n == 0 || n > SESSION_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-		if (!alnum && (i == 0 || !strchr("._-", c)))
-			return false;
-	}
-	return true;
-}
-
 static bool ended(const struct session *s)
 {
 	return s->state == SESS_EXITED || s->state == SESS_KILLED || s->state == SESS_FAILED || s->state == SESS_LOST;
