@@ -119,6 +119,9 @@ uint64_t fs_sessions_parent(struct fs *fs, fuse_ino_t ino);
 bool fs_sessions_is_dir(struct fs *fs, fuse_ino_t ino, bool *exists);
 const char *fs_sessions_path(struct fs *fs, fuse_ino_t ino, char *buf, size_t size);
 bool fs_sessions_mkdir(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name);
+/* rm -r: a session's files go with it (accepted, nothing changes) once its
+ * command ended; EBUSY while it runs */
+bool fs_sessions_unlink(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name);
 bool fs_sessions_rmdir(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name);
 bool fs_sessions_open(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 bool fs_sessions_read(struct fs *fs, fuse_req_t req, fuse_ino_t ino, size_t size, off_t off);

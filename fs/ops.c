@@ -602,6 +602,8 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	pending_park_create(fs, pend, c);
 }
 
+static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+
 static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = req_fs(req);
@@ -636,6 +638,10 @@ static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, 0);
 		return;
 	}
+	if (p.vm_id && p.kind == VMF_DIR && strcmp(name, vm_nodes[VMF_SESSIONS].name) == 0) {
+		fs_unlink(req, parent, name); /* rm -r: like the VM's files */
+		return;
+	}
 	if (parent != INO_VMS) {
 		char path[512];
 		fs_refuse(fs, req, EPERM, "rmdir %s: the tree is fixed", fs_path(fs, parent, name, path, sizeof(path)));
@@ -664,6 +670,8 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct vm *vm;
 	char path[512];
 
+	if (fs_sessions_unlink(fs, req, parent, name))
+		return;
 	fs_path(fs, parent, name, path, sizeof(path));
 	if (node_resolve(parent, &p) && p.vm_id && p.kind == VMF_DIR && (vm = fs_node_vm(fs, &p))) {
 		const struct vm_record *r = vm_record(vm);

@@ -368,6 +368,29 @@ bool fs_sessions_rmdir(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const c
 	return true;
 }
 
+bool fs_sessions_unlink(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct sess_node n;
+	struct session_info i;
+	char path[512];
+
+	if (!resolve(fs, parent, &n))
+		return false;
+	if (!n.s) {
+		fuse_reply_err(req, ENOENT);
+		return true;
+	}
+	vmm_session_info(n.s, &i);
+	if (n.kind == SF_DIR && (i.ended || !i.started)) {
+		fuse_reply_err(req, 0);
+		return true;
+	}
+	fs_refuse(fs, req, n.kind == SF_DIR ? EBUSY : ENOTDIR, "unlink %s/%.80s: %s",
+		  fs_sessions_path(fs, parent, path, sizeof(path)), name,
+		  n.kind == SF_DIR ? "its command is running; write KILL to its signal first" : "not a directory");
+	return true;
+}
+
 bool fs_sessions_open(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct sess_node n;

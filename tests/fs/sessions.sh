@@ -170,4 +170,10 @@ check "mkdir its session" mkdir "$MNT/vms/old/sessions/x"
 expect_errno "cmd with a protocol 3 agent: ENOTSUP" ENOTSUP write "$MNT/vms/old/sessions/x/cmd" "true"
 check "... with the reason" grep -q "too old for sessions (protocol 3)" "$MNT/vms/old/sessions/x/error"
 check "kill vms/old" sh -c "echo kill > '$MNT/vms/old/state'"
+
+# rm -r of a stopped VM with sessions: they go with it
+check "rm -r vms/box (stopped, with sessions)" rm -r "$V"
+check "... it is gone" test ! -e "$V"
+settle_deletes
+check "... and its files too" sh -c "! ls '$T/home/state/vms' | grep -qx 1"
 finish
