@@ -154,6 +154,30 @@ expect_eq "the older sessions are still there" "exited 7" "$(cat "$S/stream/stat
 expect_eq "... with their output" "first
 second" "$(cat "$S/stream/stdout")"
 
+# the CLI: banger exec, sessions, attach
+B() { BANGER_MOUNT=$MNT BANGER_HOME=$T/home "$REPO/tools/banger" "$@"; }
+B exec box -- sh -c 'echo out; echo err >&2; exit 5' >"$T/x.out" 2>"$T/x.err" </dev/null
+expect_eq "exec exits with the command's status" 5 $?
+expect_eq "... its stdout on stdout" out "$(cat "$T/x.out")"
+expect_eq "... its stderr on stderr" err "$(cat "$T/x.err")"
+expect_eq "... and its session is gone" "" "$(ls "$S" | grep '^exec-')"
+expect_eq "exec forwards stdin, then EOF" "A
+B" "$(printf 'a\nb\n' | B exec box -- tr a-z A-Z)"
+seq 1 3000 >"$T/seq"
+expect_eq "exec prints every line in order" "$(cat "$T/seq")" "$(B exec box -- sh -c 'seq 1 3000' </dev/null)"
+B exec box -- kill -TERM 0 </dev/null
+expect_eq "a command killed by SIGTERM: 143" 143 $?
+B exec box --session kept -- echo kept </dev/null >/dev/null
+check "exec --session keeps the session" grep -qx "exited 0" "$S/kept/status"
+check "banger sessions lists it" sh -c "B() { BANGER_MOUNT='$MNT' BANGER_HOME='$T/home' '$REPO/tools/banger' \"\$@\"; }; B sessions box | grep -E '^kept +exited 0'"
+expect_eq "attach to an ended session prints its output and status" "kept" "$(B attach box kept </dev/null)"
+B exec box -- false </dev/null
+expect_eq "exec of false: 1" 1 $?
+B exec box --session kept -- true </dev/null 2>"$T/x.err"
+expect_eq "exec with a taken session name: 125" 125 $?
+B exec nosuch -- true 2>/dev/null
+expect_eq "exec in no VM: 125" 125 $?
+
 # the VM stops: a running command is lost
 check "mkdir sessions/orphan" mkdir "$S/orphan"
 echo 'sleep 600' >"$S/orphan/cmd"
