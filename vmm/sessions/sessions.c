@@ -555,6 +555,11 @@ static void on_fail(struct vmm *m, struct vm *vm, struct session *s, const char 
 		end_session(m, vm, s, SESS_FAILED, why);
 	} else if (strcmp(verb, "sess_sync") == 0 && strcmp(reason, "unknown") == 0 && live(s)) {
 		end_session(m, vm, s, SESS_LOST, "the guest does not know it any more (it rebooted)");
+	} else if (strcmp(verb, "sess_in") == 0 && strcmp(reason, "full") == 0) {
+		/* the protocol has no credit for stdin: say it, where the writer looks */
+		snprintf(s->error, sizeof(s->error),
+			 "stdin: the guest dropped input: its queue for the command was full (write slower)");
+		sess_changed(m, vm, s, VMM_SESS_STATE);
 	} else if (strcmp(verb, "sess_in") == 0 && !s->stdin_closed) {
 		s->stdin_closed = true; /* further input has nowhere to go */
 		sess_save(m, vm, s);
