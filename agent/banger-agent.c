@@ -4,7 +4,14 @@
  * every time the host side connects (with the SSH host keys), answers pings,
  * adds the host's public key to root's authorized_keys and powers the guest
  * off on request; a guest restored from a template takes its own identity
- * on request (identify.c). The wire protocol is described in protocol.h.
+ * on request (identify.c), and runs the host's sessions: long-lived commands
+ * whose output it keeps and pushes (session.c, sess_verbs.c). The wire
+ * protocol is described in protocol.h.
+ *
+ * One thread, one poll() (sessions_wait): the channel, the sessions' pipes
+ * and a SIGCHLD self-pipe. Lines for the host go through a queue written
+ * without blocking (outq.c); sessions keep running, and their output is
+ * kept, while no host is connected.
  *
  * Transport, chosen at start and re-checked every second until one works:
  * the virtio-serial port named org.banger.agent (QEMU) when it exists, else
@@ -23,7 +30,10 @@
 #include "fileio.h"
 #include "hostkeys.h"
 #include "identify.h"
+#include "outq.h"
 #include "protocol.h"
+#include "sess_verbs.h"
+#include "session.h"
 #include "transport.h"
 
 #include <errno.h>
@@ -42,6 +52,7 @@
 
 static int dry_run;
 static const char *ssh_home = "/root";
+static struct outq outq; /* lines for the connected host */
 
 static void logmsg(const char *fmt, ...)
 {
@@ -60,21 +71,6 @@ static void sleep_ms(long ms)
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
-}
-
-static int send_line(int fd, const char *fmt, ...)
-{
-	char line[BANGER_AGENT_LINE_MAX];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(line) - 1)
-		return -1;
-	line[n++] = '\n';
-	return write_all(fd, line, (size_t)n);
 }
 
 static uint64_t uptime_ms(void)
@@ -99,7 +95,7 @@ static uint64_t uptime_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static int send_hello(int fd)
+static int send_hello(void)
 {
 	static struct keyset ks;
 	char keys[BANGER_AGENT_LINE_MAX - 256];
@@ -109,7 +105,8 @@ static int send_hello(int fd)
 		strcpy(u.release, "unknown");
 	hostkeys_collect(&ks);
 	hostkeys_format(&ks, keys, sizeof(keys));
-	return send_line(fd, "hello proto=%d agent=%s kernel=%s uptime_ms=%" PRIu64 "%s", BANGER_AGENT_PROTO_VERSION,
+	sessions_unsync_all(); /* nothing of theirs goes out before the host's sess_sync */
+	return outq_line(&outq, "hello proto=%d agent=%s kernel=%s uptime_ms=%" PRIu64 "%s", BANGER_AGENT_PROTO_VERSION,
 			 BANGER_AGENT_VERSION, u.release, uptime_ms(), keys);
 }
 
@@ -154,17 +151,17 @@ static void power_off(void)
 	reboot(fc ? RB_AUTOBOOT : RB_POWER_OFF);
 }
 
-static int handle_authorize(int fd, const char *line)
+static int handle_authorize(const char *line)
 {
 	char key[BANGER_AGENT_LINE_MAX], reason[256];
 
 	if (banger_agent_field(line, "key", key, sizeof(key)) < 0)
-		return send_line(fd, "fail verb=authorize reason=missing_key");
+		return outq_line(&outq, "fail verb=authorize reason=missing_key");
 	if (authorize_key(ssh_home, key, reason, sizeof(reason)) < 0) {
 		logmsg("authorize failed: %s", reason);
-		return send_line(fd, "fail verb=authorize reason=%s", reason);
+		return outq_line(&outq, "fail verb=authorize reason=%s", reason);
 	}
-	return send_line(fd, "ack verb=authorize");
+	return outq_line(&outq, "ack verb=authorize");
 }
 
 /* Handles one line from the host. Returns -1 when the link is broken. */
@@ -174,83 +171,109 @@ static int handle_line(int fd, char *line)
 
 	if (banger_agent_is_verb(line, "ping")) {
 		if (banger_agent_field(line, "id", id, sizeof(id)) < 0)
-			return send_line(fd, "pong");
-		return send_line(fd, "pong id=%s", id);
+			return outq_line(&outq, "pong");
+		return outq_line(&outq, "pong id=%s", id);
 	}
 	if (banger_agent_is_verb(line, "shutdown")) {
-		if (send_line(fd, "ack verb=shutdown") < 0)
+		if (outq_line(&outq, "ack verb=shutdown") < 0 || outq_drain(&outq, fd, 2000) < 0)
 			return -1;
 		power_off();
 		return 0;
 	}
 	if (banger_agent_is_verb(line, "authorize"))
-		return handle_authorize(fd, line);
+		return handle_authorize(line);
 	if (banger_agent_is_verb(line, "identify")) {
 		char reason[256];
 		if (identify_apply(line, reason, sizeof(reason)) < 0) {
 			logmsg("identify failed: %s", reason);
-			return send_line(fd, "fail verb=identify reason=%s", reason);
+			return outq_line(&outq, "fail verb=identify reason=%s", reason);
 		}
 		logmsg("identify: this guest has its own identity now");
-		if (send_line(fd, "ack verb=identify") < 0)
+		if (outq_line(&outq, "ack verb=identify") < 0)
 			return -1;
-		return send_hello(fd); /* with the new host keys */
+		return send_hello(); /* with the new host keys */
 	}
-	return 0; /* unknown verbs are ignored */
+	sess_handle_line(line, &outq); /* any other verb is ignored */
+	return 0;
 }
 
 /* Waits until the host side is connected (POLLOUT). Returns -1 on error. */
 static int wait_host(int fd)
 {
-	struct pollfd p = { .fd = fd, .events = POLLOUT };
 	int r;
 
 	for (;;) {
-		r = poll(&p, 1, 200);
-		if (r < 0 && errno != EINTR)
+		r = sessions_wait(fd, POLLOUT, 200);
+		if (r < 0)
 			return -1;
-		if (r > 0 && (p.revents & POLLOUT))
+		if (r & POLLOUT)
 			return 0;
-		if (r > 0 && (p.revents & (POLLERR | POLLNVAL)))
+		if (r & (POLLERR | POLLNVAL))
 			return -1;
-		if (r > 0)
-			sleep_ms(100); /* POLLHUP: no host yet, poll() won't block */
+		if (r)
+			sessions_idle(100); /* POLLHUP: no host yet, poll() won't block */
 	}
 }
 
-/* One connection: hello, then serve lines until EOF or an error. */
+/* Reads what the host sent into buf (len bytes held) and handles the
+ * complete lines. Returns -1 when the host went away. */
+static int read_lines(int fd, char *buf, size_t *len, int *skipping)
+{
+	ssize_t r = read(fd, buf + *len, BANGER_AGENT_LINE_MAX - 1 - *len);
+	char *nl;
+
+	if (r < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (r <= 0)
+		return -1; /* 0: the host disconnected */
+	*len += (size_t)r;
+	buf[*len] = '\0';
+	while ((nl = memchr(buf, '\n', *len))) {
+		*nl = '\0';
+		if (nl > buf && nl[-1] == '\r')
+			nl[-1] = '\0';
+		if (!*skipping && handle_line(fd, buf) < 0)
+			return -1;
+		*skipping = 0;
+		*len -= (size_t)(nl + 1 - buf);
+		memmove(buf, nl + 1, *len);
+	}
+	if (*len == BANGER_AGENT_LINE_MAX - 1) { /* over-long line: drop it */
+		if (!*skipping)
+			sess_line_too_long(buf, &outq);
+		*skipping = 1;
+		*len = 0;
+	}
+	return 0;
+}
+
+/* One connection: hello, then serve lines and push session output until
+ * the host goes away. */
 static void session(int fd)
 {
 	char buf[BANGER_AGENT_LINE_MAX];
 	size_t len = 0;
-	int skipping = 0;
-	ssize_t r;
-	char *nl;
+	int skipping = 0, rev;
+	short events;
 
-	if (wait_host(fd) < 0 || send_hello(fd) < 0)
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 || wait_host(fd) < 0)
+		return;
+	outq_reset(&outq);
+	if (send_hello() < 0)
 		return;
 	for (;;) {
-		r = read(fd, buf + len, sizeof(buf) - 1 - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return; /* 0: the host disconnected */
-		len += (size_t)r;
-		buf[len] = '\0';
-		while ((nl = memchr(buf, '\n', len))) {
-			*nl = '\0';
-			if (nl > buf && nl[-1] == '\r')
-				nl[-1] = '\0';
-			if (!skipping && handle_line(fd, buf) < 0)
-				return;
-			skipping = 0;
-			len -= (size_t)(nl + 1 - buf);
-			memmove(buf, nl + 1, len);
-		}
-		if (len == sizeof(buf) - 1) { /* over-long line: drop it */
-			skipping = 1;
-			len = 0;
-		}
+		sess_pump(&outq);
+		if (outq_flush(&outq, fd) < 0)
+			return;
+		/* a host that does not read gets no more answers queued */
+		events = outq_pending(&outq) < OUTQ_HIGH ? POLLIN : 0;
+		if (outq_pending(&outq))
+			events |= POLLOUT;
+		rev = sessions_wait(fd, events, -1);
+		if (rev < 0 || (rev & (POLLERR | POLLNVAL)))
+			return;
+		if ((rev & (POLLIN | POLLHUP)) && read_lines(fd, buf, &len, &skipping) < 0)
+			return;
 	}
 }
 
@@ -262,13 +285,13 @@ static void serve_serial(const char *path, int *warned)
 	if (fd < 0) {
 		if (!(*warned)++)
 			logmsg("cannot open %s: %s", path, strerror(errno));
-		sleep_ms(1000);
+		sessions_idle(1000);
 		return;
 	}
 	*warned = 0;
 	session(fd);
 	close(fd);
-	sleep_ms(200);
+	sessions_idle(200);
 }
 
 /* Serves the connections to lfd one at a time until the listener breaks or,
@@ -276,10 +299,13 @@ static void serve_serial(const char *path, int *warned)
 static void serve_vsock(int lfd, int watch_serial)
 {
 	char port[512];
+	time_t checked = time(NULL);
 	int fd;
 
 	for (;;) {
-		fd = vsock_accept(lfd, 1000);
+		if (sessions_wait(lfd, POLLIN, 1000) < 0)
+			sessions_idle(100);
+		fd = vsock_accept(lfd, 0); /* EAGAIN when sessions woke us */
 		if (fd >= 0) {
 			session(fd);
 			close(fd);
@@ -287,10 +313,13 @@ static void serve_vsock(int lfd, int watch_serial)
 		}
 		if (errno != EAGAIN) {
 			logmsg("vsock accept failed: %s", strerror(errno));
-			sleep_ms(1000);
+			sessions_idle(1000);
 			return;
 		}
-		if (watch_serial && serial_find_port(BANGER_AGENT_PORT_NAME, port, sizeof(port)) == 0) {
+		if (!watch_serial || time(NULL) == checked)
+			continue;
+		checked = time(NULL);
+		if (serial_find_port(BANGER_AGENT_PORT_NAME, port, sizeof(port)) == 0) {
 			logmsg("virtio-serial port %s appeared, leaving vsock", BANGER_AGENT_PORT_NAME);
 			return;
 		}
@@ -328,7 +357,7 @@ static void run(const char *fixed, unsigned int vsock_only)
 			if (!waiting++)
 				logmsg("waiting for virtio-serial port %s or vsock (vsock: %s)", BANGER_AGENT_PORT_NAME,
 				       strerror(errno));
-			sleep_ms(1000);
+			sessions_idle(1000);
 		}
 	}
 }
@@ -397,6 +426,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (sessions_init() < 0) {
+		fprintf(stderr, "banger-agent: cannot set up sessions: %s\n", strerror(errno));
+		return 1;
+	}
 	run(fixed, vsock_only);
 	return 1;
 }

@@ -13,7 +13,7 @@
  * checks that form.
  *
  * guest -> host
- *   hello proto=2 agent=<version> kernel=<uname -r> uptime_ms=<n> [hostkey=<key> ...]
+ *   hello proto=4 agent=<version> kernel=<uname -r> uptime_ms=<n> [hostkey=<key> ...]
  *       sent every time the host side (re)connects to the port; one hostkey
  *       per SSH host key of the guest (full public keys, so the host can
  *       write known_hosts lines "<host> <type> <base64>" from them). Guest
@@ -40,21 +40,82 @@
  *                       keys (or fail verb=identify reason=...). The host
  *                       pins only the keys of that later hello.
  *
- * Version 2 had no identify verb. Version 1 sent host key fingerprints ("<type>:SHA256:<b64>") and had no
- * authorize verb; lines were at most 1024 bytes.
+ * Sessions (proto 4): long-lived commands whose output the host holds.
+ * Free text travels as lowercase hex (banger_agent_hex_encode/_decode),
+ * an id is [A-Za-z0-9][A-Za-z0-9._-]{0,63} (banger_agent_sess_id_valid),
+ * offsets are absolute byte offsets into a stream since the session began,
+ * times are unix milliseconds. fd=1 is stdout, fd=2 stderr; a tty session
+ * has only fd=1 (the pty's output).
+ *
+ * host -> guest
+ *   sess_start id=S cmd=<hex> [cwd=<hex>] [env=<hex of NAME=VALUE>]... [tty=1 rows=<n> cols=<n>]
+ *       runs `/bin/sh -c CMD` as root in a new session (setsid) with a clean
+ *       environment (PATH, HOME=/root, USER, LOGNAME, SHELL; TERM=xterm-256color
+ *       with a tty), env= entries added or replacing, in cwd (default /root).
+ *       stdin/stdout/stderr are pipes, or with tty=1 a new pty that is the
+ *       controlling terminal, window rows x cols (1-65535; default 24x80).
+ *       Answer: sess_started id=S pid=<pid> started_ms=<ms>, or
+ *       fail verb=sess_start [id=S] reason=bad_id|exists|too_many|bad_cmd|
+ *       bad_cwd|bad_env|bad_winsize|chdir:<errno name>|spawn:<errno name>.
+ *       At most BANGER_AGENT_SESS_MAX sessions (running or not forgotten).
+ *   sess_in id=S data=<hex>   bytes for stdin (tty: the pty master), at most
+ *       BANGER_AGENT_SESS_IN_CHUNK per line; no answer on success.
+ *   sess_in id=S eof=1        closes stdin (tty: writes the VEOF char, ^D).
+ *       fail verb=sess_in [id=S] reason=bad_id|unknown|finished|stdin_closed|
+ *       bad_hex|too_long|full (BANGER_AGENT_SESS_IN_QUEUE bytes of stdin wait for
+ *       the command to read them: retry later).
+ *   sess_signal id=S sig=<HUP|INT|QUIT|KILL|TERM|USR1|USR2|CONT|STOP|WINCH>
+ *       to the session's process group: ack verb=sess_signal id=S, or fail
+ *       reason=bad_id|unknown|finished|bad_signal|<errno name>.
+ *   sess_winsize id=S rows=<n> cols=<n>   tty sessions: ack verb=sess_winsize
+ *       id=S, or fail reason=bad_id|unknown|finished|not_tty|bad_winsize.
+ *   sess_sync id=S out=<n> err=<n>   the host holds n bytes of each stream:
+ *       the agent resends what it still has from there (sess_out), then the
+ *       sess_exit of an ended session. No answer on success; fail
+ *       reason=bad_id|unknown|bad_offset (n past the stream's end).
+ *   sess_forget id=S          drops an ended session: ack verb=sess_forget id=S,
+ *       or fail reason=bad_id|unknown|running.
+ *   A sess_* line longer than BANGER_AGENT_LINE_MAX is answered with
+ *   fail verb=<verb> [id=S] reason=line_too_long.
+ *
+ * guest -> host
+ *   sess_out id=S fd=1|2 off=<n> data=<hex>   pushed as output arrives, in
+ *       order, at most BANGER_AGENT_SESS_OUT_CHUNK bytes a line. The agent
+ *       keeps the newest BANGER_AGENT_SESS_KEEP bytes of each stream; bytes
+ *       dropped before the host got them show as off > what the host holds.
+ *   sess_exit id=S status=exited:<n>|killed:<SIGNAME> ended_ms=<ms> out=<n> err=<n>
+ *       after the last sess_out: the process was reaped and its pipes (pty)
+ *       read to EOF, or for at most 2 s after the reap when something else
+ *       (a background child) still holds them open; out/err are the final
+ *       stream lengths; SIGNAME as in kill -l (TERM, SEGV; SIG<n> for one
+ *       without a name). Sent again after each sess_sync of an ended session.
+ *   After every hello, the agent pushes nothing of a session it already had
+ *   until the host's sess_sync for it; a session started on the connection
+ *   is in sync at 0/0 from its sess_started. Writes never block the agent:
+ *   while the host is away, output waits in the bounded stream buffers.
+ *
+ * Version 3 had no sessions. Version 2 had no identify verb. Version 1 sent host key fingerprints
+ * ("<type>:SHA256:<b64>") and had no authorize verb; lines were at most 1024 bytes.
  */
 #ifndef BANGER_AGENT_PROTOCOL_H
 #define BANGER_AGENT_PROTOCOL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
-#define BANGER_AGENT_PROTO_VERSION 3
-#define BANGER_AGENT_VERSION "0.3.0"
+#define BANGER_AGENT_PROTO_VERSION 4
+#define BANGER_AGENT_VERSION "0.4.0"
 #define BANGER_AGENT_PORT_NAME "org.banger.agent"
 #define BANGER_AGENT_VSOCK_PORT 1024 /* the agent listens here when there is no serial port */
 #define BANGER_AGENT_LINE_MAX 4096
 #define BANGER_AGENT_KEY_TYPE_MAX 64
+#define BANGER_AGENT_SESS_MAX 64                /* sessions the agent keeps at once */
+#define BANGER_AGENT_SESS_ID_MAX 64             /* characters of a session id */
+#define BANGER_AGENT_SESS_IN_CHUNK 2000         /* data bytes of one sess_in */
+#define BANGER_AGENT_SESS_OUT_CHUNK 1900        /* data bytes of one sess_out */
+#define BANGER_AGENT_SESS_KEEP (1u << 20)       /* newest bytes kept per stream */
+#define BANGER_AGENT_SESS_IN_QUEUE (256u << 10) /* stdin bytes queued per session */
 
 /* The value of the first key=value field after the first space at or after
  * from, or NULL; *len is set to the value's length. */
@@ -161,6 +222,62 @@ static inline int banger_agent_key_valid(const char *key)
 
 	return colon && banger_agent_key_type_valid(key, (size_t)(colon - key)) &&
 	       banger_agent_base64_valid(colon + 1, strlen(colon + 1));
+}
+
+/* Writes the n bytes at data as 2n lowercase hex digits and a '\0' to out
+ * (which holds 2n + 1 chars). */
+static inline void banger_agent_hex_encode(const void *data, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	const uint8_t *p = data;
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static inline int banger_agent_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Decodes the hexlen lowercase hex digits at hex into out. Returns the
+ * number of bytes (hexlen / 2), or -1 when hexlen is odd, a character is
+ * not a lowercase hex digit, or the bytes do not fit in out_size. */
+static inline long banger_agent_hex_decode(const char *hex, size_t hexlen, void *out, size_t out_size)
+{
+	uint8_t *o = out;
+
+	if (hexlen % 2 || hexlen / 2 > out_size)
+		return -1;
+	for (size_t i = 0; i < hexlen / 2; i++) {
+		int hi = banger_agent_hex_digit(hex[2 * i]), lo = banger_agent_hex_digit(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		o[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return (long)(hexlen / 2);
+}
+
+/* True when the n characters at id are a session id:
+ * [A-Za-z0-9][A-Za-z0-9._-]{0,63}. */
+static inline int banger_agent_sess_id_valid(const char *id, size_t n)
+{
+	if (n == 0 || n > BANGER_AGENT_SESS_ID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = id[i];
+		int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+			return 0;
+	}
+	return 1;
 }
 
 #endif
