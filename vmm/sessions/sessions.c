@@ -603,8 +603,8 @@ void sessions_agent_line(struct vmm *m, struct vm *vm, const char *line)
 			on_fail(m, vm, s, verb, line);
 		return;
 	}
-	if (ended(s))
-		return; /* a repeat after the end (a sync raced the exit) */
+	if (!live(s))
+		return; /* a repeat after the end (a sync raced the exit), or not started by us */
 	if (banger_agent_is_verb(line, "sess_out"))
 		on_out(m, vm, s, line);
 	else if (banger_agent_is_verb(line, "sess_exit"))
