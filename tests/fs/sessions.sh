@@ -154,6 +154,33 @@ expect_eq "the older sessions are still there" "exited 7" "$(cat "$S/stream/stat
 expect_eq "... with their output" "first
 second" "$(cat "$S/stream/stdout")"
 
+# the agent dropped output while bangerd was down (it keeps the newest
+# bytes only): a note says how many, once, also across another restart
+printf 'line hello proto=4 agent=0.4.0-fake kernel=fake uptime_ms=1\n' >"$F/lossy"
+echo 4000 >"$F/lossy.keep"
+L=$MNT/vms/lossy/sessions
+check "mkdir and start vms/lossy" sh -c "mkdir '$MNT/vms/lossy' && echo start > '$MNT/vms/lossy/state'"
+check "mkdir its session" mkdir "$L/s"
+echo 'while [ ! -e go4 ]; do sleep 0.05; done; seq 1 5000; touch done4; while [ ! -e go5 ]; do sleep 0.05; done; echo tail' >"$L/s/cmd"
+check "it runs" wait_for 30 grep -qx running "$L/s/status"
+kill_daemon
+touch "$F/go4"
+check "it wrote while bangerd was down" wait_for 30 test -e "$F/done4"
+fusermount3 -u -z "$MNT" 2>/dev/null || umount -l "$MNT"
+start_daemon || exit 1
+check "after the restart stdout ends with the newest lines" wait_for 30 sh -c "tail -n 1 '$L/s/stdout' | grep -qx 5000"
+check "... after a note of what the guest dropped" grep -qE '^\[banger: [0-9]+ bytes dropped\]$' "$L/s/stdout"
+dropped=$(sed -n 's/^\[banger: \([0-9]*\) bytes dropped\]$/\1/p' "$L/s/stdout")
+expect_eq "... which with what is kept is all of it" "$(seq 1 5000 | wc -c)" "$((dropped + $(sed '1,2d' "$L/s/stdout" | wc -c)))"
+kill_daemon
+touch "$F/go5"
+fusermount3 -u -z "$MNT" 2>/dev/null || umount -l "$MNT"
+start_daemon || exit 1
+expect_eq "a second restart: it ends" "exited 0" "$(timeout 30 cat "$L/s/exit")"
+expect_eq "... with one note still" 1 "$(grep -c 'bytes dropped' "$L/s/stdout")"
+expect_eq "... and the rest after it" tail "$(tail -n 1 "$L/s/stdout")"
+check "kill vms/lossy" sh -c "echo kill > '$MNT/vms/lossy/state'"
+
 # the CLI: banger exec, sessions, attach
 B() { BANGER_MOUNT=$MNT BANGER_HOME=$T/home "$REPO/tools/banger" "$@"; }
 B exec box -- sh -c 'echo out; echo err >&2; exit 5' >"$T/x.out" 2>"$T/x.err" </dev/null
@@ -169,7 +196,7 @@ B exec box -- kill -TERM 0 </dev/null
 expect_eq "a command killed by SIGTERM: 143" 143 $?
 B exec box --session kept -- echo kept </dev/null >/dev/null
 check "exec --session keeps the session" grep -qx "exited 0" "$S/kept/status"
-check "banger sessions lists it" sh -c "B() { BANGER_MOUNT='$MNT' BANGER_HOME='$T/home' '$REPO/tools/banger' \"\$@\"; }; B sessions box | grep -E '^kept +exited 0'"
+check "banger sessions lists it" sh -c "B() { BANGER_MOUNT='$MNT' BANGER_HOME='$T/home' '$REPO/tools/banger' \"\$@\"; }; B sessions box | grep -qE '^kept +exited 0'"
 expect_eq "attach to an ended session prints its output and status" "kept" "$(B attach box kept </dev/null)"
 B exec box -- false </dev/null
 expect_eq "exec of false: 1" 1 $?

@@ -18,6 +18,7 @@ enum sess_state { SESS_NEW, SESS_STARTING, SESS_RUNNING, SESS_EXITED, SESS_KILLE
 struct sess_stream {
 	uint64_t held;      /* the guest's offset: bytes received */
 	uint64_t gap_bytes; /* bytes of gap notes in the file */
+	uint64_t lost;      /* bytes the agent dropped before we got them (in held, not in the file) */
 	uint64_t dropped;   /* bytes at the file's start no longer kept */
 };
 

@@ -1,9 +1,9 @@
 /* A session's files under its VM's directory: sessions/NAME/meta (what the
  * tree shows besides the output, key=value lines, replaced atomically at
  * each change of state), stdout and stderr (the guest's bytes as they came,
- * appended on the loop like vm.log). A stream's length on disk less its gap
- * notes is the guest offset the host holds, so sess_sync needs no save per
- * output line. */
+ * appended on the loop like vm.log). A stream's length on disk, less its
+ * gap notes, plus the bytes those notes stand for, is the guest offset the
+ * host holds, so sess_sync needs no save per output line. */
 #include "session.h"
 #include "log.h"
 #include "util.h"
@@ -107,8 +107,8 @@ void sess_save(struct vmm *m, struct vm *vm, struct session *s)
 		s->code, s->sig[0] ? s->sig : "-", s->tty, s->rows, s->cols, s->stdin_closed);
 	fprintf(f, "pid=%lld\nstarted_ms=%lld\nended_ms=%lld\n", s->pid, s->started_ms, s->ended_ms);
 	for (int i = 0; i < 2; i++)
-		fprintf(f, "gap%d=%" PRIu64 "\ndropped%d=%" PRIu64 "\n", i + 1, s->out[i].gap_bytes, i + 1,
-			s->out[i].dropped);
+		fprintf(f, "gap%d=%" PRIu64 "\nlost%d=%" PRIu64 "\ndropped%d=%" PRIu64 "\n", i + 1, s->out[i].gap_bytes,
+			i + 1, s->out[i].lost, i + 1, s->out[i].dropped);
 	put_hex(f, "cmd", s->cmd ? s->cmd : "");
 	put_hex(f, "cwd", s->cwd);
 	put_hex(f, "why", s->why);
@@ -165,6 +165,8 @@ static void load_meta(struct session *s, FILE *f)
 			s->ended_ms = atoll(eq);
 		else if (strncmp(line, "gap", 3) == 0 && (line[3] == '1' || line[3] == '2'))
 			s->out[line[3] - '1'].gap_bytes = strtoull(eq, NULL, 10);
+		else if (strncmp(line, "lost", 4) == 0 && (line[4] == '1' || line[4] == '2'))
+			s->out[line[4] - '1'].lost = strtoull(eq, NULL, 10);
 		else if (strncmp(line, "dropped", 7) == 0 && (line[7] == '1' || line[7] == '2'))
 			s->out[line[7] - '1'].dropped = strtoull(eq, NULL, 10);
 		else if (strcmp(line, "cmd") == 0) {
@@ -195,6 +197,7 @@ static void load_one(struct vmm *m, struct vm *vm, const char *dir, const char *
 	for (int i = 0; i < 2; i++) {
 		_cleanup_free_ char *path = sess_stream_path(s, i + 1);
 		uint64_t size = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+		size += s->out[i].lost; /* the file holds the notes, not the bytes they stand for */
 		s->out[i].held = size > s->out[i].gap_bytes ? size - s->out[i].gap_bytes : 0;
 	}
 	for (tail = &vm->sessions; *tail; tail = &(*tail)->next)

@@ -468,9 +468,10 @@ static void gap(struct vmm *m, struct vm *vm, struct session *s, int fd, uint64_
 	int n = snprintf(note, sizeof(note), "\n[banger: %" PRIu64 " bytes dropped]\n", to - st->held);
 
 	st->gap_bytes += (uint64_t)n;
-	sess_save(m, vm, s); /* before the note: held stays what the file says */
-	sess_append(m, vm, s, fd, note, (size_t)n);
+	st->lost += to - st->held;
 	st->held = to;
+	sess_save(m, vm, s); /* with the note, the file and the meta say held again */
+	sess_append(m, vm, s, fd, note, (size_t)n);
 }
 
 static void on_out(struct vmm *m, struct vm *vm, struct session *s, const char *line)
