@@ -198,6 +198,14 @@ B exec box --session kept -- echo kept </dev/null >/dev/null
 check "exec --session keeps the session" grep -qx "exited 0" "$S/kept/status"
 check "banger sessions lists it" sh -c "B() { BANGER_MOUNT='$MNT' BANGER_HOME='$T/home' '$REPO/tools/banger' \"\$@\"; }; B sessions box | grep -qE '^kept +exited 0'"
 expect_eq "attach to an ended session prints its output and status" "kept" "$(B attach box kept </dev/null)"
+check "mkdir sessions/att" mkdir "$S/att"
+echo 'tr a-z A-Z; exit 4' >"$S/att/cmd"
+expect_eq "attach forwards stdin (EOF at its end) and prints the output" "HI" "$(echo hi | B attach box att)"
+B attach box att </dev/null >/dev/null
+expect_eq "attach to an ended session exits with its status" 4 $?
+script -qec "BANGER_MOUNT='$MNT' BANGER_HOME='$T/home' '$REPO/tools/banger' exec box -t -- sh -c 'tty; exit 6'" /dev/null </dev/null >"$T/tty.out" 2>&1
+expect_eq "exec -t (on a terminal): its status" 6 $?
+check "... the command ran on a pty" grep -q "/dev/pts/" "$T/tty.out"
 B exec box -- false </dev/null
 expect_eq "exec of false: 1" 1 $?
 B exec box --session kept -- true </dev/null 2>"$T/x.err"
