@@ -102,6 +102,19 @@ expect_eq "two's exit" "exited 0" "$(timeout 30 cat "$S/two/exit")"
 expect_eq "one's output" one "$(cat "$S/one/stdout")"
 expect_eq "two's output" two "$(cat "$S/two/stdout")"
 
+# a stream past 16 MiB keeps its newest 8 MiB or so, after a note
+check "mkdir sessions/big" mkdir "$S/big"
+echo 'head -c 17000000 /dev/zero | tr "\\0" a; echo; echo end' >"$S/big/cmd"
+expect_eq "a 17 MB output: it ends" "exited 0" "$(timeout 120 cat "$S/big/exit")"
+check "stdout begins with a note of what was dropped" grep -qE '^\[banger: [0-9]+ bytes dropped\]$' <(head -n 1 "$S/big/stdout")
+expect_eq "... and ends with the last line" end "$(tail -n 1 "$S/big/stdout")"
+size=$(stat -c %s "$S/big/stdout")
+check "... its size is bounded (8 to 16 MiB)" test "$size" -gt $((8 << 20)) -a "$size" -le $((16 << 20))
+expect_eq "... and is what cat reads" "$size" "$(cat "$S/big/stdout" | wc -c)"
+used=$(du -k "$(ls -d "$T"/home/state/vms/*/sessions/big)/stdout" | cut -f1)
+check "... on disk too (${used} KiB)" test "$used" -le $((16 << 10))
+check "rmdir it" rmdir "$S/big"
+
 # bad input: nothing changes
 check "mkdir sessions/bad" mkdir "$S/bad"
 expect_errno "an empty cmd: EINVAL" EINVAL write "$S/bad/cmd" "\n"
