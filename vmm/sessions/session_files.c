@@ -112,7 +112,9 @@ void sess_save(struct vmm *m, struct vm *vm, struct session *s)
 	put_hex(f, "cmd", s->cmd ? s->cmd : "");
 	put_hex(f, "cwd", s->cwd);
 	put_hex(f, "why", s->why);
-	ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+	/* no fsync: it can take long, and this runs on the loop; the rename
+	 * is atomic against a crash of bangerd, which is what it must survive */
+	ok = fflush(f) == 0;
 	ok = fclose(f) == 0 && ok;
 	if (!ok || rename(tmp, path) < 0) {
 		vmm_vm_log(m, vm, "session %s: cannot save: %s", s->name, strerror(errno));
