@@ -110,6 +110,7 @@ void streams_wake(struct fs *fs, int64_t vm_id); /* vm_id 0: events */
 void streams_answer_interrupts(struct fs *fs);
 
 /* sessions.c: vms/NAME/sessions/ (each returns false for other inodes) */
+bool fs_sessions_owns(fuse_ino_t ino); /* a session's directory or file */
 bool fs_sessions_lookup(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name);
 bool fs_sessions_getattr(struct fs *fs, fuse_req_t req, fuse_ino_t ino);
 bool fs_sessions_setattr(struct fs *fs, fuse_req_t req, fuse_ino_t ino, int to_set);

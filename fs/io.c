@@ -226,7 +226,7 @@ void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct f
 	struct fs *fs = req_fs(req);
 	struct node n;
 
-	if ((ino & (1ULL << 60)) || !node_resolve(ino, &n) || !(n.def->flags & NODE_STREAM) || !fi->fh) {
+	if (fs_sessions_owns(ino) || !node_resolve(ino, &n) || !(n.def->flags & NODE_STREAM) || !fi->fh) {
 		/* regular files are always ready, like on any disk file system */
 		if (ph)
 			fuse_pollhandle_destroy(ph);

@@ -87,6 +87,11 @@ static bool is_sess_ino(uint64_t ino)
 	return (ino & SESS_INO_BIT) && !(ino & (ART_INO_BIT | TPL_INO_BIT));
 }
 
+bool fs_sessions_owns(fuse_ino_t ino)
+{
+	return is_sess_ino(ino);
+}
+
 /* false: not a session's inode. Otherwise n->s is NULL when it is gone. */
 static bool resolve(struct fs *fs, uint64_t ino, struct sess_node *n)
 {
