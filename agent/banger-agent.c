@@ -265,6 +265,13 @@ static void session(int fd)
 		sess_pump(&outq);
 		if (outq_flush(&outq, fd) < 0)
 			return;
+		/* all of it went: the pump stopped at OUTQ_HIGH and may have
+		 * more (a sess_sync's resend); nothing would wake us for it */
+		if (!outq_pending(&outq)) {
+			sess_pump(&outq);
+			if (outq_pending(&outq))
+				continue;
+		}
 		/* a host that does not read gets no more answers queued */
 		events = outq_pending(&outq) < OUTQ_HIGH ? POLLIN : 0;
 		if (outq_pending(&outq))

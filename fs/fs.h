@@ -10,6 +10,7 @@
 #include "notify.h"
 #include "render.h"
 #include "snapshots.h"
+#include "sessions.h"
 
 #define CACHE_TIMEOUT 86400.0 /* the daemon invalidates at every change */
 
@@ -109,6 +110,29 @@ void stream_poll(struct fs *fs, struct stream *st, fuse_req_t req, struct fuse_p
 void stream_release(struct fs *fs, struct stream *st);
 void streams_wake(struct fs *fs, int64_t vm_id); /* vm_id 0: events */
 void streams_answer_interrupts(struct fs *fs);
+
+/* sessions.c: vms/NAME/sessions/ (each returns false for other inodes) */
+bool fs_sessions_owns(fuse_ino_t ino); /* a session's directory or file */
+bool fs_sessions_lookup(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name);
+bool fs_sessions_getattr(struct fs *fs, fuse_req_t req, fuse_ino_t ino);
+bool fs_sessions_setattr(struct fs *fs, fuse_req_t req, fuse_ino_t ino, int to_set);
+bool fs_sessions_readdir(struct fs *fs, fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			 bool (*add)(fuse_req_t req, void *b, const char *name, uint64_t ino, mode_t mode), void *b);
+uint64_t fs_sessions_parent(struct fs *fs, fuse_ino_t ino);
+bool fs_sessions_is_dir(struct fs *fs, fuse_ino_t ino, bool *exists);
+const char *fs_sessions_path(struct fs *fs, fuse_ino_t ino, char *buf, size_t size);
+bool fs_sessions_mkdir(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name);
+/* rm -r: a session's files go with it (accepted, nothing changes) once its
+ * command ended; EBUSY while it runs */
+bool fs_sessions_unlink(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name);
+bool fs_sessions_rmdir(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name);
+bool fs_sessions_open(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+bool fs_sessions_read(struct fs *fs, fuse_req_t req, fuse_ino_t ino, size_t size, off_t off);
+bool fs_sessions_write(struct fs *fs, fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+		       struct fuse_file_info *fi);
+bool fs_sessions_release(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_sessions_changed(struct fs *fs, struct vm *vm, int64_t id, unsigned what);
+void fs_sessions_answer_interrupts(struct fs *fs);
 
 /* observer.c: what the vmm tells the front */
 extern const struct vmm_observer fs_observer_template;

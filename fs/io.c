@@ -23,6 +23,8 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	struct template_info ti;
 
+	if (fs_sessions_open(fs, req, ino, fi))
+		return;
 	if (!node_resolve(ino, &n) || (n.vm_id && !(vm = fs_node_vm(fs, &n))) || (n.art_id && !fs_node_art(fs, &n)) ||
 	    (n.tpl_id && !vmm_template_info(fs->vmm, n.tpl_id, &ti))) {
 		fuse_reply_err(req, ENOENT);
@@ -83,7 +85,7 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 	struct vm *vm = NULL;
 	size_t len;
 
-	if (fs_pins_wait_read(fs, req, ino, size, off, fi))
+	if (fs_pins_wait_read(fs, req, ino, size, off, fi) || fs_sessions_read(fs, req, ino, size, off))
 		return;
 	if (!node_resolve(ino, &n) || (n.vm_id && !(vm = fs_node_vm(fs, &n)))) {
 		fuse_reply_err(req, ENOENT);
@@ -168,7 +170,8 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 	int field;
 
 	(void)off;
-	(void)fi;
+	if (fs_sessions_write(fs, req, ino, buf, size, fi))
+		return;
 	if (!node_resolve(ino, &n) || (n.vm_id && !(vm = fs_node_vm(fs, &n)))) {
 		fuse_reply_err(req, ENOENT);
 		return;
@@ -215,7 +218,9 @@ void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs *fs = req_fs(req);
 	struct node n;
 
-	if (node_resolve(ino, &n) && (n.def->flags & NODE_STREAM) && fi->fh)
+	if (fs_sessions_release(fs, ino, fi))
+		;
+	else if (node_resolve(ino, &n) && (n.def->flags & NODE_STREAM) && fi->fh)
 		stream_release(fs, (struct stream *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
@@ -225,7 +230,7 @@ void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct f
 	struct fs *fs = req_fs(req);
 	struct node n;
 
-	if (!node_resolve(ino, &n) || !(n.def->flags & NODE_STREAM) || !fi->fh) {
+	if (fs_sessions_owns(ino) || !node_resolve(ino, &n) || !(n.def->flags & NODE_STREAM) || !fi->fh) {
 		/* regular files are always ready, like on any disk file system */
 		if (ph)
 			fuse_pollhandle_destroy(ph);

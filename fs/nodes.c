@@ -60,6 +60,7 @@ const struct node_def vm_nodes[VMF_END] = {
 	[VMF_CREATED] = { "created", RO, 0 },
 	/* volatile: a rule's state follows the VM's without an event */
 	[VMF_PORTS] = { "ports", RW, NODE_WRITABLE | NODE_VOLATILE },
+	[VMF_SESSIONS] = { "sessions", DIR, NODE_DIR },
 };
 
 bool art_has_file(enum art_kind kind, enum art_file f)

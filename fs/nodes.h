@@ -61,6 +61,7 @@ enum vm_file {
 	VMF_MAC,
 	VMF_CREATED,
 	VMF_PORTS,
+	VMF_SESSIONS, /* sessions/: fs/sessions.c */
 	VMF_END,
 };
 

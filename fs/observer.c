@@ -28,6 +28,7 @@ static void on_vm_output(void *ctx, struct vm *vm, enum vmm_output which)
 static void on_vm_removed(void *ctx, struct vm *vm)
 {
 	snapshots_drop_vm(ctx, vm_record(vm)->id);
+	fs_sessions_changed(ctx, vm, 0, 0); /* its sessions' waits end */
 	streams_wake(ctx, vm_record(vm)->id);
 }
 
@@ -52,7 +53,13 @@ static void on_templates_changed(void *ctx)
 	notify_inval_inode(fs->notifier, INO_TEMPLATES);
 }
 
+static void on_session_changed(void *ctx, struct vm *vm, int64_t id, unsigned what)
+{
+	fs_sessions_changed(ctx, vm, id, what);
+}
+
 const struct vmm_observer fs_observer_template = {
+	.session_changed = on_session_changed,
 	.templates_changed = on_templates_changed,
 	.art_listing_changed = on_art_listing_changed,
 	.vm_changed = on_vm_changed,

@@ -72,7 +72,9 @@ const char *fs_path(struct fs *fs, fuse_ino_t ino, const char *name, char *buf, 
 	int len = 0;
 
 	buf[0] = '\0';
-	if (!node_resolve(ino, &n)) {
+	if (fs_sessions_path(fs, ino, buf, size)) {
+		len = (int)strlen(buf);
+	} else if (!node_resolve(ino, &n)) {
 		len = snprintf(buf, size, "(inode %llu)", (unsigned long long)ino);
 	} else if (n.vm_id) {
 		vm = fs_node_vm(fs, &n);
@@ -221,7 +223,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct vm *vm;
 	struct artifact *art;
 
-	if (fs_pins_wait_lookup(fs, req, parent, name))
+	if (fs_pins_wait_lookup(fs, req, parent, name) || fs_sessions_lookup(fs, req, parent, name))
 		return;
 	if (!node_resolve(parent, &p))
 		goto noent;
@@ -291,7 +293,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct node n;
 	struct stat st;
 
-	if (fs_pins_wait_getattr(fs, req, ino))
+	if (fs_pins_wait_getattr(fs, req, ino) || fs_sessions_getattr(fs, req, ino))
 		return;
 	if (!node_resolve(ino, &n) || !fs_fill_attr(fs, &n, fs_node_vm(fs, &n), &st)) {
 		fuse_reply_err(req, ENOENT);
@@ -312,6 +314,8 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 
 	(void)attr;
 	(void)fi;
+	if (fs_sessions_setattr(fs, req, ino, to_set))
+		return;
 	if (!node_resolve(ino, &n) || !fs_fill_attr(fs, &n, fs_node_vm(fs, &n), &st)) {
 		fuse_reply_err(req, ENOENT);
 		return;
@@ -353,6 +357,33 @@ static bool dir_add(fuse_req_t req, struct dir_buf *b, const char *name, uint64_
 	return true;
 }
 
+static bool dir_add_any(fuse_req_t req, void *b, const char *name, uint64_t ino, mode_t mode)
+{
+	return dir_add(req, b, name, ino, mode);
+}
+
+/* vms/NAME/sessions and a session's directory (fs/sessions.c). */
+static bool readdir_sessions(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct dir_buf *b)
+{
+	bool exists = true;
+	struct node n;
+
+	if (!fs_sessions_is_dir(fs, ino, &exists) &&
+	    !(node_resolve(ino, &n) && n.vm_id && n.kind == VMF_SESSIONS && fs_node_vm(fs, &n)))
+		return false;
+	if (!exists) {
+		fuse_reply_err(req, ENOENT);
+		return true;
+	}
+	if (dir_add(req, b, ".", ino, S_IFDIR) &&
+	    dir_add(req, b, "..",
+		    fs_sessions_is_dir(fs, ino, &exists) ? fs_sessions_parent(fs, ino) : vm_ino(n.vm_id, VMF_DIR),
+		    S_IFDIR))
+		fs_sessions_readdir(fs, req, ino, b->cap, b->start, dir_add_any, b);
+	fuse_reply_buf(req, b->data, b->len);
+	return true;
+}
+
 static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
@@ -365,6 +396,8 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 	struct template_info ti;
 
 	(void)fi;
+	if (readdir_sessions(fs, req, ino, &b))
+		return;
 	if (!node_resolve(ino, &n) || (n.vm_id && !fs_node_vm(fs, &n)) || (n.art_id && !(art = fs_node_art(fs, &n))) ||
 	    (n.tpl_id && !vmm_template_info(fs->vmm, n.tpl_id, &ti))) {
 		fuse_reply_err(req, ENOENT);
@@ -444,9 +477,15 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return;
 	}
 	struct template_info ti;
+	bool exists;
 
-	if (!node_resolve(ino, &n) || (n.vm_id && !fs_node_vm(fs, &n)) || (n.art_id && !fs_node_art(fs, &n)) ||
-	    (n.tpl_id && !vmm_template_info(fs->vmm, n.tpl_id, &ti))) {
+	if (fs_sessions_is_dir(fs, ino, &exists)) {
+		if (!exists) {
+			fuse_reply_err(req, ENOENT);
+			return;
+		}
+	} else if (!node_resolve(ino, &n) || (n.vm_id && !fs_node_vm(fs, &n)) || (n.art_id && !fs_node_art(fs, &n)) ||
+		   (n.tpl_id && !vmm_template_info(fs->vmm, n.tpl_id, &ti))) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
@@ -539,6 +578,8 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		fs_mkdir_artifact(fs, req, parent, name, false);
 		return;
 	}
+	if (fs_sessions_mkdir(fs, req, parent, name))
+		return;
 	if (parent == INO_TEMPLATES) {
 		fs_refuse(fs, req, EPERM,
 			  "mkdir templates/%.80s: a template is made by the first start of a VM of its shape", name);
@@ -561,6 +602,8 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	pending_park_create(fs, pend, c);
 }
 
+static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+
 static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = req_fs(req);
@@ -579,6 +622,8 @@ static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rmdir_artifact(req, fs, parent, name);
 		return;
 	}
+	if (fs_sessions_rmdir(fs, req, parent, name))
+		return;
 	if (parent == INO_TEMPLATES) {
 		int64_t id = vmm_template_by_key(fs->vmm, name);
 		if (!id) {
@@ -591,6 +636,10 @@ static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 			return;
 		}
 		fuse_reply_err(req, 0);
+		return;
+	}
+	if (p.vm_id && p.kind == VMF_DIR && strcmp(name, vm_nodes[VMF_SESSIONS].name) == 0) {
+		fs_unlink(req, parent, name); /* rm -r: like the VM's files */
 		return;
 	}
 	if (parent != INO_VMS) {
@@ -621,6 +670,8 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct vm *vm;
 	char path[512];
 
+	if (fs_sessions_unlink(fs, req, parent, name))
+		return;
 	fs_path(fs, parent, name, path, sizeof(path));
 	if (node_resolve(parent, &p) && p.vm_id && p.kind == VMF_DIR && (vm = fs_node_vm(fs, &p))) {
 		const struct vm_record *r = vm_record(vm);

@@ -208,4 +208,5 @@ void fs_answer_interrupts(struct fs *fs)
 		free(p);
 	}
 	streams_answer_interrupts(fs);
+	fs_sessions_answer_interrupts(fs);
 }

@@ -33,7 +33,11 @@ struct vmm_observer {
 	void (*event)(void *ctx);
 	void (*art_listing_changed)(void *ctx, enum art_kind kind); /* images/ or kernels/ gained or lost an entry */
 	void (*templates_changed)(void *ctx); /* templates/ gained or lost an entry (may be NULL) */
+	/* a session (sessions.h) changed: what is VMM_SESS_* bits (may be NULL) */
+	void (*session_changed)(void *ctx, struct vm *vm, int64_t session_id, unsigned what);
 };
+
+enum { VMM_SESS_OUTPUT = 1, VMM_SESS_STATE = 2, VMM_SESS_LISTING = 4 };
 
 enum vm_field { VM_FIELD_VCPU, VM_FIELD_MEMORY, VM_FIELD_DISK, VM_FIELD_IMAGE, VM_FIELD_KERNEL };
 

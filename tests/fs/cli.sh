@@ -23,7 +23,7 @@ no_vms() { [ -z "$(ls -A "$MNT/vms")" ]; }
 one_banger_line() { [ "$(printf '%s\n' "$ERR" | wc -l)" = 1 ] && [ "${ERR#banger: }" != "$ERR" ]; }
 
 # ---- help
-for c in run ssh ls start stop rm logs console port image kernel doctor completion; do
+for c in run ssh ls start stop rm logs console port image kernel doctor completion exec sessions attach; do
 	bx "$c" --help
 	check "banger $c --help exits 0 with its usage" test "$RC" = 0 -a "${OUT%%$'\n'*}" != "" -a \
 		"$(printf '%s' "$OUT" | head -n 1 | cut -d' ' -f1-3)" = "usage: banger $c"
@@ -51,6 +51,11 @@ bad_usage "unknown run option" run --bogus
 bad_usage "run --vcpu without a value" run --vcpu
 bad_usage "run with two paths" run "$T" "$T"
 bad_usage "run -- with no command" run --
+bad_usage "exec with no command" exec alpha
+bad_usage "exec with a bad session name" exec alpha --session .x -- true
+bad_usage "exec --cwd relative" exec alpha --cwd tmp -- true
+bad_usage "attach with one argument" attach alpha
+bad_usage "sessions with no VM" sessions
 bad_usage "run PATH that is not a directory" run "$T/nope" -- true
 bad_usage "ssh without a name" ssh
 bad_usage "logs without a name" logs
@@ -234,7 +239,7 @@ lacks_words() {
 }
 
 check "bash loads the script" bash -n "$COMP/banger.bash"
-expect_eq "bash: subcommands" "run ssh cp ls start stop rm logs console port image kernel doctor completion help --help --version" "$(bash_complete banger '')"
+expect_eq "bash: subcommands" "run ssh cp ls start stop rm logs console port image kernel doctor completion help exec sessions attach --help --version" "$(bash_complete banger '')"
 expect_eq "bash: banger ssh <Tab> lists the VMs" "alpha beta" "$(bash_complete banger ssh '')"
 expect_eq "bash: banger rm a<Tab>" "alpha" "$(bash_complete banger rm a)"
 expect_eq "bash: banger ssh alpha <Tab>: no second VM" "" "$(bash_complete banger ssh alpha '')"
@@ -255,7 +260,14 @@ out=$(zsh_complete 'banger run --' --rm --branch --from --vcpu)
 check "zsh: banger run --<Tab> lists its flags" has_words "$out" --rm --branch --from --vcpu
 out=$(zsh_complete 'banger cp --r' --recursive)
 check "zsh: banger cp --r<Tab> completes --recursive" has_words "$out" --recursive
+expect_eq "bash: banger exec <Tab> lists the VMs" "alpha beta" "$(bash_complete banger exec '')"
+expect_eq "bash: banger exec alpha --s<Tab>" "--session" "$(bash_complete banger exec alpha --s)"
+expect_eq "bash: banger attach <Tab> lists the VMs" "alpha beta" "$(bash_complete banger attach '')"
+out=$(zsh_complete 'banger ' exec sessions attach)
+check "zsh: banger <Tab> lists the session commands" has_words "$out" exec sessions attach
 check "fish loads the script" fish --no-execute "$COMP/banger.fish"
+check "fish: banger <Tab> lists the session commands" has_words "$(fish_complete 'banger ')" exec sessions attach
+expect_eq "fish: banger exec <Tab> lists the VMs" "alpha beta" "$(fish_complete 'banger exec ')"
 expect_eq "fish: banger ssh <Tab> lists the VMs" "alpha beta" "$(fish_complete 'banger ssh ')"
 expect_eq "fish: banger stop alpha <Tab>: more VMs" "alpha beta" "$(fish_complete 'banger stop alpha ')"
 check "fish: banger ssh -<Tab> offers --help" has_words "$(fish_complete 'banger ssh -')" --help

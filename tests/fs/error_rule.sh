@@ -92,10 +92,10 @@ lines_before=$(lines)
 check "rm -r vms/a (starting) fails" sh -c "! rm -r '$V' 2>'$T/rm.err'"
 check "  with EBUSY" grep -q "Device or resource busy" "$T/rm.err"
 check "  the VM is still there, starting" grep -qx starting "$V/state"
-expect_eq "  every file is still there" 18 "$(ls "$V" | wc -l)"
+expect_eq "  every file is still there" 19 "$(ls "$V" | wc -l)"
 expect_eq "  error stays empty" "" "$(cat "$V/error")"
 check "  nothing in its logs" sh -c "! tail -n +$((lines_before + 1)) '$V/logs' | grep -q -e unlink -e 'cannot remove'"
-expect_eq "  one line in bangerd.log per file" 18 "$(grep -c "refused: unlink vms/a/.*: vms/a is starting; stop it first" "$LOG")"
+expect_eq "  one line in bangerd.log per file" 19 "$(grep -c "refused: unlink vms/a/.*: vms/a is starting; stop it first" "$LOG")"
 # rmdir of the VM itself is a real request: it kills the boot and deletes it
 expect_errno "rmdir vms/a (starting) kills and deletes it" OK rmdir "$V"
 check "vms/a is gone" test ! -e "$V"
@@ -115,7 +115,7 @@ check "mkdir vms/c; rm -rf vms/c works" sh -c "mkdir '$MNT/vms/c' && rm -rf '$MN
 check "mkdir vms/d" mkdir "$MNT/vms/d"
 check "rm vms/d/vcpu is accepted" rm "$MNT/vms/d/vcpu"
 expect_eq "  vcpu is still there" "1" "$(cat "$MNT/vms/d/vcpu")"
-expect_eq "  the VM still lists every file" 18 "$(ls "$MNT/vms/d" | wc -l)"
+expect_eq "  the VM still lists every file" 19 "$(ls "$MNT/vms/d" | wc -l)"
 expect_eq "  error is empty" "" "$(cat "$MNT/vms/d/error")"
 check "the daemon is alive" kill -0 "$DAEMON_PID"
 

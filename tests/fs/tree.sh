@@ -42,8 +42,9 @@ id=$(comm -13 <(echo "$before") <(ls "$T/home/state/vms") | head -1)
 check "its state dir exists ($id)" test -n "$id" -a -d "$T/home/state/vms/$id"
 check "its root disk exists" test -f "$T/home/state/vms/$id/root.qcow2"
 expect_eq "vms/a is a 0755 directory" "755 directory" "$(stat -c '%a %F' "$V")"
-expect_eq "vms/a lists every file" "$(tr ' ' '\n' <<<"$VM_FILES" | sort | tr '\n' ' ')" \
+expect_eq "vms/a lists every file" "$(tr ' ' '\n' <<<"$VM_FILES sessions" | sort | tr '\n' ' ')" \
 	"$(ls "$V" | sort | tr '\n' ' ')"
+expect_eq "vms/a/sessions is a 0755 directory, empty" "755 directory " "$(stat -c '%a %F' "$V/sessions") $(ls "$V/sessions")"
 for f in $VM_FILES; do
 	case $f in
 	state | vcpu | memory_mib | disk_size | image | kernel | ports) want=644 ;;

@@ -29,6 +29,7 @@ _banger_images() {
 _banger() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
 	local cmds="run ssh cp ls start stop rm logs console port image kernel doctor completion help"
+	cmds="$cmds exec sessions attach"
 	local cmd i nargs=0
 	COMPREPLY=()
 	if [ "$COMP_CWORD" -eq 1 ]; then
@@ -83,6 +84,23 @@ _banger() {
 		elif [ "$nargs" -lt 2 ] && [[ $cur != *:* ]]; then
 			compopt -o filenames -o nospace 2>/dev/null
 			mapfile -t COMPREPLY < <(compgen -f -- "$cur"; compgen -W "$(_banger_vms | sed 's/$/:/')" -- "$cur")
+		fi
+		;;
+	exec)
+		case $prev in --session | --cwd) return 0 ;; esac
+		if [[ $cur == -* ]]; then
+			mapfile -t COMPREPLY < <(compgen -W "--session --tty -t --cwd --help --" -- "$cur")
+		elif [ "$nargs" -eq 0 ]; then
+			mapfile -t COMPREPLY < <(compgen -W "$(_banger_vms)" -- "$cur")
+		fi
+		;;
+	sessions | attach)
+		if [[ $cur == -* ]]; then
+			mapfile -t COMPREPLY < <(compgen -W "--help" -- "$cur")
+		elif [ "$nargs" -eq 0 ]; then
+			mapfile -t COMPREPLY < <(compgen -W "$(_banger_vms)" -- "$cur")
+		elif [ "$cmd" = attach ] && [ "$nargs" -eq 1 ]; then
+			mapfile -t COMPREPLY < <(compgen -W "$(_banger_images "vms/${COMP_WORDS[2]}/sessions")" -- "$cur")
 		fi
 		;;
 	console)

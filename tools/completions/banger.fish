@@ -46,6 +46,7 @@ function __banger_ssh_command
 end
 
 set -l cmds run ssh cp ls start stop rm logs console port image kernel doctor completion help
+set -a cmds exec sessions attach
 complete -c banger -f
 complete -c banger -n "not __fish_seen_subcommand_from $cmds" -l help -d 'show help'
 complete -c banger -n "not __fish_seen_subcommand_from $cmds" -l version -d 'show versions'
@@ -64,6 +65,16 @@ complete -c banger -n "not __fish_seen_subcommand_from $cmds" -a kernel -d 'list
 complete -c banger -n "not __fish_seen_subcommand_from $cmds" -a doctor -d 'check this host'
 complete -c banger -n "not __fish_seen_subcommand_from $cmds" -a completion -d 'print a shell completion script'
 complete -c banger -n "not __fish_seen_subcommand_from $cmds" -a help -d 'help on a command'
+
+# sessions
+complete -c banger -n "not __fish_seen_subcommand_from $cmds" -a exec -d 'run a command in a running VM through its agent'
+complete -c banger -n "not __fish_seen_subcommand_from $cmds" -a sessions -d "list a VM's sessions"
+complete -c banger -n "not __fish_seen_subcommand_from $cmds" -a attach -d 'follow a session and send it input'
+complete -c banger -n '__banger_nth_arg "exec sessions attach" 0' -a '(__banger_vms)' -d VM
+complete -c banger -n '__fish_seen_subcommand_from exec; and __banger_no_dashdash' -l session -x -d 'keep the session under this name'
+complete -c banger -n '__fish_seen_subcommand_from exec; and __banger_no_dashdash' -s t -l tty -d 'run on a pseudo-terminal'
+complete -c banger -n '__fish_seen_subcommand_from exec; and __banger_no_dashdash' -l cwd -x -d 'guest directory'
+complete -c banger -n '__banger_nth_arg attach 1' -a '(__banger_tree vms/(commandline -opc)[3]/sessions)' -d session
 
 # run
 complete -c banger -n '__fish_seen_subcommand_from run; and __banger_no_dashdash' -l name -x -d 'VM name'

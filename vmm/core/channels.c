@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -105,8 +107,15 @@ static void agent_line(struct vmm *m, struct vm *vm, const char *line)
 {
 	char verb[32];
 
-	if (banger_agent_is_verb(line, "hello"))
+	if (banger_agent_is_verb(line, "hello")) {
 		m->hooks.hello_received(m, vm, line);
+		if (vm->agent_fd >= 0 && m->hooks.session_line)
+			m->hooks.session_line(m, vm, line); /* sessions sync after every hello */
+	} else if (m->hooks.session_line &&
+		   (strncmp(line, "sess_", 5) == 0 ||
+		    ((banger_agent_is_verb(line, "ack") || banger_agent_is_verb(line, "fail")) &&
+		     banger_agent_field(line, "verb", verb, sizeof(verb)) >= 0 && strncmp(verb, "sess_", 5) == 0)))
+		m->hooks.session_line(m, vm, line);
 	else if ((banger_agent_is_verb(line, "ack") || banger_agent_is_verb(line, "fail")) &&
 		 banger_agent_field(line, "verb", verb, sizeof(verb)) >= 0 && strcmp(verb, "authorize") == 0)
 		m->hooks.authorize_result(m, vm, banger_agent_is_verb(line, "ack"), line);
@@ -320,6 +329,8 @@ void vm_channels_close(struct vmm *m, struct vm *vm)
 	if (vm->inotify_wd >= 0)
 		inotify_rm_watch(m->inotify_fd, vm->inotify_wd);
 	vm->inotify_wd = -1;
+	if (m->hooks.channels_closed)
+		m->hooks.channels_closed(m, vm);
 }
 
 int vm_agent_send(struct vm *vm, const char *line)
@@ -331,6 +342,17 @@ int vm_agent_send(struct vm *vm, const char *line)
 	if (write(vm->agent_fd, line, n) != (ssize_t)n)
 		return -EIO;
 	return 0;
+}
+
+bool vm_agent_room(struct vm *vm, size_t len)
+{
+	int queued = 0, size = 0;
+	socklen_t sl = sizeof(size);
+
+	if (vm->agent_fd < 0 || ioctl(vm->agent_fd, SIOCOUTQ, &queued) < 0 ||
+	    getsockopt(vm->agent_fd, SOL_SOCKET, SO_SNDBUF, &size, &sl) < 0)
+		return true; /* cannot tell: the write says */
+	return (size_t)queued + len <= (size_t)size / 2;
 }
 
 /* A write to console: a failure is the VM's error (EAGAIN, a full input

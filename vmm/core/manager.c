@@ -10,6 +10,7 @@
 #include "pins_cache.h"
 #include "proc.h"
 #include "snapshots.h"
+#include "session.h"
 #include "util.h"
 #include <dirent.h>
 #include <fcntl.h>
@@ -40,6 +41,7 @@ static void vm_free(struct vm *vm)
 	free(vm->mem_path);
 	free(vm->net_args);
 	free(vm->renaming_to);
+	sessions_free(vm);
 	free(vm);
 }
 
@@ -177,6 +179,8 @@ int vmm_new(struct loop *loop, struct bgr_paths *paths, const struct vmm_observe
 		.clone_online = vm_clone_online,
 		.agent_connected = vm_agent_connected,
 		.identify_result = vm_identify_result,
+		.session_line = sessions_agent_line,
+		.channels_closed = sessions_channels_closed,
 	};
 	r = settings_load(&m->settings, paths, err);
 	if (r < 0)
@@ -221,6 +225,7 @@ int vmm_new(struct loop *loop, struct bgr_paths *paths, const struct vmm_observe
 	for (size_t i = 0; i < m->n_vms; i++)
 		vm_adopt(m, m->vms[i]);
 	ports_load(m);
+	sessions_load_all(m);
 	templates_gc(m);
 	ssh_config_refresh(m);
 	log_msg("loaded %zu VMs; accel %s (%s)", m->n_vms, m->settings.accel.accel, m->settings.accel.why);

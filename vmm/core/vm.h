@@ -90,6 +90,8 @@ struct vm {
 	 * ("ssh-ed25519:B64") is what gets pinned. NULL: the guest makes its own */
 	char *host_key_priv;
 	char *host_key;
+
+	struct session *sessions; /* vmm/sessions/: its sessions, in the order made */
 };
 
 /* What the parts below the lifecycle report upward. They call nothing above
@@ -122,6 +124,10 @@ struct vm_hooks {
 	 * answer came (channels.c) */
 	void (*agent_connected)(struct vmm *m, struct vm *vm);
 	void (*identify_result)(struct vmm *m, struct vm *vm, bool ok, const char *line);
+	/* sessions (vmm/sessions/): the agent's session lines and every hello
+	 * (channels.c); the channels closed (channels.c) */
+	void (*session_line)(struct vmm *m, struct vm *vm, const char *line);
+	void (*channels_closed)(struct vmm *m, struct vm *vm);
 };
 
 struct vmm {
@@ -159,6 +165,7 @@ struct vmm {
 	 * mode, their QMP requests, one at a time (hostfwd.c) */
 	struct port_fwd *ports;
 	struct hostfwd_queue *hostfwds;
+	int64_t last_session_id; /* sessions' ids (inode numbers), this run's */
 };
 
 /* vm_services.c: the low-level services (and vmm.h's lookups, log, events) */
@@ -236,6 +243,8 @@ bool vm_waits_for_artifact(const struct vm *vm, enum art_kind kind, const char *
 void vm_channels_open(struct vmm *m, struct vm *vm);
 void vm_channels_close(struct vmm *m, struct vm *vm);
 int vm_agent_send(struct vm *vm, const char *line);
+/* Whether the agent's socket takes len more bytes now without blocking. */
+bool vm_agent_room(struct vm *vm, size_t len);
 /* Logs a line about what the agent sent, rate-limited: a guest cannot fill
  * the disk through logs by talking. */
 void vm_agent_log(struct vmm *m, struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
