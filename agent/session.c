@@ -137,6 +137,29 @@ struct child_failure {
 	int err;
 };
 
+/* Where a session without a cwd runs: the workspace `banger run` copied in
+ * (it leaves the guest path in WORKSPACE_NOTE), else root's home. */
+#define WORKSPACE_NOTE "/root/.cache/banger/workspace"
+
+static int chdir_default(void)
+{
+	char path[4096];
+	ssize_t n = -1;
+	int fd = open(WORKSPACE_NOTE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd >= 0) {
+		n = read(fd, path, sizeof(path) - 1);
+		close(fd);
+	}
+	if (n > 1 && path[0] == '/') {
+		path[n] = '\0';
+		path[strcspn(path, "\n")] = '\0';
+		if (chdir(path) == 0)
+			return 0;
+	}
+	return chdir("/root");
+}
+
 static _Noreturn void child(const struct session_spec *spec, char **envp, const int fds[3], int report)
 {
 	struct child_failure f = { 's', 0 };
@@ -151,7 +174,7 @@ static _Noreturn void child(const struct session_spec *spec, char **envp, const 
 	for (int i = 0; i < 3; i++)
 		if (dup2(fds[i], i) < 0)
 			goto fail;
-	if (chdir(spec->cwd ? spec->cwd : "/root") < 0) {
+	if ((spec->cwd ? chdir(spec->cwd) : chdir_default()) < 0) {
 		f.step = 'c';
 		goto fail;
 	}

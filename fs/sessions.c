@@ -140,7 +140,7 @@ static char *text_of(const struct session *s, enum sess_file f)
 	case SF_MODE:
 		return xstrdup(i.tty ? "tty\n" : "pipe\n");
 	case SF_CWD:
-		return xasprintf("%s\n", i.cwd[0] ? i.cwd : "/root");
+		return i.cwd[0] ? xasprintf("%s\n", i.cwd) : xstrdup(""); /* the guest's default */
 	case SF_WINSIZE:
 		return xasprintf("%u %u\n", i.rows, i.cols);
 	case SF_STATUS:

@@ -69,6 +69,13 @@ bx ssh ws -- printf '%s|' "a b" "it's" '$HOME' '' '*'
 expect_eq "arguments reach the guest exactly (quoted for its shell)" "a b|it's|\$HOME||*|" "$OUT"
 bx ssh ws cat /root/.cache/banger/vm-run-tooling-proj.log
 check "the mise log in the guest says mise is missing" grep -q "mise is not installed in this guest" "$T/out"
+bx exec ws -- pwd
+expect_eq "banger exec runs in the workspace run copied in" /root/proj "$OUT"
+check "a session made through the tree too" mkdir "$MNT/vms/ws/sessions/where"
+expect_eq "  its cwd file is empty (the guest's default)" "" "$(cat "$MNT/vms/ws/sessions/where/cwd")"
+check "  it runs pwd" sh -c "echo pwd >'$MNT/vms/ws/sessions/where/cmd'"
+expect_eq "  it ends" "exited 0" "$(cat "$MNT/vms/ws/sessions/where/exit")"
+expect_eq "  in the workspace" /root/proj "$(cat "$MNT/vms/ws/sessions/where/stdout")"
 expect_eq "banger ssh NAME with commands on stdin (no tty)" "ws" \
 	"$(echo hostname | "$BANGER" ssh ws 2>/dev/null)"
 check "banger's own ssh files hold the pins" grep -q '^ws.vm ' "$KH"
