@@ -13,7 +13,7 @@
  * checks that form.
  *
  * guest -> host
- *   hello proto=4 agent=<version> kernel=<uname -r> uptime_ms=<n> [hostkey=<key> ...]
+ *   hello proto=5 agent=<version> kernel=<uname -r> uptime_ms=<n> [hostkey=<key> ...]
  *       sent every time the host side (re)connects to the port; one hostkey
  *       per SSH host key of the guest (full public keys, so the host can
  *       write known_hosts lines "<host> <type> <base64>" from them). Guest
@@ -68,7 +68,7 @@
  *   sess_in id=S eof=1        closes stdin (tty: writes the VEOF char, ^D).
  *       fail verb=sess_in [id=S] reason=bad_id|unknown|finished|stdin_closed|
  *       bad_hex|too_long|full (BANGER_AGENT_SESS_IN_QUEUE bytes of stdin wait for
- *       the command to read them: retry later).
+ *       the command to read them; a host keeping to sess_in_ack never sees it).
  *   sess_signal id=S sig=<HUP|INT|QUIT|KILL|TERM|USR1|USR2|CONT|STOP|WINCH>
  *       to the session's process group: ack verb=sess_signal id=S, or fail
  *       reason=bad_id|unknown|finished|bad_signal|<errno name>.
@@ -94,12 +94,22 @@
  *       (a background child) still holds them open; out/err are the final
  *       stream lengths; SIGNAME as in kill -l (TERM, SEGV; SIG<n> for one
  *       without a name). Sent again after each sess_sync of an ended session.
+ *   sess_in_ack id=S in=<n> queued=<n> [closed=1]   (protocol 5) n bytes of
+ *       stdin were written to the command since the session began, queued
+ *       more wait in the agent. Sent when the queue runs empty or at least
+ *       BANGER_AGENT_SESS_IN_ACK_EVERY bytes were written since the last one,
+ *       once more when stdin is closed (closed=1: EOF, the command stopped
+ *       reading, or it ended; queued bytes were dropped), and after each
+ *       sess_sync. The host keeps what it sent minus in below
+ *       BANGER_AGENT_SESS_IN_QUEUE so `full` never happens; after a new
+ *       hello it sends no stdin until the ack that follows its sess_sync,
+ *       and counts from in + queued.
  *   After every hello, the agent pushes nothing of a session it already had
  *   until the host's sess_sync for it; a session started on the connection
  *   is in sync at 0/0 from its sess_started. Writes never block the agent:
  *   while the host is away, output waits in the bounded stream buffers.
  *
- * Version 3 had no sessions. Version 2 had no identify verb. Version 1 sent host key fingerprints
+ * Version 4 had no sess_in_ack. Version 3 had no sessions. Version 2 had no identify verb. Version 1 sent host key fingerprints
  * ("<type>:SHA256:<b64>") and had no authorize verb; lines were at most 1024 bytes.
  */
 #ifndef BANGER_AGENT_PROTOCOL_H
@@ -109,8 +119,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#define BANGER_AGENT_PROTO_VERSION 4
-#define BANGER_AGENT_VERSION "0.4.0"
+#define BANGER_AGENT_PROTO_VERSION 5
+#define BANGER_AGENT_VERSION "0.5.0"
 #define BANGER_AGENT_PORT_NAME "org.banger.agent"
 #define BANGER_AGENT_VSOCK_PORT 1024 /* the agent listens here when there is no serial port */
 #define BANGER_AGENT_LINE_MAX 4096
@@ -121,6 +131,7 @@
 #define BANGER_AGENT_SESS_OUT_CHUNK 1900        /* data bytes of one sess_out */
 #define BANGER_AGENT_SESS_KEEP (1u << 20)       /* newest bytes kept per stream */
 #define BANGER_AGENT_SESS_IN_QUEUE (256u << 10) /* stdin bytes queued per session */
+#define BANGER_AGENT_SESS_IN_ACK_EVERY (32u << 10) /* sess_in_ack at least this often */
 
 /* The value of the first key=value field after the first space at or after
  * from, or NULL; *len is set to the value's length. */

@@ -271,6 +271,7 @@ static void handle_sync(const char *line, struct outq *q)
 	s->err.sent = err;
 	s->synced = 1;
 	s->exit_sent = 0;
+	s->in_ack_due = 1; /* the host's window for stdin starts from our totals */
 }
 
 static void handle_forget(const char *line, struct outq *q)
@@ -350,6 +351,27 @@ static void exit_status(const struct session *s, char *out, size_t size)
 	}
 }
 
+/* Tells the host how much stdin the command has been given, when the
+ * queue ran empty, every BANGER_AGENT_SESS_IN_ACK_EVERY bytes, once stdin
+ * is closed, and after a sess_sync. Returns 1 when it queued a line. */
+static int push_in_ack(struct outq *q, struct session *s)
+{
+	int closed = s->in_fd < 0;
+	uint64_t fresh = s->in_written - s->in_acked;
+
+	if (!s->in_ack_due && !(closed && !s->in_closed_acked) && fresh == 0)
+		return 0;
+	if (!s->in_ack_due && !closed && s->in_len > 0 && fresh < BANGER_AGENT_SESS_IN_ACK_EVERY)
+		return 0;
+	if (outq_line(q, "sess_in_ack id=%s in=%" PRIu64 " queued=%zu%s", s->id, s->in_written, s->in_len,
+		      closed ? " closed=1" : "") < 0)
+		return 0;
+	s->in_acked = s->in_written;
+	s->in_ack_due = 0;
+	s->in_closed_acked = closed;
+	return 1;
+}
+
 /* Queues what session s has for the host next. Returns 1 when it did. */
 static int push_session(struct outq *q, struct session *s)
 {
@@ -357,6 +379,8 @@ static int push_session(struct outq *q, struct session *s)
 
 	if (!s->synced)
 		return 0;
+	if (push_in_ack(q, s))
+		return 1;
 	if (push_chunk(q, s, 1, &s->out) | push_chunk(q, s, 2, &s->err))
 		return 1;
 	if (!s->ended || s->exit_sent)

@@ -332,6 +332,7 @@ static void write_input(struct session *s)
 		}
 		memmove(s->in_buf, s->in_buf + r, s->in_len - (size_t)r);
 		s->in_len -= (size_t)r;
+		s->in_written += (uint64_t)r;
 	}
 	if (s->in_fd < 0 || (s->in_eof && !s->tty)) {
 		close_fd(&s->in_fd);

@@ -3,8 +3,9 @@
  * with direct I/O and never cached (attr timeout 0), so no invalidation is
  * needed when output grows; stdout and stderr are growing regular files
  * like logs. A read of exit is parked until the command ends (Ctrl-C
- * answers EINTR); a write to stdin while the agent's channel is full is
- * retried on a timer. */
+ * answers EINTR); so is a write to stdin while the stdin window is full
+ * (until the agent's sess_in_ack, or EPIPE when the command ends), and
+ * while the agent's channel is full (retried on a timer). */
 #include "fs.h"
 #include "loop.h"
 #include "log.h"
@@ -497,37 +498,48 @@ bool fs_sessions_read(struct fs *fs, fuse_req_t req, fuse_ino_t ino, size_t size
 
 static void stdin_retry(void *data);
 
-/* Sends what fits; parks the rest (a full channel) on a timer. */
-static void stdin_try(struct fs *fs, fuse_req_t req, struct sess_wait *w, const char *buf, size_t size, bool nonblock)
+/* Sends what fits. When nothing does, parks the write: on a timer while the
+ * agent's channel is full, until the next sess_in_ack while the stdin
+ * window is. Returns true while w stays parked. */
+static bool stdin_try(struct fs *fs, fuse_req_t req, struct sess_wait *w, const char *buf, size_t size, bool nonblock)
 {
 	struct vm *vm = NULL;
 	struct session *s = vmm_session_by_id(fs->vmm, w ? w->id : 0, &vm);
+	struct session_info i;
 	bgr_error err;
 	ssize_t r;
 
 	if (!s) {
-		fuse_reply_err(req, ENOENT);
+		if (w->req)
+			fuse_req_interrupt_func(req, NULL, NULL);
+		fuse_reply_err(req, w->req ? EPIPE : ENOENT);
 		goto done;
 	}
-	r = vmm_session_input(fs->vmm, vm, s, buf, size, &err);
-	if (r == -EAGAIN && !nonblock) {
+	vmm_session_info(s, &i);
+	if (w->req && i.ended)
+		r = vmm_session_input_abandoned(fs->vmm, vm, s, &err);
+	else
+		r = vmm_session_input(fs->vmm, vm, s, buf, size, &err);
+	if ((r == -EAGAIN || r == -EINPROGRESS) && !nonblock) {
 		if (!w->req) {
 			w = wait_park(fs, req, w->id, size);
 			w->data = xcalloc(1, size);
 			memcpy(w->data, buf, size);
 		}
-		w->timer = loop_timer_add(fs->loop, STDIN_RETRY_MS, stdin_retry, w);
-		return;
+		if (r == -EAGAIN)
+			w->timer = loop_timer_add(fs->loop, STDIN_RETRY_MS, stdin_retry, w);
+		return true;
 	}
 	if (w->req)
 		fuse_req_interrupt_func(req, NULL, NULL);
 	if (r < 0)
-		fuse_reply_err(req, (int)-r);
+		fuse_reply_err(req, r == -EINPROGRESS ? EAGAIN : (int)-r);
 	else
 		fuse_reply_write(req, (size_t)r);
 done:
 	if (w && w->req)
 		wait_free(w);
+	return false;
 }
 
 static void stdin_retry(void *data)
@@ -597,16 +609,20 @@ bool fs_sessions_release(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *f
 }
 
 /* A session changed: parked exit reads of ended (or removed) sessions are
- * answered; a listing's cache goes. */
-void fs_sessions_changed(struct fs *fs, struct vm *vm, int64_t id, unsigned what)
+ * answered, parked stdin writes retried; a listing's cache goes. */
+static void answer_waits(struct fs *fs, int64_t id)
 {
 	struct session_info i;
 
-	if (what & VMM_SESS_LISTING)
-		notify_inval_inode(fs->notifier, vm_ino(vm_record(vm)->id, VMF_SESSIONS));
 	for (struct sess_wait **pp = &waits; *pp;) {
 		struct sess_wait *w = *pp;
 		struct session *s = vmm_session_by_id(fs->vmm, w->id, NULL);
+		if (w->data && !w->timer && (!id || w->id == id || !s)) {
+			/* a write waiting for the stdin window: an ack, or the end */
+			if (stdin_try(fs, w->req, w, w->data, w->size, false))
+				pp = &w->next;
+			continue;
+		}
 		if (w->data || (id && w->id != id && s)) {
 			pp = &w->next;
 			continue;
@@ -627,6 +643,27 @@ void fs_sessions_changed(struct fs *fs, struct vm *vm, int64_t id, unsigned what
 		}
 		wait_free(w);
 	}
+}
+
+/* Answering a wait can change the session again (a refusal writes its
+ * error): such nested changes only ask for another pass. */
+void fs_sessions_changed(struct fs *fs, struct vm *vm, int64_t id, unsigned what)
+{
+	static bool answering, again;
+
+	if (what & VMM_SESS_LISTING)
+		notify_inval_inode(fs->notifier, vm_ino(vm_record(vm)->id, VMF_SESSIONS));
+	if (answering) {
+		again = true;
+		return;
+	}
+	answering = true;
+	answer_waits(fs, id);
+	while (again) {
+		again = false;
+		answer_waits(fs, 0);
+	}
+	answering = false;
 }
 
 void fs_sessions_answer_interrupts(struct fs *fs)

@@ -50,8 +50,14 @@ int vmm_session_set_winsize(struct vmm *m, struct vm *vm, struct session *s, con
 int vmm_session_set_cwd(struct vmm *m, struct vm *vm, struct session *s, const char *value, bgr_error *err);
 /* Writing cmd: starts it in the guest (the answer comes later; status says). */
 int vmm_session_start(struct vmm *m, struct vm *vm, struct session *s, const char *cmd, size_t len, bgr_error *err);
-/* stdin bytes; eof closes it. Returns len or -errno. */
+/* stdin bytes; eof closes it. Returns how many it took (a short write), or
+ * -errno: -EAGAIN when the agent's channel is full (try again soon),
+ * -EINPROGRESS when the guest has not taken what was sent (the stdin
+ * window, SESSION_STDIN_WINDOW bytes, is full: wait for VMM_SESS_INPUT). */
 ssize_t vmm_session_input(struct vmm *m, struct vm *vm, struct session *s, const char *buf, size_t len, bgr_error *err);
+/* A write to stdin that waited for room and will not get it (the command
+ * ended, the VM stopped): -EPIPE, the reason in the session's error. */
+int vmm_session_input_abandoned(struct vmm *m, struct vm *vm, struct session *s, bgr_error *err);
 int vmm_session_eof(struct vmm *m, struct vm *vm, struct session *s, bgr_error *err);
 int vmm_session_signal(struct vmm *m, struct vm *vm, struct session *s, const char *name, bgr_error *err);
 /* A refused write, recorded in the session's error file and the VM's log. */

@@ -37,7 +37,7 @@ struct vmm_observer {
 	void (*session_changed)(void *ctx, struct vm *vm, int64_t session_id, unsigned what);
 };
 
-enum { VMM_SESS_OUTPUT = 1, VMM_SESS_STATE = 2, VMM_SESS_LISTING = 4 };
+enum { VMM_SESS_OUTPUT = 1, VMM_SESS_STATE = 2, VMM_SESS_LISTING = 4, VMM_SESS_INPUT = 8 };
 
 enum vm_field { VM_FIELD_VCPU, VM_FIELD_MEMORY, VM_FIELD_DISK, VM_FIELD_IMAGE, VM_FIELD_KERNEL };
 

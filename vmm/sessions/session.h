@@ -35,6 +35,11 @@ struct session {
 	int code;     /* exited: the status */
 	enum sess_state state;
 	bool tty, stdin_closed;
+	/* stdin flow control (agent protocol 5): bytes sent in sess_in lines and
+	 * written to the command as its last sess_in_ack said; in_known is false
+	 * from a hello until the ack that follows the sess_sync. */
+	uint64_t in_sent, in_acked;
+	bool in_known;
 	unsigned rows, cols;
 	long long pid, started_ms, ended_ms;
 	struct sess_stream out[2]; /* stdout, stderr */

@@ -17,6 +17,10 @@
 #include <sys/stat.h>
 
 #define SESSION_PROTO 4
+#define IN_ACK_PROTO 5 /* the agent sends sess_in_ack */
+/* stdin bytes sent and not yet written to the command, at most: below the
+ * agent's queue (256 KiB), so it never answers sess_in with full */
+#define SESSION_STDIN_WINDOW (128u << 10)
 #define IN_CHUNK 2000 /* stdin bytes per sess_in line (the protocol's limit) */
 
 static const char *const signal_names[] = { "HUP",  "INT",  "QUIT", "KILL", "TERM",
@@ -357,6 +361,8 @@ int vmm_session_start(struct vmm *m, struct vm *vm, struct session *s, const cha
 	s->cmd = xcalloc(1, len + 1);
 	memcpy(s->cmd, cmd, len);
 	s->state = SESS_STARTING;
+	s->in_sent = s->in_acked = 0;
+	s->in_known = true; /* a new session starts with nothing in flight */
 	succeeded(s);
 	sess_save(m, vm, s);
 	vmm_vm_log(m, vm, "session %s: starting%s", s->name, s->tty ? " (tty)" : "");
@@ -385,7 +391,14 @@ ssize_t vmm_session_input(struct vmm *m, struct vm *vm, struct session *s, const
 	if ((r = check_running(m, vm, s, "stdin", err)) < 0)
 		return r;
 	if (s->stdin_closed)
-		return refuse(m, vm, s, err, EPIPE, "stdin: it was closed (EOF sent)");
+		return refuse(m, vm, s, err, EPIPE, "stdin: it was closed (EOF sent, or the command stopped reading)");
+	if (agent_proto(vm) >= IN_ACK_PROTO) {
+		uint64_t out = s->in_sent - s->in_acked;
+		if (!s->in_known || out >= SESSION_STDIN_WINDOW)
+			return -EINPROGRESS;
+		if (len > SESSION_STDIN_WINDOW - out)
+			len = SESSION_STDIN_WINDOW - out;
+	}
 	while (done < len) {
 		size_t n = len - done < IN_CHUNK ? len - done : IN_CHUNK;
 		int w = snprintf(line, sizeof(line), "sess_in id=%s data=", s->name);
@@ -396,11 +409,22 @@ ssize_t vmm_session_input(struct vmm *m, struct vm *vm, struct session *s, const
 		if ((r = send_line(m, vm, s, line, err)) < 0)
 			return done ? (ssize_t)done : r;
 		done += n;
+		s->in_sent += n;
 	}
 	if (done == 0)
 		return -EAGAIN; /* the channel is full: the front waits and tries again */
 	succeeded(s);
 	return (ssize_t)done;
+}
+
+int vmm_session_input_abandoned(struct vmm *m, struct vm *vm, struct session *s, bgr_error *err)
+{
+	struct session_info info;
+
+	if (live(s))
+		return refuse(m, vm, s, err, EPIPE, "stdin: the command closed its stdin before it read this write");
+	vmm_session_info(s, &info);
+	return refuse(m, vm, s, err, EPIPE, "stdin: the command ended (%s) before it read this write", info.status);
 }
 
 int vmm_session_eof(struct vmm *m, struct vm *vm, struct session *s, bgr_error *err)
@@ -530,6 +554,33 @@ static void on_exit_line(struct vmm *m, struct vm *vm, struct session *s, const 
 	vm_agent_send(vm, forget);
 }
 
+/* sess_in_ack: the guest wrote in bytes of stdin to the command; the
+ * window opens. The first after a hello also says what is still queued
+ * there, which is where the host's count restarts. */
+static void on_in_ack(struct vmm *m, struct vm *vm, struct session *s, const char *line)
+{
+	char num[24];
+	uint64_t in, queued = 0;
+
+	if (banger_agent_field(line, "in", num, sizeof(num)) < 0 || num[0] < '0' || num[0] > '9') {
+		vm_agent_log(m, vm, "agent: a malformed sess_in_ack for session %s ignored", s->name);
+		return;
+	}
+	in = strtoull(num, NULL, 10);
+	if (banger_agent_field(line, "queued", num, sizeof(num)) >= 0)
+		queued = strtoull(num, NULL, 10);
+	if (!s->in_known) {
+		s->in_sent = in + queued;
+		s->in_known = true;
+	}
+	s->in_acked = in > s->in_sent ? s->in_sent : in;
+	if (banger_agent_field(line, "closed", num, sizeof(num)) >= 0 && !s->stdin_closed) {
+		s->stdin_closed = true; /* the command stopped reading it, or ended */
+		sess_save(m, vm, s);
+	}
+	sess_changed(m, vm, s, VMM_SESS_INPUT);
+}
+
 static void on_started(struct vmm *m, struct vm *vm, struct session *s, const char *line)
 {
 	char num[24];
@@ -557,9 +608,10 @@ static void on_fail(struct vmm *m, struct vm *vm, struct session *s, const char 
 	} else if (strcmp(verb, "sess_sync") == 0 && strcmp(reason, "unknown") == 0 && live(s)) {
 		end_session(m, vm, s, SESS_LOST, "the guest does not know it any more (it rebooted)");
 	} else if (strcmp(verb, "sess_in") == 0 && strcmp(reason, "full") == 0) {
-		/* the protocol has no credit for stdin: say it, where the writer looks */
+		/* a last resort: an agent without sess_in_ack (protocol 4) */
 		snprintf(s->error, sizeof(s->error),
-			 "stdin: the guest dropped input: its queue for the command was full (write slower)");
+			 "stdin: the guest dropped input: its queue for the command was full (an agent older than "
+			 "protocol 5 has no flow control; rebuild the image)");
 		sess_changed(m, vm, s, VMM_SESS_STATE);
 	} else if (strcmp(verb, "sess_in") == 0 && !s->stdin_closed) {
 		s->stdin_closed = true; /* further input has nowhere to go */
@@ -578,6 +630,7 @@ static void sync_all(struct vmm *m, struct vm *vm)
 			end_session(m, vm, s, SESS_LOST, "the guest agent does not speak sessions any more");
 			continue;
 		}
+		s->in_known = false; /* until the ack after this sync says where the guest is */
 		snprintf(line, sizeof(line), "sess_sync id=%s out=%" PRIu64 " err=%" PRIu64 "\n", s->name,
 			 s->out[0].held, s->out[1].held);
 		vm_agent_send(vm, line);
@@ -612,6 +665,8 @@ void sessions_agent_line(struct vmm *m, struct vm *vm, const char *line)
 		on_exit_line(m, vm, s, line);
 	else if (banger_agent_is_verb(line, "sess_started"))
 		on_started(m, vm, s, line);
+	else if (banger_agent_is_verb(line, "sess_in_ack"))
+		on_in_ack(m, vm, s, line);
 }
 
 /* The channels closed: when the hypervisor is gone too (not bangerd
