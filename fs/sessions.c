@@ -65,6 +65,7 @@ struct sess_wait {
 	size_t size;
 	char *data; /* a stdin write's bytes */
 	bool interrupted;
+	bool trying; /* in stdin_try: a change it causes must not retry it */
 	struct loop_timer *timer;
 	struct sess_wait *next;
 };
@@ -516,10 +517,12 @@ static bool stdin_try(struct fs *fs, fuse_req_t req, struct sess_wait *w, const 
 		goto done;
 	}
 	vmm_session_info(s, &i);
+	w->trying = true;
 	if (w->req && i.ended)
 		r = vmm_session_input_abandoned(fs->vmm, vm, s, &err);
 	else
 		r = vmm_session_input(fs->vmm, vm, s, buf, size, &err);
+	w->trying = false;
 	if ((r == -EAGAIN || r == -EINPROGRESS) && !nonblock) {
 		if (!w->req) {
 			w = wait_park(fs, req, w->id, size);
@@ -617,6 +620,10 @@ static void answer_waits(struct fs *fs, int64_t id)
 	for (struct sess_wait **pp = &waits; *pp;) {
 		struct sess_wait *w = *pp;
 		struct session *s = vmm_session_by_id(fs->vmm, w->id, NULL);
+		if (w->trying) {
+			pp = &w->next;
+			continue;
+		}
 		if (w->data && !w->timer && (!id || w->id == id || !s)) {
 			/* a write waiting for the stdin window: an ack, or the end */
 			if (stdin_try(fs, w->req, w, w->data, w->size, false))

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Sessions (vms/NAME/sessions/S) against tests/fs/fake-qemu, whose agent
-# plays protocol 4 by running the commands on this host: output streams
+# plays protocol 4 (5 for vms/flow: stdin flow control) by running the commands on this host: output streams
 # while a command runs and is complete after bangerd is SIGKILLed and
 # restarted; exit codes, signals, stdin EOF, a tty session running sh
 # through a pty, two sessions at once, a guest that forgot its sessions (a
@@ -242,6 +242,82 @@ check "mkdir its session" mkdir "$MNT/vms/old/sessions/x"
 expect_errno "cmd with a protocol 3 agent: ENOTSUP" ENOTSUP write "$MNT/vms/old/sessions/x/cmd" "true"
 check "... with the reason" grep -q "too old for sessions (protocol 3)" "$MNT/vms/old/sessions/x/error"
 check "kill vms/old" sh -c "echo kill > '$MNT/vms/old/state'"
+
+# stdin flow control (protocol 5): at most 128 KiB sent and not yet written
+# to the command; the rest of a write waits (parked) for the agent's acks
+printf 'line hello proto=5 agent=0.5.0-fake kernel=fake uptime_ms=1\n' >"$F/flow"
+W=$MNT/vms/flow/sessions
+# the stdin bytes the host has sent in sess_in lines for session $1
+sent() { awk -v id="sess_in id=$1 data=" 'index($0, id) == 1 { sub(/.*data=/, ""); n += length($0) / 2 } END { print n + 0 }' "$F/flow.in"; }
+head -c 3000000 /dev/urandom >"$T/big"
+check "mkdir and start vms/flow" sh -c "mkdir '$MNT/vms/flow' && echo start > '$MNT/vms/flow/state'"
+check "mkdir sessions/all" mkdir "$W/all"
+echo 'cat > got-all' >"$W/all/cmd"
+check "it runs" wait_for 30 grep -qx running "$W/all/status"
+check "a write much larger than the window completes" sh -c "cat '$T/big' > '$W/all/stdin'"
+check "... every byte reaches the command, in order" wait_for 30 cmp -s "$T/big" "$F/got-all"
+expect_eq "... the host sent each byte once" 3000000 "$(sent all)"
+expect_eq "... and nothing was refused" "" "$(cat "$W/all/error")"
+check "... the command ends at EOF" wait_for 30 grep -qx "exited 0" "$W/all/status"
+
+check "mkdir sessions/held" mkdir "$W/held"
+echo 'cat > got-held' >"$W/held/cmd"
+check "it runs" wait_for 30 grep -qx running "$W/held/status"
+touch "$F/flow.noack"
+head -c 200000 "$T/big" >"$T/200k"
+cat "$T/200k" >"$W/held/stdin" &
+HELDP=$!
+check "without acks the host sends the window, 128 KiB, no more" wait_for 30 sh -c "[ \$(awk -v id='sess_in id=held data=' 'index(\$0, id) == 1 { sub(/.*data=/, \"\"); n += length(\$0) / 2 } END { print n + 0 }' '$F/flow.in') = 131072 ]"
+check "... and the rest of the write waits in FUSE" wait_for 10 grep -q request_wait_answer /proc/$HELDP/wchan
+rm "$F/flow.noack"
+check "an ack releases it" wait_for 30 proc_gone $HELDP
+wait $HELDP
+expect_eq "... the write succeeded" 0 $?
+check "... and the command got all of it" wait_for 30 cmp -s "$T/200k" "$F/got-held"
+
+check "mkdir sessions/ends" mkdir "$W/ends"
+echo 'while [ ! -e go-ends ]; do sleep 0.05; done' >"$W/ends/cmd"
+check "it runs" wait_for 30 grep -qx running "$W/ends/status"
+touch "$F/flow.noack"
+(cat "$T/200k" >"$W/ends/stdin") 2>"$T/ends.err" &
+ENDSP=$!
+check "a write waits for the window" wait_for 30 grep -q request_wait_answer /proc/$ENDSP/wchan
+touch "$F/go-ends"
+check "the command ends: the waiting write fails" wait_for 30 proc_gone $ENDSP
+check "... with EPIPE" grep -q "Broken pipe" "$T/ends.err"
+check "... and the reason in error" grep -q "stdin: the command ended (exited 0) before it read this write" "$W/ends/error"
+rm "$F/flow.noack"
+
+check "mkdir sessions/intr" mkdir "$W/intr"
+echo 'cat > got-intr' >"$W/intr/cmd"
+check "it runs" wait_for 30 grep -qx running "$W/intr/status"
+touch "$F/flow.noack"
+python3 -c '
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # ignored in background jobs
+fd = os.open(sys.argv[1], os.O_WRONLY)
+data = open(sys.argv[2], "rb").read()
+done = 0
+print("writing", flush=True)
+try:
+    while done < len(data):
+        done += os.write(fd, data[done:])
+    print("written")
+except KeyboardInterrupt:  # the write failed with EINTR, then the handler ran
+    print("EINTR", done)
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+os.close(fd)
+' "$W/intr/stdin" "$T/200k" >"$T/wintr.out" 2>&1 &
+INTRP=$!
+check "a write waits for the window" wait_for 30 sh -c "grep -q writing '$T/wintr.out' && grep -q request_wait_answer /proc/$INTRP/wchan"
+kill -INT $INTRP
+check "Ctrl-C (SIGINT) ends it" wait_for 10 proc_gone $INTRP
+expect_eq "... with EINTR, after the window's bytes" "writing
+EINTR 131072" "$(cat "$T/wintr.out")"
+rm "$F/flow.noack"
+check "the session is still usable: stdin was closed at the writer's close" wait_for 30 grep -qx "exited 0" "$W/intr/status"
+check "... and the command got the bytes the write took" cmp -s "$F/got-intr" <(head -c 131072 "$T/200k")
+check "kill vms/flow" sh -c "echo kill > '$MNT/vms/flow/state'"
 
 # rm -r of a stopped VM with sessions: they go with it
 check "rm -r vms/box (stopped, with sessions)" rm -r "$V"
