@@ -244,7 +244,7 @@ def main():
 
 def run_guest(a, T):
     hello = a.expect(lambda m: m["verb"] == "hello")
-    ok(hello and hello.get("proto") == "4", "the guest's agent says hello proto=4")
+    ok(hello and hello.get("proto") == "5", "the guest's agent says hello proto=5")
     a.start("p", "echo out; echo err >&2; pwd; exit 7")
     e = a.exit_of("p")
     ok(e and e["status"] == "exited:7" and a.out("p") == b"out\n/root\n" and a.out("p", 2) == b"err\n",
@@ -273,7 +273,7 @@ def run_guest(a, T):
 
 def run(a, T):
     hello = a.expect(lambda m: m["verb"] == "hello")
-    ok(hello and hello.get("proto") == "4" and hello.get("agent") == "0.4.0", "hello says proto=4 agent=0.4.0")
+    ok(hello and hello.get("proto") == "5" and hello.get("agent") == "0.5.0", "hello says proto=5 agent=0.5.0")
     a.send("ping id=1")
     ok(a.expect(lambda m: m["verb"] == "pong" and m.get("id") == "1"), "ping still answered")
     cwd = hx(T)
@@ -308,6 +308,27 @@ def run(a, T):
     a.send("sess_in id=wc eof=1")
     e = a.exit_of("wc")
     ok(e and e["status"] == "exited:0" and a.out("wc").strip() == b"40", "stdin data then eof: wc -c counts 40")
+    # sess_in_ack: the stdin bytes written to the command so far
+    a.start("ack", "cat >/dev/null", cwd=cwd)
+    for i in range(60):  # 120000 bytes, more than the ack step of 32 KiB
+        a.send("sess_in id=ack data=" + hx(b"a" * 2000))
+    acks = []
+    while not acks or acks[-1]["in"] != "120000":
+        m = a.expect(lambda m: m["verb"] == "sess_in_ack" and m["id"] == "ack")
+        if not m:
+            break
+        acks.append(m)
+    ins = [int(m["in"]) for m in acks]
+    ok(acks and ins == sorted(ins) and ins[-1] == 120000 and acks[-1]["queued"] == "0",
+       "sess_in_ack counts the stdin bytes written, up to all 120000 with none queued (%s)" % ins)
+    ok(all(int(m["queued"]) == 0 or n - p >= 32768 for m, n, p in zip(acks, ins, [0] + ins)),
+       "... an ack when the queue ran empty or after 32 KiB")
+    a.send("sess_in id=ack eof=1")
+    m = a.expect(lambda m: m["verb"] == "sess_in_ack" and m["id"] == "ack")
+    ok(m and m.get("closed") == "1" and m["in"] == "120000", "closing stdin: a last ack with closed=1 (%s)" % (m and m["line"]))
+    a.exit_of("ack")
+    a.send("sess_forget id=ack")
+    a.answer("sess_forget", "ack")
     a.start("cat", "cat", cwd=cwd)
     a.send("sess_in id=cat data=%s" % hx("hi there\n"))
     ok(a.wait_out("cat", b"hi there\n"), "cat echoes stdin, pushed without a request")
@@ -371,7 +392,8 @@ def run(a, T):
     a.send("sess_sync id=live out=0 err=0")
     ok(fail_reason(a.answer("sess_sync", "live")) == "unknown", "a forgotten session is unknown")
 
-    # stdin nobody reads: queued up to a bound, then fail reason=full
+    # stdin nobody reads, sent without waiting for acks (a host older than
+    # protocol 5): queued up to a bound, then fail reason=full
     a.start("slow", "sleep 1000", cwd=cwd)
     chunk = hx(b"y" * 2000)
     reason = None
@@ -416,7 +438,24 @@ def run(a, T):
     gpid = int(m["pid"])
     rpid = int(a.start("r2", "echo early; " + wait_go + "echo late")["pid"])
     ok(a.wait_out("r", b"before\n") and a.wait_out("r2", b"early\n"), "output before the reconnection arrives")
+    goa = os.path.join(T, "goa")
+    a.start("ra", "while [ ! -e %s ]; do sleep 0.05; done; cat >/dev/null" % goa, cwd=cwd)
+    for i in range(50):  # 100000 bytes: a pipe's worth written, the rest queued
+        a.send("sess_in id=ra data=" + hx(b"r" * 2000))
+    a.send("ping id=ra")
+    a.expect(lambda m: m["verb"] == "pong" and m.get("id") == "ra")
     hello = a.reconnect()
+    a.send("sess_sync id=ra out=0 err=0")
+    m = a.expect(lambda m: m["verb"] == "sess_in_ack" and m["id"] == "ra")
+    ok(m and int(m["in"]) + int(m["queued"]) == 100000 and int(m["queued"]) > 0,
+       "after a sess_sync, an ack says what was written and what is still queued (%s)" % (m and m["line"]))
+    open(goa, "w").close()
+    a.send("sess_in id=ra eof=1")
+    m = a.expect(lambda m: m["verb"] == "sess_in_ack" and m["id"] == "ra" and m.get("closed") == "1")
+    ok(m and m["in"] == "100000" and m["queued"] == "0", "... and the queue is written on (%s)" % (m and m["line"]))
+    a.exit_of("ra")
+    a.send("sess_forget id=ra")
+    a.answer("sess_forget", "ra")
     ok(hello is not None, "the agent says hello on the new connection")
     open(go, "w").close()
     deadline = time.monotonic() + TIMEOUT
