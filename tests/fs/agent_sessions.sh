@@ -1,5 +1,5 @@
 #!/bin/bash
-# The guest agent's sessions (agent protocol 4), without a guest: the real
+# The guest agent's sessions (agent protocol 5: sess_in_ack), without a guest: the real
 # banger-agent runs here on a raw pty (its -p port), driven by
 # tests/agent_driver.py as bangerd would drive it: output pushed as
 # sess_out at absolute offsets, exit codes and signals, stdin and EOF, a pty
