@@ -109,8 +109,9 @@
  *   is in sync at 0/0 from its sess_started. Writes never block the agent:
  *   while the host is away, output waits in the bounded stream buffers.
  *
- * Version 4 had no sess_in_ack. Version 3 had no sessions. Version 2 had no identify verb. Version 1 sent host key fingerprints
- * ("<type>:SHA256:<b64>") and had no authorize verb; lines were at most 1024 bytes.
+ * Version 4 had no sess_in_ack. Version 3 had no sessions. Version 2 had no identify verb.
+ * Version 1 sent host key fingerprints ("<type>:SHA256:<b64>") and had no authorize verb;
+ * lines were at most 1024 bytes.
  */
 #ifndef BANGER_AGENT_PROTOCOL_H
 #define BANGER_AGENT_PROTOCOL_H
@@ -125,12 +126,12 @@
 #define BANGER_AGENT_VSOCK_PORT 1024 /* the agent listens here when there is no serial port */
 #define BANGER_AGENT_LINE_MAX 4096
 #define BANGER_AGENT_KEY_TYPE_MAX 64
-#define BANGER_AGENT_SESS_MAX 64                /* sessions the agent keeps at once */
-#define BANGER_AGENT_SESS_ID_MAX 64             /* characters of a session id */
-#define BANGER_AGENT_SESS_IN_CHUNK 2000         /* data bytes of one sess_in */
-#define BANGER_AGENT_SESS_OUT_CHUNK 1900        /* data bytes of one sess_out */
-#define BANGER_AGENT_SESS_KEEP (1u << 20)       /* newest bytes kept per stream */
-#define BANGER_AGENT_SESS_IN_QUEUE (256u << 10) /* stdin bytes queued per session */
+#define BANGER_AGENT_SESS_MAX 64                   /* sessions the agent keeps at once */
+#define BANGER_AGENT_SESS_ID_MAX 64                /* characters of a session id */
+#define BANGER_AGENT_SESS_IN_CHUNK 2000            /* data bytes of one sess_in */
+#define BANGER_AGENT_SESS_OUT_CHUNK 1900           /* data bytes of one sess_out */
+#define BANGER_AGENT_SESS_KEEP (1u << 20)          /* newest bytes kept per stream */
+#define BANGER_AGENT_SESS_IN_QUEUE (256u << 10)    /* stdin bytes queued per session */
 #define BANGER_AGENT_SESS_IN_ACK_EVERY (32u << 10) /* sess_in_ack at least this often */
 
 /* The value of the first key=value field after the first space at or after

@@ -20,12 +20,12 @@ struct session {
 	int out_fd, err_fd; /* -1 at EOF (a tty session has no err_fd) */
 	uint8_t *in_buf;    /* stdin bytes the command has not taken yet */
 	size_t in_len;
-	int in_eof; /* close stdin once in_buf is written */
-	uint64_t in_written;  /* stdin bytes written to the command since the start */
-	uint64_t in_acked;    /* in_written as last told the host (sess_in_ack) */
-	int in_ack_due;       /* tell the host even when nothing changed (after sess_sync) */
-	int in_closed_acked;  /* the host was told that stdin is closed */
-	int reaped; /* the process was waited for; wait_status holds how it ended */
+	int in_eof;          /* close stdin once in_buf is written */
+	uint64_t in_written; /* stdin bytes written to the command since the start */
+	uint64_t in_acked;   /* in_written as last told the host (sess_in_ack) */
+	int in_ack_due;      /* tell the host even when nothing changed (after sess_sync) */
+	int in_closed_acked; /* the host was told that stdin is closed */
+	int reaped;          /* the process was waited for; wait_status holds how it ended */
 	int wait_status;
 	long long drain_deadline; /* monotonic ms: stop reading output after the reap */
 	int ended;                /* reaped and output read: sess_exit can go */

@@ -1,11 +1,12 @@
 #!/bin/bash
 # Sessions through bangerd and the tree, in a real tiny guest whose agent
-# runs the commands (protocol 4): output streams while a command runs and
+# runs the commands (protocol 5): output streams while a command runs and
 # is complete after bangerd is SIGKILLed and restarted (with what was
 # written while it was down); exit codes 0 and 7, a command killed by a
 # signal; stdin and its EOF; a tty session running sh interactively through
 # a pty; two sessions at once; bad input refused with nothing changed;
-# banger exec; a VM that stops makes its running session lost.
+# banger exec, with 5 MiB of piped stdin arriving whole (flow control), also
+# to a slow reader; a VM that stops makes its running session lost.
 . "$(dirname "$0")/../lib.sh"
 banger_setup real
 
@@ -17,7 +18,7 @@ run_in() {
 }
 check "mkdir sx" mkdir "$V"
 expect_errno "start sx" OK write "$V/state" start
-check "the guest's agent speaks protocol 4" grep -q "hello proto=4 " "$V/logs"
+check "the guest's agent speaks protocol 5" grep -q "hello proto=5 " "$V/logs"
 
 # output streams while it runs
 check "mkdir sessions/stream" mkdir "$S/stream"
@@ -94,6 +95,12 @@ expect_eq "banger exec exits with the command's status" 5 $?
 expect_eq "... stdout" out "$(cat "$T/x.out")"
 expect_eq "... stderr" err "$(cat "$T/x.err")"
 expect_eq "banger exec passes stdin" "A" "$(echo a | B exec sx -- tr a-z A-Z)"
+head -c 5242880 /dev/urandom >"$T/5m"
+sum=$(sha256sum <"$T/5m" | cut -d' ' -f1)
+expect_eq "5 MiB piped into banger exec: every byte arrives (sha256)" "$sum" "$(cat "$T/5m" | B exec sx -- sha256sum | cut -d' ' -f1)"
+expect_eq "... and wc -c counts 5242880" 5242880 "$(cat "$T/5m" | B exec sx -- wc -c | tr -d ' ')"
+head -c 1048576 "$T/5m" >"$T/1m"
+expect_eq "a reader that starts late still gets all of 1 MiB" 1048576 "$(cat "$T/1m" | B exec sx -- sh -c 'sleep 2; wc -c' | tr -d ' ')"
 
 # the VM stops: a running command is lost
 check "mkdir sessions/orphan" mkdir "$S/orphan"
