@@ -569,6 +569,10 @@ static void on_in_ack(struct vmm *m, struct vm *vm, struct session *s, const cha
 	in = strtoull(num, NULL, 10);
 	if (banger_agent_field(line, "queued", num, sizeof(num)) >= 0)
 		queued = strtoull(num, NULL, 10);
+	if (in > UINT64_MAX / 2 || queued > SESSION_STDIN_WINDOW * 2) { /* more than an agent can hold */
+		vm_agent_log(m, vm, "agent: an impossible sess_in_ack for session %s ignored", s->name);
+		return;
+	}
 	if (!s->in_known) {
 		s->in_sent = in + queued;
 		s->in_known = true;
