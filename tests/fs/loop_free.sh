@@ -109,7 +109,7 @@ $FSOP mkdir "$MNT/vms/big" >"$T/mk.big" 2>&1 &
 MK_BIG=$!
 check "the file_sync copy of big started" wait_for 60 grep -q "^started .*/\.new-big\." "$T/cp.log"
 expect_eq "cat vms/other/state" running "$(cat "$MNT/vms/other/state")"
-expect_eq "ls vms/other" "$(printf '%s\n' console created disk_size error image ip kernel known_hosts logs mac memory_mib pid spec ssh_config state uptime vcpu | sort | tr '\n' ' ')" \
+expect_eq "ls vms/other" "$(printf '%s\n' console created disk_size error image ip kernel known_hosts logs mac memory_mib pid ports sessions spec ssh_config state uptime vcpu | sort | tr '\n' ' ')" \
 	"$(ls "$MNT/vms/other" | sort | tr '\n' ' ')"
 check "other's known_hosts holds its pins" grep -q "^other.vm " "$MNT/vms/other/known_hosts"
 expect_errno "disk_size 2G (qemu-img resize on a worker) completes" OK write "$MNT/vms/sized/disk_size" 2G
