@@ -74,7 +74,7 @@ expect_eq "the command saw its input and EOF" "exited 0" "$(timeout 30 cat "$S/i
 expect_eq "... and wrote it" "HELLO
 WORLD
 done" "$(cat "$S/in/stdout")"
-expect_errno "stdin of an ended command: ESRCH" ESRCH write "$S/in/stdin" "x"
+expect_errno "stdin of an ended command: EPIPE" EPIPE write "$S/in/stdin" "x"
 
 # a tty session running sh interactively
 check "mkdir sessions/tty" mkdir "$S/tty"

@@ -388,6 +388,8 @@ ssize_t vmm_session_input(struct vmm *m, struct vm *vm, struct session *s, const
 	size_t done = 0;
 	int r;
 
+	if (s->cmd && !live(s)) /* like a pipe whose reader is gone, waiting or not */
+		return vmm_session_input_abandoned(m, vm, s, err);
 	if ((r = check_running(m, vm, s, "stdin", err)) < 0)
 		return r;
 	if (s->stdin_closed)
