@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,8 +138,9 @@ static int fsync_dir(const char *dir)
 	return r;
 }
 
-/* Replaces path with text via a root-owned 0600 temporary file in dir. */
-static int replace_file(const char *dir, const char *path, const char *text, size_t len)
+/* Replaces path with text via a root-owned 0600 temporary file in dir;
+ * durable: the file and the directory are synced before it returns. */
+static int replace_file(const char *dir, const char *path, const char *text, size_t len, bool durable)
 {
 	char tmp[PATH_MAX];
 	int fd, err;
@@ -150,7 +152,7 @@ static int replace_file(const char *dir, const char *path, const char *text, siz
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	if (fchown(fd, 0, 0) < 0 || fchmod(fd, 0600) < 0 || write_all(fd, text, len) < 0 || fsync(fd) < 0)
+	if (fchown(fd, 0, 0) < 0 || fchmod(fd, 0600) < 0 || write_all(fd, text, len) < 0 || (durable && fsync(fd) < 0))
 		goto fail;
 	if (close(fd) < 0) {
 		fd = -1;
@@ -159,7 +161,7 @@ static int replace_file(const char *dir, const char *path, const char *text, siz
 	fd = -1;
 	if (rename(tmp, path) < 0)
 		goto fail;
-	return fsync_dir(dir);
+	return durable ? fsync_dir(dir) : 0;
 fail:
 	err = errno;
 	if (fd >= 0)
@@ -207,7 +209,7 @@ static int parse_key(const char *key, char *type, const char **blob, char *reaso
 	return 0;
 }
 
-int authorize_key(const char *home, const char *key, char *reason, size_t reason_size)
+int authorize_key(const char *home, const char *key, bool durable, char *reason, size_t reason_size)
 {
 	char type[BANGER_AGENT_KEY_TYPE_MAX], dir[PATH_MAX], path[PATH_MAX];
 	char *old = NULL, *text = NULL;
@@ -229,7 +231,7 @@ int authorize_key(const char *home, const char *key, char *reason, size_t reason
 	text = with_key_line(old, old_len, type, blob, &len);
 	if (!text)
 		fail_errno(reason, reason_size, "memory", ENOMEM);
-	else if (replace_file(dir, path, text, len) < 0)
+	else if (replace_file(dir, path, text, len, durable) < 0)
 		fail_errno(reason, reason_size, "write_authorized_keys", errno);
 	else
 		r = 0;

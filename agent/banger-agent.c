@@ -157,7 +157,7 @@ static int handle_authorize(const char *line)
 
 	if (banger_agent_field(line, "key", key, sizeof(key)) < 0)
 		return outq_line(&outq, "fail verb=authorize reason=missing_key");
-	if (authorize_key(ssh_home, key, reason, sizeof(reason)) < 0) {
+	if (authorize_key(ssh_home, key, true, reason, sizeof(reason)) < 0) {
 		logmsg("authorize failed: %s", reason);
 		return outq_line(&outq, "fail verb=authorize reason=%s", reason);
 	}
@@ -184,12 +184,13 @@ static int handle_line(int fd, char *line)
 		return handle_authorize(line);
 	if (banger_agent_is_verb(line, "identify")) {
 		char reason[256];
-		if (identify_apply(line, reason, sizeof(reason)) < 0) {
+		bool authorized;
+		if (identify_apply(line, ssh_home, &authorized, reason, sizeof(reason)) < 0) {
 			logmsg("identify failed: %s", reason);
 			return outq_line(&outq, "fail verb=identify reason=%s", reason);
 		}
 		logmsg("identify: this guest has its own identity now");
-		if (outq_line(&outq, "ack verb=identify") < 0)
+		if (outq_line(&outq, "ack verb=identify%s", authorized ? " authorized=1" : "") < 0)
 			return -1;
 		return send_hello(); /* with the new host keys */
 	}

@@ -482,6 +482,36 @@ static pid_t sshd_pid(void)
 	return pid;
 }
 
+int hostkeys_openssh_rereads(void)
+{
+	static const char *const sessions[] = { "/usr/lib/openssh/sshd-session", "/usr/libexec/sshd-session",
+						"/usr/libexec/openssh/sshd-session", "/usr/sbin/sshd-session" };
+	char path[64], cmd[512];
+	pid_t pid = sshd_pid();
+	long n;
+
+	if (pid <= 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(sessions) / sizeof(sessions[0]); i++)
+		if (access(sessions[i], F_OK) == 0)
+			return 0;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	n = read_small_file(path, (uint8_t *)cmd, sizeof(cmd) - 1);
+	if (n <= 0)
+		return 0;
+	/* its argv (NUL-separated), or its title "sshd: ARGV [listener] ..." */
+	for (long i = 0; i < n; i++)
+		if (cmd[i] == '\0')
+			cmd[i] = ' ';
+	cmd[n] = '\0';
+	for (char *p = cmd; (p = strstr(p, "-r"));)
+		if ((p == cmd || p[-1] == ' ') && (p[2] == ' ' || p[2] == '\0'))
+			return 0; /* -r: no re-exec */
+		else
+			p += 2;
+	return 1;
+}
+
 /* Waits until none of the sockets in before listens any more (the new
  * server's are other sockets): 0, or -1 after wait_ms. */
 static int wait_listeners_gone(const unsigned long *before, int n_before, int wait_ms)

@@ -49,4 +49,10 @@ void hostkeys_restart_dropbear(int wait_ms);
  * way). */
 int hostkeys_restart_openssh(int wait_ms);
 
+/* True when the listening OpenSSH sshd loads its host keys from disk for
+ * each connection, so new key files count without a restart: before 9.8
+ * every connection re-executes sshd, which reads them (unless sshd runs
+ * with -r); from 9.8 on, sshd-session gets the keys the listener loaded. */
+int hostkeys_openssh_rereads(void);
+
 #endif

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include "identify.h"
 
+#include "authorize.h"
 #include "fileio.h"
 #include "hostkeys.h"
 #include "protocol.h"
@@ -170,14 +171,16 @@ static int run_script(const char *name, const char *mac, const char *ip, const c
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
-int identify_apply(const char *line, char *reason, size_t size)
+int identify_apply(const char *line, const char *ssh_home, bool *authorized, char *reason, size_t size)
 {
 	char name[64], mac[32] = "", ip[32] = "", gw[32] = "", dns[32] = "", id[40], entropy[2 * ENTROPY_MAX + 1],
 		       time_ns[32], work[4] = "", text[160], keys[32] = "";
 	size_t key_len;
 	struct timespec ts;
 	long long ns;
+	static char key[BANGER_AGENT_LINE_MAX];
 
+	*authorized = false;
 	if (banger_agent_field(line, "name", name, sizeof(name)) < 0 ||
 	    !all_of(name, "abcdefghijklmnopqrstuvwxyz0123456789-") || name[0] == '-')
 		return fail(reason, size, "bad_name");
@@ -225,9 +228,10 @@ int identify_apply(const char *line, char *reason, size_t size)
 		snprintf(keys, sizeof(keys), "%s%s", r & HOSTKEYS_DROPBEAR ? " dropbear" : "",
 			 r & HOSTKEYS_OPENSSH ? " openssh" : "");
 	}
-	/* OpenSSH reads the host's key again at once (the script restarts it
-	 * through systemd when that does not work) */
-	if (strstr(keys, "openssh") && hostkeys_restart_openssh(10000) == 0)
+	/* OpenSSH takes the new key with its next connection, or reads it
+	 * again at once (the script restarts it through systemd when neither
+	 * works) */
+	if (strstr(keys, "openssh") && (hostkeys_openssh_rereads() || hostkeys_restart_openssh(10000) == 0))
 		snprintf(keys, sizeof(keys), "%s", strstr(keys, "dropbear") ? " dropbear" : " -");
 	/* the shell and the image's tools only when there is work for them:
 	 * a fork and exec cost tens of ms under TCG */
@@ -241,6 +245,13 @@ int identify_apply(const char *line, char *reason, size_t size)
 	}
 	if (access("/run/banger-sshd-restart", F_OK) == 0)
 		hostkeys_restart_dropbear(5000);
+	/* banger's key (proto 6): after the work disk's mount on /root, and
+	 * synced with the rest, which saves the host an authorize round trip */
+	if (banger_agent_field(line, "authorize", key, sizeof(key)) >= 0) {
+		if (authorize_key(ssh_home, key, false, reason, size) < 0)
+			return -1;
+		*authorized = true;
+	}
 	/* everything written above is on the disk before the ack: a clone
 	 * that crashes after it must not come back with the template's keys */
 	sync();

@@ -13,7 +13,7 @@
  * checks that form.
  *
  * guest -> host
- *   hello proto=5 agent=<version> kernel=<uname -r> uptime_ms=<n> [hostkey=<key> ...]
+ *   hello proto=6 agent=<version> kernel=<uname -r> uptime_ms=<n> [hostkey=<key> ...]
  *       sent every time the host side (re)connects to the port; one hostkey
  *       per SSH host key of the guest (full public keys, so the host can
  *       write known_hosts lines "<host> <type> <base64>" from them). Guest
@@ -44,6 +44,11 @@
  *                       key file, installed (0600) instead of new keys made
  *                       in the guest, the other host keys removed; the
  *                       hello must then report that key alone
+ *            [authorize=<key>] (proto 6) banger's key as for authorize,
+ *                       installed after the work disk's mount and synced
+ *                       with the other files; the ack then says
+ *                       authorized=1 and the host sends no authorize (an
+ *                       older agent ignores the field and does not say it)
  *
  * Sessions (proto 4): long-lived commands whose output the host holds.
  * Free text travels as lowercase hex (banger_agent_hex_encode/_decode),
@@ -109,7 +114,8 @@
  *   is in sync at 0/0 from its sess_started. Writes never block the agent:
  *   while the host is away, output waits in the bounded stream buffers.
  *
- * Version 4 had no sess_in_ack. Version 3 had no sessions. Version 2 had no identify verb.
+ * Version 5 had no authorize= in identify. Version 4 had no sess_in_ack.
+ * Version 3 had no sessions. Version 2 had no identify verb.
  * Version 1 sent host key fingerprints ("<type>:SHA256:<b64>") and had no authorize verb;
  * lines were at most 1024 bytes.
  */
@@ -120,8 +126,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#define BANGER_AGENT_PROTO_VERSION 5
-#define BANGER_AGENT_VERSION "0.5.0"
+#define BANGER_AGENT_PROTO_VERSION 6
+#define BANGER_AGENT_VERSION "0.6.0"
 #define BANGER_AGENT_PORT_NAME "org.banger.agent"
 #define BANGER_AGENT_VSOCK_PORT 1024 /* the agent listens here when there is no serial port */
 #define BANGER_AGENT_LINE_MAX 4096

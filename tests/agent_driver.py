@@ -244,7 +244,7 @@ def main():
 
 def run_guest(a, T):
     hello = a.expect(lambda m: m["verb"] == "hello")
-    ok(hello and hello.get("proto") == "5", "the guest's agent says hello proto=5")
+    ok(hello and hello.get("proto") == "6", "the guest's agent says hello proto=6")
     a.start("p", "echo out; echo err >&2; pwd; exit 7")
     e = a.exit_of("p")
     ok(e and e["status"] == "exited:7" and a.out("p") == b"out\n/root\n" and a.out("p", 2) == b"err\n",
@@ -273,7 +273,7 @@ def run_guest(a, T):
 
 def run(a, T):
     hello = a.expect(lambda m: m["verb"] == "hello")
-    ok(hello and hello.get("proto") == "5" and hello.get("agent") == "0.5.0", "hello says proto=5 agent=0.5.0")
+    ok(hello and hello.get("proto") == "6" and hello.get("agent") == "0.6.0", "hello says proto=6 agent=0.6.0")
     a.send("ping id=1")
     ok(a.expect(lambda m: m["verb"] == "pong" and m.get("id") == "1"), "ping still answered")
     cwd = hx(T)

@@ -16,6 +16,9 @@
 
 #include "tap.h"
 
+/* the host's managed key, as identify sends it */
+static struct vmm host = { .ssh_pub = { .type = "ssh-ed25519", .b64 = "AAAAC3NzaC1lZDI1NTE5AAAAIBanger" } };
+
 static void field(const char *line, const char *key, char *out, size_t size)
 {
 	if (banger_agent_field(line, key, out, size) < 0)
@@ -32,7 +35,7 @@ static void test_identify_bridge(void)
 	snprintf(vm.rec.mac, sizeof(vm.rec.mac), "52:54:00:10:00:07");
 	snprintf(vm.rec.net_mode, sizeof(vm.rec.net_mode), "bridge");
 	vm.net_args = xstrdup("ip=172.16.0.7::172.16.0.1:255.255.255.0:box:eth0:off:172.16.0.1");
-	line = identify_line(NULL, &vm, true);
+	line = identify_line(&host, &vm, true);
 	tap_ok(line && banger_agent_is_verb(line, "identify"), "an identify line: %.60s", line ? line : "(null)");
 	tap_ok(line && strlen(line) < BANGER_AGENT_LINE_MAX && line[strlen(line) - 1] == '\n', "one line, in bounds");
 	field(line, "name", v, sizeof(v));
@@ -54,7 +57,9 @@ static void test_identify_bridge(void)
 	tap_ok(atoll(v) > 1700000000LL * 1000000000LL, "time_ns is the host's clock");
 	field(line, "work", v, sizeof(v));
 	is_str(v, "1", "work=1 when a work disk is hot-plugged");
-	again = identify_line(NULL, &vm, false);
+	field(line, "authorize", v, sizeof(v));
+	is_str(v, "ssh-ed25519:AAAAC3NzaC1lZDI1NTE5AAAAIBanger", "banger's key comes with it (authorize=, protocol 6)");
+	again = identify_line(&host, &vm, false);
 	field(line, "machine_id", v, sizeof(v));
 	field(again, "machine_id", id2, sizeof(id2));
 	tap_ok(strcmp(v, id2) != 0, "two identities never share a machine-id");
@@ -75,7 +80,7 @@ static void test_identify_user(void)
 	snprintf(vm.rec.mac, sizeof(vm.rec.mac), "52:54:00:10:00:08");
 	snprintf(vm.rec.net_mode, sizeof(vm.rec.net_mode), "user");
 	vm.net_args = xstrdup("ip=10.0.2.15::10.0.2.2:255.255.255.0:u1:eth0:off:10.0.2.3");
-	line = identify_line(NULL, &vm, false);
+	line = identify_line(&host, &vm, false);
 	field(line, "mac", v, sizeof(v));
 	is_str(v, "", "user mode: the MAC stays (slirp is per VM)");
 	field(line, "ip", v, sizeof(v));
@@ -97,7 +102,7 @@ static void test_identify_host_key(void)
 
 	snprintf(vm.rec.name, sizeof(vm.rec.name), "k1");
 	snprintf(vm.rec.net_mode, sizeof(vm.rec.net_mode), "user");
-	line = identify_line(NULL, &vm, false);
+	line = identify_line(&host, &vm, false);
 	field(line, "hostkey_ed25519", v, sizeof(v));
 	is_str(v, "", "no host-made key: no hostkey_ed25519= (the guest makes its own)");
 	free(line);
@@ -106,7 +111,7 @@ static void test_identify_host_key(void)
 
 	vm.host_key_priv = xstrdup("2d2d2d2d2d424547494e");
 	vm.host_key = xstrdup("ssh-ed25519:AAAAC3NzaC1lZDI1NTE5AAAAIHost");
-	line = identify_line(NULL, &vm, false);
+	line = identify_line(&host, &vm, false);
 	field(line, "hostkey_ed25519", v, sizeof(v));
 	is_str(v, "2d2d2d2d2d424547494e", "the private key travels in identify, as hex");
 	tap_ok(line && line[strlen(line) - 1] == '\n' && strlen(line) < BANGER_AGENT_LINE_MAX, "still one line");

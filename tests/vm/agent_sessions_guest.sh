@@ -11,7 +11,7 @@ banger_setup real
 V=$MNT/vms/sg
 check "mkdir sg" mkdir "$V"
 expect_errno "start sg" OK write "$V/state" start
-check "the guest's agent speaks protocol 5" grep -q "hello proto=5 " "$V/logs"
+check "the guest's agent speaks protocol 6" grep -q "hello proto=6 " "$V/logs"
 
 ssh_cmd=(ssh -F "$V/ssh_config" -o BatchMode=yes -tt sg.vm
 	'stty raw -echo && exec /usr/sbin/banger-agent -n -a /tmp/agent-test -p /dev/tty')

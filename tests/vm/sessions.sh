@@ -18,7 +18,7 @@ run_in() {
 }
 check "mkdir sx" mkdir "$V"
 expect_errno "start sx" OK write "$V/state" start
-check "the guest's agent speaks protocol 5" grep -q "hello proto=5 " "$V/logs"
+check "the guest's agent speaks protocol 6" grep -q "hello proto=6 " "$V/logs"
 
 # output streams while it runs
 check "mkdir sessions/stream" mkdir "$S/stream"

@@ -62,6 +62,9 @@ log "two clones started together in $(ms_since "$t0") ms (cold start was $cold_m
 for v in b c; do
 	check "$v: logs say it was restored from the template" grep -q "snapshots: restored from template $KEY" "$MNT/vms/$v/logs"
 	check "$v: the template's hello was not pinned; identify came first" grep -q "the clone has its identity" "$MNT/vms/$v/logs"
+	check "$v: banger's key came with the identity (no authorize round trip)" \
+		grep -q "installed banger's key with the identity" "$MNT/vms/$v/logs"
+	check "$v: ... so no separate authorize went out" sh -c "! grep -q 'ack verb=authorize' '$MNT/vms/$v/logs'"
 	log "$v: $(grep -o 'restored from template [0-9a-f]* in [0-9]* ms' "$MNT/vms/$v/logs"); $(grep -o 'running (boot took [0-9]* ms)' "$MNT/vms/$v/logs")"
 done
 expect_eq "used_by lists both clones" "b c" "$(sort "$MNT/templates/$KEY/used_by" | tr '\n' ' ' | sed 's/ $//')"

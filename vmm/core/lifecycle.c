@@ -235,7 +235,7 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 	vm->net_args = net_args ? xstrdup(net_args) : NULL;
 	vm->boot_gen++;
 	vm->saving = vm->restore_fallback = vm->identify_sent = vm->identify_acked = vm->identified = false;
-	vm->hello_after_ack = false;
+	vm->hello_after_ack = vm->identify_authorized = false;
 	identify_key_forget(vm);
 	vm_forget_error(vm, VM_ERR_STATE); /* a new boot: the last one's verdict goes (saved below) */
 	free(vm->hello);
@@ -353,6 +353,7 @@ void vm_agent_connected(struct vmm *m, struct vm *vm)
 void vm_identify_result(struct vmm *m, struct vm *vm, bool ok, const char *line)
 {
 	bgr_error err;
+	char flag[4];
 
 	if (vm->rec.state != VM_STARTING || vm->snap != SNAP_CLONE || vm->identify_acked || !vm->identify_sent) {
 		vm_agent_log(m, vm, "agent: ignored '%.80s': no identify was sent in this boot", line);
@@ -364,6 +365,8 @@ void vm_identify_result(struct vmm *m, struct vm *vm, bool ok, const char *line)
 		return;
 	}
 	vm->identify_acked = true;
+	vm->identify_authorized =
+		banger_agent_field(line, "authorized", flag, sizeof(flag)) >= 0 && strcmp(flag, "1") == 0;
 	identify_key_sent(vm);
 	vmm_vm_log(m, vm, "snapshots: the agent acked its identity (%lld ms after the restore began)",
 		   now_mono_ms() - vm->restore_ms);
@@ -506,6 +509,12 @@ static void hello_go_on(struct vmm *m, struct vm *vm)
 			vmm_vm_log(m, vm, "snapshots: %s", reason);
 		else if (r == 1)
 			vmm_vm_log(m, vm, "snapshots: the clone serves the SSH host key banger made for it");
+		if (vm->identify_authorized) { /* agent protocol 6 */
+			vm->authorize_sent = vm->authorized = true;
+			vmm_vm_log(m, vm, "the agent installed banger's key with the identity: the ssh check begins");
+			vm_ssh_verify(m, vm);
+			return;
+		}
 	}
 	msg = xasprintf("authorize key=%s:%s\n", m->ssh_pub.type, m->ssh_pub.b64);
 	if (vm_agent_send(vm, msg) < 0)
@@ -610,6 +619,7 @@ static void snap_boot_ended(struct vm *vm)
 	vm->snap = SNAP_NONE;
 	vm->snap_planned = false;
 	vm->saving = vm->identify_sent = vm->identify_acked = vm->identified = vm->hello_after_ack = false;
+	vm->identify_authorized = false;
 	vm->rec.clone_state[0] = '\0';
 	identify_key_forget(vm);
 }

@@ -71,19 +71,20 @@ struct vm {
 	long long pull_logged_ms;
 
 	/* snapshots (vmm/snapshots/, docs/snapshots.md) */
-	int snap;              /* enum vm_snap: how the current start goes */
-	bool snap_planned;     /* snap is decided for this start (vm_artifacts.c) */
-	char snap_key[24];     /* its template's key (SNAP_MAKE, SNAP_CLONE) */
-	unsigned boot_gen;     /* a job started by one boot is ignored by the next */
-	bool saving;           /* the template's save runs: the hello waits for it */
-	bool restore_fallback; /* the restore failed: once the clone's QEMU is gone, boot cold */
-	bool identify_sent;    /* the clone's identify went out on this connection */
-	bool identify_acked;   /* the clone's agent acked its identify; its link comes up */
-	bool identified;       /* ... and the link is up: its next hello is pinned */
-	bool hello_after_ack;  /* the hello with the new keys came before the link was up */
-	char *mem_path;        /* a template boot's RAM file (runtime dir), NULL when none */
-	char *net_args;        /* the kernel's ip= of this boot (identify sends it again) */
-	long long restore_ms;  /* when the restore began (monotonic), for the log */
+	int snap;                 /* enum vm_snap: how the current start goes */
+	bool snap_planned;        /* snap is decided for this start (vm_artifacts.c) */
+	char snap_key[24];        /* its template's key (SNAP_MAKE, SNAP_CLONE) */
+	unsigned boot_gen;        /* a job started by one boot is ignored by the next */
+	bool saving;              /* the template's save runs: the hello waits for it */
+	bool restore_fallback;    /* the restore failed: once the clone's QEMU is gone, boot cold */
+	bool identify_sent;       /* the clone's identify went out on this connection */
+	bool identify_acked;      /* the clone's agent acked its identify; its link comes up */
+	bool identified;          /* ... and the link is up: its next hello is pinned */
+	bool hello_after_ack;     /* the hello with the new keys came before the link was up */
+	bool identify_authorized; /* the ack said authorized=1: banger's key came with it */
+	char *mem_path;           /* a template boot's RAM file (runtime dir), NULL when none */
+	char *net_args;           /* the kernel's ip= of this boot (identify sends it again) */
+	long long restore_ms;     /* when the restore began (monotonic), for the log */
 	/* a clone's SSH host key, made on the host by its restore job: the
 	 * private key (hex of the OpenSSH file) goes to the agent in identify
 	 * and is dropped at the ack; never logged. The public key

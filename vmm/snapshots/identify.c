@@ -66,7 +66,6 @@ char *identify_line(struct vmm *m, const struct vm *vm, bool work_disk)
 	struct timespec now;
 	char *line;
 
-	(void)m;
 	if (getrandom(id, sizeof(id), 0) != sizeof(id) || getrandom(entropy, sizeof(entropy), 0) != sizeof(entropy))
 		return NULL;
 	id[6] = (id[6] & 0x0f) | 0x40; /* a v4 UUID, as systemd makes them */
@@ -75,8 +74,11 @@ char *identify_line(struct vmm *m, const struct vm *vm, bool work_disk)
 	hex(entropy, sizeof(entropy), entropy_hex);
 	net_fields(vm, net, sizeof(net));
 	clock_gettime(CLOCK_REALTIME, &now);
-	line = xasprintf("identify name=%s%s machine_id=%s entropy=%s time_ns=%lld%s%s%s\n", vm->rec.name, net, id_hex,
-			 entropy_hex, (long long)now.tv_sec * 1000000000LL + now.tv_nsec, work_disk ? " work=1" : "",
+	/* banger's key too (authorize=, agent protocol 6): no authorize round
+	 * trip after the ack */
+	line = xasprintf("identify name=%s%s machine_id=%s entropy=%s time_ns=%lld%s authorize=%s:%s%s%s\n",
+			 vm->rec.name, net, id_hex, entropy_hex, (long long)now.tv_sec * 1000000000LL + now.tv_nsec,
+			 work_disk ? " work=1" : "", m->ssh_pub.type, m->ssh_pub.b64,
 			 vm->host_key_priv ? " hostkey_ed25519=" : "", vm->host_key_priv ? vm->host_key_priv : "");
 	explicit_bzero(entropy_hex, sizeof(entropy_hex));
 	return line;
