@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -383,7 +384,7 @@ int hostkeys_install(const char *root, const char *hex, const char *name, char *
 }
 
 static int listeners(unsigned long *ino, int max);
-static int wait_listeners_gone(const unsigned long *before, int n_before, int wait_ms);
+static int wait_new_listener(const unsigned long *before, int n_before, int wait_ms);
 
 void hostkeys_restart_dropbear(int wait_ms)
 {
@@ -417,7 +418,7 @@ void hostkeys_restart_dropbear(int wait_ms)
 	 * acked; the init's loop starts the new one meanwhile (the host's ssh
 	 * check retries until it listens) */
 	if (killed && n_before > 0)
-		wait_listeners_gone(before, n_before, wait_ms);
+		wait_new_listener(before, n_before, wait_ms);
 }
 
 /* The inodes of the sockets listening on TCP port 22 (IPv4 and IPv6). */
@@ -513,21 +514,25 @@ int hostkeys_openssh_rereads(void)
 }
 
 /* Waits until none of the sockets in before listens any more (the new
- * server's are other sockets): 0, or -1 after wait_ms. */
-static int wait_listeners_gone(const unsigned long *before, int n_before, int wait_ms)
+ * server's are other sockets), then until the new server listens, so the
+ * host's first ssh attempt finds it: 0, or -1 after wait_ms. */
+static int wait_new_listener(const unsigned long *before, int n_before, int wait_ms)
 {
 	unsigned long now[16];
+	bool gone = false;
 
-	for (int waited = 0; waited < wait_ms; waited += 10) {
-		int gone = 1, n_now = listeners(now, 16);
-		for (int i = 0; i < n_now && gone; i++)
+	for (int waited = 0; waited < wait_ms; waited += 5) {
+		int n_now = listeners(now, 16);
+		bool old = false;
+		for (int i = 0; i < n_now && !old; i++)
 			for (int j = 0; j < n_before; j++)
-				gone &= now[i] != before[j];
-		if (gone)
+				old |= now[i] == before[j];
+		gone |= !old;
+		if (gone && !old && n_now > 0)
 			return 0;
-		usleep(10000);
+		usleep(5000);
 	}
-	return -1;
+	return gone ? 0 : -1;
 }
 
 int hostkeys_restart_openssh(int wait_ms)
@@ -542,5 +547,5 @@ int hostkeys_restart_openssh(int wait_ms)
 	/* sshd closes its listening sockets on SIGHUP and re-executes itself,
 	 * reading its host keys again before it listens anew (the host's ssh
 	 * check retries until it does) */
-	return wait_listeners_gone(before, n_before, wait_ms);
+	return wait_new_listener(before, n_before, wait_ms);
 }

@@ -39,14 +39,15 @@ int hostkeys_install(const char *root, const char *hex, const char *name, char *
 
 /* Kills the listening dropbear (dropbear -F ...): the image's init starts
  * it again at once with the new key (/run/banger-sshd-restart); waits, at
- * most wait_ms, until the old one no longer listens on port 22. */
+ * most wait_ms, until the old one no longer listens on port 22 and the new
+ * one does. */
 void hostkeys_restart_dropbear(int wait_ms);
 
 /* Has the listening OpenSSH sshd read its host keys again (SIGHUP: it
  * closes its listening sockets and re-executes itself) and waits, at most
- * wait_ms, until its old sockets are closed. 0, or -1 when no sshd listens
- * on port 22 or it did not react in time (the caller restarts it another
- * way). */
+ * wait_ms, until its old sockets are closed and new ones listen. 0, or -1
+ * when no sshd listens on port 22 or it did not react in time (the caller
+ * restarts it another way). */
 int hostkeys_restart_openssh(int wait_ms);
 
 /* True when the listening OpenSSH sshd loads its host keys from disk for
