@@ -211,8 +211,10 @@ static int wait_host(int fd)
 			return 0;
 		if (r & (POLLERR | POLLNVAL))
 			return -1;
+		/* POLLHUP: no host yet, and poll() won't block; a restored
+		 * clone's host connects within milliseconds */
 		if (r)
-			sessions_idle(100); /* POLLHUP: no host yet, poll() won't block */
+			sessions_idle(10);
 	}
 }
 

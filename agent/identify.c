@@ -243,8 +243,10 @@ int identify_apply(const char *line, const char *ssh_home, bool *authorized, cha
 		if (fd >= 0)
 			close(fd);
 	}
-	if (access("/run/banger-sshd-restart", F_OK) == 0)
+	if (access("/run/banger-sshd-restart", F_OK) == 0) {
 		hostkeys_restart_dropbear(5000);
+		unlink("/run/banger-sshd-restart"); /* the init's loop restarted it */
+	}
 	/* banger's key (proto 6): after the work disk's mount on /root, and
 	 * synced with the rest, which saves the host an authorize round trip */
 	if (banger_agent_field(line, "authorize", key, sizeof(key)) >= 0) {

@@ -2,7 +2,10 @@
  * stays out of bangerd, whose idle footprint it would triple): pin the
  * host keys the agent reported (or check them against the pins), then
  * connect, verify sshd's key against the pins and log in with banger's key.
- * A guest whose agent reported no keys is pinned on first contact (TOFU). */
+ * A guest whose agent reported no keys is pinned on first contact (TOFU).
+ * banner_only: after the pins, only sshd's banner is read (a restored
+ * clone's key was made by banger itself, and its agent restarted the
+ * server on it: no handshake can tell more). */
 #ifndef BANGER_SSH_CHECK_H
 #define BANGER_SSH_CHECK_H
 
@@ -20,6 +23,7 @@ struct ssh_check {
 	int n_drop;               /* hosts whose old lines go (n_hosts, + a stale one) */
 	struct pinset agent_keys; /* empty: trust on first use */
 	long long deadline_ms;    /* monotonic */
+	bool banner_only;
 	/* results */
 	int result; /* 0 or -errno */
 	char msg[BGR_ERROR_MAX];

@@ -235,7 +235,7 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 	vm->net_args = net_args ? xstrdup(net_args) : NULL;
 	vm->boot_gen++;
 	vm->saving = vm->restore_fallback = vm->identify_sent = vm->identify_acked = vm->identified = false;
-	vm->hello_after_ack = vm->identify_authorized = false;
+	vm->hello_after_ack = vm->identify_authorized = vm->host_key_served = false;
 	identify_key_forget(vm);
 	vm_forget_error(vm, VM_ERR_STATE); /* a new boot: the last one's verdict goes (saved below) */
 	free(vm->hello);
@@ -507,7 +507,8 @@ static void hello_go_on(struct vmm *m, struct vm *vm)
 		}
 		if (reason[0])
 			vmm_vm_log(m, vm, "snapshots: %s", reason);
-		else if (r == 1)
+		vm->host_key_served = r == 1;
+		if (r == 1)
 			vmm_vm_log(m, vm, "snapshots: the clone serves the SSH host key banger made for it");
 		if (vm->identify_authorized) { /* agent protocol 6 */
 			vm->authorize_sent = vm->authorized = true;
@@ -619,7 +620,7 @@ static void snap_boot_ended(struct vm *vm)
 	vm->snap = SNAP_NONE;
 	vm->snap_planned = false;
 	vm->saving = vm->identify_sent = vm->identify_acked = vm->identified = vm->hello_after_ack = false;
-	vm->identify_authorized = false;
+	vm->identify_authorized = vm->host_key_served = false;
 	vm->rec.clone_state[0] = '\0';
 	identify_key_forget(vm);
 }
