@@ -184,13 +184,14 @@ static int handle_line(int fd, char *line)
 		return handle_authorize(line);
 	if (banger_agent_is_verb(line, "identify")) {
 		char reason[256];
-		bool authorized;
-		if (identify_apply(line, ssh_home, &authorized, reason, sizeof(reason)) < 0) {
+		struct identify_result res;
+		if (identify_apply(line, ssh_home, &res, reason, sizeof(reason)) < 0) {
 			logmsg("identify failed: %s", reason);
 			return outq_line(&outq, "fail verb=identify reason=%s", reason);
 		}
 		logmsg("identify: this guest has its own identity now");
-		if (outq_line(&outq, "ack verb=identify%s", authorized ? " authorized=1" : "") < 0)
+		if (outq_line(&outq, "ack verb=identify%s%s", res.authorized ? " authorized=1" : "",
+			      res.listening ? " sshd=listening" : "") < 0)
 			return -1;
 		return send_hello(); /* with the new host keys */
 	}

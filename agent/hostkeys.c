@@ -535,6 +535,13 @@ static int wait_new_listener(const unsigned long *before, int n_before, int wait
 	return gone ? 0 : -1;
 }
 
+int hostkeys_ssh_listening(void)
+{
+	unsigned long ino[1];
+
+	return listeners(ino, 1) > 0;
+}
+
 int hostkeys_restart_openssh(int wait_ms)
 {
 	unsigned long before[16];

@@ -56,4 +56,7 @@ int hostkeys_restart_openssh(int wait_ms);
  * with -r); from 9.8 on, sshd-session gets the keys the listener loaded. */
 int hostkeys_openssh_rereads(void);
 
+/* True when something listens on TCP port 22 (IPv4 or IPv6). */
+int hostkeys_ssh_listening(void);
+
 #endif

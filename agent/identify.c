@@ -171,7 +171,7 @@ static int run_script(const char *name, const char *mac, const char *ip, const c
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
-int identify_apply(const char *line, const char *ssh_home, bool *authorized, char *reason, size_t size)
+int identify_apply(const char *line, const char *ssh_home, struct identify_result *res, char *reason, size_t size)
 {
 	char name[64], mac[32] = "", ip[32] = "", gw[32] = "", dns[32] = "", id[40], entropy[2 * ENTROPY_MAX + 1],
 		       time_ns[32], work[4] = "", text[160], keys[32] = "";
@@ -180,7 +180,7 @@ int identify_apply(const char *line, const char *ssh_home, bool *authorized, cha
 	long long ns;
 	static char key[BANGER_AGENT_LINE_MAX];
 
-	*authorized = false;
+	memset(res, 0, sizeof(*res));
 	if (banger_agent_field(line, "name", name, sizeof(name)) < 0 ||
 	    !all_of(name, "abcdefghijklmnopqrstuvwxyz0123456789-") || name[0] == '-')
 		return fail(reason, size, "bad_name");
@@ -252,8 +252,12 @@ int identify_apply(const char *line, const char *ssh_home, bool *authorized, cha
 	if (banger_agent_field(line, "authorize", key, sizeof(key)) >= 0) {
 		if (authorize_key(ssh_home, key, false, reason, size) < 0)
 			return -1;
-		*authorized = true;
+		res->authorized = true;
 	}
+	/* the server that answers with the host's key: what the host would
+	 * otherwise connect to see (costly under TCG: OpenSSH re-executes
+	 * itself for every connection) */
+	res->listening = keys[0] && hostkeys_ssh_listening();
 	/* everything written above is on the disk before the ack: a clone
 	 * that crashes after it must not come back with the template's keys */
 	sync();

@@ -5,9 +5,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Applies an identify line; *authorized says whether it carried banger's
- * key (authorize=, put into ssh_home's authorized_keys). 0, or -1 with
- * reason (no spaces) set. */
-int identify_apply(const char *line, const char *ssh_home, bool *authorized, char *reason, size_t size);
+struct identify_result {
+	bool authorized; /* the line carried banger's key (authorize=): it is in authorized_keys */
+	bool listening;  /* with the host's key installed, an SSH server listens on port 22 */
+};
+
+/* Applies an identify line, banger's key going to ssh_home's
+ * authorized_keys. 0, or -1 with reason (no spaces) set. */
+int identify_apply(const char *line, const char *ssh_home, struct identify_result *res, char *reason, size_t size);
 
 #endif

@@ -48,7 +48,10 @@
  *                       installed after the work disk's mount and synced
  *                       with the other files; the ack then says
  *                       authorized=1 and the host sends no authorize (an
- *                       older agent ignores the field and does not say it)
+ *                       older agent ignores the field and does not say it).
+ *                       With hostkey_ed25519= (proto 6) the ack says
+ *                       sshd=listening when an SSH server listens on port
+ *                       22 with that key (restarted when it must be)
  *
  * Sessions (proto 4): long-lived commands whose output the host holds.
  * Free text travels as lowercase hex (banger_agent_hex_encode/_decode),

@@ -14,7 +14,8 @@
  *   banger-ssh check OPTIONS             the ssh check of a boot (ssh_check.h);
  *       --known-hosts F --key K --host H --port P --pin HOST (1-2x)
  *       [--drop HOST] [--agent-key TYPE:BASE64 ...] --timeout-ms N
- *       [--mode banner]  (with agent keys: the pins, then sshd's banner only)
+ *       [--mode banner|pin]  (with agent keys: the pins, then sshd's banner
+ *                            only, or nothing more)
  *     prints "ok agent|tofu MS" or "fail ERRNO REASON"
  *
  * Errors: "error: REASON" on stdout and exit status 1; bad usage 2. */
@@ -154,15 +155,17 @@ static int cmd_check(int argc, char **argv)
 		else if (!strcmp(opt, "--timeout-ms"))
 			timeout_ms = atoll(val);
 		else if (!strcmp(opt, "--mode") && !strcmp(val, "banner"))
-			c.banner_only = true;
+			c.mode = SSH_CHECK_BANNER;
+		else if (!strcmp(opt, "--mode") && !strcmp(val, "pin"))
+			c.mode = SSH_CHECK_PIN;
 		else
 			return usage();
 	}
 	if (argc % 2 || !c.known_hosts || !c.key_path || !c.host || c.n_hosts == 0 || timeout_ms <= 0)
 		return usage();
-	if (c.banner_only && (bad_keys || c.agent_keys.n == 0)) {
+	if (c.mode != SSH_CHECK_FULL && (bad_keys || c.agent_keys.n == 0)) {
 		/* only keys known beforehand make the handshake unnecessary */
-		printf("fail %d a banner-only check needs the guest's host keys, and the agent reported none "
+		printf("fail %d a check without a handshake needs the guest's host keys, and the agent reported none "
 		       "readable\n",
 		       EINVAL);
 		return 0;

@@ -298,7 +298,11 @@ void ssh_check_run(struct ssh_check *j)
 
 	if (j->agent_keys.n && pin_agent_keys(j) < 0)
 		return;
-	if (j->banner_only) {
+	if (j->mode == SSH_CHECK_PIN) {
+		j->took_ms = now_ms() - t0;
+		return;
+	}
+	if (j->mode == SSH_CHECK_BANNER) {
 		banner_check(j, t0);
 		return;
 	}

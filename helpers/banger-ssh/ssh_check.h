@@ -3,9 +3,10 @@
  * host keys the agent reported (or check them against the pins), then
  * connect, verify sshd's key against the pins and log in with banger's key.
  * A guest whose agent reported no keys is pinned on first contact (TOFU).
- * banner_only: after the pins, only sshd's banner is read (a restored
- * clone's key was made by banger itself, and its agent restarted the
- * server on it: no handshake can tell more). */
+ * Modes without a handshake, for a restored clone whose key banger made
+ * itself and whose agent restarted the server on it (no handshake can tell
+ * more): after the pins, SSH_CHECK_BANNER reads sshd's banner only, and
+ * SSH_CHECK_PIN nothing (its agent saw the server listen). */
 #ifndef BANGER_SSH_CHECK_H
 #define BANGER_SSH_CHECK_H
 
@@ -13,6 +14,8 @@
 
 #include "error.h"
 #include "pins.h"
+
+enum ssh_check_mode { SSH_CHECK_FULL, SSH_CHECK_BANNER, SSH_CHECK_PIN };
 
 struct ssh_check {
 	const char *known_hosts, *key_path;
@@ -23,7 +26,7 @@ struct ssh_check {
 	int n_drop;               /* hosts whose old lines go (n_hosts, + a stale one) */
 	struct pinset agent_keys; /* empty: trust on first use */
 	long long deadline_ms;    /* monotonic */
-	bool banner_only;
+	enum ssh_check_mode mode;
 	/* results */
 	int result; /* 0 or -errno */
 	char msg[BGR_ERROR_MAX];

@@ -1,9 +1,10 @@
 #!/bin/bash
-# banger-ssh check --mode banner (a restored clone's ssh check): the agent's
-# keys are pinned as in a full check, then only the server's SSH-2.0
-# banner is read. Servers on loopback: one that greets like sshd, one that
-# speaks something else, one that closes at once, none at all; a key that
-# differs from the pin is refused before any connection.
+# banger-ssh check --mode banner|pin (a restored clone's ssh check): the
+# agent's keys are pinned as in a full check, then only the server's
+# SSH-2.0 banner is read, or (pin) nothing more. Servers on loopback: one
+# that greets like sshd, one that speaks something else, one that closes at
+# once, none at all; a key that differs from the pin is refused before any
+# connection.
 . "$(dirname "$0")/../lib.sh"
 T=$(mktemp -d /tmp/banger-test.XXXXXX)
 SERVERS=()
@@ -32,10 +33,10 @@ while True:
 	SERVERS+=($!)
 	wait_for 10 test -s "$1"
 }
-# check_banner PORT TIMEOUT_MS [KEY]: banger-ssh's answer line
+# check_banner PORT TIMEOUT_MS [KEY [MODE]]: banger-ssh's answer line
 check_banner() {
 	"$SSH_HELPER" check --known-hosts "$KH" --key "$T/id_ed25519" --host 127.0.0.1 --port "$1" \
-		--pin box.vm --pin "[127.0.0.1]:$1" ${3:+--agent-key "$3"} --timeout-ms "$2" --mode banner
+		--pin box.vm --pin "[127.0.0.1]:$1" ${3:+--agent-key "$3"} --timeout-ms "$2" --mode "${4:-banner}"
 }
 
 # says REGEX: the last answer matches
@@ -58,7 +59,9 @@ check "... the pin stays" grep -q "^box.vm ssh-ed25519 ${KEY_A#ssh-ed25519:}" "$
 
 out=$(check_banner "$SSHD" 5000)
 check "banner mode without agent keys: refused, nothing pinned on trust [$out]" \
-	says '^fail 22 a banner-only check needs'
+	says '^fail 22 a check without a handshake needs'
+out=$(check_banner "$SSHD" 5000 "" pin)
+check "pin mode without agent keys: refused too [$out]" says '^fail 22 a check without a handshake needs'
 
 out=$(check_banner "$(cat "$T/http.port")" 1500 "$KEY_A")
 check "a server that is not sshd: fails at the deadline [$out]" \
@@ -71,4 +74,10 @@ wait "${SERVERS[0]}" 2>/dev/null
 out=$(check_banner "$SSHD" 1500 "$KEY_A")
 check "nothing listening: fails at the deadline with the reason [$out]" \
 	says '^fail 110 .*connect: Connection refused'
+out=$(check_banner 1 1500 "$KEY_A" pin)
+check "pin mode: ok with nothing listening (nothing connects) [$out]" says '^ok agent [0-9]+$'
+check "... pinned under the name" grep -q "^box.vm ssh-ed25519 ${KEY_A#ssh-ed25519:}" "$KH"
+check "... and the address" grep -q "^\[127.0.0.1\]:1 ssh-ed25519 ${KEY_A#ssh-ed25519:}" "$KH"
+out=$(check_banner 1 1500 "$KEY_B" pin)
+check "pin mode: another key than the pinned one is refused [$out]" says '^fail 5 host key mismatch for box.vm'
 finish

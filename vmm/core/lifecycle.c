@@ -235,7 +235,7 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 	vm->net_args = net_args ? xstrdup(net_args) : NULL;
 	vm->boot_gen++;
 	vm->saving = vm->restore_fallback = vm->identify_sent = vm->identify_acked = vm->identified = false;
-	vm->hello_after_ack = vm->identify_authorized = vm->host_key_served = false;
+	vm->hello_after_ack = vm->identify_authorized = vm->host_key_served = vm->sshd_listening = false;
 	identify_key_forget(vm);
 	vm_forget_error(vm, VM_ERR_STATE); /* a new boot: the last one's verdict goes (saved below) */
 	free(vm->hello);
@@ -353,7 +353,7 @@ void vm_agent_connected(struct vmm *m, struct vm *vm)
 void vm_identify_result(struct vmm *m, struct vm *vm, bool ok, const char *line)
 {
 	bgr_error err;
-	char flag[4];
+	char flag[16];
 
 	if (vm->rec.state != VM_STARTING || vm->snap != SNAP_CLONE || vm->identify_acked || !vm->identify_sent) {
 		vm_agent_log(m, vm, "agent: ignored '%.80s': no identify was sent in this boot", line);
@@ -367,6 +367,8 @@ void vm_identify_result(struct vmm *m, struct vm *vm, bool ok, const char *line)
 	vm->identify_acked = true;
 	vm->identify_authorized =
 		banger_agent_field(line, "authorized", flag, sizeof(flag)) >= 0 && strcmp(flag, "1") == 0;
+	vm->sshd_listening =
+		banger_agent_field(line, "sshd", flag, sizeof(flag)) >= 0 && strcmp(flag, "listening") == 0;
 	identify_key_sent(vm);
 	vmm_vm_log(m, vm, "snapshots: the agent acked its identity (%lld ms after the restore began)",
 		   now_mono_ms() - vm->restore_ms);
@@ -620,7 +622,7 @@ static void snap_boot_ended(struct vm *vm)
 	vm->snap = SNAP_NONE;
 	vm->snap_planned = false;
 	vm->saving = vm->identify_sent = vm->identify_acked = vm->identified = vm->hello_after_ack = false;
-	vm->identify_authorized = vm->host_key_served = false;
+	vm->identify_authorized = vm->host_key_served = vm->sshd_listening = false;
 	vm->rec.clone_state[0] = '\0';
 	identify_key_forget(vm);
 }

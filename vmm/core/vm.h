@@ -83,6 +83,7 @@ struct vm {
 	bool hello_after_ack;     /* the hello with the new keys came before the link was up */
 	bool identify_authorized; /* the ack said authorized=1: banger's key came with it */
 	bool host_key_served;     /* its hello after the ack reports just the key banger made */
+	bool sshd_listening;      /* the ack said sshd=listening: its server runs on that key */
 	char *mem_path;           /* a template boot's RAM file (runtime dir), NULL when none */
 	char *net_args;           /* the kernel's ip= of this boot (identify sends it again) */
 	long long restore_ms;     /* when the restore began (monotonic), for the log */

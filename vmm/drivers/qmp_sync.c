@@ -139,7 +139,7 @@ int qmp_sync_open(struct qmp_sync *q, const char *sock_path, int timeout_ms, bgr
 		q->fd = -1;
 		if ((e != ENOENT && e != ECONNREFUSED) || mono_ms() >= deadline)
 			return bgr_fail(err, e, "cannot reach QMP at %s: %s", sock_path, strerror(e));
-		usleep(20 * 1000);
+		usleep(5 * 1000); /* QEMU makes it early in its start-up */
 	}
 	greeting = read_msg(q, deadline + 5000, err);
 	if (!greeting) {

@@ -170,7 +170,8 @@ void vm_ssh_verify(struct vmm *m, struct vm *vm)
 	struct verify_job *j;
 	char *keys[HELLO_KEYS_MAX], hosts[2][96], host[16] = "", msg[BGR_ERROR_MAX];
 	int port = 0, bad, n_keys, n = 1, n_hosts, cap;
-	bool drop, banner;
+	bool drop;
+	const char *mode = NULL;
 	long long left = vm->rec.started_at + m->settings.boot_timeout_s * 1000LL - now_real_ms();
 
 	if (!vm->hello || network_ssh_endpoint(vm, host, &port) < 0) {
@@ -195,12 +196,19 @@ void vm_ssh_verify(struct vmm *m, struct vm *vm)
 			   "the agent reported no ssh host keys: trusting the first key sshd shows (TOFU) unless "
 			   "%s.vm is pinned, whose pin it must match",
 			   vm->rec.name);
-	/* a clone that serves the key banger made (and pins now): sshd's
-	 * banner says it answers; a handshake would prove nothing more and
-	 * costs a restored TCG guest a fifth of a second */
-	banner = vm->host_key_served && n_keys == 1 && !bad;
-	if (banner)
-		vmm_vm_log(m, vm, "the ssh check reads sshd's banner: the host key is the one banger made");
+	/* A clone that serves the key banger made: a handshake would prove
+	 * nothing more, and costs a restored TCG guest 0.2 s (dropbear) to 1 s
+	 * (OpenSSH re-executes itself for every connection, before its
+	 * banner). Its agent saw the server listen on that key: the key is
+	 * pinned, and nothing connects. Else sshd's banner says it answers. */
+	if (vm->host_key_served && n_keys == 1 && !bad) {
+		mode = vm->sshd_listening ? "pin" : "banner";
+		vmm_vm_log(m, vm, "%s",
+			   vm->sshd_listening
+				   ? "the host key is the one banger made and the clone's agent saw sshd "
+				     "listen on it: pinned without a connection"
+				   : "the ssh check reads sshd's banner: the host key is the one banger made");
+	}
 	j = xcalloc(1, sizeof(*j));
 	j->m = m;
 	j->vm_id = vm->rec.id;
@@ -209,7 +217,7 @@ void vm_ssh_verify(struct vmm *m, struct vm *vm)
 	/* argv[0] (the helper), "check", 4 options with values, the pins, the
 	 * drop, the keys, the timeout, the mode and the NULL: sized from the
 	 * counts */
-	cap = 1 + 1 + 8 + 2 * n_hosts + (drop ? 2 : 0) + 2 * n_keys + 2 + (banner ? 2 : 0) + 1;
+	cap = 1 + 1 + 8 + 2 * n_hosts + (drop ? 2 : 0) + 2 * n_keys + 2 + (mode ? 2 : 0) + 1;
 	j->argv = xcalloc((size_t)cap, sizeof(char *));
 	push(j->argv, cap, &n, xstrdup("check"));
 	push(j->argv, cap, &n, xstrdup("--known-hosts"));
@@ -236,9 +244,9 @@ void vm_ssh_verify(struct vmm *m, struct vm *vm)
 	}
 	push(j->argv, cap, &n, xstrdup("--timeout-ms"));
 	push(j->argv, cap, &n, xasprintf("%lld", left > 1000 ? left : 1000));
-	if (banner) {
+	if (mode) {
 		push(j->argv, cap, &n, xstrdup("--mode"));
-		push(j->argv, cap, &n, xstrdup("banner"));
+		push(j->argv, cap, &n, xstrdup(mode));
 	}
 	vm->verifying = true;
 	workers_submit(m->workers, verify_work, verify_done, j);
