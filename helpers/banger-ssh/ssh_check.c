@@ -107,10 +107,13 @@ static void ssh_key_freep(ssh_key *k)
  * nothing listens on fails at once (RST), so the limit only matters for an
  * sshd that answers slowly: let it finish, up to the check's deadline. */
 #define ATTEMPT_TIMEOUT_S 30L
-/* between attempts: sshd is not listening yet, or refused the key */
+/* between attempts: sshd refused the key (the authorize may still be on
+ * its way) */
 #define RETRY_MS 100
-/* a banner costs the guest nothing but an accept */
-#define BANNER_RETRY_MS 20
+/* sshd is not listening yet (a refused connect, or slirp closing one it
+ * could not pass on), or sent no banner: that costs the guest next to
+ * nothing, and a boot's sshd comes up any moment after the agent's hello */
+#define CONNECT_RETRY_MS 25
 
 static ssh_session new_session(struct ssh_check *j, long timeout)
 {
@@ -285,7 +288,7 @@ static void banner_check(struct ssh_check *j, long long t0)
 			j->took_ms = now_mono_ms() - t0;
 			return;
 		}
-		sleep_ms(BANNER_RETRY_MS);
+		sleep_ms(CONNECT_RETRY_MS);
 	}
 	fail(j, ETIMEDOUT, "ssh on %s:%d did not become ready: %s", j->host, j->port, last);
 }
@@ -322,7 +325,7 @@ void ssh_check_run(struct ssh_check *j)
 		}
 		if (ssh_connect(s) != SSH_OK) {
 			snprintf(last, sizeof(last), "%s", ssh_get_error(s));
-			sleep_ms(RETRY_MS);
+			sleep_ms(CONNECT_RETRY_MS);
 			continue;
 		}
 		if (check_host_key(j, s) < 0)
