@@ -415,8 +415,8 @@ void hostkeys_restart_dropbear(int wait_ms)
 	}
 	closedir(d);
 	/* the old one must not answer with the old key once identify is
-	 * acked; the init's loop starts the new one meanwhile (the host's ssh
-	 * check retries until it listens) */
+	 * acked; the init's loop starts the new one meanwhile, and the ack
+	 * waits for it to listen */
 	if (killed && n_before > 0)
 		wait_new_listener(before, n_before, wait_ms);
 }
@@ -552,7 +552,6 @@ int hostkeys_restart_openssh(int wait_ms)
 	if (pid <= 0 || n_before == 0 || kill(pid, SIGHUP) < 0)
 		return -1;
 	/* sshd closes its listening sockets on SIGHUP and re-executes itself,
-	 * reading its host keys again before it listens anew (the host's ssh
-	 * check retries until it does) */
+	 * reading its host keys again before it listens anew */
 	return wait_new_listener(before, n_before, wait_ms);
 }

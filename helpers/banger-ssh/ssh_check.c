@@ -5,6 +5,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <libssh/libssh.h>
 #include <stdarg.h>
@@ -245,6 +246,10 @@ static int read_banner(const struct ssh_check *j, char *last, size_t size)
 		return -1;
 	}
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* a connect (SYN) nobody answers ends within a second too */
+	struct timeval tv = { 1, 0 };
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
 		snprintf(last, size, "connect: %s", strerror(errno));
 		goto out;
