@@ -15,7 +15,7 @@
  *       --known-hosts F --key K --host H --port P --pin HOST (1-2x)
  *       [--drop HOST] [--agent-key TYPE:BASE64 ...] --timeout-ms N
  *       [--mode banner|pin]  (with agent keys: the pins, then sshd's banner
- *                            only, or nothing more)
+ *                            only, or a refused connect to port 1)
  *     prints "ok agent|tofu MS" or "fail ERRNO REASON"
  *
  * Errors: "error: REASON" on stdout and exit status 1; bad usage 2. */

@@ -6,7 +6,8 @@
  * Modes without a handshake, for a restored clone whose key banger made
  * itself and whose agent restarted the server on it (no handshake can tell
  * more): after the pins, SSH_CHECK_BANNER reads sshd's banner only, and
- * SSH_CHECK_PIN nothing (its agent saw the server listen). */
+ * SSH_CHECK_PIN (its agent saw the server listen) only waits for the
+ * guest's kernel to refuse a connect to port 1: it is reachable. */
 #ifndef BANGER_SSH_CHECK_H
 #define BANGER_SSH_CHECK_H
 

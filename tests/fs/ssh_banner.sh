@@ -75,9 +75,14 @@ out=$(check_banner "$SSHD" 1500 "$KEY_A")
 check "nothing listening: fails at the deadline with the reason [$out]" \
 	says '^fail 110 .*connect: Connection refused'
 out=$(check_banner 1 1500 "$KEY_A" pin)
-check "pin mode: ok with nothing listening (nothing connects) [$out]" says '^ok agent [0-9]+$'
+check "pin mode: ok with no sshd (port 1 refused: the guest is reachable) [$out]" says '^ok agent [0-9]+$'
 check "... pinned under the name" grep -q "^box.vm ssh-ed25519 ${KEY_A#ssh-ed25519:}" "$KH"
 check "... and the address" grep -q "^\[127.0.0.1\]:1 ssh-ed25519 ${KEY_A#ssh-ed25519:}" "$KH"
 out=$(check_banner 1 1500 "$KEY_B" pin)
 check "pin mode: another key than the pinned one is refused [$out]" says '^fail 5 host key mismatch for box.vm'
+# an address this namespace has no route to (TEST-NET-1; only lo is here)
+out=$("$SSH_HELPER" check --known-hosts "$T/kh2" --key "$T/id_ed25519" --host 192.0.2.1 --port 22 \
+	--pin far.vm --pin 192.0.2.1 --agent-key "$KEY_A" --timeout-ms 1500 --mode pin)
+check "pin mode: an unreachable guest fails at the deadline with the reason [$out]" \
+	says '^fail 110 the guest at 192.0.2.1 did not become reachable: connect: Network is unreachable'
 finish

@@ -65,8 +65,8 @@ for v in b c; do
 	check "$v: banger's key came with the identity (no authorize round trip)" \
 		grep -q "installed banger's key with the identity" "$MNT/vms/$v/logs"
 	check "$v: ... so no separate authorize went out" sh -c "! grep -q 'ack verb=authorize' '$MNT/vms/$v/logs'"
-	check "$v: pinned without a connection (the host key is banger's; its agent saw sshd listen)" \
-		grep -q "pinned without a connection" "$MNT/vms/$v/logs"
+	check "$v: pinned without an ssh connection (the host key is banger's; its agent saw sshd listen)" \
+		grep -q "pinned without an ssh connection" "$MNT/vms/$v/logs"
 	log "$v: $(grep -o 'restored from template [0-9a-f]* in [0-9]* ms' "$MNT/vms/$v/logs"); $(grep -o 'running (boot took [0-9]* ms)' "$MNT/vms/$v/logs")"
 done
 expect_eq "used_by lists both clones" "b c" "$(sort "$MNT/templates/$KEY/used_by" | tr '\n' ' ' | sed 's/ $//')"

@@ -200,13 +200,14 @@ void vm_ssh_verify(struct vmm *m, struct vm *vm)
 	 * nothing more, and costs a restored TCG guest 0.2 s (dropbear) to 1 s
 	 * (OpenSSH re-executes itself for every connection, before its
 	 * banner). Its agent saw the server listen on that key: the key is
-	 * pinned, and nothing connects. Else sshd's banner says it answers. */
+	 * pinned, and only a refused connect to the guest's port 1 shows it
+	 * is reachable. Else sshd's banner says it answers. */
 	if (vm->host_key_served && n_keys == 1 && !bad) {
 		mode = vm->sshd_listening ? "pin" : "banner";
 		vmm_vm_log(m, vm, "%s",
 			   vm->sshd_listening
 				   ? "the host key is the one banger made and the clone's agent saw sshd "
-				     "listen on it: pinned without a connection"
+				     "listen on it: pinned without an ssh connection"
 				   : "the ssh check reads sshd's banner: the host key is the one banger made");
 	}
 	j = xcalloc(1, sizeof(*j));
