@@ -274,8 +274,10 @@ static int read_banner(const struct ssh_check *j, char *last, size_t size)
 	while (len < sizeof(line) - 1) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		long long left = j->deadline_ms - now_mono_ms();
-		if (left <= 0 || poll(&p, 1, (int)(left > 1000 ? 1000 : left)) <= 0) {
-			snprintf(last, size, "no banner");
+		if ((left > 0 ? poll(&p, 1, (int)(left > 1000 ? 1000 : left)) : 0) <= 0) {
+			/* an attempt the deadline cut short: the one before says more */
+			if (now_mono_ms() < j->deadline_ms || strcmp(last, "no answer") == 0)
+				snprintf(last, size, "no banner");
 			goto out;
 		}
 		ssize_t n = read(fd, line + len, sizeof(line) - 1 - len);
