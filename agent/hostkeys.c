@@ -386,34 +386,81 @@ int hostkeys_install(const char *root, const char *hex, const char *name, char *
 static int listeners(unsigned long *ino, int max);
 static int wait_new_listener(const unsigned long *before, int n_before, int wait_ms);
 
-void hostkeys_restart_dropbear(int wait_ms)
+/* True when a dropbear run with argv (n bytes, NUL-separated) loads its
+ * host key for each connection: -R (a key type it has none of is made, or
+ * read from its default path, when a client asks for it) and every -r
+ * naming a file that does not exist, so it has none from its start (with
+ * no -r at all it would load the default paths at its start). */
+static bool dropbear_argv_rereads(const char *argv, long n)
 {
-	unsigned long before[16];
-	int n_before = listeners(before, 16), killed = 0;
-	char path[300], cmd[256];
+	bool delay = false, named = false;
+
+	for (const char *a = argv; a < argv + n; a += strlen(a) + 1) {
+		if (!strcmp(a, "-R"))
+			delay = true;
+		else if (!strcmp(a, "-r")) {
+			a += strlen(a) + 1;
+			if (a >= argv + n || access(a, F_OK) == 0)
+				return false;
+			named = true;
+		}
+	}
+	return delay && named;
+}
+
+/* The running dropbear servers (dropbear -F ..., run directly or through
+ * the guest kit's loader): their pids (at most max), and in *reread
+ * whether every one of them loads its host key for each connection. */
+static int dropbear_servers(pid_t *pids, int max, bool *reread)
+{
+	char path[300], cmd[512], joined[512];
 	struct dirent *de;
 	DIR *d = opendir("/proc");
+	int n_found = 0;
 	long n;
 
+	*reread = true;
 	if (!d)
-		return;
-	while ((de = readdir(d))) {
+		return 0;
+	while ((de = readdir(d)) && n_found < max) {
 		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
 		n = read_small_file(path, (uint8_t *)cmd, sizeof(cmd) - 1);
 		if (n <= 0)
 			continue;
-		/* argv joined by spaces: dropbear run directly, or through the
-		 * guest kit's loader */
-		for (long i = 0; i < n; i++)
-			if (cmd[i] == '\0')
-				cmd[i] = ' ';
 		cmd[n] = '\0';
-		if (strstr(cmd, "dropbear -F"))
-			killed += kill(atoi(de->d_name), SIGTERM) == 0;
+		/* argv joined by spaces */
+		for (long i = 0; i < n; i++)
+			joined[i] = cmd[i] ? cmd[i] : ' ';
+		joined[n] = '\0';
+		if (!strstr(joined, "dropbear -F"))
+			continue;
+		pids[n_found++] = atoi(de->d_name);
+		*reread = *reread && dropbear_argv_rereads(cmd, n);
 	}
 	closedir(d);
+	return n_found;
+}
+
+int hostkeys_dropbear_rereads(void)
+{
+	pid_t pids[8];
+	bool reread;
+
+	return dropbear_servers(pids, 8, &reread) > 0 && reread;
+}
+
+void hostkeys_restart_dropbear(int wait_ms)
+{
+	unsigned long before[16];
+	int n_before = listeners(before, 16), killed = 0;
+	pid_t pids[8];
+	bool reread;
+	int n = dropbear_servers(pids, 8, &reread);
+
+	for (int i = 0; i < n; i++)
+		killed += kill(pids[i], SIGTERM) == 0;
 	/* the old one must not answer with the old key once identify is
 	 * acked; the init's loop starts the new one meanwhile, and the ack
 	 * waits for it to listen */

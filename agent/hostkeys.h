@@ -43,6 +43,11 @@ int hostkeys_install(const char *root, const char *hex, const char *name, char *
  * one does. */
 void hostkeys_restart_dropbear(int wait_ms);
 
+/* True when every running dropbear server loads its host key for each
+ * connection (the tiny init runs it with -R and an -r file that does not
+ * exist): a new key file counts without a restart. */
+int hostkeys_dropbear_rereads(void);
+
 /* Has the listening OpenSSH sshd read its host keys again (SIGHUP: it
  * closes its listening sockets and re-executes itself) and waits, at most
  * wait_ms, until its old sockets are closed and new ones listen. 0, or -1

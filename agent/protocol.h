@@ -130,7 +130,7 @@
 #include <string.h>
 
 #define BANGER_AGENT_PROTO_VERSION 6
-#define BANGER_AGENT_VERSION "0.6.0"
+#define BANGER_AGENT_VERSION "0.6.1"
 #define BANGER_AGENT_PORT_NAME "org.banger.agent"
 #define BANGER_AGENT_VSOCK_PORT 1024 /* the agent listens here when there is no serial port */
 #define BANGER_AGENT_LINE_MAX 4096

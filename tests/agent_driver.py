@@ -273,7 +273,7 @@ def run_guest(a, T):
 
 def run(a, T):
     hello = a.expect(lambda m: m["verb"] == "hello")
-    ok(hello and hello.get("proto") == "6" and hello.get("agent") == "0.6.0", "hello says proto=6 agent=0.6.0")
+    ok(hello and hello.get("proto") == "6" and hello.get("agent") == "0.6.1", "hello says proto=6 agent=0.6.1")
     a.send("ping id=1")
     ok(a.expect(lambda m: m["verb"] == "pong" and m.get("id") == "1"), "ping still answered")
     cwd = hx(T)

@@ -14,8 +14,10 @@
  *   banger-ssh check OPTIONS             the ssh check of a boot (ssh_check.h);
  *       --known-hosts F --key K --host H --port P --pin HOST (1-2x)
  *       [--drop HOST] [--agent-key TYPE:BASE64 ...] --timeout-ms N
- *       [--mode banner|pin]  (with agent keys: the pins, then sshd's banner
- *                            only, or a refused connect to port 1)
+ *       [--mode hostkey|banner|pin]  (hostkey: no key offered after the
+ *                            server's key is verified; with agent keys:
+ *                            the pins, then sshd's banner only, or a
+ *                            refused connect to port 1)
  *     prints "ok agent|tofu MS" or "fail ERRNO REASON"
  *
  * Errors: "error: REASON" on stdout and exit status 1; bad usage 2. */
@@ -154,6 +156,8 @@ static int cmd_check(int argc, char **argv)
 			bad_keys += add_agent_key(&c, val) < 0;
 		else if (!strcmp(opt, "--timeout-ms"))
 			timeout_ms = atoll(val);
+		else if (!strcmp(opt, "--mode") && !strcmp(val, "hostkey"))
+			c.mode = SSH_CHECK_HOSTKEY;
 		else if (!strcmp(opt, "--mode") && !strcmp(val, "banner"))
 			c.mode = SSH_CHECK_BANNER;
 		else if (!strcmp(opt, "--mode") && !strcmp(val, "pin"))
@@ -163,7 +167,7 @@ static int cmd_check(int argc, char **argv)
 	}
 	if (argc % 2 || !c.known_hosts || !c.key_path || !c.host || c.n_hosts == 0 || timeout_ms <= 0)
 		return usage();
-	if (c.mode != SSH_CHECK_FULL && (bad_keys || c.agent_keys.n == 0)) {
+	if ((c.mode == SSH_CHECK_BANNER || c.mode == SSH_CHECK_PIN) && (bad_keys || c.agent_keys.n == 0)) {
 		/* only keys known beforehand make the handshake unnecessary */
 		printf("fail %d a check without a handshake needs the guest's host keys, and the agent reported none "
 		       "readable\n",

@@ -3,6 +3,9 @@
  * host keys the agent reported (or check them against the pins), then
  * connect, verify sshd's key against the pins and log in with banger's key.
  * A guest whose agent reported no keys is pinned on first contact (TOFU).
+ * SSH_CHECK_HOSTKEY stops after the server's key is verified: the guest's
+ * agent acked that it installed banger's key, and offering it would make
+ * OpenSSH start PAM in the guest (seconds of a booting TCG guest's vCPU).
  * Modes without a handshake, for a restored clone whose key banger made
  * itself and whose agent restarted the server on it (no handshake can tell
  * more): after the pins, SSH_CHECK_BANNER reads sshd's banner only, and
@@ -16,7 +19,7 @@
 #include "error.h"
 #include "pins.h"
 
-enum ssh_check_mode { SSH_CHECK_FULL, SSH_CHECK_BANNER, SSH_CHECK_PIN };
+enum ssh_check_mode { SSH_CHECK_FULL, SSH_CHECK_HOSTKEY, SSH_CHECK_BANNER, SSH_CHECK_PIN };
 
 struct ssh_check {
 	const char *known_hosts, *key_path;

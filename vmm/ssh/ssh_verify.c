@@ -171,7 +171,11 @@ void vm_ssh_verify(struct vmm *m, struct vm *vm)
 	char *keys[HELLO_KEYS_MAX], hosts[2][96], host[16] = "", msg[BGR_ERROR_MAX];
 	int port = 0, bad, n_keys, n = 1, n_hosts, cap;
 	bool drop;
-	const char *mode = NULL;
+	/* the check runs once the agent acked banger's key: offering it again
+	 * would only make OpenSSH start PAM in the guest (seconds of the one
+	 * vCPU of a TCG guest still booting), so the handshake stops once the
+	 * server's key is verified */
+	const char *mode = "hostkey";
 	long long left = vm->rec.started_at + m->settings.boot_timeout_s * 1000LL - now_real_ms();
 
 	if (!vm->hello || network_ssh_endpoint(vm, host, &port) < 0) {
@@ -218,7 +222,7 @@ void vm_ssh_verify(struct vmm *m, struct vm *vm)
 	/* argv[0] (the helper), "check", 4 options with values, the pins, the
 	 * drop, the keys, the timeout, the mode and the NULL: sized from the
 	 * counts */
-	cap = 1 + 1 + 8 + 2 * n_hosts + (drop ? 2 : 0) + 2 * n_keys + 2 + (mode ? 2 : 0) + 1;
+	cap = 1 + 1 + 8 + 2 * n_hosts + (drop ? 2 : 0) + 2 * n_keys + 2 + 2 + 1;
 	j->argv = xcalloc((size_t)cap, sizeof(char *));
 	push(j->argv, cap, &n, xstrdup("check"));
 	push(j->argv, cap, &n, xstrdup("--known-hosts"));
@@ -245,10 +249,8 @@ void vm_ssh_verify(struct vmm *m, struct vm *vm)
 	}
 	push(j->argv, cap, &n, xstrdup("--timeout-ms"));
 	push(j->argv, cap, &n, xasprintf("%lld", left > 1000 ? left : 1000));
-	if (mode) {
-		push(j->argv, cap, &n, xstrdup("--mode"));
-		push(j->argv, cap, &n, xstrdup(mode));
-	}
+	push(j->argv, cap, &n, xstrdup("--mode"));
+	push(j->argv, cap, &n, xstrdup(mode));
 	vm->verifying = true;
 	workers_submit(m->workers, verify_work, verify_done, j);
 }
