@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #define PROBES_MAX 16
-#define PROBE_EVERY_MS 250    /* until the guest's network is up */
-#define AFTER_REFUSAL_MS 25   /* sshd does not listen yet */
+#define PROBE_EVERY_MS 250  /* until the guest's network is up */
+#define AFTER_REFUSAL_MS 25 /* sshd does not listen yet */
 #define SILENT_SIBLING_MS 2000
 
 struct probes {
@@ -83,7 +83,8 @@ int sshd_probe_wait(const char *host, int port, long long deadline_ms, char *las
 	}
 	while (found < 0 && now_mono_ms() < deadline_ms) {
 		long long now = now_mono_ms();
-		if ((!net_up && now - opened >= PROBE_EVERY_MS) || (net_up && !ps.n && now - opened >= AFTER_REFUSAL_MS) ||
+		if ((!net_up && now - opened >= PROBE_EVERY_MS) ||
+		    (net_up && !ps.n && now - opened >= AFTER_REFUSAL_MS) ||
 		    (net_up && ps.n && now - opened >= SILENT_SIBLING_MS)) {
 			opened = now;
 			if (ps.n == PROBES_MAX)
@@ -97,7 +98,8 @@ int sshd_probe_wait(const char *host, int port, long long deadline_ms, char *las
 				snprintf(last, size, "connect: %s", strerror(errno));
 		}
 		long long left = deadline_ms - now_mono_ms();
-		if (poll(ps.p, (nfds_t)ps.n, (int)(left < AFTER_REFUSAL_MS ? (left > 0 ? left : 0) : AFTER_REFUSAL_MS)) <= 0)
+		if (poll(ps.p, (nfds_t)ps.n,
+			 (int)(left < AFTER_REFUSAL_MS ? (left > 0 ? left : 0) : AFTER_REFUSAL_MS)) <= 0)
 			continue;
 		for (int i = 0; i < ps.n; i++) {
 			if (!ps.p[i].revents)

@@ -137,7 +137,7 @@ expect_eq "--rm, failed start: exit 125" 125 "$RC"
 check "--rm deleted the VM whose start failed" test ! -d "$MNT/vms/f2"
 bx run --rm -- true
 expect_eq "a default name, failed start: 125" 125 "$RC"
-check "the default name is run- and 6 characters" grep -Eq "run-[a-z0-9]{6} failed to start" "$T/err"
+check "the default name is run- and 8 hex digits" grep -Eq "run-[0-9a-f]{8} failed to start" "$T/err"
 check "and --rm deleted it" sh -c "! ls '$MNT/vms' | grep -q '^run-'"
 
 # ---- ls, logs, start, stop, rm, ssh

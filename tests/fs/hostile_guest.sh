@@ -123,7 +123,7 @@ check "the old port's pins are gone" has_pins "^\[127\.0\.0\.1\]:$port1 " 0
 check "still 16 pins for keys.vm" has_pins '^keys\.vm ' 16
 args=$(grep -- "--drop \[127.0.0.1\]:$port1 " "$T/helper.args" | tail -n 1)
 expect_eq "the helper got 16 --agent-key" 16 "$(grep -o -- '--agent-key ' <<<"$args" | wc -l)"
-check "the helper's arguments end with --timeout-ms N" grep -Eq -- '--timeout-ms [0-9]+$' <<<"$args"
+check "the helper's arguments end with --timeout-ms N --mode hostkey (a cold boot: no key offered)" grep -Eq -- '--timeout-ms [0-9]+ --mode hostkey$' <<<"$args"
 check "bangerd is alive" alive
 kill_vm keys
 expect_eq "kill it" OK "$KILLED"

@@ -145,8 +145,8 @@ script -qec "'$BANGER' run --rm" /dev/null <"$T/bare.in" >"$T/bare.out" 2>&1 &
 spid=$!
 exec 7>"$T/bare.in"
 check "bare run: a shell prompt appears" wait_for 240 grep -aq '~# ' "$T/bare.out"
-bare=$(grep -ao 'run-[a-z0-9]\{6\}' "$T/bare.out" | head -n 1)
-check "the default name is run- and 6 characters" test -n "$bare"
+bare=$(grep -ao 'run-[0-9a-f]\{8\}' "$T/bare.out" | head -n 1)
+check "the default name is run- and 8 hex digits" test -n "$bare"
 printf 'echo bare-$((6*7)) $(hostname) $(tty)\n' >&7
 check "the shell runs commands, on a pty" wait_for 60 grep -aq "bare-42 $bare /dev/pts/" "$T/bare.out"
 printf 'exit 3\n' >&7
