@@ -363,8 +363,9 @@ void ssh_check_run(struct ssh_check *j)
 		fail(j, EIO, "cannot derive the public key of %s", j->key_path);
 		return;
 	}
+	bool net_up = false;
 	while (now_ms() < j->deadline_ms) {
-		int fd = sshd_probe_wait(j->host, j->port, j->deadline_ms, last, sizeof(last));
+		int fd = sshd_probe_wait(j->host, j->port, j->deadline_ms, &net_up, last, sizeof(last));
 		if (fd < 0)
 			break;
 		_cleanup_session_ ssh_session s = new_session(j, attempt_timeout(j));

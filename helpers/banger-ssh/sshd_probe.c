@@ -67,12 +67,11 @@ static int probe_answer(int fd)
 	return errno == EAGAIN ? -2 : -1;
 }
 
-int sshd_probe_wait(const char *host, int port, long long deadline_ms, char *last, size_t size)
+int sshd_probe_wait(const char *host, int port, long long deadline_ms, bool *net_up, char *last, size_t size)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *ai = NULL;
 	struct probes ps = { .n = 0 };
 	long long opened = 0;
-	bool net_up = false;
 	char service[16];
 	int found = -1;
 
@@ -83,9 +82,9 @@ int sshd_probe_wait(const char *host, int port, long long deadline_ms, char *las
 	}
 	while (found < 0 && now_mono_ms() < deadline_ms) {
 		long long now = now_mono_ms();
-		if ((!net_up && now - opened >= PROBE_EVERY_MS) ||
-		    (net_up && !ps.n && now - opened >= AFTER_REFUSAL_MS) ||
-		    (net_up && ps.n && now - opened >= SILENT_SIBLING_MS)) {
+		if ((!*net_up && now - opened >= PROBE_EVERY_MS) ||
+		    (*net_up && !ps.n && now - opened >= AFTER_REFUSAL_MS) ||
+		    (*net_up && ps.n && now - opened >= SILENT_SIBLING_MS)) {
 			opened = now;
 			if (ps.n == PROBES_MAX)
 				drop(&ps, 0);
@@ -93,7 +92,7 @@ int sshd_probe_wait(const char *host, int port, long long deadline_ms, char *las
 			if (fd >= 0)
 				ps.p[ps.n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
 			else if (errno == ECONNREFUSED)
-				net_up = true;
+				*net_up = true;
 			if (fd < 0)
 				snprintf(last, size, "connect: %s", strerror(errno));
 		}
@@ -108,6 +107,7 @@ int sshd_probe_wait(const char *host, int port, long long deadline_ms, char *las
 			if (r == 1) {
 				found = ps.p[i].fd;
 				ps.p[i] = ps.p[--ps.n];
+				*net_up = true;
 				break;
 			}
 			if (r == -2)
@@ -116,7 +116,7 @@ int sshd_probe_wait(const char *host, int port, long long deadline_ms, char *las
 				/* the guest answers: every probe still open may be
 				 * a SYN lost before its network was up */
 				snprintf(last, size, "nothing listens on port %d yet", port);
-				net_up = true;
+				*net_up = true;
 				drop_all(&ps);
 				break;
 			}

@@ -13,10 +13,14 @@
 #ifndef BANGER_SSHD_PROBE_H
 #define BANGER_SSHD_PROBE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* A socket connected to sshd on host:port, its first bytes waiting unread;
- * or -1 at deadline_ms (monotonic) with what went wrong last in last. */
-int sshd_probe_wait(const char *host, int port, long long deadline_ms, char *last, size_t size);
+ * or -1 at deadline_ms (monotonic) with what went wrong last in last.
+ * *net_up: the guest answered before (a refusal, or sshd itself): set by
+ * the call, and kept by the caller for the next one, so a retry after a
+ * failed handshake probes one connection at a time from the start. */
+int sshd_probe_wait(const char *host, int port, long long deadline_ms, bool *net_up, char *last, size_t size);
 
 #endif

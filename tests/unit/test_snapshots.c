@@ -1,13 +1,16 @@
 /* Unit tests of vmm/snapshots/ parts that need no QEMU: the identify line a
- * clone's agent gets (identify.c) and the sparse copy of a template's RAM
- * file (snap_save.c). The restore and the save themselves run with real
+ * clone's agent gets (identify.c), the sparse copy of a template's RAM
+ * file (snap_save.c) and a clone's kernel stub (kernel_stub.c). The restore and the save themselves run with real
  * guests in tests/vm/snapshots.sh. */
+#include "kernel_stub.h"
 #include "snapshots.h"
 #include "util.h"
 #include "vm.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,11 +173,66 @@ static void test_sparse_copy(void)
 	rmdir(dir);
 }
 
+/* a bzImage-like file: setup_sects 2 (a boot sector and 2 setup sectors),
+ * "HdrS" at 0x202, then 20 KiB of payload; every byte its offset's low 8 bits */
+static void make_bzimage(const char *path, bool magic)
+{
+	uint8_t buf[3 * 512 + 20480];
+
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)i;
+	buf[0x1f1] = 2;
+	if (magic)
+		memcpy(buf + 0x202, "HdrS", 4);
+	FILE *f = fopen(path, "w");
+	fwrite(buf, 1, sizeof(buf), f);
+	fclose(f);
+}
+
+static void test_kernel_stub(void)
+{
+	char dir[] = "/tmp/banger-stub.XXXXXX";
+	bgr_error err = { 0 };
+
+	if (!mkdtemp(dir)) {
+		tap_ok(false, "mkdtemp");
+		return;
+	}
+	_cleanup_free_ char *k = xasprintf("%s/vmlinuz", dir), *stub = xasprintf("%s/stub", dir),
+			    *bad = xasprintf("%s/notlinux", dir), *stub2 = xasprintf("%s/stub2", dir);
+	make_bzimage(k, true);
+	make_bzimage(bad, false);
+	tap_ok(kernel_stub_write(k, stub, &err) == 0, "a stub of a bzImage");
+	struct stat st = { 0 };
+	int stat_r = stat(stub, &st);
+	tap_ok(stat_r == 0 && st.st_size == 3 * 512 + 4096, "its boot sector, setup and one page (%lld bytes)",
+	       (long long)st.st_size);
+	FILE *f = fopen(stub, "r");
+	bool same = f != NULL;
+	for (int i = 0; f && i < 3 * 512 + 4096; i++)
+		same = same && fgetc(f) == (i == 0x1f1                  ? 2
+					    : (i >= 0x202 && i < 0x206) ? "HdrS"[i - 0x202]
+									: (i & 0xff));
+	if (f)
+		fclose(f);
+	tap_ok(same, "a copy of the kernel's first bytes");
+	tap_ok(kernel_stub_write(k, stub, &err) == -EEXIST, "an existing stub is not overwritten: %s", err.msg);
+	tap_ok(kernel_stub_write(bad, stub2, &err) == -EINVAL && access(stub2, F_OK) < 0,
+	       "a file without the boot header: EINVAL, no stub (%s)", err.msg);
+	tap_ok(kernel_stub_write("/nonexistent/vmlinuz", stub2, &err) == -ENOENT, "a missing kernel: ENOENT (%s)",
+	       err.msg);
+	unlink(k);
+	unlink(bad);
+	unlink(stub);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	test_identify_bridge();
 	test_identify_user();
 	test_identify_host_key();
 	test_sparse_copy();
+	test_kernel_stub();
 	return tap_done();
 }

@@ -77,6 +77,11 @@ check "the clones' disks are copies of the template's one empty overlay (qemu-im
 rootb=$(tr '\0' '\n' <"/proc/$(cat "$MNT/vms/b/pid")/cmdline" | sed -n 's/^file=\([^,]*\),if=none,id=root,.*/\1/p')
 expect_eq "b's root disk is backed by the template's disk" "$T/home/state/templates/$KEY/disk.qcow2" \
 	"$(qemu-img info -U --output=json "$rootb" 2>/dev/null | jq -r '."backing-filename" // empty')"
+stub=$T/home/state/templates/$KEY/kernel.stub
+check "the template has the kernel's stub: its boot sector and setup (HdrS), 4 KiB more" \
+	sh -c "test \"\$(dd if='$stub' bs=1 skip=514 count=4 status=none)\" = HdrS -a \$(stat -c %s '$stub') -lt 140000"
+expect_eq "b's QEMU was given the stub as its kernel" "$stub" \
+	"$(tr '\0' '\n' <"/proc/$(cat "$MNT/vms/b/pid")/cmdline" | sed -n '/^-kernel$/{n;p}')"
 check "the clones have different IPs" test -n "$ipb" -a "$ipb" != "$ipc"
 kb=$(cut -d' ' -f2- "$MNT/vms/b/known_hosts" | sort -u)
 kc=$(cut -d' ' -f2- "$MNT/vms/c/known_hosts" | sort -u)

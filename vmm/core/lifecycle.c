@@ -169,7 +169,7 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 {
 	_cleanup_free_ char *vmlinuz = NULL, *initrd = NULL, *net_args = NULL, *cmdline = NULL;
 	_cleanup_free_ char *work = xasprintf("%s/" WORK_DISK_NAME, vm->dir);
-	_cleanup_free_ char *tpl_memory = NULL, *tpl_state = NULL;
+	_cleanup_free_ char *tpl_memory = NULL, *tpl_state = NULL, *tpl_kernel = NULL;
 	_cleanup_close_ int log_fd = -1, tap_fd = -1;
 	struct vm_launch l = {
 		.name = vm->rec.name,
@@ -208,6 +208,9 @@ int vm_boot(struct vmm *m, struct vm *vm, bgr_error *err)
 		l.incoming = true;
 		tpl_state = xasprintf("%s/" TPL_STATE, t->dir); /* Firecracker loads it at its start */
 		l.state_path = tpl_state;
+		tpl_kernel = xasprintf("%s/" TPL_KERNEL_STUB, t->dir);
+		if (access(tpl_kernel, R_OK) == 0) /* an older template has none */
+			l.kernel = tpl_kernel;
 	} else if (vm->snap == SNAP_MAKE && m->driver->snap_create) {
 		/* Firecracker's snapshot API writes the memory itself */
 	} else if (vm->snap == SNAP_MAKE && m->runtime_dir) {

@@ -7,8 +7,10 @@
  * cont; then the fsyncs, meta.json and the rename into place, with the
  * guest already running again. */
 #include "snapshots.h"
+#include "disk.h"
 #include "disk_raw.h"
 #include "driver.h"
+#include "kernel_stub.h"
 #include "log.h"
 #include "qmp_sync.h"
 #include "util.h"
@@ -86,6 +88,7 @@ struct save_job {
 	struct template *t; /* TPL_SAVING: only the loop touches it */
 	/* for the worker */
 	char *qmp_sock, *root_disk, *aside, *final, *meta;
+	char *kernel; /* its stub goes into the template (QEMU); NULL: none */
 	int mem_fd;   /* QEMU: the guest's RAM file, already unlinked; else -1 */
 	char *vm_dir; /* the driver's save (Firecracker) writes its plan there */
 	uint64_t size;
@@ -259,6 +262,12 @@ static void save_work(void *data)
 	qmp_sync_close(&q);
 	if (j->result < 0)
 		goto fail;
+	if (j->kernel) { /* without it a clone loads the whole kernel */
+		_cleanup_free_ char *stub = xasprintf("%s/" TPL_KERNEL_STUB, j->aside);
+		bgr_error stub_err;
+		if (kernel_stub_write(j->kernel, stub, &stub_err) < 0)
+			unlink(stub);
+	}
 saved:
 	j->size = dir_blocks(j->aside);
 	FILE *f = fopen(j->meta, "we");
@@ -331,6 +340,7 @@ static void save_done(void *data)
 	free(j->aside);
 	free(j->final);
 	free(j->meta);
+	free(j->kernel);
 	free(j->vm_dir);
 	free(j);
 }
@@ -381,6 +391,12 @@ int snap_save_start(struct vmm *m, struct vm *vm, const char *ssh_host, int ssh_
 	j->aside = xasprintf("%s/.aside-%s-%d-%" PRId64, m->templates_dir, key, getpid(), t->id);
 	j->final = xstrdup(t->dir);
 	j->meta = xasprintf("%s/" TPL_META, j->aside);
+	if (!m->driver->snap_create) {
+		_cleanup_free_ char *initrd = NULL;
+		bgr_error kerr;
+		if (disk_kernel_paths(m->paths->kernels_dir, vm->rec.kernel, &j->kernel, &initrd, &kerr) < 0)
+			j->kernel = NULL;
+	}
 	snprintf(j->ssh_host, sizeof(j->ssh_host), "%s", ssh_host ? ssh_host : "");
 	j->ssh_port = ssh_host ? ssh_port : 0;
 	j->pid = vm->rec.pid;

@@ -52,6 +52,7 @@ struct template
 #define TPL_DISK "disk.qcow2"
 #define TPL_DISK_RAW "disk.raw" /* Firecracker's (driver.h tpl_disk_name) */
 #define TPL_META "meta.json"
+#define TPL_KERNEL_STUB "kernel.stub" /* a clone's -kernel (kernel_stub.h) */
 
 /* How a start goes (lifecycle.c, vm_artifacts.c). */
 enum vm_snap {
