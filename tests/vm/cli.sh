@@ -137,6 +137,7 @@ bx run --rm --name pl "$T/plain" -- sh -c 'test -f /root/plain/x && test -f sub/
 expect_eq "run DIR -- CMD: exit status 1 comes back (and the whole directory was there)" 1 "$RC"
 check "it says the directory is not a git repository" grep -q "is not a git repository: copying the whole directory" "$T/err"
 check "--rm deleted pl" test ! -e "$MNT/vms/pl"
+check "... once: no 'no such VM' from a second delete at the exit" sh -c "! grep -q 'no such VM' '$T/err'"
 
 # ---- 7. bare: an interactive shell on a pseudo-terminal (script), with the
 # default name; typing waits for the guest's prompt
