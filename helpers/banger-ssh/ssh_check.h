@@ -1,11 +1,13 @@
 /* The ssh check of one boot, in the banger-ssh helper process (libssh
  * stays out of bangerd, whose idle footprint it would triple): pin the
  * host keys the agent reported (or check them against the pins), then
- * connect, verify sshd's key against the pins and log in with banger's key.
+ * connect, verify sshd's key against the pins and (SSH_CHECK_FULL) offer
+ * banger's key (sshd answers PK_OK; no login).
  * A guest whose agent reported no keys is pinned on first contact (TOFU).
  * SSH_CHECK_HOSTKEY stops after the server's key is verified: the guest's
  * agent acked that it installed banger's key, and offering it would make
- * OpenSSH start PAM in the guest (seconds of a booting TCG guest's vCPU).
+ * OpenSSH start PAM in the guest (its modules loaded under TCG, on the one
+ * vCPU of a guest still booting).
  * Modes without a handshake, for a restored clone whose key banger made
  * itself and whose agent restarted the server on it (no handshake can tell
  * more): after the pins, SSH_CHECK_BANNER reads sshd's banner only, and
