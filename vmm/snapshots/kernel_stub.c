@@ -36,6 +36,7 @@ int kernel_stub_write(const char *kernel, const char *out, bgr_error *err)
 	fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return bgr_fail(err, errno, "cannot create %s: %s", out, strerror(errno));
+	errno = 0; /* a short write sets none */
 	if (write(fd, buf, len) != (ssize_t)len || fsync(fd) < 0)
 		return bgr_fail(err, errno ? errno : EIO, "cannot write %s: %s", out, strerror(errno ? errno : EIO));
 	return 0;
